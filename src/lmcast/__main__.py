@@ -1,0 +1,6 @@
+"""``python -m lmcast`` entry point."""
+
+from lmcast.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,292 @@
+"""Time-series data files: the HDF5 layout, validation, CSV import and splits.
+
+The layout (the predator–prey reference files use it)::
+
+    /trajectories   float32 (N, T, V)   N series, T timesteps, V variables
+    /time           float   (T,)        shared, increasing sample times
+    /params         float64 (N, P)      optional: simulator parameters
+    attrs["variables"]                  optional: variable names, length V
+
+Every reader goes through :func:`load_dataset`, which validates and raises
+:class:`~lmcast.errors.DataError` with a one-line message naming the file.
+Writers write to a temporary file and rename, so a failure leaves nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lmcast.errors import DataError
+
+DEFAULT_VARIABLES = ("prey", "predator")
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Dataset:
+    """A validated set of equally sampled multivariate series.
+
+    Attributes:
+        trajectories: ``(N, T, V)`` float32 values in original units.
+        time: ``(T,)`` sample times.
+        variables: V variable names.
+        params: optional ``(N, P)`` simulator parameters.
+        path: the file it came from, if any.
+    """
+
+    trajectories: np.ndarray
+    time: np.ndarray
+    variables: tuple[str, ...] = DEFAULT_VARIABLES
+    params: np.ndarray | None = None
+    path: Path | None = None
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(N, T, V)``."""
+        n, t, v = self.trajectories.shape
+        return n, t, v
+
+
+def _fail(path: Path | str, problem: str) -> DataError:
+    return DataError(f"{path}: {problem}")
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Read and validate an HDF5 file in the lmcast layout.
+
+    Raises:
+        DataError: the file is missing, empty, not HDF5, lacks ``/trajectories``
+            or ``/time``, has the wrong rank, mismatched lengths, or non-finite values.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise _fail(path, "no such file")
+    if path.is_dir():
+        raise _fail(path, "is a directory, expected an HDF5 file")
+    if path.stat().st_size == 0:
+        raise _fail(path, "file is empty")
+    if not h5py.is_hdf5(path):
+        raise _fail(path, "not an HDF5 file")
+    try:
+        with h5py.File(path, "r") as f:
+            for name in ("trajectories", "time"):
+                if name not in f or not isinstance(f[name], h5py.Dataset):
+                    raise _fail(path, f"missing dataset /{name}")
+            traj = np.asarray(f["trajectories"][()])
+            time = np.asarray(f["time"][()])
+            params = np.asarray(f["params"][()]) if "params" in f else None
+            attrs = {k: f.attrs[k] for k in f.attrs}
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:  # corrupt or truncated file
+        raise _fail(path, f"cannot read HDF5 file ({exc})") from None
+    return validate(traj, time, path=path, params=params, attrs=attrs)
+
+
+def validate(
+    traj: np.ndarray,
+    time: np.ndarray,
+    path: Path | str = "<array>",
+    params: np.ndarray | None = None,
+    attrs: dict | None = None,
+) -> Dataset:
+    """Check shapes and values and wrap them in a :class:`Dataset`."""
+    attrs = dict(attrs or {})
+    if not np.issubdtype(traj.dtype, np.number):
+        raise _fail(path, f"/trajectories has non-numeric dtype {traj.dtype}")
+    if traj.ndim != 3:
+        raise _fail(path, f"/trajectories must have rank 3 (N, T, V), got shape {traj.shape}")
+    if time.ndim != 1:
+        raise _fail(path, f"/time must have rank 1 (T,), got shape {time.shape}")
+    n, t, v = traj.shape
+    if n == 0 or t == 0 or v == 0:
+        raise _fail(path, f"/trajectories is empty, shape {traj.shape}")
+    if time.shape[0] != t:
+        raise _fail(path, f"/time has length {time.shape[0]} but /trajectories has T={t} steps")
+    if not np.all(np.isfinite(traj)):
+        bad = int(np.count_nonzero(~np.isfinite(traj)))
+        raise _fail(path, f"/trajectories holds {bad} NaN or infinite values")
+    if not np.all(np.isfinite(time)):
+        raise _fail(path, "/time holds NaN or infinite values")
+    if t > 1 and not np.all(np.diff(time) > 0):
+        raise _fail(path, "/time is not strictly increasing")
+    names = attrs.get("variables")
+    if names is not None:
+        names = tuple(str(x.decode() if isinstance(x, bytes) else x) for x in names)
+        if len(names) != v:
+            names = None
+    if names is None:
+        names = DEFAULT_VARIABLES if v == 2 else tuple(f"var{i}" for i in range(v))
+    return Dataset(
+        trajectories=traj.astype(np.float32, copy=False),
+        time=time.astype(np.float64, copy=False),
+        variables=names,
+        params=params,
+        path=Path(path) if path != "<array>" else None,
+        attrs=attrs,
+    )
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` atomically (temp file, then rename) and return the path."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("trajectories", data=ds.trajectories.astype(np.float32))
+            f.create_dataset("time", data=ds.time)
+            if ds.params is not None:
+                f.create_dataset("params", data=ds.params)
+            f.attrs["variables"] = list(ds.variables)
+            for k, val in ds.attrs.items():
+                if k != "variables":
+                    f.attrs[k] = val
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def split_indices(
+    n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Deterministic trajectory-level split.
+
+    Args:
+        n: number of trajectories.
+        fractions: train, val, test shares; they must sum to 1.
+        seed: permutation seed.
+
+    Returns:
+        ``{"train": idx, "val": idx, "test": idx}``, each sorted int64 array of
+        trajectory indices; disjoint and covering ``range(n)``.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+        raise DataError(
+            f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
+    perm = np.random.default_rng(seed).permutation(n)
+    n_train = round(fractions[0] * n)
+    n_val = round(fractions[1] * n)
+    parts = (perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :])
+    return {name: np.sort(p).astype(np.int64) for name, p in zip(SPLITS, parts, strict=True)}
+
+
+def describe(ds: Dataset, percentiles: Sequence[float] = (1, 5, 25, 50, 75, 95, 99)) -> dict:
+    """Summary statistics: shape, time span and per-variable value ranges and percentiles."""
+    n, t, v = ds.shape
+    out: dict = {
+        "path": str(ds.path) if ds.path else None,
+        "shape": [n, t, v],
+        "time": {"start": float(ds.time[0]), "end": float(ds.time[-1]), "steps": t},
+        "variables": {},
+    }
+    for i, name in enumerate(ds.variables):
+        x = ds.trajectories[:, :, i]
+        pct = np.percentile(x, percentiles)
+        out["variables"][name] = {
+            "min": float(x.min()),
+            "max": float(x.max()),
+            "mean": float(x.mean()),
+            "percentiles": {f"p{p:g}": float(q) for p, q in zip(percentiles, pct, strict=True)},
+        }
+    return out
+
+
+def import_csv(
+    csv_path: str | os.PathLike,
+    id_column: str = "id",
+    time_column: str = "t",
+    variables: Sequence[str] | None = None,
+) -> Dataset:
+    """Read a long-format CSV (one row per series and time) into a :class:`Dataset`.
+
+    Every column other than ``id_column`` and ``time_column`` is a variable
+    (or only ``variables`` when given). All series must have the same number
+    of rows and the same sample times.
+
+    Raises:
+        DataError: missing columns, non-numeric values, unequal lengths or
+            misaligned times.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.exists():
+        raise _fail(csv_path, "no such file")
+    try:
+        with open(csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _fail(csv_path, f"cannot read CSV ({exc})") from None
+    if not rows:
+        raise _fail(csv_path, "CSV has no data rows")
+    for col in (id_column, time_column):
+        if col not in header:
+            raise _fail(csv_path, f"missing column {col!r} (columns: {', '.join(header)})")
+    var_cols = (
+        list(variables) if variables else [c for c in header if c not in (id_column, time_column)]
+    )
+    missing = [c for c in var_cols if c not in header]
+    if missing or not var_cols:
+        raise _fail(csv_path, f"no variable columns found (missing: {missing})")
+    series: dict[str, list[tuple[float, list[float]]]] = {}
+    for lineno, row in enumerate(rows, start=2):
+        try:
+            t = float(row[time_column])
+            vals = [float(row[c]) for c in var_cols]
+        except (TypeError, ValueError):
+            raise _fail(csv_path, f"line {lineno}: non-numeric time or value") from None
+        series.setdefault(row[id_column], []).append((t, vals))
+    ids = list(series)
+    ref_times = None
+    arrays = []
+    for sid in ids:
+        pts = sorted(series[sid], key=lambda p: p[0])
+        times = np.array([p[0] for p in pts])
+        if ref_times is None:
+            ref_times = times
+        elif times.shape != ref_times.shape:
+            raise _fail(
+                csv_path,
+                f"series {sid!r} has {times.size} rows but series {ids[0]!r} has {ref_times.size}: "
+                "all series must have equal length",
+            )
+        elif not np.allclose(times, ref_times):
+            raise _fail(
+                csv_path, f"series {sid!r} is sampled at different times than series {ids[0]!r}"
+            )
+        arrays.append([p[1] for p in pts])
+    traj = np.asarray(arrays, dtype=np.float64)
+    assert ref_times is not None
+    return validate(
+        traj.astype(np.float32),
+        ref_times,
+        path=csv_path,
+        attrs={"variables": var_cols, "series_ids": ids, "source": str(csv_path.name)},
+    )

@@ -1,0 +1,25 @@
+"""The package's namespaced logger and its CLI set-up."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+LOGGER_NAME = "lmcast"
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    """Return ``lmcast`` or a child logger ``lmcast.<name>``."""
+    return logging.getLogger(LOGGER_NAME if not name else f"{LOGGER_NAME}.{name}")
+
+
+def configure(verbosity: int = 0) -> None:
+    """Send ``lmcast`` log records to stderr; ``verbosity`` 0 → INFO, 1+ → DEBUG, -1 → WARNING."""
+    level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,105 @@
+"""Turn a data file into LLMTIME texts per split plus ``meta.json``.
+
+``meta.json`` records everything a later step needs to reproduce the encoding
+and to evaluate on exactly the same trajectories: alpha (and the rule that
+chose it), precision, split fractions, seed and indices, and the source file's
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmcast import encoding
+from lmcast.data import SPLITS, Dataset, file_sha256, load_dataset, split_indices
+from lmcast.errors import DataError
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The scale and precision used to write a data set as text."""
+
+    alpha: float
+    precision: int
+
+
+def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tuple[float, str]:
+    """Return ``(alpha, rule)``: a number as given, or the auto rule on the train split."""
+    if isinstance(alpha, str) and alpha.strip().lower() == "auto":
+        return encoding.auto_alpha(ds.trajectories[train_idx]), encoding.ALPHA_RULE
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}") from None
+    if not value > 0 or not np.isfinite(value):
+        raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}")
+    return value, "given"
+
+
+def build_meta(
+    ds: Dataset,
+    precision: int,
+    alpha: str | float,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> dict:
+    """The ``meta.json`` content for ``ds`` (no file is written)."""
+    splits = split_indices(ds.shape[0], fractions, seed)
+    value, rule = resolve_alpha(alpha, ds, splits["train"])
+    return {
+        "source": str(ds.path) if ds.path else None,
+        "source_sha256": file_sha256(ds.path) if ds.path else None,
+        "shape": list(ds.shape),
+        "variables": list(ds.variables),
+        "alpha": value,
+        "alpha_rule": rule,
+        "precision": int(precision),
+        "split_seed": int(seed),
+        "split_fractions": list(fractions),
+        "splits": {k: v.tolist() for k, v in splits.items()},
+    }
+
+
+def prepare(
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    precision: int = 2,
+    alpha: str | float = "auto",
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+) -> dict:
+    """Write ``{train,val,test}_texts.txt`` (one trajectory per line) and ``meta.json``.
+
+    Validation happens before anything is written; files are written to
+    temporary names and renamed, so a failure leaves no partial output.
+    """
+    if precision < 0 or precision > 8:
+        raise DataError(f"--precision must be between 0 and 8, got {precision}")
+    ds = load_dataset(data)
+    meta = build_meta(ds, precision, alpha, seed, fractions)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    for split in SPLITS:
+        idx = np.asarray(meta["splits"][split], dtype=np.int64)
+        lines = [encoding.encode(ds.trajectories[i], meta["alpha"], precision) for i in idx]
+        files[f"{split}_texts.txt"] = "\n".join(lines) + ("\n" if lines else "")
+    files["meta.json"] = json.dumps(meta, indent=2) + "\n"
+    for name, content in files.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(content)
+        os.replace(tmp, out / name)
+    return meta
+
+
+def load_meta(prepared_dir: str | os.PathLike) -> dict:
+    """Read ``meta.json`` from a prepared directory."""
+    path = Path(prepared_dir) / "meta.json"
+    if not path.exists():
+        raise DataError(f"{path}: no such file (run `lmcast data prepare` first)")
+    return json.loads(path.read_text())

@@ -1,0 +1,159 @@
+"""Simulator, data file validation, CSV import, splits and the data CLI."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from lmcast.data import import_csv, load_dataset, split_indices
+from lmcast.errors import DataError
+from lmcast.lotka_volterra import LVParams, integrate, simulate
+
+
+def test_simulate_reference_layout_and_ranges():
+    traj, time, params = simulate(n=300, seed=0)
+    assert traj.dtype == np.float32 and traj.shape == (300, 100, 2)
+    assert time.shape == (100,) and time[0] == 0 and time[-1] == 200
+    assert np.all(np.isfinite(traj))
+    assert traj[:, 0].min() >= 0.8 and traj[:, 0].max() <= 1.2
+    assert traj.max() <= 15.0 and traj.min() >= 0.0
+    assert 0.5 < np.median(traj) < 1.2
+    p = params.stack()
+    assert p.shape == (300, 5)
+    assert np.all((p[:, 0] >= 0.1) & (p[:, 0] <= 0.3))
+
+
+def test_simulate_is_seeded():
+    a, _, _ = simulate(n=20, seed=3)
+    b, _, _ = simulate(n=20, seed=3)
+    c, _, _ = simulate(n=20, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_integrator_matches_scipy():
+    from scipy.integrate import solve_ivp
+
+    p = LVParams.from_array([[0.2, 0.3, 0.1, 0.15, 0.05]])
+    t = np.linspace(0, 50, 26)
+    ours = integrate(np.array([[1.0, 1.0]]), t, p)[0]
+
+    def f(_t, s):
+        return [0.2 * s[0] * (1 - s[0] * 0.05) - 0.3 * s[0] * s[1], 0.1 * s[0] * s[1] - 0.15 * s[1]]
+
+    ref = solve_ivp(f, (0, 50), [1.0, 1.0], t_eval=t, rtol=1e-10, atol=1e-12).y.T
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_split_deterministic_disjoint_covering():
+    s1, s2 = split_indices(1000, seed=0), split_indices(1000, seed=0)
+    for k in s1:
+        np.testing.assert_array_equal(s1[k], s2[k])
+    assert [len(s1[k]) for k in ("train", "val", "test")] == [800, 100, 100]
+    allidx = np.concatenate(list(s1.values()))
+    assert sorted(allidx.tolist()) == list(range(1000))
+    assert not np.array_equal(split_indices(1000, seed=1)["test"], s1["test"])
+
+
+def _write(path, traj=None, time=None, skip=()):
+    with h5py.File(path, "w") as f:
+        if "trajectories" not in skip:
+            f["trajectories"] = traj if traj is not None else np.ones((3, 5, 2), np.float32)
+        if "time" not in skip:
+            f["time"] = time if time is not None else np.arange(5.0)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("maker", "needle"),
+    [
+        (lambda p: _write(p, skip=("trajectories",)), "missing dataset /trajectories"),
+        (lambda p: _write(p, skip=("time",)), "missing dataset /time"),
+        (lambda p: _write(p, traj=np.ones((3, 5), np.float32)), "rank 3"),
+        (lambda p: _write(p, time=np.arange(4.0)), "length 4"),
+        (lambda p: _write(p, traj=np.full((3, 5, 2), np.nan, np.float32)), "NaN"),
+        (lambda p: _write(p, traj=np.full((3, 5, 2), np.inf, np.float32)), "infinite"),
+        (lambda p: p.write_text("not hdf5 at all"), "not an HDF5 file"),
+        (lambda p: p.write_bytes(b""), "empty"),
+    ],
+)
+def test_bad_inputs_one_line_exit_2(tmp_path, run_cli, maker, needle):
+    bad = tmp_path / "bad.h5"
+    maker(bad)
+    with pytest.raises(DataError, match=needle):
+        load_dataset(bad)
+    out_dir = tmp_path / "prep"
+    code, _out, err = run_cli("data", "prepare", "--data", bad, "--out", out_dir)
+    assert code == 2
+    assert err.count("\n") == 1 and needle in err and str(bad) in err
+    assert "Traceback" not in err
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_missing_file_exit_2(tmp_path, run_cli):
+    code, _, err = run_cli("data", "info", tmp_path / "nope.h5")
+    assert code == 2 and "no such file" in err
+
+
+def test_cli_simulate_info_prepare_encode(tmp_path, run_cli):
+    path = tmp_path / "lv.h5"
+    assert run_cli("data", "simulate", "--out", path, "--n", 50, "--seed", 0)[0] == 0
+    code, out, _ = run_cli("data", "info", path, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["shape"] == [50, 100, 2] and "prey" in info["variables"]
+    prep = tmp_path / "prep"
+    assert run_cli("data", "prepare", "--data", path, "--out", prep, "--precision", 2)[0] == 0
+    meta = json.loads((prep / "meta.json").read_text())
+    assert meta["precision"] == 2 and meta["alpha"] > 0 and len(meta["source_sha256"]) == 64
+    lines = (prep / "test_texts.txt").read_text().splitlines()
+    assert len(lines) == len(meta["splits"]["test"]) == 5
+    first = load_dataset(path).trajectories[meta["splits"]["test"][0]]
+    from lmcast import encoding
+
+    assert lines[0] == encoding.encode(first, meta["alpha"], 2)
+    code, out, _ = run_cli("encode", "--data", path, "--index", 0, "--steps", 3, "--json")
+    enc = json.loads(out)
+    assert code == 0 and len(enc["text"].split(";")) == 3
+    assert all(len(p.split(",")) == 2 for p in enc["text"].split(";"))
+    from lmcast.qwen_tokens import qwen_token_ids
+
+    assert enc["qwen_token_ids"] == qwen_token_ids(enc["text"])
+
+
+def test_qwen_token_ids_reference():
+    from lmcast.qwen_tokens import qwen_token_ids
+
+    assert qwen_token_ids("1.23") == [16, 13, 17, 18]
+    assert qwen_token_ids("1 . 2 3") == [16, 659, 220, 17, 220, 18]
+
+
+def test_encode_index_out_of_range(lv_file, run_cli):
+    code, _, err = run_cli("encode", "--data", lv_file, "--index", 999)
+    assert code == 2 and "out of range" in err
+
+
+def test_import_csv_roundtrip(tmp_path, run_cli):
+    csv_path = tmp_path / "s.csv"
+    rows = ["id,t,prey,predator"]
+    for sid in ("a", "b"):
+        for t in range(4):
+            rows.append(f"{sid},{t},{t + 1},{t * 2}")
+    csv_path.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "s.h5"
+    assert run_cli("data", "import", "--csv", csv_path, "--out", out)[0] == 0
+    ds = load_dataset(out)
+    assert ds.shape == (2, 4, 2) and ds.variables == ("prey", "predator")
+    np.testing.assert_array_equal(ds.trajectories[0, :, 0], [1, 2, 3, 4])
+
+
+def test_import_csv_unequal_and_misaligned(tmp_path, run_cli):
+    p = tmp_path / "u.csv"
+    p.write_text("id,t,x\na,0,1\na,1,2\nb,0,1\n")
+    with pytest.raises(DataError, match="equal length"):
+        import_csv(p)
+    p.write_text("id,t,x\na,0,1\na,1,2\nb,0,1\nb,2,2\n")
+    code, _, err = run_cli("data", "import", "--csv", p, "--out", tmp_path / "o.h5")
+    assert code == 2 and "different times" in err and not (tmp_path / "o.h5").exists()

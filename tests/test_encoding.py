@@ -1,0 +1,97 @@
+"""LLMTIME codec: examples, round-trip properties, tolerance of garbage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from lmcast import encoding
+
+
+def test_reference_example():
+    x = np.array([[0.25, 1.5], [0.27, 1.47]])
+    assert encoding.encode(x, alpha=1.0, precision=2) == "0.25,1.50;0.27,1.47"
+
+
+def test_alpha_scales_and_negative_sign_kept():
+    x = np.array([[-2.0, 4.0]])
+    assert encoding.encode(x, alpha=2.0, precision=1) == "-1.0,2.0"
+    assert encoding.encode(np.array([[-0.001, 0.0]]), precision=2) == "0.00,0.00"
+
+
+def test_decode_exact_inverse_example():
+    res = encoding.decode("0.25,1.50;0.27,1.47", n_vars=2)
+    assert res.n_steps == 2 and res.n_malformed == 0
+    np.testing.assert_array_equal(res.values, [[0.25, 1.5], [0.27, 1.47]])
+
+
+@pytest.mark.parametrize(
+    ("text", "steps", "malformed"),
+    [
+        ("1.00,2.00;3.00,4.0", 2, 0),  # truncated decimals still parse
+        ("1.00,2.00;3.00,", 1, 1),  # missing field
+        ("1.00,2.00;3.00,4.00,5.00", 2, 0),  # extra field ignored
+        ("1.00,2.00;x3.00,4.00;5,6", 1, 2),  # stray character stops parsing
+        ("1.00,2.00;", 1, 0),
+        ("", 0, 0),
+        (";;;", 0, 0),
+        ("abc", 0, 1),
+        ("1 . 0 0 , 2 . 0 0", 1, 0),  # white space ignored
+    ],
+)
+def test_decode_tolerant(text, steps, malformed):
+    res = encoding.decode(text, n_vars=2)
+    assert (res.n_steps, res.n_malformed) == (steps, malformed)
+    assert res.values.shape == (steps, 2)
+
+
+def test_decode_max_steps():
+    assert encoding.decode("1,2;3,4;5,6", max_steps=2).n_steps == 2
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 4)), elements=finite),
+    precision=st.integers(0, 5),
+    alpha=st.floats(min_value=0.01, max_value=100.0),
+)
+def test_roundtrip_property(x, precision, alpha):
+    text = encoding.encode(x, alpha=alpha, precision=precision)
+    res = encoding.decode(text, n_vars=x.shape[1])
+    assert res.n_steps == x.shape[0] and res.n_malformed == 0
+    np.testing.assert_array_equal(res.values, encoding.scaled_round(x, alpha, precision))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("0123456789.,;- ax\n")) | st.characters(), max_size=80
+    ),
+    n_vars=st.integers(1, 4),
+)
+def test_decode_never_raises(text, n_vars):
+    res = encoding.decode(text, n_vars=n_vars)
+    assert res.values.shape == (res.n_steps, n_vars)
+    assert np.all(np.isfinite(res.values))
+
+
+def test_auto_alpha_puts_99_percent_in_range():
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(0, 1, size=(200, 50, 2))
+    alpha = encoding.auto_alpha(x)
+    scaled = x / alpha
+    assert 0.985 <= np.mean(scaled <= 10) <= 1.0
+    assert encoding.auto_alpha(np.zeros(5)) == 1.0
+
+
+def test_encode_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        encoding.encode(np.ones((2, 2)), alpha=0)
+    with pytest.raises(ValueError):
+        encoding.encode(np.array([[np.nan, 1.0]]))
