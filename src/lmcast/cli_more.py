@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+from lmcast.cli_args import add_config_args, config_from_args
+from lmcast.configs import BudgetConfig, FlopsConfig
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from lmcast.commands.flops_cmds import flops_command
+
+    flops_command(config_from_args(FlopsConfig, args))
+    return 0
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    from lmcast.commands.flops_cmds import budget_command
+
+    budget_command(config_from_args(BudgetConfig, args))
+    return 0
 
 
 def more_commands(command_cls: Any) -> list[Any]:
     """Return the extra :class:`~lmcast.cli.Command` rows."""
-    return []
+    return [
+        command_cls(
+            ("flops",),
+            "FLOPs of a forward pass, training step or generation, by component",
+            lambda p: add_config_args(p, FlopsConfig),
+            cmd_flops,
+        ),
+        command_cls(
+            ("budget",),
+            "the FLOP ledger: FLOPs charged per experiment against the budget",
+            lambda p: add_config_args(p, BudgetConfig),
+            cmd_budget,
+        ),
+    ]

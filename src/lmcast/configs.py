@@ -55,3 +55,30 @@ class EncodeConfig:
     steps: int = opt(5, "timesteps to show (0: all)")
     model: str | None = opt(None, "also show this model's own token ids (loads its tokenizer)")
     json: bool = opt(False, "print JSON")
+
+
+@dataclass
+class FlopsConfig:
+    """``lmcast flops``: FLOPs of a forward pass, training step or generation."""
+
+    model: str = opt(
+        "qwen2.5-0.5b", "built-in architecture name or a Hugging Face config.json path"
+    )
+    seq_len: int = opt(512, "sequence length in tokens (the prompt length in generate mode)")
+    batch: int = opt(1, "sequences per batch")
+    mode: str = opt("forward", "what to count", choices=["forward", "train", "generate"])
+    new_tokens: int = opt(0, "tokens to generate (generate mode)")
+    lora_rank: int = opt(0, "LoRA rank on the target modules (0: no LoRA)")
+    lora_targets: str = opt("q_proj,v_proj", "comma-separated LoRA target modules")
+    json: bool = opt(False, "print JSON")
+
+
+@dataclass
+class BudgetConfig:
+    """``lmcast budget``: the FLOP ledger's experiment table."""
+
+    ledger: str | None = opt(
+        None, "ledger URL (default: $LMCAST_LEDGER or sqlite:///workspace/ledger.db)"
+    )
+    set: float | None = opt(None, "set the budget in FLOPs (e.g. 1e17)")
+    json: bool = opt(False, "print JSON")
