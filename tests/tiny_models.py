@@ -32,3 +32,31 @@ def tiny_model(kind: str = "llama", layers: int = 2, vocab: int = 64, seed: int 
     cfg = tiny_config(kind, layers, vocab)
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
     return model.eval()
+
+
+CHARS = list("0123456789.,;-")
+# A few multi-character tokens so the grammar automaton is exercised beyond single characters.
+MULTI = ["0.", ",1", ";0", "12", "5;", ".5", "ab"]
+
+
+def tiny_tokenizer():
+    """A character-level fast tokenizer over the LLMTIME alphabet (+ a few multi-char tokens)."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<unk>", *CHARS, *MULTI, " ", "x"])}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    return tok
+
+
+def save_tiny(path, kind: str = "llama", layers: int = 2, seed: int = 0):
+    """Write a tiny random model + tokenizer directory loadable by ``lmcast --model PATH``."""
+    tok = tiny_tokenizer()
+    model = tiny_model(kind, layers=layers, vocab=len(tok), seed=seed)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

@@ -21,7 +21,7 @@ def to_dict(cfg: Any) -> dict:
     return asdict(cfg)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SimulateConfig:
     """``lmcast data simulate``: logistic-prey Lotka–Volterra trajectories."""
 
@@ -32,7 +32,7 @@ class SimulateConfig:
     seed: int = opt(0, "random seed (parameters and initial values)")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PrepareConfig:
     """``lmcast data prepare``: LLMTIME texts per split and meta.json."""
 
@@ -44,7 +44,7 @@ class PrepareConfig:
     split: str = opt("0.8,0.1,0.1", "train,val,test fractions by trajectory")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EncodeConfig:
     """``lmcast encode``: show one trajectory as text and token ids."""
 
@@ -57,7 +57,7 @@ class EncodeConfig:
     json: bool = opt(False, "print JSON")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FlopsConfig:
     """``lmcast flops``: FLOPs of a forward pass, training step or generation."""
 
@@ -73,7 +73,7 @@ class FlopsConfig:
     json: bool = opt(False, "print JSON")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BudgetConfig:
     """``lmcast budget``: the FLOP ledger's experiment table."""
 
@@ -82,3 +82,88 @@ class BudgetConfig:
     )
     set: float | None = opt(None, "set the budget in FLOPs (e.g. 1e17)")
     json: bool = opt(False, "print JSON")
+
+
+@dataclass(kw_only=True)
+class EvalConfig:
+    """``lmcast evaluate``: forecast held-out windows and score them beside references."""
+
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    data: str = opt(help="HDF5 data file in the lmcast layout")
+    adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
+    split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
+    num_samples: int = opt(50, "number of trajectories (the first ones of the split)")
+    context_steps: int = opt(50, "context window length in timesteps")
+    horizon: int = opt(50, "timesteps to forecast")
+    precision: int | None = opt(
+        None, "decimals (default: the adapter's training precision, else 2)"
+    )
+    alpha: str = opt("auto", "scale: a number or 'auto' (default: the adapter's training alpha)")
+    samples: int = opt(1, "1: greedy; K > 1: K sampled forecasts, median as point forecast")
+    temperature: float = opt(0.7, "sampling temperature (with --samples > 1)")
+    top_p: float = opt(0.9, "nucleus sampling mass (with --samples > 1)")
+    batch_size: int = opt(16, "sequences generated together")
+    oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
+    visualize_first_n: int = opt(5, "trajectory figures to draw")
+    out: str | None = opt(None, "output folder (default: workspace/eval/<model>-<split>)")
+    seed: int = opt(0, "seed (sampling, split, oracle starts)")
+    split_seed: int = opt(0, "seed of the train/val/test split")
+    device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
+    dtype: str = opt("auto", "float32, bfloat16 or auto (CUDA → bfloat16, CPU → float32)")
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER or workspace/ledger.db)"
+    )
+    experiment: str = opt("evaluate", "experiment name the FLOPs are charged to")
+    json: bool = opt(False, "print the metrics JSON")
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """``lmcast train``: LoRA fine-tuning on the encoded training split."""
+
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    data: str = opt(help="HDF5 data file in the lmcast layout")
+    out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
+    precision: int = opt(2, "decimals per scaled value")
+    alpha: str = opt("auto", "scale: a number or 'auto' (from the training split)")
+    split_seed: int = opt(0, "seed of the train/val/test split")
+    lr: float = opt(1e-4, "peak learning rate (AdamW)")
+    rank: int = opt(8, "LoRA rank")
+    lora_alpha: float = opt(16.0, "LoRA alpha (the update is scaled by alpha / rank)")
+    lora_dropout: float = opt(0.0, "dropout on the LoRA input")
+    target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
+    batch_size: int = opt(4, "windows per device per micro-batch")
+    grad_accum: int = opt(1, "micro-batches per optimizer step")
+    max_steps: int = opt(100, "optimizer steps")
+    context_length: int = opt(512, "tokens per training window")
+    stride: int | None = opt(None, "tokens between window starts (default: half the window)")
+    warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
+    schedule: str = opt(
+        "cosine", "learning-rate schedule after warm-up", choices=["cosine", "linear", "constant"]
+    )
+    weight_decay: float = opt(0.0, "AdamW weight decay")
+    max_grad_norm: float = opt(1.0, "gradient clipping norm (0: off)")
+    eval_steps: int = opt(50, "validation loss every N steps (and at step 0 and the end)")
+    eval_windows: int = opt(32, "validation windows scored per evaluation (0: all)")
+    save_steps: int = opt(50, "checkpoint every N steps (0: only at the end)")
+    early_stopping: int = opt(0, "stop after N evaluations without improvement (0: off)")
+    resume: bool = opt(False, "continue from the run folder's last checkpoint")
+    max_flops: float | None = opt(
+        None, "FLOP allotment for this run (also capped by the ledger budget)"
+    )
+    restricted_head: bool = opt(
+        True, "score only the tokens LLMTIME text can contain (digits . , ; - eos)"
+    )
+    autocast: str = opt(
+        "auto",
+        "bfloat16 autocast: auto (CUDA and CPUs with fast bf16), bf16 or no",
+        choices=["auto", "bf16", "no"],
+    )
+    seed: int = opt(0, "seed (LoRA init, window order)")
+    device: str = opt("auto", "cpu, cuda or auto (accelerate picks under accelerate launch)")
+    report_to: str = opt("none", "experiment tracker", choices=["none", "tensorboard", "wandb"])
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER or workspace/ledger.db)"
+    )
+    experiment: str = opt("train", "experiment name the FLOPs are charged to")
+    progress: bool = opt(True, "show a progress bar")

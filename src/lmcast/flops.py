@@ -50,7 +50,10 @@ Components, per layer unless marked:
                                number of positions whose logits are computed
                                (all ``q`` in training; the last one in a
                                generation step, as Hugging Face ``generate``
-                               does with ``logits_to_keep=1``)
+                               does with ``logits_to_keep=1``); lmcast's
+                               constrained decoding multiplies only the
+                               ``V'`` rows of tokens its grammar can emit, and
+                               is charged ``V'`` instead of ``V``
 ============================  ==================================================
 
 Simplifications, stated: causal masking is not exploited (the full ``q×k``
@@ -229,6 +232,7 @@ def forward_count(
     batch: int = 1,
     lora: LoraSpec | None = None,
     logits_positions: int | None = None,
+    head_vocab: int | None = None,
 ) -> Count:
     """FLOPs of one forward pass: ``q`` new tokens attending to ``k`` keys, ``batch`` sequences.
 
@@ -240,6 +244,9 @@ def forward_count(
         lora: LoRA adapters, if any.
         logits_positions: positions whose LM-head logits are computed
             (default: all ``q``).
+        head_vocab: rows of the LM head actually multiplied (default: the
+            whole vocabulary; constrained decoding computes only the logits of
+            the tokens its grammar can ever allow).
     """
     k = q if k is None else k
     n_logits = q if logits_positions is None else logits_positions
@@ -274,7 +281,7 @@ def forward_count(
     total.add("embedding", 0)
     total.merge(layer, times=arch.layers)
     total.add("final_norm", q * norm)
-    total.add_matmul("lm_head", n_logits, h, arch.vocab)
+    total.add_matmul("lm_head", n_logits, h, head_vocab or arch.vocab)
     if batch != 1:
         scaled = Count()
         scaled.merge(total, times=batch)
@@ -295,19 +302,42 @@ def generation_count(
     new_tokens: int,
     batch: int = 1,
     lora: LoraSpec | None = None,
+    head_vocab: int | None = None,
+    static_kv: int | None = None,
 ) -> Count:
     """Autoregressive generation with a KV cache.
 
     A prefill over ``prompt_len`` tokens (logits for the last position) gives
     the first new token; each of the other ``new_tokens − 1`` tokens costs one
-    decode step whose query attends to the cache plus itself.
+    decode step whose query attends to the cache plus itself. With a static
+    (preallocated) cache of ``static_kv`` slots, attention runs over all
+    ``static_kv`` slots in the prefill and in every step (unused ones masked).
     """
     out = Count()
     if new_tokens <= 0:
         return out
-    out.merge(forward_count(arch, prompt_len, batch=batch, lora=lora, logits_positions=1))
+    out.merge(
+        forward_count(
+            arch,
+            prompt_len,
+            k=static_kv or prompt_len,
+            batch=batch,
+            lora=lora,
+            logits_positions=1,
+            head_vocab=head_vocab,
+        )
+    )
     for i in range(1, new_tokens):
-        out.merge(forward_count(arch, 1, k=prompt_len + i, batch=batch, lora=lora))
+        out.merge(
+            forward_count(
+                arch,
+                1,
+                k=static_kv or prompt_len + i,
+                batch=batch,
+                lora=lora,
+                head_vocab=head_vocab,
+            )
+        )
     return out
 
 
@@ -317,9 +347,11 @@ def generation_flops(
     new_tokens: int,
     batch: int = 1,
     lora: LoraSpec | None = None,
+    head_vocab: int | None = None,
+    static_kv: int | None = None,
 ) -> int:
     """Total FLOPs of :func:`generation_count`."""
-    return generation_count(arch, prompt_len, new_tokens, batch, lora).total
+    return generation_count(arch, prompt_len, new_tokens, batch, lora, head_vocab, static_kv).total
 
 
 def component_table(count: Count, multiplier: int = 1) -> list[dict]:

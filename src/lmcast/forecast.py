@@ -1,0 +1,325 @@
+"""Batched, grammar-constrained LLMTIME forecasting with a KV cache.
+
+The prompt is the LLMTIME text of the context window followed by ``;``.
+Prompts are left-padded into batches; each step masks the logits to the tokens
+:class:`~lmcast.grammar.TokenAutomaton` allows in each sequence's state, so
+every forecast parses, and a batch stops as soon as every sequence has
+completed ``horizon`` steps.
+
+The loop is written here rather than with ``model.generate`` plus a logits
+processor because it needs per-sequence grammar state, sampling strictly
+*after* masking (Hugging Face applies temperature/top-p warpers in an order a
+custom processor does not control, which can leave no allowed token), an exact
+stop at the horizon, and exact token counts for the FLOP ledger.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lmcast import encoding, flops
+from lmcast.grammar import Grammar, TokenAutomaton
+from lmcast.logs import get_logger
+from lmcast.models import LoadedModel
+
+log = get_logger("forecast")
+
+
+@dataclass
+class GenerationStats:
+    """What a generation run processed, for the FLOP ledger."""
+
+    flops: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    batches: list[tuple[int, int, int]] = field(default_factory=list)  # (batch, padded prompt, new)
+
+
+@dataclass
+class Forecast:
+    """Forecasts for N windows with S samples each.
+
+    Attributes:
+        samples: ``(N, S, H, V)`` forecasts in original units; NaN where a step
+            did not parse.
+        parsed_steps: ``(N, S)`` steps parsed per sample.
+        texts: ``N × S`` generated texts.
+        stats: token and FLOP counts.
+    """
+
+    samples: np.ndarray
+    parsed_steps: np.ndarray
+    texts: list[list[str]]
+    stats: GenerationStats
+
+    @property
+    def point(self) -> np.ndarray:
+        """``(N, H, V)`` per-step median over samples (the point forecast)."""
+        if self.samples.shape[1] == 1:
+            return self.samples[:, 0]
+        with np.errstate(all="ignore"):
+            return np.nanmedian(self.samples, axis=1)
+
+    def quantiles(self, qs: tuple[float, ...] = (0.1, 0.9)) -> np.ndarray:
+        """``(len(qs), N, H, V)`` per-step sample quantiles."""
+        with np.errstate(all="ignore"):
+            return np.nanquantile(self.samples, qs, axis=1)
+
+    @property
+    def parse_success(self) -> np.ndarray:
+        """``(N,)`` fraction of samples that gave all H steps."""
+        return (self.parsed_steps >= self.samples.shape[2]).mean(axis=1)
+
+
+@dataclass
+class _Tables:
+    """The automaton re-indexed to the sub-vocabulary of tokens it can ever emit.
+
+    ``token_ids[k]`` is the vocabulary id of sub-token ``k``; ``mask``,
+    ``nxt`` and ``stp`` are ``(states, K)`` tensors: allowed, next state row
+    (−1 when not allowed) and ``;`` count.
+    """
+
+    auto: TokenAutomaton
+    strings: list[str]
+    token_ids: Any
+    mask: Any
+    nxt: Any
+    stp: Any
+
+
+_TABLES: dict[tuple, _Tables] = {}
+
+
+def _tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
+    import torch
+
+    key = (id(lm.tokenizer), grammar, str(lm.device))
+    if key not in _TABLES:
+        strings = [lm.tokenizer.decode([i]) for i in range(len(lm.tokenizer))]
+        auto = TokenAutomaton(grammar, strings)
+        union = sorted({t for ok in auto.allowed for t in ok})
+        col = {t: k for k, t in enumerate(union)}
+        S, K = len(auto.states), len(union)
+        nxt = torch.full((S, K), -1, dtype=torch.long)
+        stp = torch.zeros((S, K), dtype=torch.long)
+        for s in range(S):
+            for t in auto.allowed[s]:
+                nxt[s, col[t]] = auto.next_state[s][t]
+                stp[s, col[t]] = auto.steps_in[s][t]
+        dev = lm.device
+        _TABLES[key] = _Tables(
+            auto,
+            strings,
+            torch.tensor(union, device=dev),
+            (nxt >= 0).to(dev),
+            nxt.to(dev),
+            stp.to(dev),
+        )
+    return _TABLES[key]
+
+
+def _decoder_and_head(model: Any) -> tuple[Any, Any]:
+    """The transformer body (hidden states) and the LM head of a (PEFT-wrapped) causal LM."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def _choose(logits: Any, temperature: float, top_p: float, gen: Any) -> Any:
+    """Greedy when ``temperature == 0``, else temperature + nucleus sampling → ``(B,)`` indices."""
+    import torch
+
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the top token
+        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p * keep)
+    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+
+
+def generate_texts(
+    lm: LoadedModel,
+    prompts: list[str],
+    grammar: Grammar,
+    horizon: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[list[str], GenerationStats]:
+    """Generate a constrained continuation of ``horizon`` steps for each prompt.
+
+    Returns:
+        The generated texts (without the prompt) and the token/FLOP counts.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import StaticCache
+
+    tab = _tables(lm, grammar)
+    tok = lm.tokenizer
+    decoder, head = _decoder_and_head(lm.model)
+    # Only the K tokens the grammar can ever emit get logits: the softmax over
+    # them equals the masked softmax over the full vocabulary, at K/V the cost.
+    w_sub = head.weight[tab.token_ids]
+    b_sub = head.bias[tab.token_ids] if getattr(head, "bias", None) is not None else None
+    max_new = horizon * tab.auto.max_chars_per_step() + 1
+    stats = GenerationStats()
+    texts: list[str] = []
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding
+    out_texts: dict[int, str] = {}
+    bar = tqdm(
+        total=len(prompts), desc="forecasting", unit="seq", disable=not progress, leave=False
+    )
+    for b0 in range(0, len(order), batch_size):
+        idx = order[b0 : b0 + batch_size]
+        enc = tok(
+            [prompts[i] for i in idx], add_special_tokens=False, padding=True, return_tensors="pt"
+        )
+        ids = enc["input_ids"].to(lm.device)
+        attn = enc["attention_mask"].to(lm.device)
+        B, P = ids.shape
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        gen = torch.Generator(device=lm.device).manual_seed(seed + b0)
+        rows = torch.full((B,), tab.auto.start, dtype=torch.long, device=lm.device)
+        done_steps = torch.zeros(B, dtype=torch.long, device=lm.device)
+        finished = torch.zeros(B, dtype=torch.bool, device=lm.device)
+        produced: list[Any] = []
+        with torch.inference_mode():
+            # A static KV cache (preallocated for prompt + max new tokens) avoids
+            # re-concatenating the cache every step: measured 1.46× faster decode
+            # steps than the dynamic cache for SmolLM2 at batch 20 on the 2-core CPU.
+            # Attention then runs over all ``cache_len`` slots (masked), which the
+            # FLOP count below charges.
+            cache_len = P + max_new
+            cache = StaticCache(config=lm.model.config, max_cache_len=cache_len)
+            out = decoder(
+                input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True
+            )
+            n_new = 0
+            for _ in range(max_new):
+                hidden = out.last_hidden_state[:, -1, :]
+                logits = torch.nn.functional.linear(hidden, w_sub, b_sub).float()
+                logits = logits.masked_fill(~tab.mask[rows], float("-inf"))
+                sub = _choose(logits, temperature, top_p, gen)
+                choice = tab.token_ids[sub]
+                n_new += 1
+                live = ~finished
+                produced.append(torch.where(live, choice, torch.full_like(choice, -1)))
+                done_steps = done_steps + torch.where(live, tab.stp[rows, sub], 0)
+                rows = torch.where(live, tab.nxt[rows, sub], rows)
+                finished = finished | (done_steps >= horizon)
+                if bool(finished.all()):
+                    break
+                attn = torch.cat(
+                    [attn, torch.ones((B, 1), dtype=attn.dtype, device=attn.device)], 1
+                )
+                pos = pos[:, -1:] + 1
+                out = decoder(
+                    input_ids=choice[:, None],
+                    attention_mask=attn,
+                    position_ids=pos,
+                    cache=cache,
+                    use_cache=True,
+                )
+        gen_ids = torch.stack(produced, 1).cpu().tolist()
+        for j, i in enumerate(idx):
+            # join the exact strings the automaton validated (tokenizers' decode may add spaces)
+            out_texts[i] = "".join(tab.strings[t] for t in gen_ids[j] if t >= 0)
+        stats.prompt_tokens += int(B * P)
+        stats.generated_tokens += int(B * n_new)
+        stats.batches.append((B, P, n_new))
+        stats.flops += flops.generation_flops(
+            lm.arch,
+            P,
+            n_new,
+            batch=B,
+            lora=lm.lora,
+            head_vocab=int(tab.token_ids.numel()),
+            static_kv=cache_len,
+        )
+        bar.update(B)
+    bar.close()
+    texts = [out_texts[i] for i in range(len(prompts))]
+    return texts, stats
+
+
+def forecast(
+    lm: LoadedModel,
+    contexts: np.ndarray,
+    horizon: int,
+    alpha: float,
+    precision: int,
+    samples: int = 1,
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+    batch_size: int = 16,
+    seed: int = 0,
+    allow_negative: bool = False,
+    progress: bool = True,
+) -> Forecast:
+    """Forecast ``horizon`` steps after each context window.
+
+    Args:
+        contexts: ``(N, C, V)`` context windows in original units.
+        horizon: steps to forecast.
+        alpha, precision: the LLMTIME encoding (as used in training).
+        samples: 1 → greedy; K > 1 → K sampled forecasts per window.
+        temperature, top_p: sampling settings (ignored when ``samples == 1``).
+    """
+    n, _, v = contexts.shape
+    grammar = Grammar(
+        n_vars=v,
+        precision=precision,
+        allow_negative=allow_negative,
+        max_int_digits=max(3, len(str(int(np.abs(contexts).max() / alpha))) + 1),
+    )
+    prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+    prompts = [p for p in prompts for _ in range(samples)]
+    texts, stats = generate_texts(
+        lm,
+        prompts,
+        grammar,
+        horizon,
+        temperature=0.0 if samples == 1 else temperature,
+        top_p=top_p,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+    )
+    values = np.full((n, samples, horizon, v), np.nan)
+    parsed = np.zeros((n, samples), dtype=np.int64)
+    grouped: list[list[str]] = []
+    for i in range(n):
+        row = texts[i * samples : (i + 1) * samples]
+        grouped.append(row)
+        for s, text in enumerate(row):
+            res = encoding.decode(text, n_vars=v, max_steps=horizon)
+            parsed[i, s] = res.n_steps
+            values[i, s, : res.n_steps] = res.values * alpha
+    log.debug(
+        "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
+        n,
+        samples,
+        stats.prompt_tokens,
+        stats.generated_tokens,
+        stats.flops,
+    )
+    return Forecast(values, parsed, grouped, stats)
+
+
+def tokens_per_step_estimate(n_vars: int, precision: int) -> int:
+    """Characters (≈ tokens for digit-split tokenizers) per encoded step."""
+    return n_vars * (2 + precision) + n_vars - 1 + 1 if precision else n_vars * 2
+
+
+def ceil_div(a: int, b: int) -> int:
+    """Integer ceiling of ``a / b``."""
+    return -(-a // b) if b else math.inf  # type: ignore[return-value]

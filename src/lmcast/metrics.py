@@ -1,0 +1,102 @@
+"""Forecast metrics (pure numpy).
+
+Shapes: forecasts and truths are ``(N, H, V)``: N windows, H horizon steps, V
+variables, in whatever units the caller passes (original or scaled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def fill_unparsed(forecast: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Replace NaN steps (unparsed output) so every window is scored.
+
+    A missing step takes the last parsed step's value; a window with no parsed
+    step takes ``fallback`` (``(N, V)``, e.g. the last context value). Failures
+    are thus counted (with persistence-like values), never dropped.
+    """
+    out = np.array(forecast, dtype=np.float64, copy=True)
+    n, h, _ = out.shape
+    for i in range(n):
+        for t in range(h):
+            bad = np.isnan(out[i, t])
+            if bad.any():
+                prev = out[i, t - 1] if t > 0 else np.asarray(fallback[i], dtype=np.float64)
+                out[i, t, bad] = prev[bad]
+    return out
+
+
+def point_metrics(forecast: np.ndarray, truth: np.ndarray, variables: Sequence[str]) -> dict:
+    """MAE and RMSE overall and per variable.
+
+    Args:
+        forecast, truth: ``(N, H, V)`` finite arrays.
+        variables: V names.
+
+    Returns:
+        ``{"mae", "rmse", "per_variable": {name: {"mae", "rmse"}}}``.
+    """
+    f = np.asarray(forecast, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    if f.shape != y.shape:
+        raise ValueError(f"forecast {f.shape} and truth {y.shape} differ")
+    err = f - y
+    out: dict = {
+        "mae": float(np.mean(np.abs(err))),
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "per_variable": {},
+    }
+    for i, name in enumerate(variables):
+        e = err[..., i]
+        out["per_variable"][name] = {
+            "mae": float(np.mean(np.abs(e))),
+            "rmse": float(np.sqrt(np.mean(e**2))),
+        }
+    return out
+
+
+def per_window_mae(forecast: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``(N, V)`` MAE of each window and variable."""
+    return np.mean(np.abs(np.asarray(forecast) - np.asarray(truth)), axis=1)
+
+
+def quantile_loss(
+    samples: np.ndarray, truth: np.ndarray, qs: Sequence[float] = (0.1, 0.5, 0.9)
+) -> float:
+    """Mean pinball loss of the sample quantiles.
+
+    Args:
+        samples: ``(N, S, H, V)``.
+        truth: ``(N, H, V)``.
+    """
+    y = np.asarray(truth, dtype=np.float64)
+    losses = []
+    for q in qs:
+        pred = np.nanquantile(samples, q, axis=1)
+        d = y - pred
+        losses.append(np.mean(np.maximum(q * d, (q - 1) * d)))
+    return float(np.mean(losses))
+
+
+def crps(samples: np.ndarray, truth: np.ndarray) -> float:
+    """Sample CRPS estimate ``E|X − y| − ½·E|X − X'|``, averaged over windows, steps, variables.
+
+    Args:
+        samples: ``(N, S, H, V)`` with S ≥ 1.
+        truth: ``(N, H, V)``.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)[:, None]
+    term1 = np.nanmean(np.abs(x - y), axis=1)
+    term2 = np.nanmean(np.abs(x[:, :, None] - x[:, None, :]), axis=(1, 2))
+    return float(np.mean(term1 - 0.5 * term2))
+
+
+def coverage(samples: np.ndarray, truth: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> float:
+    """Share of true values inside the ``[lo, hi]`` sample-quantile interval."""
+    q = np.nanquantile(samples, [lo, hi], axis=1)
+    y = np.asarray(truth)
+    return float(np.mean((y >= q[0]) & (y <= q[1])))

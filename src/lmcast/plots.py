@@ -1,0 +1,119 @@
+"""Figures: forecast trajectories, error distributions, loss curves (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_forecast(
+    path: str | os.PathLike,
+    time: np.ndarray,
+    context: np.ndarray,
+    truth: np.ndarray,
+    forecasts: dict[str, np.ndarray],
+    variables: Sequence[str],
+    band: tuple[np.ndarray, np.ndarray] | None = None,
+    title: str = "",
+) -> Path:
+    """One panel per variable: context, truth, each forecaster, optional quantile band.
+
+    Args:
+        time: ``(C + H,)`` sample times.
+        context: ``(C, V)``; truth: ``(H, V)``; forecasts: name → ``(H, V)``.
+        band: ``(lo, hi)`` each ``(H, V)`` (e.g. the 10–90 % sample quantiles).
+    """
+    plt = _plt()
+    c = context.shape[0]
+    fig, axes = plt.subplots(len(variables), 1, figsize=(8, 2.6 * len(variables)), sharex=True)
+    axes = np.atleast_1d(axes)
+    for i, (ax, name) in enumerate(zip(axes, variables, strict=True)):
+        ax.plot(time[:c], context[:, i], color="black", lw=1.2, label="context")
+        ax.plot(time[c:], truth[:, i], color="black", lw=1.4, ls="--", label="truth", zorder=5)
+        for j, (label, fc) in enumerate(forecasts.items()):
+            ax.plot(time[c:], fc[:, i], lw=1.2, color=f"C{j}", label=label, zorder=4 - j)
+        if band is not None:
+            ax.fill_between(
+                time[c:], band[0][:, i], band[1][:, i], color="C0", alpha=0.2, label="10–90 % band"
+            )
+        ax.axvline(time[c - 1], color="grey", lw=0.6)
+        ax.set_ylabel(name)
+    axes[0].legend(fontsize=7, ncol=3, loc="upper left")
+    axes[-1].set_xlabel("time")
+    if title:
+        axes[0].set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_error_hist(
+    path: str | os.PathLike, errors: dict[str, np.ndarray], variables: Sequence[str]
+) -> Path:
+    """Histograms of per-window MAE, one panel per variable, one series per forecaster.
+
+    Args:
+        errors: forecaster name → ``(N, V)`` per-window MAE.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.2))
+    axes = np.atleast_1d(axes)
+    for i, (ax, name) in enumerate(zip(axes, variables, strict=True)):
+        allv = np.concatenate([e[:, i] for e in errors.values()])
+        bins = np.linspace(0, max(float(np.nanmax(allv)), 1e-9), 21)
+        for label, e in errors.items():
+            ax.hist(e[:, i], bins=bins, alpha=0.5, label=label)
+        ax.set_title(f"{name}: per-trajectory MAE", fontsize=9)
+        ax.set_xlabel("MAE (original units)")
+    axes[0].set_ylabel("trajectories")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_curves(
+    path: str | os.PathLike,
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = False,
+) -> Path:
+    """Line plot of named ``(x, y)`` series (loss curves, context-length study)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, (x, y) in series.items():
+        ax.plot(x, y, marker="o" if len(x) < 20 else None, ms=3, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,244 @@
+"""Constrained batched generation on a tiny random model; metrics; reference forecasters."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lmcast import baselines, encoding, metrics
+from lmcast.grammar import Grammar, TokenAutomaton
+
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    from lmcast.models import wrap_model
+    from tiny_models import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    return wrap_model(tiny_model("llama", layers=2, vocab=len(tok), seed=3), tok, name="tiny")
+
+
+def test_grammar_accepts_encoder_output_and_rejects_garbage():
+    g = Grammar(n_vars=2, precision=2)
+    text = encoding.encode(np.array([[0.25, 1.5], [12.0, 0.0]]), 1.0, 2) + ";"
+    state, steps = g.run(g.start(), text)
+    assert state == g.start() and steps == 2
+    for bad in ("01.00", "1.0,", "1.000", "-1.00", "1.00;", "1.00,2.00,", "a"):
+        assert g.run(g.start(), bad)[0] is None, bad
+    assert Grammar(allow_negative=True).run(("start", 0), "-1.00,2.00;")[0] == ("start", 0)
+
+
+def test_token_automaton_multi_char_tokens():
+    strings = ["0", "1", "2", ".", ",", ";", "0.", ",1", ";0", "12", "x"]
+    auto = TokenAutomaton(Grammar(precision=1), strings)
+    start = auto.start
+    assert {strings[i] for i in auto.allowed[start]} == {"0", "1", "2", "0.", "12"}
+    after_num = auto.index[("dec", 0, 1)]
+    assert {strings[i] for i in auto.allowed[after_num]} == {",", ",1"}
+    last = auto.index[("dec", 1, 1)]
+    tid = strings.index(";0")
+    assert tid in auto.allowed[last] and auto.steps_in[last][tid] == 1
+
+
+def _contexts(n=5, c=12, seed=0):
+    from lmcast.lotka_volterra import simulate
+
+    x, t, _ = simulate(n=n, steps=c + 6, seed=seed)
+    return x[:, :c].astype(np.float64), x[:, c:].astype(np.float64), t
+
+
+def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
+    from lmcast.forecast import forecast
+
+    ctx, _, _ = _contexts()
+    fc = forecast(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
+    assert fc.samples.shape == (5, 1, 6, 2)
+    assert np.all(fc.parse_success == 1.0)
+    assert np.all(np.isfinite(fc.samples))
+    for (text,) in fc.texts:
+        # stops at the token that completes step 6 (a multi-character token such as
+        # ";0" may carry the first character of a 7th step, never a 7th ';')
+        assert text.count(";") == 6
+        assert len(text.rsplit(";", 1)[1]) <= 1
+        assert encoding.decode(text, max_steps=6).n_steps == 6
+    assert fc.stats.flops > 0 and fc.stats.generated_tokens > 0
+
+
+def test_batched_equals_one_at_a_time_greedy(tiny_lm):
+    from lmcast.forecast import forecast
+
+    ctx, _, _ = _contexts(n=6, c=10, seed=4)
+    ctx[0] = ctx[0] * 3  # different prompt lengths → real left padding in the batch
+    batched = forecast(
+        tiny_lm, ctx, horizon=4, alpha=0.3, precision=2, batch_size=6, progress=False
+    )
+    single = [
+        forecast(
+            tiny_lm, ctx[i : i + 1], horizon=4, alpha=0.3, precision=2, batch_size=1, progress=False
+        )
+        for i in range(6)
+    ]
+    assert [t[0] for t in batched.texts] == [s.texts[0][0] for s in single]
+
+
+def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):
+    from lmcast.forecast import forecast
+
+    ctx, _, _ = _contexts(n=2)
+    a = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
+    b = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
+    assert a.samples.shape == (2, 4, 3, 2)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    q = a.quantiles((0.1, 0.9))
+    assert q.shape == (2, 2, 3, 2) and np.all(q[0] <= q[1])
+    assert np.all(a.parse_success == 1.0)
+
+
+def test_point_metrics_by_hand():
+    f = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    y = np.array([[[2.0, 2.0], [1.0, 4.0]]])
+    m = metrics.point_metrics(f, y, ("prey", "predator"))
+    assert m["mae"] == pytest.approx((1 + 0 + 2 + 0) / 4)
+    assert m["rmse"] == pytest.approx(np.sqrt((1 + 4) / 4))
+    assert m["per_variable"]["prey"] == {"mae": 1.5, "rmse": pytest.approx(np.sqrt(2.5))}
+    assert m["per_variable"]["predator"] == {"mae": 0.0, "rmse": 0.0}
+
+
+def test_probabilistic_metrics_by_hand():
+    y = np.zeros((1, 1, 1))
+    s = np.array([-1.0, 1.0]).reshape(1, 2, 1, 1)
+    # CRPS = E|X-y| - 0.5 E|X-X'| = 1 - 0.5 * (0+2+2+0)/4 = 0.5
+    assert metrics.crps(s, y) == pytest.approx(0.5)
+    assert metrics.crps(np.zeros((1, 3, 1, 1)), y) == 0.0
+    assert metrics.coverage(s, y) == 1.0
+    assert metrics.coverage(s, y + 5) == 0.0
+
+
+def test_fill_unparsed_counts_failures():
+    f = np.array([[[1.0, 1.0], [np.nan, np.nan]], [[np.nan, np.nan], [np.nan, np.nan]]])
+    out = metrics.fill_unparsed(f, fallback=np.array([[9.0, 9.0], [7.0, 7.0]]))
+    np.testing.assert_array_equal(out[0, 1], [1.0, 1.0])
+    np.testing.assert_array_equal(out[1], [[7.0, 7.0], [7.0, 7.0]])
+
+
+def test_persistence_and_oracle_recover_clean_trajectory():
+    from lmcast.lotka_volterra import simulate
+
+    x, t, _ = simulate(n=3, seed=11)
+    x = x.astype(np.float64)
+    p = baselines.persistence(x[:, :50], 20)
+    np.testing.assert_array_equal(p[:, 7], x[:, 49])
+    res = baselines.oracle(x[:, :50], t[:70], 20)
+    assert not res.failed.any()
+    mae = np.abs(res.forecasts - x[:, 50:70]).mean()
+    assert mae < 0.01 * np.abs(x[:, 50:70]).mean()
+    assert mae < np.abs(p - x[:, 50:70]).mean() / 10
+
+
+def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
+    from lmcast.ledger import Ledger
+    from tiny_models import save_tiny
+
+    model_dir = save_tiny(tmp_path / "tiny")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    out = tmp_path / "eval"
+    code, stdout, err = run_cli(
+        "evaluate",
+        "--model",
+        model_dir,
+        "--data",
+        lv_file,
+        "--num-samples",
+        3,
+        "--context-steps",
+        20,
+        "--horizon",
+        5,
+        "--out",
+        out,
+        "--ledger",
+        url,
+        "--json",
+        "--visualize-first-n",
+        2,
+        "--no-oracle",
+    )
+    assert code == 0, err
+    res = json.loads(stdout)
+    assert res["model"]["parse_success"] == 1.0
+    assert set(res["model"]["original"]["per_variable"]) == {"prey", "predator"}
+    assert "persistence" in res and res["protocol"]["n_trajectories"] == 3
+    for f in ("metrics.json", "per_trajectory.csv", "run.json", "figures/error_hist.png"):
+        assert (out / f).exists(), f
+    assert len(list((out / "figures").glob("trajectory_*.png"))) == 2
+    recs = Ledger(url).records()
+    assert len(recs) == 1 and recs[0].kind == "evaluate" and recs[0].flops == res["flops"] > 0
+
+
+def test_evaluate_refused_over_budget(tmp_path, lv_file, run_cli):
+    from lmcast.ledger import Ledger
+    from tiny_models import save_tiny
+
+    model_dir = save_tiny(tmp_path / "tiny")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(url, budget=1000.0)
+    code, _, err = run_cli(
+        "evaluate",
+        "--model",
+        model_dir,
+        "--data",
+        lv_file,
+        "--num-samples",
+        2,
+        "--context-steps",
+        20,
+        "--horizon",
+        5,
+        "--out",
+        tmp_path / "e",
+        "--ledger",
+        url,
+        "--no-oracle",
+    )
+    assert code == 3 and "refused" in err and "projected" in err
+    assert not (tmp_path / "e").exists()
+    assert Ledger(url).records() == []
+
+
+def test_unknown_model_fails_fast(tmp_path, lv_file, run_cli, monkeypatch):
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.time()
+    code, _, err = run_cli(
+        "evaluate",
+        "--model",
+        "nobody/no-such-model",
+        "--data",
+        lv_file,
+        "--out",
+        tmp_path / "e",
+        "--ledger",
+        f"sqlite:///{tmp_path / 'l.db'}",
+    )
+    assert code == 2 and "smollm2-135m" in err and err.count("\n") == 1
+    assert time.time() - t0 < 20
+
+
+@pytest.mark.slow
+def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
+    from lmcast.forecast import forecast
+    from lmcast.models import load_model
+
+    lm = load_model("smollm2-135m")
+    assert lm.arch.layers == 30 and lm.arch.hidden == 576
+    from lmcast.data import load_dataset
+
+    x = load_dataset(lv_file).trajectories[:2].astype(np.float64)
+    fc = forecast(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
+    assert np.all(fc.parse_success == 1.0)
+    assert np.all(np.isfinite(fc.point)) and fc.point.shape == (2, 3, 2)
+    # a real pretrained model continues the series near its recent level
+    assert np.all(np.abs(fc.point[:, 0] - x[:, 29]) < 5 * np.abs(x[:, 29]).max() + 1)

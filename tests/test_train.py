@@ -1,0 +1,166 @@
+"""LoRA training on a tiny random model: learning, LoRA-only updates, reload, resume, budget."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lmcast.configs import TrainConfig
+from lmcast.errors import BudgetExceededError
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _cfg(tmp_path, tiny_dir, lv_file, name="run", **kw):
+    base = dict(
+        model=str(tiny_dir),
+        data=str(lv_file),
+        out=str(tmp_path / name),
+        context_length=64,
+        batch_size=2,
+        max_steps=8,
+        lr=5e-3,
+        rank=4,
+        eval_steps=4,
+        eval_windows=8,
+        save_steps=3,
+        ledger=f"sqlite:///{tmp_path / 'ledger.db'}",
+        progress=False,
+        autocast="no",
+        device="cpu",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_windows_cover_stream_without_padding():
+    from lmcast.windows import batch_order, window_starts
+
+    boundary = np.zeros(100, bool)
+    boundary[::10] = True
+    starts = window_starts(boundary, 30, 15)
+    assert np.all(boundary[starts]) and np.all(starts + 30 <= 100)
+    assert starts[0] == 0 and starts[-1] >= 60
+    a = batch_order(10, 7, 4, seed=1)
+    assert np.array_equal(a, batch_order(10, 7, 4, seed=1)) and len(set(a.tolist())) == 4
+
+
+def test_training_learns_and_changes_only_lora(tmp_path, tiny_dir, lv_file):
+    import torch
+    from safetensors.torch import load_file
+
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    cfg = _cfg(tmp_path, tiny_dir, lv_file, max_steps=12, eval_steps=6)
+    res = train(cfg)
+    assert res.steps == 12 and res.stopped == "max_steps"
+    assert res.val_loss_final < res.val_loss_initial
+    out = tmp_path / "run"
+    for f in (
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "run.json",
+        "encoding.json",
+        "metrics.jsonl",
+        "loss_curve.png",
+        "summary.json",
+    ):
+        assert (out / f).exists(), f
+    keys = load_file(out / "adapter/adapter_model.safetensors").keys()
+    assert keys and all("lora_" in k for k in keys)
+    # ledger holds exactly the run's FLOPs: 12 steps + 3 validations (0, 6, 12)
+    rec = Ledger(cfg.ledger).records()[-1]
+    summ = json.loads((out / "summary.json").read_text())
+    from lmcast import flops
+    from lmcast.models import load_model
+
+    arch = load_model(str(tiny_dir)).arch
+    val_w = summ["val_windows"]
+    lora = flops.LoraSpec(4, ("q_proj", "v_proj"))
+    k = summ["restricted_head_tokens"]
+    step = (
+        3
+        * flops.forward_count(arch, 64, batch=2, lora=lora, logits_positions=63, head_vocab=k).total
+    )
+    val = flops.forward_count(
+        arch, 64, batch=val_w, lora=lora, logits_positions=63, head_vocab=k
+    ).total
+    assert rec.flops == res.flops == 12 * step + 3 * val
+    assert rec.status == "done" and rec.kind == "train"
+
+    # base weights unchanged, adapter reloads to identical outputs
+    from lmcast.models import load_model as lm_load
+
+    base = lm_load(str(tiny_dir))
+    tuned = lm_load(str(tiny_dir), adapter=str(out))
+    ids = torch.randint(3, 17, (2, 20))
+    with torch.no_grad():
+        a = tuned.model(input_ids=ids).logits
+        b = lm_load(str(tiny_dir), adapter=str(out / "adapter")).model(input_ids=ids).logits
+        c = base.model(input_ids=ids).logits
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
+    import torch
+    from safetensors.torch import load_file
+
+    from lmcast.train import train
+
+    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
+    # interrupted: a FLOP allotment that stops after 3 steps, then resume with enough
+    probe = json.loads((tmp_path / "full" / "summary.json").read_text())
+    val_flops = (full.flops - 8 * probe["step_flops"]) // 3
+    allot = val_flops + 3 * probe["step_flops"] + probe["step_flops"] // 2
+    part = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, max_flops=allot))
+    assert part.stopped == "budget" and part.steps == 3
+    assert (tmp_path / "part" / "adapter").exists()  # stopped cleanly and saved
+    done = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, resume=True))
+    assert done.steps == 8
+    wa = load_file(tmp_path / "full/adapter/adapter_model.safetensors")
+    wb = load_file(tmp_path / "part/adapter/adapter_model.safetensors")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-6)
+
+    def curve(d):
+        rows = [json.loads(x) for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: r.get("loss") for r in rows if r.get("loss") is not None}
+
+    ca, cb = curve("full"), curve("part")
+    assert sorted(ca) == sorted(cb) == list(range(1, 9))
+    for s in ca:
+        assert ca[s] == pytest.approx(cb[s], abs=1e-6)
+
+
+def test_refused_when_one_step_exceeds_allotment(tmp_path, tiny_dir, lv_file, run_cli):
+    from lmcast.train import train
+
+    with pytest.raises(BudgetExceededError, match="refused"):
+        train(_cfg(tmp_path, tiny_dir, lv_file, "tiny", max_flops=1000))
+    assert not (tmp_path / "tiny").exists()
+    code, _, err = run_cli(
+        "train",
+        "--model",
+        tiny_dir,
+        "--data",
+        lv_file,
+        "--out",
+        tmp_path / "t2",
+        "--context-length",
+        64,
+        "--max-flops",
+        1000,
+        "--ledger",
+        f"sqlite:///{tmp_path / 'l.db'}",
+        "--no-progress",
+    )
+    assert code == 3 and "refused" in err and "projected" in err
