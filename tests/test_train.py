@@ -164,3 +164,59 @@ def test_refused_when_one_step_exceeds_allotment(tmp_path, tiny_dir, lv_file, ru
         "--no-progress",
     )
     assert code == 3 and "refused" in err and "projected" in err
+
+
+@pytest.mark.slow
+def test_two_process_gloo_training(tmp_path, tiny_dir, lv_file):
+    """``torchrun --nproc_per_node 2`` (gloo, CPU) trains a few steps; one ledger record."""
+    import os
+    import subprocess
+    import sys
+
+    from lmcast.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "lmcast",
+        "train",
+        "--model",
+        str(tiny_dir),
+        "--data",
+        str(lv_file),
+        "--out",
+        str(out),
+        "--context-length",
+        "64",
+        "--batch-size",
+        "2",
+        "--max-steps",
+        "4",
+        "--eval-steps",
+        "2",
+        "--eval-windows",
+        "4",
+        "--ledger",
+        url,
+        "--no-progress",
+        "--autocast",
+        "no",
+        "--device",
+        "cpu",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["world_size"] == 2 and summ["steps"] == 4
+    assert (out / "adapter" / "adapter_model.safetensors").exists()
+    recs = Ledger(url).records()
+    assert len(recs) == 1 and recs[0].flops == summ["flops"]

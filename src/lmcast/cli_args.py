@@ -43,6 +43,10 @@ def add_config_args(
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
             kwargs["default"] = f.default
+        elif typing.get_origin(tp) is list:
+            kwargs["action"] = "append"
+            kwargs["default"] = None
+            help_text += " (repeatable)"
         else:
             kwargs["type"] = tp if tp in (int, float, str) else str
             if required:

@@ -167,3 +167,72 @@ class TrainConfig:
     )
     experiment: str = opt("train", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar")
+
+
+@dataclass(kw_only=True)
+class SweepConfig:
+    """``lmcast sweep``: a grid of training runs scored on the validation split."""
+
+    data: str = opt(help="HDF5 data file")
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    grid: list[str] | None = opt(
+        None, "a grid axis NAME=V1,V2,… (repeat; lr, rank, precision, lora_alpha)"
+    )
+    workspace: str = opt("workspace", "folder for trial runs, the storage and the ledger")
+    storage: str | None = opt(None, "Optuna storage URL (default: sqlite:///<workspace>/sweep.db)")
+    study: str = opt("sweep", "study name inside the storage")
+    workers: int = opt(1, "worker processes on this machine")
+    max_steps: int = opt(100, "training steps per trial")
+    context_length: int = opt(128, "training window in tokens")
+    batch_size: int = opt(4, "windows per step")
+    eval_steps: int = opt(50, "validation loss every N steps")
+    val_trajectories: int = opt(10, "validation trajectories forecast per trial")
+    context_steps: int = opt(50, "forecast protocol: context timesteps")
+    horizon: int = opt(50, "forecast protocol: horizon timesteps")
+    seed: int = opt(0, "seed for every trial")
+    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
+    progress: bool = opt(True, "show progress bars")
+
+
+@dataclass(kw_only=True)
+class ContextStudyConfig:
+    """``lmcast context-study``: the best sweep configuration trained at several context lengths."""
+
+    data: str = opt(help="HDF5 data file")
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    context_lengths: str = opt("128,512,768", "comma-separated training window lengths in tokens")
+    from_best: bool = opt(True, "take lr, rank and precision from the sweep's best trial")
+    lr: float = opt(1e-4, "learning rate (without --from-best)")
+    rank: int = opt(8, "LoRA rank (without --from-best)")
+    precision: int = opt(2, "decimals (without --from-best)")
+    workspace: str = opt("workspace", "folder holding the sweep results and the ledger")
+    max_steps: int = opt(100, "training steps per context length")
+    batch_size: int = opt(4, "windows per step")
+    eval_steps: int = opt(50, "validation loss every N steps")
+    val_trajectories: int = opt(10, "validation trajectories forecast per run")
+    context_steps: int = opt(50, "forecast protocol: context timesteps")
+    horizon: int = opt(50, "forecast protocol: horizon timesteps")
+    seed: int = opt(0, "seed")
+    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
+    progress: bool = opt(True, "show progress bars")
+
+
+@dataclass(kw_only=True)
+class ReportConfig:
+    """``lmcast report``: the study report from a workspace."""
+
+    workspace: str = opt("workspace", "the study's workspace folder")
+    out: str | None = opt(None, "report path (default: <workspace>/report/report.md)")
+    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """``lmcast run``: the whole study, each stage skipped when its outputs exist."""
+
+    profile: str = opt("quick", "profile name (quick, seed) or a YAML file")
+    data: str | None = opt(None, "HDF5 data file (default: simulate as the profile says)")
+    model: str | None = opt(None, "model (default: the profile's)")
+    workspace: str = opt("workspace", "folder for every stage's outputs, the ledger and the report")
+    dry_run: bool = opt(False, "print the planned experiments and projected FLOPs; run nothing")
+    progress: bool = opt(True, "show progress bars")

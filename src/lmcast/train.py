@@ -264,6 +264,7 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
     val_flops = flopsmod.forward_count(
         lm.arch, L, batch=len(val_w), lora=lora, logits_positions=logit_pos, head_vocab=head_vocab
     ).total
+    val_flops *= world  # every process scores the same validation windows
     n_evals = 2 + cfg.max_steps // max(cfg.eval_steps, 1) if len(val_w) else 0
     ledger = ledger or Ledger(cfg.ledger)
 

@@ -1,0 +1,148 @@
+"""lmcast's training loop vs a plain reference loop, same model, data and machine, one process.
+
+The reference is written the way the reference study did it: float32, Adam,
+LoRA r=8 on q/v, batch 4 processed one window at a time (gradient
+accumulation of single windows), the model's own full-vocabulary loss, no
+other tuning. lmcast's loop is :func:`lmcast.train.train` with its defaults
+(batched windows, the restricted LLMTIME head, bfloat16 autocast where the
+device has fast bfloat16). Prints tokens/s of both and the ratio; on a GPU
+also achieved FLOP/s (by lmcast's FLOP rules) and the share of the bf16 peak.
+
+    .venv/bin/python benchmarks/bench_train.py --model smollm2-135m --steps 6 --context-length 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def reference_loop(
+    model_name: str, windows: np.ndarray, steps: int, batch: int, lr: float, seed: int
+) -> float:
+    """Seconds for ``steps`` reference optimizer steps."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from lmcast.models import load_model
+
+    lm = load_model(model_name, dtype="float32")
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        lm.model,
+        LoraConfig(
+            r=8,
+            lora_alpha=16,
+            target_modules=["q_proj", "v_proj"],
+            lora_dropout=0.0,
+            task_type="CAUSAL_LM",
+        ),
+    )
+    model.train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    rng = np.random.default_rng(seed)
+    if lm.device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        for w in windows[rng.choice(len(windows), batch, replace=False)]:
+            ids = torch.as_tensor(w[None], device=lm.device)
+            loss = model(input_ids=ids, labels=ids).loss / batch
+            loss.backward()
+        opt.step()
+        opt.zero_grad()
+    if lm.device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--context-length", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--autocast", default="auto", choices=["auto", "bf16", "no"])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import torch
+
+    from lmcast import encoding
+    from lmcast.commands.data_cmds import simulate_command
+    from lmcast.configs import SimulateConfig, TrainConfig
+    from lmcast.data import load_dataset
+    from lmcast.models import load_tokenizer
+    from lmcast.train import train
+    from lmcast.windows import make_windows
+
+    tmp = Path(tempfile.mkdtemp(prefix="lmcast-bench-"))
+    data = tmp / "lv.h5"
+    simulate_command(SimulateConfig(out=str(data), n=100, seed=args.seed))
+    x = load_dataset(data).trajectories
+    alpha = encoding.auto_alpha(x)
+    tok = load_tokenizer(args.model)
+    windows = make_windows([encoding.encode(t, alpha, 2) for t in x[:80]], tok, args.context_length)
+
+    ref_s = reference_loop(args.model, windows, args.steps, args.batch_size, args.lr, args.seed)
+    tokens = args.steps * args.batch_size * args.context_length
+
+    cfg = TrainConfig(
+        model=args.model,
+        data=str(data),
+        out=str(tmp / "run"),
+        max_steps=args.steps,
+        context_length=args.context_length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        eval_steps=10**9,
+        eval_windows=1,
+        save_steps=0,
+        autocast=args.autocast,
+        ledger=f"sqlite:///{tmp / 'ledger.db'}",
+        progress=False,
+        seed=args.seed,
+    )
+    res = train(cfg)
+    summary = json.loads((tmp / "run" / "summary.json").read_text())
+    ours_tps = res.tokens_per_second
+    out = {
+        "model": args.model,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "steps": args.steps,
+        "batch": args.batch_size,
+        "context_length": args.context_length,
+        "bf16_autocast": summary["bf16_autocast"],
+        "reference_tokens_per_s": round(tokens / ref_s, 1),
+        "lmcast_tokens_per_s": round(ours_tps, 1),
+        "speedup": round(ours_tps / (tokens / ref_s), 2),
+    }
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+        flops_per_s = (
+            summary["step_flops"]
+            * res.steps
+            / (res.steps * args.batch_size * args.context_length / ours_tps)
+        )
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+        out.update(
+            gpu=name,
+            achieved_flops_per_s=flops_per_s,
+            share_of_bf16_peak=round(flops_per_s / peak, 3) if peak else None,
+        )
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The study pipeline end to end on a tiny random model; sweeps shared by two workers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _profile(tmp_path, tiny_dir):
+    prof = {
+        "model": str(tiny_dir),
+        "budget": 1.0e15,
+        "data": {"simulate": {"n": 30, "steps": 40, "t_max": 80.0, "seed": 2}},
+        "protocol": {"context_steps": 12, "horizon": 4, "test_trajectories": 3},
+        "sweep": {
+            "grid": {"lr": [0.001, 0.01], "rank": [2]},
+            "max_steps": 2,
+            "context_length": 48,
+            "batch_size": 2,
+            "eval_steps": 2,
+            "val_trajectories": 2,
+        },
+        "context_study": {
+            "context_lengths": [32, 48],
+            "max_steps": 2,
+            "batch_size": 2,
+            "val_trajectories": 2,
+        },
+        "final": {"max_steps": 3, "batch_size": 2, "eval_steps": 3},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(prof))
+    return path
+
+
+def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
+    from lmcast.ledger import Ledger
+
+    prof = _profile(tmp_path, tiny_dir)
+    ws = tmp_path / "ws"
+    code, out, err = run_cli("run", "--profile", prof, "--workspace", ws, "--no-progress")
+    assert code == 0, err
+    for f in (
+        "data/lv.h5",
+        "baseline/metrics.json",
+        "sweep/results.json",
+        "context/results.json",
+        "context/context_length.png",
+        "final/adapter/adapter_model.safetensors",
+        "final/test/metrics.json",
+        "report/report.md",
+        "ledger.db",
+        "sweep.db",
+    ):
+        assert (ws / f).exists(), f
+    report = (ws / "report" / "report.md").read_text()
+    for section in (
+        "## Data",
+        "## Zero-shot baseline",
+        "## Hyper-parameter sweep",
+        "## Context-length study",
+        "## Final results",
+        "## Forecast figures",
+        "## FLOP budget",
+    ):
+        assert section in report
+    for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
+        assert (ws / "report" / img).exists(), img
+    ledger = Ledger(f"sqlite:///{ws / 'ledger.db'}")
+    total = int(re.search(r"Exact total: (\d+) FLOPs", report).group(1))
+    assert total == ledger.used() > 0
+    kinds = {(r["experiment"], r["kind"]) for r in ledger.table()["rows"]}
+    assert {
+        ("baseline", "evaluate"),
+        ("sweep", "train"),
+        ("sweep", "evaluate"),
+        ("context-study", "train"),
+        ("final", "train"),
+        ("final", "evaluate"),
+    } <= kinds
+    n_runs = len(ledger.records())
+    # same test trajectories for zero-shot and final
+    base = json.loads((ws / "baseline/metrics.json").read_text())
+    final = json.loads((ws / "final/test/metrics.json").read_text())
+    assert base["protocol"]["indices"] == final["protocol"]["indices"]
+
+    code, out, err = run_cli("run", "--profile", prof, "--workspace", ws, "--no-progress")
+    assert code == 0, err
+    assert "skipped: data, baseline, sweep, context-study, final, final-test" in out
+    assert len(ledger.records()) == n_runs  # a second invocation does no work
+
+
+def test_dry_run_plans_within_budget(run_cli):
+    code, out, _ = run_cli("run", "--profile", "seed", "--dry-run")
+    assert code == 0
+    assert "fits the budget" in out
+    for exp in ("baseline", "sweep", "context-study", "final"):
+        assert exp in out
+    from lmcast import flops
+    from lmcast.pipeline import load_profile, plan
+
+    rows = plan(load_profile("seed"), flops.ARCHITECTURES["qwen2.5-0.5b"])
+    assert sum(r.flops for r in rows) <= 1e17
+
+
+@pytest.mark.slow
+def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
+    import optuna
+
+    from lmcast.ledger import Ledger
+
+    ws = tmp_path / "ws"
+    code, out, err = run_cli(
+        "sweep",
+        "--data",
+        lv_file,
+        "--model",
+        tiny_dir,
+        "--grid",
+        "lr=0.001,0.01",
+        "--grid",
+        "rank=2,4",
+        "--workspace",
+        ws,
+        "--workers",
+        2,
+        "--max-steps",
+        2,
+        "--context-length",
+        48,
+        "--batch-size",
+        2,
+        "--eval-steps",
+        2,
+        "--val-trajectories",
+        2,
+        "--context-steps",
+        12,
+        "--horizon",
+        3,
+        "--no-progress",
+    )
+    assert code == 0, err
+    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{ws / 'sweep.db'}")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    keys = [t.user_attrs["key"] for t in complete]
+    assert len(keys) == 4 and len(set(keys)) == 4  # no grid point run twice
+    recs = Ledger(f"sqlite:///{ws / 'ledger.db'}").records()
+    assert sorted(r.kind for r in recs) == ["evaluate"] * 4 + ["train"] * 4
+    assert len({r.name for r in recs if r.kind == "train"}) == 4
+    # rerun: finished trials are never rerun
+    code, out, err = run_cli(
+        "sweep",
+        "--data",
+        lv_file,
+        "--model",
+        tiny_dir,
+        "--grid",
+        "lr=0.001,0.01",
+        "--grid",
+        "rank=2,4",
+        "--workspace",
+        ws,
+        "--max-steps",
+        2,
+        "--context-length",
+        48,
+        "--batch-size",
+        2,
+        "--eval-steps",
+        2,
+        "--val-trajectories",
+        2,
+        "--context-steps",
+        12,
+        "--horizon",
+        3,
+        "--no-progress",
+    )
+    assert code == 0 and len(Ledger(f"sqlite:///{ws / 'ledger.db'}").records()) == 8
+    assert "best:" in out
+
+
+def test_crashed_trial_is_retried(tmp_path):
+    from lmcast.sweep import Claims
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    a = Claims(url, "s")
+    assert a.claim("k1") and not a.claim("k1")
+    a.set("k1", "failed")
+    assert Claims(url, "s").claim("k1")  # a failed trial can be taken again
+    a.set("k1", "done")
+    assert not Claims(url, "s").claim("k1")
