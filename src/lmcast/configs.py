@@ -175,7 +175,7 @@ class SweepConfig:
 
     data: str = opt(help="HDF5 data file")
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
-    grid: list[str] | None = opt(
+    grid: list[str] | None = opt(  # noqa: RUF009 (None default; the CLI appends)
         None, "a grid axis NAME=V1,V2,… (repeat; lr, rank, precision, lora_alpha)"
     )
     workspace: str = opt("workspace", "folder for trial runs, the storage and the ledger")

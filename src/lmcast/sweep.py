@@ -229,10 +229,7 @@ def run_trial(
             if k in ("lr", "rank", "precision", "lora_alpha", "context_length")
         },
     )
-    if not (out / "adapter").exists():
-        tres = train(tcfg)
-    else:
-        tres = None
+    tres = train(tcfg) if not (out / "adapter").exists() else None
     summary = json.loads((out / "summary.json").read_text())
     ecfg = EvalConfig(
         model=cfg.model,
