@@ -24,9 +24,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+docs: install
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 lint: install
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts docs
+	$(BIN)/ruff format --check src tests benchmarks scripts docs
 
 clean:
 	rm -rf $(VENV) workspace build dist .pytest_cache
