@@ -9,8 +9,10 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 project = "lmcast"
 author = "lmcast developers"
-copyright = "2026, lmcast developers"  # noqa: A001
-from lmcast import __version__ as release  # noqa: E402
+copyright = "2026, lmcast developers"
+from lmcast import __version__  # noqa: E402
+
+release = __version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.mathjax", "lmcast_command"]
 autodoc_typehints = "description"

@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
@@ -25,7 +26,7 @@ class LmcastCommand(Directive):
     has_content = False
     required_arguments = 1
     final_argument_whitespace = True
-    option_spec = {"cwd": directives.unchanged, "head": directives.nonnegative_int}
+    option_spec: ClassVar[dict] = {"cwd": directives.unchanged, "head": directives.nonnegative_int}
 
     def run(self) -> list[nodes.Node]:
         cmd = self.arguments[0]
@@ -45,7 +46,7 @@ class LmcastCommand(Directive):
             raise self.error(f"command failed ({proc.returncode}): {cmd}\n{proc.stderr[-2000:]}")
         out = proc.stdout.rstrip()
         if "head" in self.options:
-            out = "\n".join(out.splitlines()[: self.options["head"]] + ["…"])
+            out = "\n".join([*out.splitlines()[: self.options["head"]], "…"])
         block = nodes.literal_block(text=f"$ {cmd}\n{out}")
         block["language"] = "console"
         return [block]
@@ -55,7 +56,7 @@ class LmcastCommand(Directive):
 SETUP_COMMAND = "lmcast data simulate --out lv.h5 --n 200 --seed 0"
 
 
-def _fresh_workdir(app) -> None:  # noqa: ANN001
+def _fresh_workdir(app) -> None:
     import shutil
 
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
@@ -64,7 +65,7 @@ def _fresh_workdir(app) -> None:  # noqa: ANN001
     subprocess.run(argv, cwd=BUILD_DIR, check=True, capture_output=True, timeout=300)
 
 
-def setup(app):  # noqa: ANN001, ANN201
+def setup(app) -> dict:
     app.add_directive("lmcast-command", LmcastCommand)
     app.connect("builder-inited", _fresh_workdir)
     return {"version": "1", "parallel_read_safe": True}
