@@ -40,6 +40,49 @@ def best_from_sweep(workspace: str) -> dict:
     return res["best"]["params"]
 
 
+_SAME_KEYS = (
+    "model",
+    "data",
+    "lr",
+    "rank",
+    "precision",
+    "lora_alpha",
+    "context_length",
+    "max_steps",
+    "batch_size",
+    "seed",
+    "target_modules",
+    "grad_accum",
+)
+
+
+def _identical_sweep_trial(cfg: ContextStudyConfig, point: dict) -> dict | None:
+    """A finished sweep trial with exactly this training configuration and protocol, if any."""
+    for rec_path in sorted((Path(cfg.workspace) / "sweep").glob("*/record.json")):
+        rec = json.loads(rec_path.read_text())
+        tc = rec["train_config"]
+        want = {
+            "model": cfg.model,
+            "data": cfg.data,
+            "max_steps": cfg.max_steps,
+            "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
+            "lora_alpha": tc["lora_alpha"],
+            "target_modules": tc["target_modules"],
+            "grad_accum": tc["grad_accum"],
+            **point,
+        }
+        val = json.loads((Path(rec["out"]) / "val" / "metrics.json").read_text())["protocol"]
+        if (
+            all(tc.get(k) == want[k] for k in _SAME_KEYS)
+            and val["n_trajectories"] == cfg.val_trajectories
+            and val["context_steps"] == cfg.context_steps
+            and val["horizon"] == cfg.horizon
+        ):
+            return rec
+    return None
+
+
 def run_context_study(cfg: ContextStudyConfig) -> dict:
     """Train and score one run per context length; write ``context/results.json``."""
     from lmcast.sweep import run_trial
@@ -66,6 +109,13 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
     rows = []
     for length in lengths:
         point = {**base, "context_length": length}
+        same = _identical_sweep_trial(cfg, point)
+        if same is not None:
+            log.info(
+                "context length %d: identical to sweep trial %s, reusing it", length, same["key"]
+            )
+            rows.append({**same, "reused_from": same["out"]})
+            continue
         log.info("context length %d (%s)", length, point)
         rows.append(run_trial(scfg, point, experiment="context-study", root="context"))
     best = min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0))
