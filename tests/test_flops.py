@@ -180,3 +180,15 @@ def test_cli_flops_json(run_cli):
 def test_cli_flops_bad_model(run_cli):
     code, _, err = run_cli("flops", "--model", "nope-7b")
     assert code == 2 and "unknown architecture" in err
+
+
+def test_static_cache_and_restricted_head_terms():
+    """A static cache attends over all its slots; a restricted head multiplies only K rows."""
+    g = flops.generation_count(TOY, prompt_len=5, new_tokens=3, static_kv=9, head_vocab=4)
+    expected = (
+        flops.forward_count(TOY, 5, k=9, logits_positions=1, head_vocab=4).total
+        + 2 * flops.forward_count(TOY, 1, k=9, head_vocab=4).total
+    )
+    assert g.total == expected
+    assert g.components["lm_head"] == 3 * 1 * 4 * (2 * 8 - 1)
+    assert flops.forward_count(TOY, 5, k=9).components["attn_scores"] == 2 * 5 * 9 * (2 * 4 - 1)

@@ -166,9 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         (getattr(args, "_group_parser", None) or parser).print_help()
         return 2
+    import warnings
+
     from lmcast.logs import configure
 
     configure(-1 if args.quiet else args.verbose)
+    # Deprecation chatter from transformers/peft internals is not the user's concern.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     try:
         return int(handler(args) or 0)
     except LmcastError as exc:

@@ -114,7 +114,7 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
             log.info(
                 "context length %d: identical to sweep trial %s, reusing it", length, same["key"]
             )
-            rows.append({**same, "reused_from": same["out"]})
+            rows.append({**same, "params": point, "reused_from": same["out"]})
             continue
         log.info("context length %d (%s)", length, point)
         rows.append(run_trial(scfg, point, experiment="context-study", root="context"))

@@ -151,15 +151,16 @@ class Ledger:
 
     # -- runs ----------------------------------------------------------------
 
-    def start(
+    def _insert(
         self,
         experiment: str,
         name: str,
         kind: str,
-        projected: float = 0.0,
-        config: dict | None = None,
+        flops: float,
+        projected: float,
+        status: str,
+        config: dict | None,
     ) -> int:
-        """Record a run as ``running``; return its id."""
         import sqlalchemy as sa
 
         now = time.time()
@@ -169,15 +170,26 @@ class Ledger:
                     experiment=experiment,
                     name=name,
                     kind=kind,
-                    flops=0,
+                    flops=int(flops),
                     projected_flops=int(projected),
-                    status="running",
+                    status=status,
                     config=json.dumps(config or {}, default=str),
                     started=now,
                     updated=now,
                 )
             )
             return int(res.inserted_primary_key[0])
+
+    def start(
+        self,
+        experiment: str,
+        name: str,
+        kind: str,
+        projected: float = 0.0,
+        config: dict | None = None,
+    ) -> int:
+        """Record a run as ``running`` with 0 FLOPs used; return its id."""
+        return self._insert(experiment, name, kind, 0, projected, "running", config)
 
     def update(self, run_id: int, flops: float, status: str | None = None) -> None:
         """Set the FLOPs a run has used so far (and optionally its status)."""
@@ -199,24 +211,7 @@ class Ledger:
         status: str = "done",
     ) -> int:
         """Record a finished run in one transaction; return its id."""
-        import sqlalchemy as sa
-
-        now = time.time()
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                sa.insert(self.runs).values(
-                    experiment=experiment,
-                    name=name,
-                    kind=kind,
-                    flops=int(flops),
-                    projected_flops=int(flops),
-                    status=status,
-                    config=json.dumps(config or {}, default=str),
-                    started=now,
-                    updated=now,
-                )
-            )
-            return int(res.inserted_primary_key[0])
+        return self._insert(experiment, name, kind, flops, flops, status, config)
 
     def records(self) -> list[RunRecord]:
         """All runs, oldest first."""

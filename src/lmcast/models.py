@@ -226,7 +226,9 @@ def load_model(
 ) -> LoadedModel:
     """Load a model (and optionally a LoRA adapter directory) for inference or training."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # weight loading takes < 1 s once cached
     src, local = resolve_source(name)
     dev = auto_device(device)
     torch_dtype = auto_dtype(dev, dtype)

@@ -469,23 +469,23 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
     val_final = next(
         (r["val_loss"] for r in reversed(history) if r.get("val_loss") is not None), None
     )
+    summary = TrainResult(
+        str(out),
+        step,
+        stopped,
+        int(used),
+        last_loss,
+        val0,
+        val_final,
+        tokens_done / elapsed if elapsed > 0 else 0.0,
+        n_train,
+        n_total,
+    )
     if main:
         save(stopped)
         model_u.save_pretrained(out / "adapter")
         ledger.update(run_id, used, status="done" if stopped != "budget" else "stopped")
         _plot_losses(out, history)
-        summary = TrainResult(
-            str(out),
-            step,
-            stopped,
-            int(used),
-            last_loss,
-            val0,
-            val_final,
-            tokens_done / elapsed if elapsed > 0 else 0.0,
-            n_train,
-            n_total,
-        )
         write_json(
             out / "summary.json",
             {
@@ -501,18 +501,7 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
     if cfg.report_to != "none":
         accelerator.end_training()
     accelerator.wait_for_everyone()
-    return TrainResult(
-        str(out),
-        step,
-        stopped,
-        int(used),
-        last_loss,
-        val0,
-        val_final,
-        tokens_done / elapsed if elapsed > 0 else 0.0,
-        n_train,
-        n_total,
-    )
+    return summary
 
 
 class _null:
