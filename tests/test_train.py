@@ -220,3 +220,24 @@ def test_two_process_gloo_training(tmp_path, tiny_dir, lv_file):
     assert (out / "adapter" / "adapter_model.safetensors").exists()
     recs = Ledger(url).records()
     assert len(recs) == 1 and recs[0].flops == summ["flops"]
+
+
+def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file, run_cli):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    code, _, err = run_cli(
+        "train",
+        "--model",
+        tiny_dir,
+        "--data",
+        lv_file,
+        "--out",
+        tmp_path / "r",
+        "--report-to",
+        "wandb",
+        "--ledger",
+        f"sqlite:///{tmp_path / 'l.db'}",
+    )
+    assert code == 2 and "pip install wandb" in err and not (tmp_path / "r").exists()

@@ -173,6 +173,14 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         )
     if cfg.rank < 1:
         raise LmcastError("--rank must be >= 1")
+    if cfg.report_to != "none":
+        import importlib.util
+
+        pkg = {"tensorboard": "tensorboard", "wandb": "wandb"}[cfg.report_to]
+        if importlib.util.find_spec(pkg) is None:
+            raise LmcastError(
+                f"--report-to {cfg.report_to} needs the {pkg} package: pip install {pkg}"
+            )
     out = Path(cfg.out)
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:
