@@ -157,3 +157,17 @@ def test_import_csv_unequal_and_misaligned(tmp_path, run_cli):
     p.write_text("id,t,x\na,0,1\na,1,2\nb,0,1\nb,2,2\n")
     code, _, err = run_cli("data", "import", "--csv", p, "--out", tmp_path / "o.h5")
     assert code == 2 and "different times" in err and not (tmp_path / "o.h5").exists()
+
+
+def test_every_subcommand_has_working_help(capsys):
+    from lmcast.cli import _commands, main
+
+    for cmd in _commands():
+        with pytest.raises(SystemExit) as exc:
+            main([*cmd.path, "--help"])
+        assert exc.value.code == 0, cmd.path
+        out = capsys.readouterr().out
+        assert "usage: lmcast" in out and "--" in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "evaluate" in capsys.readouterr().out

@@ -73,6 +73,7 @@ class Command:
     help: str
     build: Callable[[argparse.ArgumentParser], Any]
     handler: Callable[[argparse.Namespace], int]
+    epilog: str = ""
 
 
 def _info_args(p: argparse.ArgumentParser) -> None:
@@ -152,7 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
                 gp.set_defaults(_group_parser=gp)
             sub = groups[group].add_parser(name, help=cmd.help, description=cmd.help)
         else:
-            sub = top.add_parser(cmd.path[0], help=cmd.help, description=cmd.help)
+            sub = top.add_parser(
+                cmd.path[0],
+                help=cmd.help,
+                description=cmd.help,
+                epilog=cmd.epilog,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
         cmd.build(sub)
         sub.set_defaults(_handler=cmd.handler)
     return parser

@@ -37,7 +37,7 @@ def add_config_args(
             continue
         flag = "--" + f.name.replace("_", "-")
         tp = _base_type(hints[f.name])
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         kwargs: dict[str, Any] = {"dest": f.name}
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if tp is bool:

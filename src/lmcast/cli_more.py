@@ -93,11 +93,43 @@ ROWS: list[tuple[str, str, type, str, str]] = [
 ]
 
 
+EPILOGS = {
+    "run": """stages (each skipped when its outputs exist in the workspace):
+  1. data          simulate (the profile's data.simulate) unless --data is given
+  2. baseline      zero-shot evaluation on the test split          -> baseline/metrics.json
+  3. sweep         grid of LoRA trials scored on validation MAE    -> sweep/results.json
+  4. context-study best sweep config at several context lengths    -> context/results.json
+  5. final         training with the best config, capped by the remaining budget -> final/adapter
+  6. final test    evaluation on the baseline's test trajectories  -> final/test/metrics.json
+  7. report        markdown report with figures and the FLOP table -> report/report.md
+
+profiles (YAML in src/lmcast/profiles, or a path):
+  quick  SmolLM2-135M on a 2-core CPU in about 10 minutes (80 -> 20 protocol, small grid)
+  seed   the reference study for a GPU: Qwen2.5-0.5B, lr x rank grid, contexts 128/512/768,
+         final training up to 30,000 steps, budget 1e17, 50 -> 50 protocol
+
+examples:
+  lmcast run --profile quick
+  lmcast run --profile seed --dry-run      # planned experiments and projected FLOPs
+""",
+    "sweep": """examples:
+  lmcast sweep --data lv.h5 --grid "lr=1e-5,5e-5,1e-4" --grid "rank=2,4,8"
+  lmcast sweep --data lv.h5 --grid "lr=1e-4" --grid "precision=2,3" --workers 2
+  # several machines, one study and one budget:
+  lmcast sweep ... --storage postgresql://user@host/db --ledger postgresql://user@host/db
+""",
+}
+
+
 def more_commands(command_cls: Any) -> list[Any]:
     """Return the extra :class:`~lmcast.cli.Command` rows."""
     return [
         command_cls(
-            (name,), help_, (lambda c: lambda p: add_config_args(p, c))(cls), _handler(mod, fn, cls)
+            (name,),
+            help_,
+            (lambda c: lambda p: add_config_args(p, c))(cls),
+            _handler(mod, fn, cls),
+            EPILOGS.get(name, ""),
         )
         for name, help_, cls, mod, fn in ROWS
     ]
