@@ -201,3 +201,22 @@ def test_crashed_trial_is_retried(tmp_path):
     assert Claims(url, "s").claim("k1")  # a failed trial can be taken again
     a.set("k1", "done")
     assert not Claims(url, "s").claim("k1")
+
+
+def test_pipeline_on_users_data_file(tmp_path, tiny_dir, lv_file, run_cli):
+    """``--data`` skips simulation and every stage uses the given file."""
+    prof = _profile(tmp_path, tiny_dir)
+    ws = tmp_path / "ws2"
+    code, out, err = run_cli(
+        "run", "--profile", prof, "--workspace", ws, "--data", lv_file, "--no-progress"
+    )
+    assert code == 0, err
+    assert not (ws / "data").exists()
+    base = json.loads((ws / "final" / "run.json").read_text())
+    assert base["config"]["data"] == str(lv_file)
+    assert str(lv_file) in (ws / "report" / "report.md").read_text()
+
+
+def test_unknown_profile_is_one_line_error(run_cli):
+    code, _, err = run_cli("run", "--profile", "nope")
+    assert code == 2 and "profile 'nope' not found" in err
