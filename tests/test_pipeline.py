@@ -207,7 +207,7 @@ def test_pipeline_on_users_data_file(tmp_path, tiny_dir, lv_file, run_cli):
     """``--data`` skips simulation and every stage uses the given file."""
     prof = _profile(tmp_path, tiny_dir)
     ws = tmp_path / "ws2"
-    code, out, err = run_cli(
+    code, _out, err = run_cli(
         "run", "--profile", prof, "--workspace", ws, "--data", lv_file, "--no-progress"
     )
     assert code == 0, err
