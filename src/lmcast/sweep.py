@@ -276,7 +276,10 @@ def worker(cfg: SweepConfig) -> list[dict]:
     study = _study(cfg, grid)
     claims = Claims(storage_url(cfg), cfg.study)
     done: list[dict] = []
-    for point in grid_points(grid):
+    from tqdm.auto import tqdm
+
+    points = grid_points(grid)
+    for point in tqdm(points, desc="sweep trials", unit="trial", disable=not cfg.progress):
         key = point_key(point)
         if not claims.claim(key):
             continue
