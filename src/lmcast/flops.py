@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -432,8 +432,3 @@ def format_table(rep: dict) -> str:
     if rep["mode"] == "generate":
         lines.append(f"generation        {rep['generate_flops']:.6e}")
     return "\n".join(lines)
-
-
-def sum_counts(counts: Iterable[int]) -> int:
-    """Exact sum of FLOP counts (Python ints)."""
-    return sum(int(c) for c in counts)

@@ -15,7 +15,6 @@ stop at the horizon, and exact token counts for the FLOP ledger.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -313,13 +312,3 @@ def forecast(
         stats.flops,
     )
     return Forecast(values, parsed, grouped, stats)
-
-
-def tokens_per_step_estimate(n_vars: int, precision: int) -> int:
-    """Characters (≈ tokens for digit-split tokenizers) per encoded step."""
-    return n_vars * (2 + precision) + n_vars - 1 + 1 if precision else n_vars * 2
-
-
-def ceil_div(a: int, b: int) -> int:
-    """Integer ceiling of ``a / b``."""
-    return -(-a // b) if b else math.inf  # type: ignore[return-value]

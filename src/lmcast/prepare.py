@@ -95,11 +95,3 @@ def prepare(
         tmp.write_text(content)
         os.replace(tmp, out / name)
     return meta
-
-
-def load_meta(prepared_dir: str | os.PathLike) -> dict:
-    """Read ``meta.json`` from a prepared directory."""
-    path = Path(prepared_dir) / "meta.json"
-    if not path.exists():
-        raise DataError(f"{path}: no such file (run `lmcast data prepare` first)")
-    return json.loads(path.read_text())

@@ -19,9 +19,3 @@ def _tokenizer():
 def qwen_token_ids(text: str) -> list[int]:
     """Qwen2.5 token ids of ``text``."""
     return list(_tokenizer().encode(text))
-
-
-def qwen_tokens(text: str) -> list[str]:
-    """The token strings of ``text`` under Qwen2.5's tokenizer."""
-    tok = _tokenizer()
-    return [tok.decode([i]) for i in tok.encode(text)]

@@ -15,8 +15,10 @@ Per optimizer step the ledger is charged ``3 × forward(L tokens, global batch)`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -380,8 +382,6 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
             d / "state.pt",
         )
         for old in sorted(_checkpoint_dir(out).glob("step_*"))[:-2]:  # keep the last two
-            import shutil
-
             shutil.rmtree(old, ignore_errors=True)
         ledger.update(run_id, used)
         log.debug("checkpoint %s (%s)", d, tag)
@@ -422,7 +422,11 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         for a in range(cfg.grad_accum):
             chunk = mine[a * cfg.batch_size : (a + 1) * cfg.batch_size]
             ids = torch.as_tensor(train_w[chunk], device=dev)
-            ctx = accelerator.no_sync(loss_mod) if a < cfg.grad_accum - 1 else _null()
+            ctx = (
+                accelerator.no_sync(loss_mod)
+                if a < cfg.grad_accum - 1
+                else contextlib.nullcontext()
+            )
             with ctx, autocast():
                 loss = loss_mod(ids) / cfg.grad_accum
             accelerator.backward(loss)
@@ -510,14 +514,6 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         accelerator.end_training()
     accelerator.wait_for_everyone()
     return summary
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _plot_losses(out: Path, history: list[dict]) -> None:
