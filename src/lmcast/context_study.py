@@ -85,7 +85,7 @@ def _identical_sweep_trial(cfg: ContextStudyConfig, point: dict) -> dict | None:
 
 def run_context_study(cfg: ContextStudyConfig) -> dict:
     """Train and score one run per context length; write ``context/results.json``."""
-    from lmcast.sweep import run_trial
+    from lmcast.sweep import best_record, run_trial
 
     lengths = parse_lengths(cfg.context_lengths)
     base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
@@ -118,7 +118,7 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
             continue
         log.info("context length %d (%s)", length, point)
         rows.append(run_trial(scfg, point, experiment="context-study", root="context"))
-    best = min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0))
+    best = best_record(rows)
     res = {"base": base, "rows": rows, "best": best, "config": asdict(cfg)}
     write_json(Path(cfg.workspace) / "context" / "results.json", res)
     from lmcast.plots import plot_curves

@@ -26,6 +26,11 @@ ALPHABET = set(DIGITS + ".,;-")
 State = tuple
 
 
+def alphabet_token_ids(token_strings: Sequence[str]) -> list[int]:
+    """Ids of the tokens whose text is non-empty and made only of LLMTIME characters ``0-9 . , ; -``."""
+    return [i for i, s in enumerate(token_strings) if s and set(s) <= ALPHABET]
+
+
 @dataclass(frozen=True)
 class Grammar:
     """The format being generated."""
@@ -110,7 +115,7 @@ class TokenAutomaton:
 
     def __init__(self, grammar: Grammar, token_strings: Sequence[str]) -> None:
         self.grammar = grammar
-        candidates = [(i, s) for i, s in enumerate(token_strings) if s and set(s) <= ALPHABET]
+        candidates = [(i, token_strings[i]) for i in alphabet_token_ids(token_strings)]
         self.states = grammar.states()
         self.index = {s: i for i, s in enumerate(self.states)}
         self.allowed: list[list[int]] = []

@@ -170,10 +170,6 @@ def format_plan(
     return "\n".join(lines)
 
 
-def _done(path: Path) -> bool:
-    return path.exists()
-
-
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs."""
     from lmcast.ledger import Ledger
@@ -201,13 +197,13 @@ def run_pipeline(cfg: RunConfig) -> dict:
     ws.mkdir(parents=True, exist_ok=True)
     ledger_url = f"sqlite:///{ws / 'ledger.db'}"
     ledger = Ledger(ledger_url)
-    if not any(True for _ in ledger.records()):
+    if not ledger.records():  # a new ledger takes the profile's budget
         ledger.set_budget(profile["budget"])
     done: dict[str, Any] = {"workspace": str(ws), "skipped": []}
 
     # 1. data
     data = Path(cfg.data) if cfg.data else ws / "data" / "lv.h5"
-    if cfg.data is None and not _done(data):
+    if cfg.data is None and not data.exists():
         from lmcast.commands.data_cmds import simulate_command
         from lmcast.configs import SimulateConfig
 
@@ -225,7 +221,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     )
     # 2. zero-shot baseline on the test split
     base_out = ws / "baseline"
-    if not _done(base_out / "metrics.json"):
+    if not (base_out / "metrics.json").exists():
         from lmcast.evaluate import evaluate
 
         log.info("stage: zero-shot baseline")
@@ -253,7 +249,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
         ledger=ledger_url,
         progress=cfg.progress,
     )
-    if not _done(ws / "sweep" / "results.json"):
+    if not (ws / "sweep" / "results.json").exists():
         from lmcast.sweep import run_sweep
 
         log.info("stage: sweep (%s)", ", ".join(grid_specs))
@@ -262,7 +258,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
         done["skipped"].append("sweep")
 
     # 4. context-length study from the best sweep configuration
-    if not _done(ws / "context" / "results.json"):
+    if not (ws / "context" / "results.json").exists():
         from lmcast.context_study import run_context_study
 
         log.info("stage: context-length study %s", cs["context_lengths"])
@@ -288,7 +284,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     # 5. final model: best lr/rank/precision and context length, the remaining budget
     best = json.loads((ws / "context" / "results.json").read_text())["best"]["params"]
     final_out = ws / "final"
-    if not _done(final_out / "adapter"):
+    if not (final_out / "adapter").exists():
         from lmcast.train import train
 
         arch = _arch_for(model)
@@ -326,7 +322,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
         done["skipped"].append("final")
 
     # 6. test evaluation of the final model, same trajectories as the baseline
-    if not _done(final_out / "test" / "metrics.json"):
+    if not (final_out / "test" / "metrics.json").exists():
         from lmcast.evaluate import evaluate
 
         log.info("stage: final test evaluation")

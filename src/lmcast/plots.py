@@ -18,6 +18,48 @@ def _plt():
     return plt
 
 
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Lay out, write (110 dpi, parent folders created) and close ``fig``; return the path."""
+    plt = _plt()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_heatmap(
+    path: str | os.PathLike,
+    values: np.ndarray,
+    xticks: Sequence[str],
+    yticks: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    label: str,
+    title: str = "",
+) -> Path:
+    """A heat-map of ``values`` (shape ``(len(yticks), len(xticks))``, NaN = missing), cells annotated."""
+    plt = _plt()
+    ny, nx = values.shape
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * nx, 1.4 + 0.8 * ny))
+    im = ax.imshow(values, cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(nx), list(xticks))
+    ax.set_yticks(range(ny), list(yticks))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    for i in range(ny):
+        for j in range(nx):
+            if np.isfinite(values[i, j]):
+                ax.text(
+                    j, i, f"{values[i, j]:.3f}", ha="center", va="center", color="white", fontsize=8
+                )
+    fig.colorbar(im, ax=ax, label=label)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)
+
+
 def plot_forecast(
     path: str | os.PathLike,
     time: np.ndarray,
@@ -54,12 +96,7 @@ def plot_forecast(
     axes[-1].set_xlabel("time")
     if title:
         axes[0].set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_error_hist(
@@ -82,12 +119,7 @@ def plot_error_hist(
         ax.set_xlabel("MAE (original units)")
     axes[0].set_ylabel("trajectories")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_curves(
@@ -111,9 +143,4 @@ def plot_curves(
         ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

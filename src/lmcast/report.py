@@ -64,51 +64,29 @@ def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
 
 def _heatmaps(sweep: dict, fig_dir: Path) -> list[Path]:
     """One lr × rank heat-map of validation MAE per precision."""
-    import matplotlib
+    from lmcast.plots import plot_heatmap
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = sweep["rows"]
-    if not rows:
-        return []
+    configs = [(r["train_config"], r["val_mae"]) for r in sweep["rows"]]
+    lrs = sorted({tc["lr"] for tc, _ in configs})
+    ranks = sorted({tc["rank"] for tc, _ in configs})
     out = []
-    precisions = sorted(
-        {r["params"].get("precision", r["train_config"]["precision"]) for r in rows}
-    )
-    lrs = sorted({r["params"].get("lr", r["train_config"]["lr"]) for r in rows})
-    ranks = sorted({r["params"].get("rank", r["train_config"]["rank"]) for r in rows})
-    for p in precisions:
+    for p in sorted({tc["precision"] for tc, _ in configs}):
         grid = np.full((len(ranks), len(lrs)), np.nan)
-        for r in rows:
-            tc = r["train_config"]
+        for tc, mae in configs:
             if tc["precision"] == p:
-                grid[ranks.index(tc["rank"]), lrs.index(tc["lr"])] = r["val_mae"]
-        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(lrs), 1.4 + 0.8 * len(ranks)))
-        im = ax.imshow(grid, cmap="viridis_r", aspect="auto")
-        ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
-        ax.set_yticks(range(len(ranks)), [str(v) for v in ranks])
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("LoRA rank")
-        for i in range(len(ranks)):
-            for j in range(len(lrs)):
-                if np.isfinite(grid[i, j]):
-                    ax.text(
-                        j,
-                        i,
-                        f"{grid[i, j]:.3f}",
-                        ha="center",
-                        va="center",
-                        color="white",
-                        fontsize=8,
-                    )
-        fig.colorbar(im, ax=ax, label="validation MAE")
-        ax.set_title(f"sweep, precision {p}", fontsize=9)
-        fig.tight_layout()
-        path = fig_dir / f"sweep_heatmap_p{p}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        out.append(path)
+                grid[ranks.index(tc["rank"]), lrs.index(tc["lr"])] = mae
+        out.append(
+            plot_heatmap(
+                fig_dir / f"sweep_heatmap_p{p}.png",
+                grid,
+                [f"{v:g}" for v in lrs],
+                [str(v) for v in ranks],
+                "learning rate",
+                "LoRA rank",
+                "validation MAE",
+                title=f"sweep, precision {p}",
+            )
+        )
     return out
 
 

@@ -53,6 +53,11 @@ def parse_grid(specs: list[str] | None) -> dict[str, list]:
     return grid
 
 
+def best_record(rows: list[dict]) -> dict:
+    """The trial record with the lowest validation MAE (ties: lower validation loss)."""
+    return min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0))
+
+
 def grid_points(grid: dict[str, list]) -> list[dict]:
     """Every combination, in a fixed order."""
     names = sorted(grid)
@@ -223,11 +228,7 @@ def run_trial(
     )
     tcfg = replace(
         tcfg,
-        **{
-            k: v
-            for k, v in point.items()
-            if k in ("lr", "rank", "precision", "lora_alpha", "context_length")
-        },
+        **{k: v for k, v in point.items() if k in AXES},
     )
     tres = train(tcfg) if not (out / "adapter").exists() else None
     summary = json.loads((out / "summary.json").read_text())
@@ -373,7 +374,7 @@ def results(cfg: SweepConfig) -> dict:
         rec = trial_dir(cfg, point) / "record.json"
         if rec.exists():
             rows.append(json.loads(rec.read_text()))
-    best = min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0)) if rows else None
+    best = best_record(rows) if rows else None
     return {
         "grid": grid,
         "rows": rows,

@@ -102,8 +102,9 @@ class LossModule:
 
 def restricted_token_ids(tokenizer: Any, windows: list[np.ndarray]) -> list[int]:
     """Token ids that LLMTIME text can contain: every token made of ``0-9 . , ; -`` plus EOS and any id in the windows."""
-    allowed = set("0123456789.,;-")
-    ids = {i for i in range(len(tokenizer)) if (s := tokenizer.decode([i])) and set(s) <= allowed}
+    from lmcast.grammar import alphabet_token_ids
+
+    ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
     ids.add(int(tokenizer.eos_token_id))
     for w in windows:
         ids.update(int(t) for t in np.unique(w))
