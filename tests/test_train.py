@@ -241,3 +241,34 @@ def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file,
         f"sqlite:///{tmp_path / 'l.db'}",
     )
     assert code == 2 and "pip install wandb" in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--lr", "-1"], "--lr must be positive"),
+        (["train", "--precision", "-2"], "--precision must be between 0 and 8"),
+        (["train", "--stride", "0"], "--stride must be >= 1"),
+        (["evaluate", "--batch-size", "0"], "--samples and --batch-size must be >= 1"),
+        (["evaluate", "--samples", "0"], "--samples and --batch-size must be >= 1"),
+        (["evaluate", "--precision", "-1"], "--precision must be between 0 and 8"),
+        (["evaluate", "--samples", "2", "--top-p", "0"], "sampling needs"),
+        (["evaluate", "--samples", "2", "--temperature", "-1"], "sampling needs"),
+    ],
+)
+def test_bad_flag_values_one_line_exit_2(tmp_path, tiny_dir, lv_file, run_cli, argv, needle):
+    out = tmp_path / "out"
+    extra = ["--out", out] + (["--no-oracle"] if argv[0] == "evaluate" else [])
+    code, _, err = run_cli(
+        argv[0],
+        "--model",
+        tiny_dir,
+        "--data",
+        lv_file,
+        *extra,
+        *argv[1:],
+        "--ledger",
+        f"sqlite:///{tmp_path / 'l.db'}",
+    )
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
+    assert not out.exists()

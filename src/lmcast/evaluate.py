@@ -23,7 +23,7 @@ from lmcast.configs import EvalConfig
 from lmcast.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
 from lmcast.logs import get_logger
-from lmcast.prepare import resolve_alpha
+from lmcast.prepare import check_precision, resolve_alpha
 from lmcast.runinfo import run_info, write_json
 
 log = get_logger("evaluate")
@@ -42,6 +42,12 @@ def training_encoding(adapter: str | None) -> dict | None:
 def select_windows(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(indices (N,), contexts (N, C, V), truths (N, H, V))`` for the protocol."""
     n, t, _ = ds.shape
+    if cfg.samples < 1 or cfg.batch_size < 1:
+        raise LmcastError("--samples and --batch-size must be >= 1")
+    if cfg.samples > 1 and not (cfg.temperature > 0 and 0 < cfg.top_p <= 1):
+        raise LmcastError("sampling needs --temperature > 0 and 0 < --top-p <= 1")
+    if cfg.precision is not None:
+        check_precision(cfg.precision)
     if cfg.context_steps < 1 or cfg.horizon < 1:
         raise LmcastError("--context-steps and --horizon must be >= 1")
     if cfg.context_steps + cfg.horizon > t:

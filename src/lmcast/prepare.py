@@ -28,6 +28,15 @@ class Encoding:
     precision: int
 
 
+MAX_PRECISION = 8
+
+
+def check_precision(precision: int) -> None:
+    """Refuse a ``--precision`` outside ``0..MAX_PRECISION`` decimals."""
+    if not 0 <= precision <= MAX_PRECISION:
+        raise DataError(f"--precision must be between 0 and {MAX_PRECISION}, got {precision}")
+
+
 def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tuple[float, str]:
     """Return ``(alpha, rule)``: a number as given, or the auto rule on the train split."""
     if isinstance(alpha, str) and alpha.strip().lower() == "auto":
@@ -78,8 +87,7 @@ def prepare(
     Validation happens before anything is written; files are written to
     temporary names and renamed, so a failure leaves no partial output.
     """
-    if precision < 0 or precision > 8:
-        raise DataError(f"--precision must be between 0 and 8, got {precision}")
+    check_precision(precision)
     ds = load_dataset(data)
     meta = build_meta(ds, precision, alpha, seed, fractions)
     out = Path(out_dir)

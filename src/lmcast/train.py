@@ -31,7 +31,7 @@ from lmcast.configs import TrainConfig
 from lmcast.data import load_dataset
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.logs import get_logger
-from lmcast.prepare import build_meta
+from lmcast.prepare import build_meta, check_precision
 from lmcast.runinfo import run_info, write_json
 from lmcast.windows import batch_order, make_windows
 
@@ -176,6 +176,11 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         )
     if cfg.rank < 1:
         raise LmcastError("--rank must be >= 1")
+    if not cfg.lr > 0:
+        raise LmcastError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.stride is not None and cfg.stride < 1:
+        raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
+    check_precision(cfg.precision)
     if cfg.report_to != "none":
         import importlib.util
 
