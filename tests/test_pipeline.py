@@ -120,7 +120,7 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
     from lmcast.ledger import Ledger
 
     ws = tmp_path / "ws"
-    code, out, err = run_cli(
+    sweep_args = [
         "sweep",
         "--data",
         lv_file,
@@ -132,8 +132,6 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
         "rank=2,4",
         "--workspace",
         ws,
-        "--workers",
-        2,
         "--max-steps",
         2,
         "--context-length",
@@ -149,7 +147,8 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
         "--horizon",
         3,
         "--no-progress",
-    )
+    ]
+    code, out, err = run_cli(*sweep_args, "--workers", 2)
     assert code == 0, err
     study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{ws / 'sweep.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -159,34 +158,7 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
     assert sorted(r.kind for r in recs) == ["evaluate"] * 4 + ["train"] * 4
     assert len({r.name for r in recs if r.kind == "train"}) == 4
     # rerun: finished trials are never rerun
-    code, out, err = run_cli(
-        "sweep",
-        "--data",
-        lv_file,
-        "--model",
-        tiny_dir,
-        "--grid",
-        "lr=0.001,0.01",
-        "--grid",
-        "rank=2,4",
-        "--workspace",
-        ws,
-        "--max-steps",
-        2,
-        "--context-length",
-        48,
-        "--batch-size",
-        2,
-        "--eval-steps",
-        2,
-        "--val-trajectories",
-        2,
-        "--context-steps",
-        12,
-        "--horizon",
-        3,
-        "--no-progress",
-    )
+    code, out, err = run_cli(*sweep_args)
     assert code == 0 and len(Ledger(f"sqlite:///{ws / 'ledger.db'}").records()) == 8
     assert "best:" in out
 
