@@ -79,16 +79,16 @@ def main() -> None:
     import torch
 
     from lmcast import encoding
-    from lmcast.commands.data_cmds import simulate_command
-    from lmcast.configs import SimulateConfig, TrainConfig
+    from lmcast.configs import TrainConfig
     from lmcast.data import load_dataset
+    from lmcast.lotka_volterra import simulate_file
     from lmcast.models import load_tokenizer
     from lmcast.train import train
     from lmcast.windows import make_windows
 
     tmp = Path(tempfile.mkdtemp(prefix="lmcast-bench-"))
     data = tmp / "lv.h5"
-    simulate_command(SimulateConfig(out=str(data), n=100, seed=args.seed))
+    simulate_file(data, n=100, seed=args.seed)
     x = load_dataset(data).trajectories
     alpha = encoding.auto_alpha(x)
     tok = load_tokenizer(args.model)

@@ -15,11 +15,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def lv_file(tmp_path_factory) -> Path:
     """A small simulated predator–prey file: 40 trajectories × 100 steps."""
-    from lmcast.commands.data_cmds import simulate_command
-    from lmcast.configs import SimulateConfig
+    from lmcast.lotka_volterra import simulate_file
 
     path = tmp_path_factory.mktemp("data") / "lv.h5"
-    simulate_command(SimulateConfig(out=str(path), n=40, steps=100, seed=1))
+    simulate_file(path, n=40, steps=100, seed=1)
     return path
 
 

@@ -160,9 +160,10 @@ def test_import_csv_unequal_and_misaligned(tmp_path, run_cli):
 
 
 def test_every_subcommand_has_working_help(capsys):
-    from lmcast.cli import _commands, main
+    from lmcast.cli import main
+    from lmcast.cli.commands import COMMANDS
 
-    for cmd in _commands():
+    for cmd in COMMANDS:
         with pytest.raises(SystemExit) as exc:
             main([*cmd.path, "--help"])
         assert exc.value.code == 0, cmd.path

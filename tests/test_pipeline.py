@@ -107,7 +107,8 @@ def test_dry_run_plans_within_budget(run_cli):
     for exp in ("baseline", "sweep", "context-study", "final"):
         assert exp in out
     from lmcast import flops
-    from lmcast.pipeline import load_profile, plan
+    from lmcast.study.plan import plan
+    from lmcast.study.profiles import load_profile
 
     rows = plan(load_profile("seed"), flops.ARCHITECTURES["qwen2.5-0.5b"])
     assert sum(r.flops for r in rows) <= 1e17
@@ -164,7 +165,7 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
 
 
 def test_crashed_trial_is_retried(tmp_path):
-    from lmcast.sweep import Claims
+    from lmcast.study.claims import Claims
 
     url = f"sqlite:///{tmp_path / 's.db'}"
     a = Claims(url, "s")

@@ -1,13 +1,18 @@
 """Typed configuration dataclasses: the single source of defaults.
 
-Every field carries one line of help in its metadata; :mod:`lmcast.cli_args`
+Every field carries one line of help in its metadata; :mod:`lmcast.cli.args`
 turns a dataclass into ``--option`` flags with that help, so the CLI, sweeps and
 tests share these defaults. Run folders store the resolved config as JSON.
+
+Fields several commands share live in small base classes (:class:`ModelData`,
+:class:`Protocol`, :class:`TrialBudget`); :func:`shared` copies the fields of
+one base from a config into the keyword arguments of another, so a sweep trial
+or a pipeline stage never copies a config field by field.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 
@@ -16,9 +21,43 @@ def opt(default: Any = MISSING, help: str = "", **meta: Any) -> Any:
     return field(default=default, metadata={"help": help, **meta})
 
 
-def to_dict(cfg: Any) -> dict:
-    """A JSON-ready dict of a config dataclass."""
-    return asdict(cfg)
+def shared(base: type, source: Any) -> dict[str, Any]:
+    """The values ``source`` holds for the fields of the base class ``base``."""
+    return {f.name: getattr(source, f.name) for f in fields(base)}
+
+
+@dataclass(kw_only=True)
+class ModelData:
+    """The model and the data file a command works on."""
+
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    data: str = opt(help="HDF5 data file in the lmcast layout")
+
+
+@dataclass(kw_only=True)
+class Protocol:
+    """The forecast protocol: context and horizon in timesteps."""
+
+    context_steps: int = opt(50, "forecast protocol: context timesteps")
+    horizon: int = opt(50, "forecast protocol: horizon timesteps")
+
+
+@dataclass(kw_only=True)
+class TrialBudget:
+    """How each trial of a sweep or context study trains and is scored."""
+
+    max_steps: int = opt(100, "training steps per trial")
+    batch_size: int = opt(4, "windows per step")
+    eval_steps: int = opt(50, "validation loss every N steps")
+    val_trajectories: int = opt(10, "validation trajectories forecast per trial")
+    seed: int = opt(0, "seed for every trial")
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
+    )
+    progress: bool = opt(True, "show progress bars")
+
+
+WORKSPACE_HELP = "the study's workspace folder (default: $LMCAST_WORKSPACE, else ./workspace)"
 
 
 @dataclass(kw_only=True)
@@ -30,6 +69,24 @@ class SimulateConfig:
     steps: int = opt(100, "timesteps per trajectory")
     t_max: float = opt(200.0, "end time of the evenly spaced grid starting at 0")
     seed: int = opt(0, "random seed (parameters and initial values)")
+
+
+@dataclass(kw_only=True)
+class InfoConfig:
+    """``lmcast data info``: shape, time span and value percentiles of a data file."""
+
+    path: str = opt(help="HDF5 file in the lmcast layout", positional=True)
+    json: bool = opt(False, "print JSON")
+
+
+@dataclass(kw_only=True)
+class ImportConfig:
+    """``lmcast data import``: a long-format CSV of series into the HDF5 layout."""
+
+    csv: str = opt(help="long-format CSV: one row per series and time")
+    out: str = opt(help="output HDF5 path")
+    id_column: str = opt("id", "column naming the series")
+    time_column: str = opt("t", "column holding the time")
 
 
 @dataclass(kw_only=True)
@@ -78,51 +135,50 @@ class BudgetConfig:
     """``lmcast budget``: the FLOP ledger's experiment table."""
 
     ledger: str | None = opt(
-        None, "ledger URL (default: $LMCAST_LEDGER or sqlite:///workspace/ledger.db)"
+        None,
+        "ledger URL (default: $LMCAST_LEDGER, else <$LMCAST_WORKSPACE or ./workspace>/ledger.db)",
     )
     set: float | None = opt(None, "set the budget in FLOPs (e.g. 1e17)")
     json: bool = opt(False, "print JSON")
 
 
 @dataclass(kw_only=True)
-class EvalConfig:
+class EvalConfig(ModelData, Protocol):
     """``lmcast evaluate``: forecast held-out windows and score them beside references."""
 
-    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
-    data: str = opt(help="HDF5 data file in the lmcast layout")
     adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
     split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
-    num_samples: int = opt(50, "number of trajectories (the first ones of the split)")
-    context_steps: int = opt(50, "context window length in timesteps")
-    horizon: int = opt(50, "timesteps to forecast")
+    trajectories: int = opt(
+        50, "number of test trajectories (the first ones of the split)", aliases=["--num-samples"]
+    )
     precision: int | None = opt(
         None, "decimals (default: the adapter's training precision, else 2)"
     )
     alpha: str = opt("auto", "scale: a number or 'auto' (default: the adapter's training alpha)")
-    samples: int = opt(1, "1: greedy; K > 1: K sampled forecasts, median as point forecast")
+    samples: int = opt(
+        1, "sampled forecasts per window: 1 greedy; K > 1 the median of K is the point forecast"
+    )
     temperature: float = opt(0.7, "sampling temperature (with --samples > 1)")
     top_p: float = opt(0.9, "nucleus sampling mass (with --samples > 1)")
     batch_size: int = opt(16, "sequences generated together")
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
     visualize_first_n: int = opt(5, "trajectory figures to draw")
-    out: str | None = opt(None, "output folder (default: workspace/eval/<model>-<split>)")
+    out: str | None = opt(None, "output folder (default: <workspace>/eval/<model>-<split>)")
     seed: int = opt(0, "seed (sampling, split, oracle starts)")
     split_seed: int = opt(0, "seed of the train/val/test split")
     device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
     dtype: str = opt("auto", "float32, bfloat16 or auto (CUDA → bfloat16, CPU → float32)")
     ledger: str | None = opt(
-        None, "FLOP ledger URL (default: $LMCAST_LEDGER or workspace/ledger.db)"
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("evaluate", "experiment name the FLOPs are charged to")
     json: bool = opt(False, "print the metrics JSON")
 
 
 @dataclass(kw_only=True)
-class TrainConfig:
+class TrainConfig(ModelData):
     """``lmcast train``: LoRA fine-tuning on the encoded training split."""
 
-    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
-    data: str = opt(help="HDF5 data file in the lmcast layout")
     out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
     precision: int = opt(2, "decimals per scaled value")
     alpha: str = opt("auto", "scale: a number or 'auto' (from the training split)")
@@ -163,67 +219,47 @@ class TrainConfig:
     device: str = opt("auto", "cpu, cuda or auto (accelerate picks under accelerate launch)")
     report_to: str = opt("none", "experiment tracker", choices=["none", "tensorboard", "wandb"])
     ledger: str | None = opt(
-        None, "FLOP ledger URL (default: $LMCAST_LEDGER or workspace/ledger.db)"
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("train", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar")
 
 
 @dataclass(kw_only=True)
-class SweepConfig:
+class SweepConfig(ModelData, Protocol, TrialBudget):
     """``lmcast sweep``: a grid of training runs scored on the validation split."""
 
-    data: str = opt(help="HDF5 data file")
-    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     grid: list[str] | None = opt(  # noqa: RUF009 (None default; the CLI appends)
         None, "a grid axis NAME=V1,V2,… (repeat; lr, rank, precision, lora_alpha)"
     )
-    workspace: str = opt("workspace", "folder for trial runs, the storage and the ledger")
+    workspace: str | None = opt(None, WORKSPACE_HELP)
     storage: str | None = opt(None, "Optuna storage URL (default: sqlite:///<workspace>/sweep.db)")
     study: str = opt("sweep", "study name inside the storage")
     workers: int = opt(1, "worker processes on this machine")
-    max_steps: int = opt(100, "training steps per trial")
     context_length: int = opt(128, "training window in tokens")
-    batch_size: int = opt(4, "windows per step")
-    eval_steps: int = opt(50, "validation loss every N steps")
-    val_trajectories: int = opt(10, "validation trajectories forecast per trial")
-    context_steps: int = opt(50, "forecast protocol: context timesteps")
-    horizon: int = opt(50, "forecast protocol: horizon timesteps")
-    seed: int = opt(0, "seed for every trial")
-    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
-    progress: bool = opt(True, "show progress bars")
 
 
 @dataclass(kw_only=True)
-class ContextStudyConfig:
+class ContextStudyConfig(ModelData, Protocol, TrialBudget):
     """``lmcast context-study``: the best sweep configuration trained at several context lengths."""
 
-    data: str = opt(help="HDF5 data file")
-    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     context_lengths: str = opt("128,512,768", "comma-separated training window lengths in tokens")
     from_best: bool = opt(True, "take lr, rank and precision from the sweep's best trial")
     lr: float = opt(1e-4, "learning rate (without --from-best)")
     rank: int = opt(8, "LoRA rank (without --from-best)")
     precision: int = opt(2, "decimals (without --from-best)")
-    workspace: str = opt("workspace", "folder holding the sweep results and the ledger")
-    max_steps: int = opt(100, "training steps per context length")
-    batch_size: int = opt(4, "windows per step")
-    eval_steps: int = opt(50, "validation loss every N steps")
-    val_trajectories: int = opt(10, "validation trajectories forecast per run")
-    context_steps: int = opt(50, "forecast protocol: context timesteps")
-    horizon: int = opt(50, "forecast protocol: horizon timesteps")
-    seed: int = opt(0, "seed")
-    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
-    progress: bool = opt(True, "show progress bars")
+    workspace: str | None = opt(None, WORKSPACE_HELP)
 
 
 @dataclass(kw_only=True)
 class ReportConfig:
     """``lmcast report``: the study report from a workspace."""
 
-    workspace: str = opt("workspace", "the study's workspace folder")
+    workspace: str | None = opt(None, WORKSPACE_HELP)
     out: str | None = opt(None, "report path (default: <workspace>/report/report.md)")
-    ledger: str | None = opt(None, "FLOP ledger URL (default: <workspace>/ledger.db)")
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
+    )
 
 
 @dataclass(kw_only=True)
@@ -233,6 +269,6 @@ class RunConfig:
     profile: str = opt("quick", "profile name (quick, seed) or a YAML file")
     data: str | None = opt(None, "HDF5 data file (default: simulate as the profile says)")
     model: str | None = opt(None, "model (default: the profile's)")
-    workspace: str = opt("workspace", "folder for every stage's outputs, the ledger and the report")
+    workspace: str | None = opt(None, WORKSPACE_HELP)
     dry_run: bool = opt(False, "print the planned experiments and projected FLOPs; run nothing")
     progress: bool = opt(True, "show progress bars")

@@ -1,4 +1,4 @@
-"""Error types that the CLI turns into a one-line message and exit code 2."""
+"""Error types that the CLI turns into a one-line message and a non-zero exit (2 for bad input, 3 for a refused budget)."""
 
 
 class LmcastError(Exception):

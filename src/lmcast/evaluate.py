@@ -1,6 +1,6 @@
 """Forecast evaluation: a model (optionally with a LoRA adapter) beside persistence and the ODE oracle.
 
-Protocol: for each of the first ``num_samples`` trajectories of a split, the
+Protocol: for each of the first ``trajectories`` trajectories of a split, the
 first ``context_steps`` timesteps are the context and the next ``horizon`` the
 target. Metrics are MAE / RMSE in original and in scaled units, per variable
 and overall, with parse success; with ``samples > 1`` also CRPS, quantile loss
@@ -10,11 +10,12 @@ and 10–90 % interval coverage. Every run is charged to the FLOP ledger.
 from __future__ import annotations
 
 import csv
-import json
+import io
+import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,21 +23,15 @@ from lmcast import baselines, encoding, metrics
 from lmcast.configs import EvalConfig
 from lmcast.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
+from lmcast.ledger import default_workspace
 from lmcast.logs import get_logger
-from lmcast.prepare import check_precision, resolve_alpha
-from lmcast.runinfo import run_info, write_json
+from lmcast.prepare import check_precision, read_encoding_record, resolve_alpha
+from lmcast.runinfo import run_info, write_json, write_text
+
+if TYPE_CHECKING:
+    from lmcast.forecast import Forecast
 
 log = get_logger("evaluate")
-
-
-def training_encoding(adapter: str | None) -> dict | None:
-    """The ``encoding.json`` (alpha, precision, split seed) saved by the training run of an adapter."""
-    if not adapter:
-        return None
-    for p in (Path(adapter) / "encoding.json", Path(adapter).parent / "encoding.json"):
-        if p.is_file():
-            return json.loads(p.read_text())
-    return None
 
 
 def select_windows(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,11 +51,11 @@ def select_windows(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray
             f"{t} timesteps per trajectory"
         )
     idx = split_indices(n, seed=cfg.split_seed)[cfg.split]
-    if cfg.num_samples < 1:
-        raise LmcastError("--num-samples must be >= 1")
+    if cfg.trajectories < 1:
+        raise LmcastError("--trajectories must be >= 1")
     if len(idx) == 0:
         raise DataError(f"{ds.path}: the {cfg.split} split is empty")
-    idx = idx[: cfg.num_samples]
+    idx = idx[: cfg.trajectories]
     x = ds.trajectories[idx].astype(np.float64)
     c, h = cfg.context_steps, cfg.horizon
     return idx, x[:, :c], x[:, c : c + h]
@@ -73,41 +68,57 @@ def _score(fc: np.ndarray, truth: np.ndarray, alpha: float, variables: tuple[str
     }
 
 
-def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool = True) -> dict:
-    """Run the evaluation described by ``cfg``; write the outputs; return ``metrics.json``'s content.
+@dataclass
+class EvalResult:
+    """An evaluation: the ``metrics.json`` content and the arrays behind it.
 
-    Args:
+    Attributes:
         cfg: the configuration.
-        lm: an already loaded :class:`~lmcast.models.LoadedModel` (sweeps, tests); loaded from
-            ``cfg.model`` / ``cfg.adapter`` when ``None``.
-        ledger: a :class:`~lmcast.ledger.Ledger`; opened from ``cfg.ledger`` when ``None``.
+        metrics: what ``metrics.json`` holds (protocol, encoding, scores, FLOPs).
+        indices: ``(N,)`` trajectory indices in the data file.
+        contexts: ``(N, C, V)`` context windows, original units.
+        truths: ``(N, H, V)`` true continuations.
+        forecast: the model's forecasts (samples, texts, token counts).
+        point: ``(N, H, V)`` point forecast, unparsed steps filled.
+        persistence: ``(N, H, V)`` last-value forecasts.
+        oracle: ``(N, H, V)`` ODE-oracle forecasts, or ``None``.
+        errors: forecaster name → ``(N, V)`` per-window MAE.
+        times: ``(C + H,)`` sample times of a window.
+        variables: the V variable names.
+        out: the output folder.
     """
-    from lmcast.forecast import forecast
-    from lmcast.ledger import Ledger
 
-    ds = load_dataset(cfg.data)
-    idx, contexts, truths = select_windows(ds, cfg)
-    trained = training_encoding(cfg.adapter)
+    cfg: EvalConfig
+    metrics: dict
+    indices: np.ndarray
+    contexts: np.ndarray
+    truths: np.ndarray
+    forecast: Forecast
+    point: np.ndarray
+    persistence: np.ndarray
+    oracle: np.ndarray | None
+    errors: dict[str, np.ndarray]
+    times: np.ndarray
+    variables: tuple[str, ...]
+    out: Path
+
+
+def resolve_encoding(cfg: EvalConfig, ds: Dataset) -> tuple[float, str, int]:
+    """``(alpha, rule, precision)``: the adapter's training encoding unless overridden."""
+    trained = read_encoding_record(cfg.adapter)
     precision = cfg.precision if cfg.precision is not None else (trained or {}).get("precision", 2)
     if trained and cfg.alpha == "auto":
-        alpha, rule = float(trained["alpha"]), "from the adapter's training run"
-    else:
-        alpha, rule = resolve_alpha(
-            cfg.alpha, ds, split_indices(ds.shape[0], seed=cfg.split_seed)["train"]
-        )
-    out_dir = (
-        Path(cfg.out)
-        if cfg.out
-        else Path("workspace") / "eval" / f"{Path(cfg.model).name}-{cfg.split}"
+        return float(trained["alpha"]), "from the adapter's training run", precision
+    alpha, rule = resolve_alpha(
+        cfg.alpha, ds, split_indices(ds.shape[0], seed=cfg.split_seed)["train"]
     )
-    ledger = ledger or Ledger(cfg.ledger)
+    return alpha, rule, precision
 
-    if lm is None:
-        from lmcast.models import load_model
 
-        lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-
-    # Budget check before any generation, on a projection from the real prompt lengths.
+def projected_flops(
+    lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig
+) -> int:
+    """FLOPs a forecast of these windows will cost, from the real prompt lengths of the first four."""
     from lmcast import flops as flopsmod
 
     prompt_tokens = max(
@@ -119,14 +130,36 @@ def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool
         for c in contexts[:4]
     )
     per_step = max(1, round(prompt_tokens / cfg.context_steps))
-    n_seq = len(idx) * cfg.samples
-    projected = flopsmod.generation_flops(
-        lm.arch, prompt_tokens, cfg.horizon * per_step + 1, batch=n_seq, lora=lm.lora
+    return flopsmod.generation_flops(
+        lm.arch,
+        prompt_tokens,
+        cfg.horizon * per_step + 1,
+        batch=len(contexts) * cfg.samples,
+        lora=lm.lora,
     )
-    ledger.check(projected, what=f"evaluation of {cfg.model}")
 
+
+def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
+    """Run the evaluation described by ``cfg``, write its outputs and return the result."""
+    from lmcast.forecast import forecast
+    from lmcast.ledger import Ledger
+    from lmcast.models import load_model
+
+    ds = load_dataset(cfg.data)
+    idx, contexts, truths = select_windows(ds, cfg)
+    alpha, rule, precision = resolve_encoding(cfg, ds)
+    out_dir = (
+        Path(cfg.out)
+        if cfg.out
+        else default_workspace() / "eval" / f"{Path(cfg.model).name}-{cfg.split}"
+    )
+    ledger = Ledger(cfg.ledger)
+    lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
+    # Budget check before any generation.
+    ledger.check(
+        projected_flops(lm, contexts, alpha, precision, cfg), what=f"evaluation of {cfg.model}"
+    )
     t0 = time.time()
-    allow_neg = bool(np.any(ds.trajectories < 0))
     fc = forecast(
         lm,
         contexts,
@@ -138,26 +171,51 @@ def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool
         top_p=cfg.top_p,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
-        allow_negative=allow_neg,
+        allow_negative=bool(np.any(ds.trajectories < 0)),
         progress=progress,
     )
     gen_seconds = time.time() - t0
-    run_name = (
-        f"{cfg.experiment}:{lm.name}{'+' + str(cfg.adapter) if cfg.adapter else ''}:{cfg.split}"
-    )
+    adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
     ledger.charge(
         cfg.experiment,
-        run_name,
+        f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         "evaluate",
         fc.stats.flops,
         config={**asdict(cfg), "precision": precision, "alpha": alpha},
     )
+    result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
+    result.metrics["encoding"] = {"alpha": alpha, "alpha_rule": rule, "precision": precision}
+    result.metrics["seconds"]["generation"] = round(gen_seconds, 2)
+    write_outputs(result)
+    result.metrics["out"] = str(out_dir)
+    return result
 
-    last = contexts[:, -1, :]
-    point = metrics.fill_unparsed(fc.point, last)
+
+def _scores(fc: np.ndarray, truth: np.ndarray, alpha: float, variables: tuple[str, ...]) -> dict:
+    return {
+        "original": metrics.point_metrics(fc, truth, variables),
+        "scaled": metrics.point_metrics(fc / alpha, truth / alpha, variables),
+    }
+
+
+def _score(
+    cfg: EvalConfig,
+    ds: Dataset,
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fc: Forecast,
+    alpha: float,
+    out_dir: Path,
+    progress: bool,
+) -> EvalResult:
+    """Score the model beside persistence (and the ODE oracle) on the same windows.
+
+    ``windows`` is :func:`select_windows`' ``(indices, contexts, truths)``.
+    """
+    idx, contexts, truths = windows
+    point = metrics.fill_unparsed(fc.point, contexts[:, -1, :])
     variables = tuple(ds.variables)
     persist = baselines.persistence(contexts, cfg.horizon)
-    result: dict = {
+    m: dict = {
         "protocol": {
             "split": cfg.split,
             "context_steps": cfg.context_steps,
@@ -165,22 +223,22 @@ def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool
             "n_trajectories": len(idx),
             "indices": idx.tolist(),
         },
-        "encoding": {"alpha": alpha, "alpha_rule": rule, "precision": precision},
+        "encoding": {},
         "model": {
             "name": cfg.model,
             "adapter": cfg.adapter,
             "samples": cfg.samples,
             "parse_success": float(fc.parse_success.mean()),
             "unparsed_filled": "missing steps carry the last parsed value (or the last context value)",
-            **_score(point, truths, alpha, variables),
+            **_scores(point, truths, alpha, variables),
         },
-        "persistence": _score(persist, truths, alpha, variables),
+        "persistence": _scores(persist, truths, alpha, variables),
         "flops": int(fc.stats.flops),
         "tokens": {"prompt": fc.stats.prompt_tokens, "generated": fc.stats.generated_tokens},
-        "seconds": {"generation": round(gen_seconds, 2)},
+        "seconds": {"generation": 0.0},
     }
     if cfg.samples > 1:
-        result["model"]["probabilistic"] = {
+        m["model"]["probabilistic"] = {
             "crps": metrics.crps(fc.samples, truths),
             "quantile_loss": metrics.quantile_loss(fc.samples, truths),
             "coverage_10_90": metrics.coverage(fc.samples, truths),
@@ -189,29 +247,24 @@ def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool
         "model": metrics.per_window_mae(point, truths),
         "persistence": metrics.per_window_mae(persist, truths),
     }
+    times = ds.time[: cfg.context_steps + cfg.horizon]
     oracle_fc = None
     if cfg.oracle and ds.shape[2] == 2:
         t1 = time.time()
-        window_times = ds.time[: cfg.context_steps + cfg.horizon]
-        orc = baselines.oracle(
-            contexts, window_times, cfg.horizon, seed=cfg.seed, progress=progress
-        )
+        orc = baselines.oracle(contexts, times, cfg.horizon, seed=cfg.seed, progress=progress)
         oracle_fc = orc.forecasts
-        result["oracle"] = {
-            **_score(orc.forecasts, truths, alpha, variables),
+        finite = np.isfinite(orc.fit_rmse)
+        m["oracle"] = {
+            **_scores(orc.forecasts, truths, alpha, variables),
             "failures": int(orc.failed.sum()),
             "failure_policy": "a failed fit is scored as persistence",
-            "median_fit_rmse": float(np.median(orc.fit_rmse[np.isfinite(orc.fit_rmse)]))
-            if np.isfinite(orc.fit_rmse).any()
-            else None,
+            "median_fit_rmse": float(np.median(orc.fit_rmse[finite])) if finite.any() else None,
         }
-        result["seconds"]["oracle"] = round(time.time() - t1, 2)
+        m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
-
-    _write_outputs(
-        out_dir,
+    return EvalResult(
         cfg,
-        result,
+        m,
         idx,
         contexts,
         truths,
@@ -220,77 +273,75 @@ def evaluate(cfg: EvalConfig, lm: Any = None, ledger: Any = None, progress: bool
         persist,
         oracle_fc,
         errors,
-        ds,
+        times,
         variables,
+        out_dir,
     )
-    result["out"] = str(out_dir)
-    return result
 
 
-def _write_outputs(
-    out_dir: Path,
-    cfg: EvalConfig,
-    result: dict,
-    idx: np.ndarray,
-    contexts: np.ndarray,
-    truths: np.ndarray,
-    fc: Any,
-    point: np.ndarray,
-    persist: np.ndarray,
-    oracle_fc: np.ndarray | None,
-    errors: dict,
-    ds: Dataset,
-    variables: tuple[str, ...],
-) -> None:
-    from lmcast import plots
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "run.json", run_info(asdict(cfg), cfg.seed, "evaluate"))
+def _per_trajectory_rows(r: EvalResult) -> list[dict]:
     rows = []
-    for k, i in enumerate(idx):
+    for k, i in enumerate(r.indices):
         row: dict = {
             "trajectory": int(i),
-            "parse_success": float(fc.parse_success[k]),
-            "parsed_steps": int(fc.parsed_steps[k].min()),
+            "parse_success": float(r.forecast.parse_success[k]),
+            "parsed_steps": int(r.forecast.parsed_steps[k].min()),
         }
-        for name, e in errors.items():
-            for v, var in enumerate(variables):
+        for name, e in r.errors.items():
+            for v, var in enumerate(r.variables):
                 row[f"{name.replace(' ', '_')}_mae_{var}"] = float(e[k, v])
         rows.append(row)
-    with open(out_dir / "per_trajectory.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    np.savez_compressed(
-        out_dir / "forecasts.npz",
-        indices=idx,
-        contexts=contexts,
-        truths=truths,
-        samples=fc.samples,
-        point=point,
-        persistence=persist,
-        oracle=oracle_fc if oracle_fc is not None else np.zeros(0),
-    )
-    (out_dir / "generated.txt").write_text("\n".join(s[0] for s in fc.texts) + "\n")
-    fig_dir = out_dir / "figures"
-    times = ds.time[: cfg.context_steps + cfg.horizon]
-    band = fc.quantiles((0.1, 0.9)) if cfg.samples > 1 else None
-    for k in range(min(cfg.visualize_first_n, len(idx))):
-        series = {"model": point[k], "persistence": persist[k]}
-        if oracle_fc is not None:
-            series["ODE oracle"] = oracle_fc[k]
+    return rows
+
+
+def _write_figures(r: EvalResult) -> None:
+    from lmcast import plots
+
+    fig_dir = r.out / "figures"
+    band = r.forecast.quantiles((0.1, 0.9)) if r.cfg.samples > 1 else None
+    for k in range(min(r.cfg.visualize_first_n, len(r.indices))):
+        series = {"model": r.point[k], "persistence": r.persistence[k]}
+        if r.oracle is not None:
+            series["ODE oracle"] = r.oracle[k]
         plots.plot_forecast(
-            fig_dir / f"trajectory_{int(idx[k]):04d}.png",
-            times,
-            contexts[k],
-            truths[k],
+            fig_dir / f"trajectory_{int(r.indices[k]):04d}.png",
+            r.times,
+            r.contexts[k],
+            r.truths[k],
             series,
-            variables,
+            r.variables,
             band=(band[0][k], band[1][k]) if band is not None else None,
-            title=f"{cfg.model} · trajectory {int(idx[k])} · {cfg.split}",
+            title=f"{r.cfg.model} · trajectory {int(r.indices[k])} · {r.cfg.split}",
         )
-    plots.plot_error_hist(fig_dir / "error_hist.png", errors, variables)
-    write_json(out_dir / "metrics.json", result)
+    plots.plot_error_hist(fig_dir / "error_hist.png", r.errors, r.variables)
+
+
+def write_outputs(r: EvalResult) -> None:
+    """Write ``run.json``, ``per_trajectory.csv``, ``forecasts.npz``, ``generated.txt``,
+    the figures and, last, ``metrics.json`` (the stage's done-marker) into ``r.out``."""
+    r.out.mkdir(parents=True, exist_ok=True)
+    write_json(r.out / "run.json", run_info(asdict(r.cfg), r.cfg.seed, "evaluate"))
+    rows = _per_trajectory_rows(r)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(r.out / "per_trajectory.csv", buf.getvalue())
+    tmp = r.out / ".forecasts.tmp.npz"
+    np.savez_compressed(
+        tmp,
+        indices=r.indices,
+        contexts=r.contexts,
+        truths=r.truths,
+        samples=r.forecast.samples,
+        point=r.point,
+        persistence=r.persistence,
+        oracle=r.oracle if r.oracle is not None else np.zeros(0),
+    )
+    os.replace(tmp, r.out / "forecasts.npz")
+    write_text(r.out / "generated.txt", "\n".join(s[0] for s in r.forecast.texts) + "\n")
+    _write_figures(r)
+    write_json(r.out / "metrics.json", r.metrics)
 
 
 def summary_table(result: dict) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 from lmcast import encoding, flops
 from lmcast.grammar import Grammar, TokenAutomaton
 from lmcast.logs import get_logger
-from lmcast.models import LoadedModel
+from lmcast.models import LoadedModel, decoder_and_head
 
 log = get_logger("forecast")
 
@@ -91,41 +91,37 @@ class _Tables:
     stp: Any
 
 
-_TABLES: dict[tuple, _Tables] = {}
-
-
 def _tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
+    """The grammar's tables for this model, built once and cached on the loaded model."""
+    key = ("grammar_tables", grammar, str(lm.device))
+    if key not in lm.cache:
+        lm.cache[key] = _build_tables(lm, grammar)
+    return lm.cache[key]
+
+
+def _build_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
     import torch
 
-    key = (id(lm.tokenizer), grammar, str(lm.device))
-    if key not in _TABLES:
-        strings = [lm.tokenizer.decode([i]) for i in range(len(lm.tokenizer))]
-        auto = TokenAutomaton(grammar, strings)
-        union = sorted({t for ok in auto.allowed for t in ok})
-        col = {t: k for k, t in enumerate(union)}
-        S, K = len(auto.states), len(union)
-        nxt = torch.full((S, K), -1, dtype=torch.long)
-        stp = torch.zeros((S, K), dtype=torch.long)
-        for s in range(S):
-            for t in auto.allowed[s]:
-                nxt[s, col[t]] = auto.next_state[s][t]
-                stp[s, col[t]] = auto.steps_in[s][t]
-        dev = lm.device
-        _TABLES[key] = _Tables(
-            auto,
-            strings,
-            torch.tensor(union, device=dev),
-            (nxt >= 0).to(dev),
-            nxt.to(dev),
-            stp.to(dev),
-        )
-    return _TABLES[key]
-
-
-def _decoder_and_head(model: Any) -> tuple[Any, Any]:
-    """The transformer body (hidden states) and the LM head of a (PEFT-wrapped) causal LM."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.get_decoder(), base.get_output_embeddings()
+    strings = [lm.tokenizer.decode([i]) for i in range(len(lm.tokenizer))]
+    auto = TokenAutomaton(grammar, strings)
+    union = sorted({t for ok in auto.allowed for t in ok})
+    col = {t: k for k, t in enumerate(union)}
+    S, K = len(auto.states), len(union)
+    nxt = torch.full((S, K), -1, dtype=torch.long)
+    stp = torch.zeros((S, K), dtype=torch.long)
+    for s in range(S):
+        for t in auto.allowed[s]:
+            nxt[s, col[t]] = auto.next_state[s][t]
+            stp[s, col[t]] = auto.steps_in[s][t]
+    dev = lm.device
+    return _Tables(
+        auto,
+        strings,
+        torch.tensor(union, device=dev),
+        (nxt >= 0).to(dev),
+        nxt.to(dev),
+        stp.to(dev),
+    )
 
 
 def _choose(logits: Any, temperature: float, top_p: float, gen: Any) -> Any:
@@ -164,7 +160,7 @@ def generate_texts(
 
     tab = _tables(lm, grammar)
     tok = lm.tokenizer
-    decoder, head = _decoder_and_head(lm.model)
+    decoder, head = decoder_and_head(lm.model)
     # Only the K tokens the grammar can ever emit get logits: the softmax over
     # them equals the masked softmax over the full vocabulary, at K/V the cost.
     w_sub = head.weight[tab.token_ids]

@@ -7,9 +7,9 @@ transactions, so concurrent writers lose no record.
 
 Tables:
 
-* ``runs``: one row per run — experiment, run name, kind (``train``,
-  ``evaluate``, ``sweep-trial`` …), FLOPs used so far, projected FLOPs,
-  status (``running``/``done``/``stopped``/``failed``), config JSON, times.
+* ``runs``: one row per run — experiment, run name, kind (``train`` or
+  ``evaluate``), FLOPs used so far, projected FLOPs, status (``running``,
+  ``done`` or ``stopped``), config JSON, times.
 * ``settings``: the budget (FLOPs) for this ledger.
 """
 
@@ -28,12 +28,20 @@ DEFAULT_BUDGET = 1e17
 
 def default_workspace() -> Path:
     """``$LMCAST_WORKSPACE`` or ``./workspace``."""
-    return Path(os.environ.get("LMCAST_WORKSPACE", "workspace"))
+    return Path(os.environ.get("LMCAST_WORKSPACE") or "workspace")
 
 
-def default_url(workspace: str | os.PathLike | None = None) -> str:
-    """``$LMCAST_LEDGER`` or an SQLite file ``ledger.db`` in the workspace."""
-    if workspace is None and os.environ.get("LMCAST_LEDGER"):
+def resolve_url(explicit: str | None = None, workspace: str | os.PathLike | None = None) -> str:
+    """The ledger URL every command uses — the one rule, in one place.
+
+    ``explicit`` (a ``--ledger`` flag) wins; else ``$LMCAST_LEDGER``; else the
+    SQLite file ``ledger.db`` in ``workspace`` (default :func:`default_workspace`).
+    So ``lmcast train``, ``evaluate``, ``sweep``, ``run`` and ``budget``
+    without ``--ledger`` charge the same ledger when run in one workspace.
+    """
+    if explicit:
+        return explicit
+    if os.environ.get("LMCAST_LEDGER"):
         return os.environ["LMCAST_LEDGER"]
     ws = Path(workspace) if workspace is not None else default_workspace()
     return f"sqlite:///{ws / 'ledger.db'}"
@@ -61,7 +69,7 @@ class Ledger:
     def __init__(self, url: str | None = None, budget: float | None = None) -> None:
         import sqlalchemy as sa
 
-        self.url = url or default_url()
+        self.url = resolve_url(url)
         connect_args = {}
         if self.url.startswith("sqlite:///"):
             db = Path(self.url.removeprefix("sqlite:///"))

@@ -23,3 +23,26 @@ def configure(verbosity: int = 0) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.propagate = False
+
+
+def quiet_third_party() -> None:
+    """Process-wide quieting of third-party chatter, for entry points only.
+
+    Called by the CLI's ``main`` and by spawned sweep workers, never by library
+    functions: Hugging Face weight-loading bars off (weights load in under a
+    second once cached), deprecation warnings from transformers/peft internals
+    hidden (they are not the user's concern). Must run before transformers is imported.
+    """
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def quiet_optuna() -> None:
+    """Optuna's per-study INFO lines off (entry points that run sweeps only; imports optuna)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)

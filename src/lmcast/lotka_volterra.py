@@ -12,7 +12,9 @@ arrays have shape ``(N,)`` and states ``(N, 2)``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -125,3 +127,33 @@ def simulate(
         y0[bad] = rng.uniform(*INITIAL_RANGE, size=(bad.size, 2))
         traj[bad] = integrate(y0[bad], time, LVParams.from_array(params[bad]))
     return traj.astype(np.float32), time, LVParams.from_array(params)
+
+
+def simulate_file(
+    out: str | os.PathLike, n: int = 1000, steps: int = 100, t_max: float = 200.0, seed: int = 0
+) -> Path:
+    """Simulate as :func:`simulate` and write the HDF5 file (atomically); return its path.
+
+    The file holds ``/trajectories``, ``/time``, ``/params (n, 5)`` and the
+    attributes ``generator``, ``seed`` and ``param_names``.
+
+    Raises:
+        DataError: ``n < 1``, ``steps < 2`` or ``t_max`` not positive.
+    """
+    from lmcast.data import Dataset, save_dataset
+    from lmcast.errors import DataError
+
+    if n < 1 or steps < 2 or not t_max > 0:
+        raise DataError(f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {n}, {steps}, {t_max})")
+    traj, time, params = simulate(n, steps, t_max, seed)
+    ds = Dataset(
+        traj,
+        time,
+        params=params.stack(),
+        attrs={
+            "generator": "lmcast.lotka_volterra",
+            "seed": seed,
+            "param_names": list(PARAM_NAMES),
+        },
+    )
+    return save_dataset(ds, out)

@@ -1,4 +1,10 @@
-"""Loading causal language models and tokenizers (the one module that imports transformers/peft).
+"""Loading causal language models and tokenizers, and what training and forecasting share about them.
+
+Here: resolving a model name, loading model + tokenizer (+ a LoRA adapter),
+the decoder/head split of a (PEFT-wrapped) causal LM, and the LLMTIME token
+filter (the token ids LLMTIME text can contain). :mod:`lmcast.train` and
+:mod:`lmcast.forecast` import torch/transformers/peft too, for training and
+decoding themselves.
 
 Names a user can give:
 
@@ -20,7 +26,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +53,8 @@ class LoadedModel:
         name: the name the user gave.
         arch: architecture numbers for FLOP accounting.
         lora: the LoRA spec of an applied adapter, if any.
+        cache: per-model derived tables (the forecaster's grammar tables), kept
+            with the model so they live and die with it.
     """
 
     model: Any
@@ -54,6 +62,7 @@ class LoadedModel:
     name: str
     arch: Architecture
     lora: LoraSpec | None = None
+    cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def device(self) -> Any:
@@ -226,9 +235,7 @@ def load_model(
 ) -> LoadedModel:
     """Load a model (and optionally a LoRA adapter directory) for inference or training."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # weight loading takes < 1 s once cached
     src, local = resolve_source(name)
     dev = auto_device(device)
     torch_dtype = auto_dtype(dev, dtype)
@@ -276,3 +283,26 @@ def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
     if not (path / "adapter_config.json").is_file():
         raise LmcastError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
     return PeftModel.from_pretrained(model, str(path), is_trainable=False)
+
+
+def decoder_and_head(model: Any) -> tuple[Any, Any]:
+    """The transformer body (hidden states) and the LM head of a (PEFT-wrapped) causal LM."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.get_decoder(), base.get_output_embeddings()
+
+
+def llmtime_token_ids(tokenizer: Any, extra: Any = ()) -> list[int]:
+    """The LLMTIME token filter: every token made of ``0-9 . , ; -``, EOS, and the ids in ``extra``.
+
+    Training scores only these tokens (a restricted head); constrained decoding
+    derives its automaton from the same alphabet (:mod:`lmcast.grammar`).
+    """
+    import numpy as np
+
+    from lmcast.grammar import alphabet_token_ids
+
+    ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
+    ids.add(int(tokenizer.eos_token_id))
+    for arr in extra:
+        ids.update(int(t) for t in np.unique(arr))
+    return sorted(ids)

@@ -1,32 +1,24 @@
-"""Turn a data file into LLMTIME texts per split plus ``meta.json``.
+"""The encoding record: turn a data file into LLMTIME texts per split plus ``meta.json``,
+and the ``encoding.json`` a training run leaves for evaluation to read.
 
 ``meta.json`` records everything a later step needs to reproduce the encoding
 and to evaluate on exactly the same trajectories: alpha (and the rule that
 chose it), precision, split fractions, seed and indices, and the source file's
-SHA-256.
+SHA-256. ``encoding.json`` (beside a run's adapter) is the subset a trained
+model needs: alpha, its rule, precision, split seed, source SHA-256.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lmcast import encoding
 from lmcast.data import SPLITS, Dataset, file_sha256, load_dataset, split_indices
-from lmcast.errors import DataError
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """The scale and precision used to write a data set as text."""
-
-    alpha: float
-    precision: int
-
+from lmcast.errors import DataError, LmcastError
 
 MAX_PRECISION = 8
 
@@ -103,3 +95,33 @@ def prepare(
         tmp.write_text(content)
         os.replace(tmp, out / name)
     return meta
+
+
+ENCODING_FILE = "encoding.json"
+
+
+def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
+    """Write ``encoding.json`` (from :func:`build_meta`'s content) into a run folder."""
+    from lmcast.runinfo import write_json
+
+    keys = ("alpha", "alpha_rule", "precision", "split_seed", "source_sha256")
+    return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys})
+
+
+def read_encoding_record(adapter: str | os.PathLike | None) -> dict | None:
+    """The ``encoding.json`` saved by the training run of an adapter (folder or run folder).
+
+    Raises:
+        LmcastError: the file exists but is not valid JSON with ``alpha`` and ``precision``.
+    """
+    if not adapter:
+        return None
+    for p in (Path(adapter) / ENCODING_FILE, Path(adapter).parent / ENCODING_FILE):
+        if p.is_file():
+            try:
+                rec = json.loads(p.read_text())
+                float(rec["alpha"]), int(rec["precision"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise LmcastError(f"{p}: corrupt encoding record ({exc!r})") from None
+            return rec
+    return None

@@ -44,14 +44,22 @@ def run_info(config: dict, seed: int | None, kind: str) -> dict:
     }
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write JSON atomically (temp file + rename)."""
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (temp file in the same folder + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=_default) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write JSON atomically (temp file + rename)."""
+    return write_text(path, json.dumps(obj, indent=2, default=_default) + "\n")
 
 
 def _default(o: Any) -> Any:

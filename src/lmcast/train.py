@@ -20,7 +20,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from lmcast.configs import TrainConfig
 from lmcast.data import load_dataset
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.logs import get_logger
-from lmcast.prepare import build_meta, check_precision
+from lmcast.prepare import build_meta, check_precision, write_encoding_record
 from lmcast.runinfo import run_info, write_json
 from lmcast.windows import batch_order, make_windows
 
@@ -100,17 +100,6 @@ class LossModule:
         return _Loss()
 
 
-def restricted_token_ids(tokenizer: Any, windows: list[np.ndarray]) -> list[int]:
-    """Token ids that LLMTIME text can contain: every token made of ``0-9 . , ; -`` plus EOS and any id in the windows."""
-    from lmcast.grammar import alphabet_token_ids
-
-    ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
-    ids.add(int(tokenizer.eos_token_id))
-    for w in windows:
-        ids.update(int(t) for t in np.unique(w))
-    return sorted(ids)
-
-
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
     try:
@@ -154,22 +143,8 @@ def latest_checkpoint(out: Path) -> Path | None:
     return steps[-1][1] if steps else None
 
 
-def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
-    """Run LoRA fine-tuning as configured; see the module docstring."""
-    import torch
-    from accelerate import Accelerator
-    from peft import (
-        LoraConfig,
-        get_peft_model,
-        get_peft_model_state_dict,
-        set_peft_model_state_dict,
-    )
-    from tqdm.auto import tqdm
-
-    from lmcast import encoding
-    from lmcast.ledger import Ledger
-    from lmcast.models import load_model
-
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse impossible settings with one line, before anything is loaded."""
     if cfg.max_steps < 1 or cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.context_length < 8:
         raise LmcastError(
             "--max-steps, --batch-size, --grad-accum must be >= 1 and --context-length >= 8"
@@ -189,6 +164,14 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
             raise LmcastError(
                 f"--report-to {cfg.report_to} needs the {pkg} package: pip install {pkg}"
             )
+
+
+def checkpoint_to_resume(cfg: TrainConfig) -> Path | None:
+    """The checkpoint ``--resume`` continues from (``None`` for a fresh run).
+
+    Raises:
+        LmcastError: ``--resume`` without a checkpoint, or a finished run without it.
+    """
     out = Path(cfg.out)
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:
@@ -197,27 +180,76 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         raise LmcastError(
             f"{out}: run folder already holds an adapter; use --resume or another --out"
         )
+    return ckpt
 
-    accelerator = Accelerator(
-        cpu=cfg.device == "cpu",
-        log_with=None if cfg.report_to == "none" else cfg.report_to,
-        project_dir=str(out),
-    )
-    dev = accelerator.device
-    bf16 = use_bf16(cfg.autocast, dev.type)
-    world = accelerator.num_processes
-    main = accelerator.is_main_process
 
-    # ---- data: encode splits, tokenize once, cut windows
-    ds = load_dataset(cfg.data)
-    meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed)
-    alpha = meta["alpha"]
-    texts = {
-        s: [encoding.encode(ds.trajectories[i], alpha, cfg.precision) for i in meta["splits"][s]]
-        for s in ("train", "val")
-    }
-    lm = load_model(cfg.model, device=str(dev), dtype="float32")
-    tok = lm.tokenizer
+@dataclass
+class TrainState:
+    """What changes while training; saved in every checkpoint (but ``tokens_done``)."""
+
+    step: int = 0
+    used: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_val: float = math.inf
+    since_best: int = 0
+    best_state: dict | None = None
+    last_loss: float | None = None
+    tokens_done: int = 0
+
+
+@dataclass
+class Setup:
+    """Everything a run builds before its first step (fixed while it trains)."""
+
+    cfg: TrainConfig
+    accelerator: Any
+    bf16: bool
+    meta: dict
+    lm: Any
+    train_w: np.ndarray
+    val_w: np.ndarray
+    loss_mod: Any
+    optimizer: Any
+    scheduler: Any
+    head_vocab: int | None
+    step_flops: int
+    val_flops: int
+    n_train: int
+    n_total: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    @property
+    def dev(self) -> Any:
+        return self.accelerator.device
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.cfg.grad_accum * self.accelerator.num_processes
+
+    @property
+    def n_evals(self) -> int:
+        return 2 + self.cfg.max_steps // max(self.cfg.eval_steps, 1) if len(self.val_w) else 0
+
+    def autocast(self) -> Any:
+        import torch
+
+        return torch.autocast(device_type=self.dev.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def peft_model(self) -> Any:
+        return self.accelerator.unwrap_model(self.loss_mod).model
+
+
+def _windows(
+    cfg: TrainConfig, tok: Any, texts: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train (W, L), val (W', L))`` token windows."""
     train_w = make_windows(texts["train"], tok, cfg.context_length, cfg.stride)
     val_w = make_windows(texts["val"], tok, cfg.context_length, cfg.context_length)
     if len(train_w) == 0:
@@ -226,8 +258,14 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         )
     if cfg.eval_windows and len(val_w) > cfg.eval_windows:
         val_w = val_w[np.linspace(0, len(val_w) - 1, cfg.eval_windows).round().astype(int)]
+    return train_w, val_w
 
-    # ---- model: PEFT LoRA on the chosen modules
+
+def _lora_model(cfg: TrainConfig, base: Any) -> Any:
+    """PEFT LoRA on the configured modules (seeded)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
     torch.manual_seed(cfg.seed)
     targets = [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
     lcfg = LoraConfig(
@@ -239,287 +277,368 @@ def train(cfg: TrainConfig, ledger: Any = None) -> TrainResult:
         task_type="CAUSAL_LM",
     )
     try:
-        model = get_peft_model(lm.model, lcfg)
+        return get_peft_model(base, lcfg)
     except ValueError as exc:
         raise LmcastError(f"cannot put LoRA on {targets}: {exc}") from None
+
+
+def _flops(
+    cfg: TrainConfig, arch: Any, head_vocab: int | None, n_val: int, world: int
+) -> tuple[int, int]:
+    """``(per optimizer step, per validation pass)`` FLOPs."""
+    targets = tuple(t.strip() for t in cfg.target_modules.split(",") if t.strip())
+    lora = flopsmod.LoraSpec(cfg.rank, targets)
+    L = cfg.context_length
+    logit_pos = L - 1 if head_vocab else None
+    kw = {"lora": lora, "logits_positions": logit_pos, "head_vocab": head_vocab}
+    global_batch = cfg.batch_size * cfg.grad_accum * world
+    step = 3 * flopsmod.forward_count(arch, L, batch=global_batch, **kw).total
+    val = flopsmod.forward_count(arch, L, batch=n_val, **kw).total
+    return step, val * world  # every process scores the same validation windows
+
+
+def setup(cfg: TrainConfig) -> Setup:
+    """Accelerator, encoded data, model with LoRA, loss, optimizer, schedule and FLOP costs."""
+    import torch
+    from accelerate import Accelerator
+
+    from lmcast import encoding
+    from lmcast.models import llmtime_token_ids, load_model
+
+    accelerator = Accelerator(
+        cpu=cfg.device == "cpu",
+        log_with=None if cfg.report_to == "none" else cfg.report_to,
+        project_dir=cfg.out,
+    )
+    ds = load_dataset(cfg.data)
+    meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed)
+    texts = {
+        s: [
+            encoding.encode(ds.trajectories[i], meta["alpha"], cfg.precision)
+            for i in meta["splits"][s]
+        ]
+        for s in ("train", "val")
+    }
+    lm = load_model(cfg.model, device=str(accelerator.device), dtype="float32")
+    train_w, val_w = _windows(cfg, lm.tokenizer, texts)
+    model = _lora_model(cfg, lm.model)
     n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
     log.info(
         "LoRA r=%d on %s: %s trainable parameters of %s (%.3f %%)",
         cfg.rank,
-        ",".join(targets),
+        cfg.target_modules.replace(" ", ""),
         f"{n_train:,}",
         f"{n_total:,}",
         100 * n_train / n_total,
     )
-    head_ids = restricted_token_ids(tok, [train_w, val_w]) if cfg.restricted_head else None
+    head_ids = llmtime_token_ids(lm.tokenizer, [train_w, val_w]) if cfg.restricted_head else None
     loss_mod = LossModule.build(model, head_ids)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
     scheduler = _schedule(cfg, optimizer)
     loss_mod, optimizer = accelerator.prepare(loss_mod, optimizer)
-
-    # ---- FLOPs per step and per validation pass
-    lora = flopsmod.LoraSpec(cfg.rank, tuple(targets))
-    L = cfg.context_length
     head_vocab = len(head_ids) if head_ids else None
-    logit_pos = L - 1 if head_ids else None
-    global_batch = cfg.batch_size * cfg.grad_accum * world
-    step_flops = (
-        3
-        * flopsmod.forward_count(
-            lm.arch,
-            L,
-            batch=global_batch,
-            lora=lora,
-            logits_positions=logit_pos,
-            head_vocab=head_vocab,
-        ).total
+    step_flops, val_flops = _flops(cfg, lm.arch, head_vocab, len(val_w), accelerator.num_processes)
+    bf16 = use_bf16(cfg.autocast, accelerator.device.type)
+    return Setup(
+        cfg, accelerator, bf16, meta, lm, train_w, val_w, loss_mod, optimizer, scheduler,
+        head_vocab, step_flops, val_flops, n_train, n_total,
+    )  # fmt: skip
+
+
+def resume_state(s: Setup, ckpt: Path) -> TrainState:
+    """Load LoRA weights, optimizer, schedule and counters from a checkpoint (tensors and plain data only)."""
+    import torch
+    from peft import set_peft_model_state_dict
+
+    state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
+    set_peft_model_state_dict(s.peft_model(), state["lora"])
+    s.optimizer.load_state_dict(state["optimizer"])
+    s.scheduler.load_state_dict(state["scheduler"])
+    log.info("resumed from %s (step %d, %.3e FLOPs used)", ckpt, state["step"], state["flops"])
+    return TrainState(
+        step=state["step"],
+        used=state["flops"],
+        history=state["history"],
+        best_val=state.get("best_val", math.inf),
+        since_best=state.get("since_best", 0),
     )
-    val_flops = flopsmod.forward_count(
-        lm.arch, L, batch=len(val_w), lora=lora, logits_positions=logit_pos, head_vocab=head_vocab
-    ).total
-    val_flops *= world  # every process scores the same validation windows
-    n_evals = 2 + cfg.max_steps // max(cfg.eval_steps, 1) if len(val_w) else 0
-    ledger = ledger or Ledger(cfg.ledger)
 
-    # ---- resume state
-    step, used, history = 0, 0, []
-    best_val, best_state, since_best = math.inf, None, 0
-    if ckpt is not None:
-        state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=False)
-        set_peft_model_state_dict(model, state["lora"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, used, history = state["step"], state["flops"], state["history"]
-        best_val, since_best = state.get("best_val", math.inf), state.get("since_best", 0)
-        log.info("resumed from %s (step %d, %.3e FLOPs used)", ckpt, step, used)
 
-    remaining_steps = cfg.max_steps - step
-    allot = min(cfg.max_flops or math.inf, used + ledger.remaining())
-    projected = used + remaining_steps * step_flops + n_evals * val_flops
-    first_cost = step_flops + (val_flops if step == 0 and len(val_w) else 0)
-    if used + first_cost > allot:
+def allotment(s: Setup, state: TrainState, ledger: Any) -> tuple[float, float]:
+    """``(allotment, projected)`` FLOPs of the run; refuses one whose first step does not fit."""
+    cfg = s.cfg
+    allot = min(cfg.max_flops or math.inf, state.used + ledger.remaining())
+    projected = state.used + (cfg.max_steps - state.step) * s.step_flops + s.n_evals * s.val_flops
+    first_cost = s.step_flops + (s.val_flops if state.step == 0 and len(s.val_w) else 0)
+    if state.used + first_cost > allot:
         raise BudgetExceededError(
             f"training refused: one step costs {first_cost:.3e} FLOPs (with the first validation) but the "
-            f"allotment leaves {allot - used:.3e} (--max-flops {cfg.max_flops}, ledger {ledger.url}); "
+            f"allotment leaves {allot - state.used:.3e} (--max-flops {cfg.max_flops}, ledger {ledger.url}); "
             f"projected for the whole run {projected:.3e}"
         )
+    return allot, projected
 
-    run_id = None
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "run.json", run_info(asdict(cfg), cfg.seed, "train"))
-        write_json(
-            out / "encoding.json",
-            {
-                "alpha": alpha,
-                "alpha_rule": meta["alpha_rule"],
-                "precision": cfg.precision,
-                "split_seed": cfg.split_seed,
-                "source_sha256": meta["source_sha256"],
-            },
-        )
-        run_id = ledger.start(
-            cfg.experiment,
-            str(out),
-            "train",
-            projected=projected,
-            config={**asdict(cfg), "alpha": alpha},
-        )
-        if cfg.report_to != "none":
-            try:
-                accelerator.init_trackers(
-                    out.name,
-                    config={
-                        k: v
-                        for k, v in asdict(cfg).items()
-                        if isinstance(v, (int, float, str, bool))
-                    },
-                )
-            except Exception as exc:
-                raise LmcastError(f"--report-to {cfg.report_to} failed: {exc}") from None
-    metrics_path = out / "metrics.jsonl"
 
-    def log_row(row: dict) -> None:
-        history.append(row)
-        if main:
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            if cfg.report_to != "none":
-                accelerator.log(
-                    {k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["step"]
-                )
+def open_run(s: Setup, ledger: Any, projected: float) -> int | None:
+    """Write ``run.json`` and ``encoding.json``, start the ledger row and trackers (main process)."""
+    cfg = s.cfg
+    if not s.main:
+        return None
+    s.out.mkdir(parents=True, exist_ok=True)
+    write_json(s.out / "run.json", run_info(asdict(cfg), cfg.seed, "train"))
+    write_encoding_record(s.out, s.meta)
+    run_id = ledger.start(
+        cfg.experiment,
+        str(s.out),
+        "train",
+        projected=projected,
+        config={**asdict(cfg), "alpha": s.meta["alpha"]},
+    )
+    if cfg.report_to != "none":
+        scalars = {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))}
+        try:
+            s.accelerator.init_trackers(s.out.name, config=scalars)
+        except Exception as exc:
+            raise LmcastError(f"--report-to {cfg.report_to} failed: {exc}") from None
+    return run_id
 
-    def autocast() -> Any:
-        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16)
 
-    def validate() -> float | None:
-        nonlocal used
-        if len(val_w) == 0:
-            return None
-        loss_mod.eval()
-        losses = []
-        with torch.no_grad(), autocast():
-            for b in range(0, len(val_w), cfg.batch_size):
-                ids = torch.as_tensor(val_w[b : b + cfg.batch_size], device=dev)
-                losses.append(float(loss_mod(ids)) * len(ids))
-        loss_mod.train()
-        used += val_flops
-        return sum(losses) / len(val_w)
+def log_row(s: Setup, state: TrainState, row: dict) -> None:
+    """Append a metrics row to the history, ``metrics.jsonl`` and the tracker."""
+    state.history.append(row)
+    if not s.main:
+        return
+    with open(s.out / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    if s.cfg.report_to != "none":
+        scalars = {k: v for k, v in row.items() if isinstance(v, (int, float))}
+        s.accelerator.log(scalars, step=row["step"])
 
-    def save(tag: str) -> None:
-        if not main:
-            return
-        d = _checkpoint_dir(out) / f"step_{step:06d}"
-        d.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "lora": get_peft_model_state_dict(accelerator.unwrap_model(loss_mod).model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "flops": used,
-                "history": history,
-                "best_val": best_val,
-                "since_best": since_best,
-            },
-            d / "state.pt",
-        )
-        for old in sorted(_checkpoint_dir(out).glob("step_*"))[:-2]:  # keep the last two
-            shutil.rmtree(old, ignore_errors=True)
-        ledger.update(run_id, used)
-        log.debug("checkpoint %s (%s)", d, tag)
 
-    val0 = None
-    if step == 0:
-        val0 = validate()
-        log_row({"step": 0, "val_loss": val0, "flops": used})
-        best_val = val0 if val0 is not None else math.inf
+def validate(s: Setup, state: TrainState) -> float | None:
+    """Mean validation loss (nats/token) over the validation windows; charges its FLOPs."""
+    import torch
+
+    if len(s.val_w) == 0:
+        return None
+    s.loss_mod.eval()
+    losses = []
+    with torch.no_grad(), s.autocast():
+        for b in range(0, len(s.val_w), s.cfg.batch_size):
+            ids = torch.as_tensor(s.val_w[b : b + s.cfg.batch_size], device=s.dev)
+            losses.append(float(s.loss_mod(ids)) * len(ids))
+    s.loss_mod.train()
+    state.used += s.val_flops
+    return sum(losses) / len(s.val_w)
+
+
+def save_checkpoint(s: Setup, state: TrainState, ledger: Any, run_id: int | None, tag: str) -> None:
+    """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last two; update the ledger."""
+    import torch
+    from peft import get_peft_model_state_dict
+
+    if not s.main:
+        return
+    d = _checkpoint_dir(s.out) / f"step_{state.step:06d}"
+    d.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "lora": get_peft_model_state_dict(s.peft_model()),
+            "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict(),
+            "step": state.step,
+            "flops": state.used,
+            "history": state.history,
+            "best_val": state.best_val,
+            "since_best": state.since_best,
+        },
+        d / "state.pt",
+    )
+    for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-2]:  # keep the last two
+        shutil.rmtree(old, ignore_errors=True)
+    ledger.update(run_id, state.used)
+    log.debug("checkpoint %s (%s)", d, tag)
+
+
+def train_step(s: Setup, state: TrainState) -> float:
+    """One optimizer step over ``grad_accum`` micro-batches; returns the step's mean loss."""
+    import torch
+
+    cfg, acc, world = s.cfg, s.accelerator, s.accelerator.num_processes
+    idx = batch_order(len(s.train_w), state.step, s.global_batch, cfg.seed)
+    mine = idx[acc.process_index :: world]
+    total = 0.0
+    for a in range(cfg.grad_accum):
+        chunk = mine[a * cfg.batch_size : (a + 1) * cfg.batch_size]
+        ids = torch.as_tensor(s.train_w[chunk], device=s.dev)
+        last = a == cfg.grad_accum - 1
+        with contextlib.nullcontext() if last else acc.no_sync(s.loss_mod), s.autocast():
+            loss = s.loss_mod(ids) / cfg.grad_accum
+        acc.backward(loss)
+        total += float(loss.detach())
+    if cfg.max_grad_norm > 0:
+        acc.clip_grad_norm_(s.loss_mod.parameters(), cfg.max_grad_norm)
+    s.optimizer.step()
+    s.scheduler.step()
+    s.optimizer.zero_grad(set_to_none=True)
+    state.step += 1
+    state.used += s.step_flops
+    state.tokens_done += s.global_batch * cfg.context_length
+    state.last_loss = total
+    return total
+
+
+def _track_validation(s: Setup, state: TrainState, val_loss: float | None) -> None:
+    """Best validation loss so far, evaluations since it, and its weights under early stopping."""
+    from peft import get_peft_model_state_dict
+
+    if val_loss is None:
+        return
+    if val_loss < state.best_val - 1e-6:
+        state.best_val, state.since_best = val_loss, 0
+        if s.cfg.early_stopping:
+            state.best_state = {
+                k: v.detach().clone() for k, v in get_peft_model_state_dict(s.peft_model()).items()
+            }
     else:
-        val0 = next((r["val_loss"] for r in history if r["step"] == 0 and "val_loss" in r), None)
+        state.since_best += 1
 
-    stopped = "max_steps"
-    tokens_done, t_start = 0, time.perf_counter()
+
+def training_loop(
+    s: Setup, state: TrainState, allot: float, ledger: Any, run_id: int | None
+) -> str:
+    """Step until ``max_steps``, the allotment, or early stopping; returns why it stopped."""
+    from tqdm.auto import tqdm
+
+    cfg = s.cfg
+    stopped, t_start = "max_steps", time.perf_counter()
     bar = tqdm(
         total=cfg.max_steps,
-        initial=step,
+        initial=state.step,
         desc="training",
         unit="step",
-        disable=not (cfg.progress and main),
+        disable=not (cfg.progress and s.main),
         dynamic_ncols=True,
     )
-    loss_mod.train()
-    last_loss = None
-    while step < cfg.max_steps:
-        if used + step_flops > allot:
+    s.loss_mod.train()
+    while state.step < cfg.max_steps:
+        if state.used + s.step_flops > allot:
             stopped = "budget"
             log.warning(
                 "FLOP allotment reached at step %d (%.3e of %.3e): stopping and saving",
-                step,
-                used,
+                state.step,
+                state.used,
                 allot,
             )
             break
-        idx = batch_order(len(train_w), step, global_batch, cfg.seed)
-        mine = idx[accelerator.process_index :: world]
-        total = 0.0
-        for a in range(cfg.grad_accum):
-            chunk = mine[a * cfg.batch_size : (a + 1) * cfg.batch_size]
-            ids = torch.as_tensor(train_w[chunk], device=dev)
-            ctx = (
-                accelerator.no_sync(loss_mod)
-                if a < cfg.grad_accum - 1
-                else contextlib.nullcontext()
-            )
-            with ctx, autocast():
-                loss = loss_mod(ids) / cfg.grad_accum
-            accelerator.backward(loss)
-            total += float(loss.detach())
-        if cfg.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(loss_mod.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        used += step_flops
-        tokens_done += global_batch * L
-        last_loss = total
-        elapsed = time.perf_counter() - t_start
+        loss = train_step(s, state)
         row = {
-            "step": step,
-            "loss": total,
-            "lr": scheduler.get_last_lr()[0],
-            "flops": used,
-            "tokens_per_s": tokens_done / elapsed,
+            "step": state.step,
+            "loss": loss,
+            "lr": s.scheduler.get_last_lr()[0],
+            "flops": state.used,
+            "tokens_per_s": state.tokens_done / (time.perf_counter() - t_start),
         }
-        if step % max(cfg.eval_steps, 1) == 0 or step == cfg.max_steps:
-            row["val_loss"] = validate()
-            if row["val_loss"] is not None:
-                if row["val_loss"] < best_val - 1e-6:
-                    best_val, since_best = row["val_loss"], 0
-                    if cfg.early_stopping:
-                        best_state = {
-                            k: v.detach().clone()
-                            for k, v in get_peft_model_state_dict(
-                                accelerator.unwrap_model(loss_mod).model
-                            ).items()
-                        }
-                else:
-                    since_best += 1
-        log_row(row)
+        if state.step % max(cfg.eval_steps, 1) == 0 or state.step == cfg.max_steps:
+            row["val_loss"] = validate(s, state)
+            _track_validation(s, state, row["val_loss"])
+        log_row(s, state, row)
         bar.set_postfix(
-            loss=f"{total:.4f}", tok_s=f"{row['tokens_per_s']:.0f}", flops=f"{used:.2e}"
+            loss=f"{loss:.4f}", tok_s=f"{row['tokens_per_s']:.0f}", flops=f"{state.used:.2e}"
         )
         bar.update(1)
-        if cfg.save_steps and step % cfg.save_steps == 0 and step < cfg.max_steps:
-            save("periodic")
-        if cfg.early_stopping and since_best >= cfg.early_stopping:
+        if cfg.save_steps and state.step % cfg.save_steps == 0 and state.step < cfg.max_steps:
+            save_checkpoint(s, state, ledger, run_id, "periodic")
+        if cfg.early_stopping and state.since_best >= cfg.early_stopping:
             stopped = "early_stopping"
             break
     bar.close()
-    elapsed = time.perf_counter() - t_start
+    return stopped
 
-    model_u = accelerator.unwrap_model(loss_mod).model
-    if stopped == "early_stopping" and best_state is not None:
-        set_peft_model_state_dict(model_u, best_state)
+
+def finish(
+    s: Setup,
+    state: TrainState,
+    stopped: str,
+    ledger: Any,
+    run_id: int | None,
+    seconds: float,
+    val0: float | None,
+) -> TrainResult:
+    """Save the adapter, the last checkpoint, the loss plot and ``summary.json``; close the ledger row."""
+    from peft import set_peft_model_state_dict
+
+    model_u = s.peft_model()
+    if stopped == "early_stopping" and state.best_state is not None:
+        set_peft_model_state_dict(model_u, state.best_state)
     val_final = next(
-        (r["val_loss"] for r in reversed(history) if r.get("val_loss") is not None), None
+        (r["val_loss"] for r in reversed(state.history) if r.get("val_loss") is not None), None
     )
     summary = TrainResult(
-        str(out),
-        step,
+        str(s.out),
+        state.step,
         stopped,
-        int(used),
-        last_loss,
+        int(state.used),
+        state.last_loss,
         val0,
         val_final,
-        tokens_done / elapsed if elapsed > 0 else 0.0,
-        n_train,
-        n_total,
+        state.tokens_done / seconds if seconds > 0 else 0.0,
+        s.n_train,
+        s.n_total,
     )
-    if main:
-        save(stopped)
-        model_u.save_pretrained(out / "adapter")
-        ledger.update(run_id, used, status="done" if stopped != "budget" else "stopped")
-        _plot_losses(out, history)
+    if s.main:
+        save_checkpoint(s, state, ledger, run_id, stopped)
+        model_u.save_pretrained(s.out / "adapter")
+        ledger.update(run_id, state.used, status="done" if stopped != "budget" else "stopped")
+        _plot_losses(s.out, state.history)
         write_json(
-            out / "summary.json",
+            s.out / "summary.json",
             {
                 **asdict(summary),
-                "bf16_autocast": bf16,
-                "world_size": world,
-                "train_windows": len(train_w),
-                "val_windows": len(val_w),
-                "step_flops": step_flops,
-                "restricted_head_tokens": head_vocab,
+                "bf16_autocast": s.bf16,
+                "world_size": s.accelerator.num_processes,
+                "train_windows": len(s.train_w),
+                "val_windows": len(s.val_w),
+                "step_flops": s.step_flops,
+                "restricted_head_tokens": s.head_vocab,
             },
         )
-    if cfg.report_to != "none":
-        accelerator.end_training()
-    accelerator.wait_for_everyone()
+    if s.cfg.report_to != "none":
+        s.accelerator.end_training()
+    s.accelerator.wait_for_everyone()
     return summary
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run LoRA fine-tuning as configured; see the module docstring.
+
+    A short driver over named steps: check the config, find the checkpoint to
+    resume, :func:`setup`, :func:`resume_state`, :func:`allotment`,
+    :func:`open_run`, the first validation, :func:`training_loop`, :func:`finish`.
+    """
+    from lmcast.ledger import Ledger
+
+    check_config(cfg)
+    ckpt = checkpoint_to_resume(cfg)
+    s = setup(cfg)
+    ledger = Ledger(cfg.ledger)
+    state = resume_state(s, ckpt) if ckpt is not None else TrainState()
+    allot, projected = allotment(s, state, ledger)
+    run_id = open_run(s, ledger, projected)
+    if state.step == 0:
+        val0 = validate(s, state)
+        log_row(s, state, {"step": 0, "val_loss": val0, "flops": state.used})
+        state.best_val = val0 if val0 is not None else math.inf
+    else:
+        val0 = next(
+            (r["val_loss"] for r in state.history if r["step"] == 0 and "val_loss" in r), None
+        )
+    t_start = time.perf_counter()
+    stopped = training_loop(s, state, allot, ledger, run_id)
+    return finish(s, state, stopped, ledger, run_id, time.perf_counter() - t_start, val0)
 
 
 def _plot_losses(out: Path, history: list[dict]) -> None:

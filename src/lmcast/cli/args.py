@@ -28,16 +28,20 @@ def add_config_args(
 
     Fields without a default become required options; bools become
     ``--flag/--no-flag``. Help text is the field's ``metadata["help"]`` with
-    the default appended.
+    the default appended. Metadata ``positional=True`` makes a positional
+    argument; ``aliases=[...]`` adds other flag spellings.
     """
     hints = typing.get_type_hints(cls)
     skip = set(exclude)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        flag = "--" + f.name.replace("_", "-")
         tp = _base_type(hints[f.name])
         help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
+        if f.metadata.get("positional"):
+            parser.add_argument(f.name, help=help_text)
+            continue
+        flags = ["--" + f.name.replace("_", "-"), *f.metadata.get("aliases", [])]
         kwargs: dict[str, Any] = {"dest": f.name}
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if tp is bool:
@@ -59,7 +63,7 @@ def add_config_args(
             kwargs["choices"] = f.metadata["choices"]
         if "metavar" in f.metadata:
             kwargs["metavar"] = f.metadata["metavar"]
-        parser.add_argument(flag, help=help_text, **kwargs)
+        parser.add_argument(*flags, help=help_text, **kwargs)
     return parser
 
 

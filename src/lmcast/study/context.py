@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from pathlib import Path
 
-from lmcast.configs import ContextStudyConfig, SweepConfig
+from lmcast.configs import ContextStudyConfig, ModelData, Protocol, SweepConfig, TrialBudget, shared
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
 from lmcast.runinfo import write_json
+from lmcast.study.sweep import Trial, best_record, make_trial, run_trial
+from lmcast.study.workspace import Workspace
 
 log = get_logger("context")
 
@@ -27,57 +27,31 @@ def parse_lengths(text: str) -> list[int]:
     return vals
 
 
-def best_from_sweep(workspace: str) -> dict:
+def best_from_sweep(ws: Workspace) -> dict:
     """The best sweep trial's parameters (``lr``, ``rank``, ``precision`` where swept)."""
-    path = Path(workspace) / "sweep" / "results.json"
-    if not path.exists():
+    res = ws.read(ws.sweep_results)
+    if res is None:
         raise LmcastError(
-            f"{path}: no sweep results; run `lmcast sweep` first or pass --no-from-best"
+            f"{ws.sweep_results}: no sweep results; run `lmcast sweep` first or pass --no-from-best"
         )
-    res = json.loads(path.read_text())
     if not res.get("best"):
-        raise LmcastError(f"{path}: the sweep has no finished trial")
+        raise LmcastError(f"{ws.sweep_results}: the sweep has no finished trial")
     return res["best"]["params"]
 
 
-_SAME_KEYS = (
-    "model",
-    "data",
-    "lr",
-    "rank",
-    "precision",
-    "lora_alpha",
-    "context_length",
-    "max_steps",
-    "batch_size",
-    "seed",
-    "target_modules",
-    "grad_accum",
-)
-
-
-def _identical_sweep_trial(cfg: ContextStudyConfig, point: dict) -> dict | None:
-    """A finished sweep trial with exactly this training configuration and protocol, if any."""
-    for rec_path in sorted((Path(cfg.workspace) / "sweep").glob("*/record.json")):
-        rec = json.loads(rec_path.read_text())
-        tc = rec["train_config"]
-        want = {
-            "model": cfg.model,
-            "data": cfg.data,
-            "max_steps": cfg.max_steps,
-            "batch_size": cfg.batch_size,
-            "seed": cfg.seed,
-            "lora_alpha": tc["lora_alpha"],
-            "target_modules": tc["target_modules"],
-            "grad_accum": tc["grad_accum"],
-            **point,
-        }
-        val = json.loads((Path(rec["out"]) / "val" / "metrics.json").read_text())["protocol"]
-        if (
-            all(tc.get(k) == want[k] for k in _SAME_KEYS)
-            and val["n_trajectories"] == cfg.val_trajectories
-            and val["context_steps"] == cfg.context_steps
-            and val["horizon"] == cfg.horizon
+def identical_sweep_trial(ws: Workspace, trial: Trial) -> dict | None:
+    """A finished sweep trial that trained the same weights and was scored the same way, if any."""
+    want = trial.evaluate
+    for rec_path in sorted(ws.sweep_dir.glob("*/record.json")):
+        rec = ws.read(rec_path)
+        val = ws.read(ws.sweep_dir / rec["key"] / "val" / "metrics.json")
+        if val is None or not trial.same_training(rec["train_config"]):
+            continue
+        prot = val["protocol"]
+        if (prot["n_trajectories"], prot["context_steps"], prot["horizon"]) == (
+            want.trajectories,
+            want.context_steps,
+            want.horizon,
         ):
             return rec
     return None
@@ -85,31 +59,23 @@ def _identical_sweep_trial(cfg: ContextStudyConfig, point: dict) -> dict | None:
 
 def run_context_study(cfg: ContextStudyConfig) -> dict:
     """Train and score one run per context length; write ``context/results.json``."""
-    from lmcast.sweep import best_record, run_trial
-
+    ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     lengths = parse_lengths(cfg.context_lengths)
     base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
     if cfg.from_best:
-        base.update({k: v for k, v in best_from_sweep(cfg.workspace).items() if k in base})
+        base.update({k: v for k, v in best_from_sweep(ws).items() if k in base})
     scfg = SweepConfig(
-        data=cfg.data,
-        model=cfg.model,
-        workspace=cfg.workspace,
-        max_steps=cfg.max_steps,
-        batch_size=cfg.batch_size,
-        eval_steps=cfg.eval_steps,
-        val_trajectories=cfg.val_trajectories,
-        context_steps=cfg.context_steps,
-        horizon=cfg.horizon,
-        seed=cfg.seed,
-        ledger=cfg.ledger,
-        progress=cfg.progress,
+        **shared(ModelData, cfg),
+        **shared(Protocol, cfg),
+        **shared(TrialBudget, cfg),
+        workspace=str(ws.root),
         grid=["lr=1"],
     )
     rows = []
     for length in lengths:
         point = {**base, "context_length": length}
-        same = _identical_sweep_trial(cfg, point)
+        trial = make_trial(scfg, point, experiment="context-study", root="context")
+        same = identical_sweep_trial(ws, trial)
         if same is not None:
             log.info(
                 "context length %d: identical to sweep trial %s, reusing it", length, same["key"]
@@ -117,15 +83,19 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
             rows.append({**same, "params": point, "reused_from": same["out"]})
             continue
         log.info("context length %d (%s)", length, point)
-        rows.append(run_trial(scfg, point, experiment="context-study", root="context"))
-    best = best_record(rows)
-    res = {"base": base, "rows": rows, "best": best, "config": asdict(cfg)}
-    write_json(Path(cfg.workspace) / "context" / "results.json", res)
+        rows.append(run_trial(trial))
+    res = {"base": base, "rows": rows, "best": best_record(rows), "config": asdict(cfg)}
+    write_json(ws.context_results, res)
+    _plot(ws, rows)
+    return res
+
+
+def _plot(ws: Workspace, rows: list[dict]) -> None:
     from lmcast.plots import plot_curves
 
     xs = [r["params"]["context_length"] for r in rows]
     plot_curves(
-        Path(cfg.workspace) / "context" / "context_length.png",
+        ws.context_figure,
         {
             "validation MAE": (xs, [r["val_mae"] for r in rows]),
             "validation loss": (xs, [r["val_loss"] or float("nan") for r in rows]),
@@ -134,10 +104,10 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
         "value",
         title="context-length study",
     )
-    return res
 
 
 def format_context(res: dict) -> str:
+    """Fixed-width text of :func:`run_context_study`."""
     lines = [f"{'context':>8}{'val MAE':>10}{'val loss':>10}{'steps':>7}"]
     for r in res["rows"]:
         lines.append(

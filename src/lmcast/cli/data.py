@@ -1,4 +1,4 @@
-"""Handlers for ``lmcast data …`` and ``lmcast encode``."""
+"""Handlers for ``lmcast data …`` and ``lmcast encode``: config → library call → print."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from lmcast.configs import EncodeConfig, PrepareConfig, SimulateConfig
-from lmcast.data import Dataset, describe, import_csv, load_dataset, save_dataset, split_indices
+from lmcast.configs import EncodeConfig, ImportConfig, InfoConfig, PrepareConfig, SimulateConfig
 from lmcast.errors import DataError
 from lmcast.logs import get_logger
 
@@ -20,27 +17,14 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def simulate_command(cfg: SimulateConfig) -> Path:
+def simulate(cfg: SimulateConfig) -> Path:
     """Simulate and write the file; logs a one-line summary."""
-    from lmcast.lotka_volterra import PARAM_NAMES, simulate
+    from lmcast.lotka_volterra import simulate_file
 
-    if cfg.n < 1 or cfg.steps < 2 or not cfg.t_max > 0:
-        raise DataError(
-            f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {cfg.n}, {cfg.steps}, {cfg.t_max})"
-        )
-    traj, time, params = simulate(cfg.n, cfg.steps, cfg.t_max, cfg.seed)
-    ds = Dataset(
-        traj,
-        time,
-        params=params.stack(),
-        attrs={
-            "generator": "lmcast.lotka_volterra",
-            "seed": cfg.seed,
-            "param_names": list(PARAM_NAMES),
-        },
+    path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed)
+    log.info(
+        "wrote %s: %d trajectories × %d steps, time [0, %g]", path, cfg.n, cfg.steps, cfg.t_max
     )
-    path = save_dataset(ds, cfg.out)
-    log.info("wrote %s: trajectories %s, time [%g, %g]", path, traj.shape, time[0], time[-1])
     return path
 
 
@@ -64,20 +48,24 @@ def _format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
-def info_command(path: str, as_json: bool = False) -> dict:
+def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
-    info = describe(load_dataset(path))
-    _out(json.dumps(info, indent=2) if as_json else _format_info(info))
-    return info
+    from lmcast.data import describe, load_dataset
+
+    summary = describe(load_dataset(cfg.path))
+    _out(json.dumps(summary, indent=2) if cfg.json else _format_info(summary))
+    return summary
 
 
-def import_command(csv_path: str, out: str, id_column: str, time_column: str) -> Path:
+def import_(cfg: ImportConfig) -> Path:
     """Convert a long-format CSV to the HDF5 layout."""
-    ds = import_csv(csv_path, id_column=id_column, time_column=time_column)
+    from lmcast.data import import_csv, save_dataset
+
+    ds = import_csv(cfg.csv, id_column=cfg.id_column, time_column=cfg.time_column)
     ds.attrs = {k: v for k, v in ds.attrs.items() if k != "series_ids"} | {
         "series_ids": [str(s) for s in ds.attrs.get("series_ids", [])]
     }
-    path = save_dataset(ds, out)
+    path = save_dataset(ds, cfg.out)
     log.info(
         "wrote %s: %d series × %d steps × %d variables %s", path, *ds.shape, list(ds.variables)
     )
@@ -94,11 +82,11 @@ def _parse_fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def prepare_command(cfg: PrepareConfig) -> dict:
+def prepare(cfg: PrepareConfig) -> dict:
     """Write the split texts and meta.json."""
-    from lmcast.prepare import prepare
+    from lmcast.prepare import prepare as prepare_splits
 
-    meta = prepare(
+    meta = prepare_splits(
         cfg.data, cfg.out, cfg.precision, cfg.alpha, cfg.split_seed, _parse_fractions(cfg.split)
     )
     sizes = {k: len(v) for k, v in meta["splits"].items()}
@@ -113,9 +101,12 @@ def prepare_command(cfg: PrepareConfig) -> dict:
     return meta
 
 
-def encode_command(cfg: EncodeConfig) -> dict:
+def encode(cfg: EncodeConfig) -> dict:
     """Print one trajectory's text and token ids."""
+    import numpy as np
+
     from lmcast import encoding
+    from lmcast.data import load_dataset, split_indices
     from lmcast.prepare import resolve_alpha
     from lmcast.qwen_tokens import qwen_token_ids
 

@@ -1,0 +1,79 @@
+"""The ``lmcast`` command line: one table of subcommands over library functions.
+
+Layout: :mod:`lmcast.cli.commands` is the table (name, help, config class,
+handler); :mod:`lmcast.cli.args` turns a config dataclass into options;
+:mod:`lmcast.cli.data`, :mod:`lmcast.cli.model` and :mod:`lmcast.cli.study`
+hold the handlers, each of which turns a config into one library call and
+prints the result. Heavy imports (numpy, h5py, torch, transformers) happen
+inside the handlers so ``lmcast --help`` stays fast. Every
+:class:`~lmcast.errors.LmcastError` becomes one line on stderr and a non-zero
+exit code (2 for bad input, 3 for a refused budget), no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lmcast import __version__
+from lmcast.cli.args import add_config_args, config_from_args
+from lmcast.cli.commands import COMMANDS, GROUP_HELP
+from lmcast.errors import LmcastError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``lmcast`` parser."""
+    parser = argparse.ArgumentParser(
+        prog="lmcast",
+        description="Fine-tune and evaluate small language models as time-series forecasters "
+        "(LLMTIME text encoding, LoRA, explicit FLOP budgets).",
+    )
+    parser.add_argument("--version", action="version", version=f"lmcast {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for cmd in COMMANDS:
+        if len(cmd.path) == 2:
+            group, name = cmd.path
+            if group not in groups:
+                gp = top.add_parser(group, help=GROUP_HELP[group], description=GROUP_HELP[group])
+                groups[group] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+                gp.set_defaults(_group_parser=gp)
+            parent = groups[group]
+        else:
+            name, parent = cmd.path[0], top
+        sub = parent.add_parser(
+            name,
+            help=cmd.help,
+            description=cmd.help,
+            epilog=cmd.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_config_args(sub, cmd.config)
+        sub.set_defaults(_command=cmd)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cmd = getattr(args, "_command", None)
+    if cmd is None:
+        (getattr(args, "_group_parser", None) or parser).print_help()
+        return 2
+    from lmcast.logs import configure, quiet_third_party
+
+    configure(-1 if args.quiet else args.verbose)
+    quiet_third_party()
+    try:
+        cmd.handler(config_from_args(cmd.config, args))
+        return 0
+    except LmcastError as exc:
+        sys.stderr.write(f"lmcast: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("lmcast: interrupted\n")
+        return 130

@@ -1,0 +1,139 @@
+"""The one command table: every ``lmcast`` subcommand, its config class and its handler.
+
+To add a command: write a config dataclass in :mod:`lmcast.configs` (one line
+of help per field), a handler ``def handler(cfg) -> object`` in the handler
+module of its family (it calls one library function and prints), and a row
+here. Nothing else registers commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lmcast import configs as c
+from lmcast.cli import data, model, study
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its name path, help, config dataclass and handler."""
+
+    path: tuple[str, ...]
+    help: str
+    config: type
+    handler: Callable[[Any], Any]
+    epilog: str = ""
+
+
+GROUP_HELP = {"data": "data files: simulate, inspect, import, encode splits"}
+
+RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
+  1. data          simulate (the profile's data.simulate) unless --data is given
+  2. baseline      zero-shot evaluation on the test split          -> baseline/metrics.json
+  3. sweep         grid of LoRA trials scored on validation MAE    -> sweep/results.json
+  4. context-study best sweep config at several context lengths    -> context/results.json
+  5. final         training with the best config, capped by the remaining budget -> final/adapter
+  6. final-test    evaluation on the baseline's test trajectories  -> final/test/metrics.json
+  7. report        markdown report with figures and the FLOP table -> report/report.md
+
+profiles (YAML in src/lmcast/profiles, or a path):
+  quick  SmolLM2-135M on a 2-core CPU in about 10 minutes (80 -> 20 protocol, small grid)
+  seed   the reference study for a GPU: Qwen2.5-0.5B, lr x rank grid, contexts 128/512/768,
+         final training up to 30,000 steps, budget 1e17, 50 -> 50 protocol
+
+examples:
+  lmcast run --profile quick
+  lmcast run --profile seed --dry-run      # planned experiments and projected FLOPs
+"""
+
+SWEEP_EPILOG = """examples:
+  lmcast sweep --data lv.h5 --grid "lr=1e-5,5e-5,1e-4" --grid "rank=2,4,8"
+  lmcast sweep --data lv.h5 --grid "lr=1e-4" --grid "precision=2,3" --workers 2
+  # several machines, one study and one budget:
+  lmcast sweep ... --storage postgresql://user@host/db --ledger postgresql://user@host/db
+"""
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        ("data", "simulate"),
+        "simulate logistic-prey Lotka–Volterra trajectories to HDF5",
+        c.SimulateConfig,
+        data.simulate,
+    ),
+    Command(
+        ("data", "info"),
+        "shape, time span and value percentiles of a data file",
+        c.InfoConfig,
+        data.info,
+    ),
+    Command(
+        ("data", "import"),
+        "convert a long-format CSV of series into the HDF5 layout",
+        c.ImportConfig,
+        data.import_,
+    ),
+    Command(
+        ("data", "prepare"),
+        "encode train/val/test splits as LLMTIME text + meta.json",
+        c.PrepareConfig,
+        data.prepare,
+    ),
+    Command(
+        ("encode",),
+        "show a trajectory as LLMTIME text and its Qwen2.5 token ids",
+        c.EncodeConfig,
+        data.encode,
+    ),
+    Command(
+        ("flops",),
+        "FLOPs of a forward pass, training step or generation, by component",
+        c.FlopsConfig,
+        model.flops,
+    ),
+    Command(
+        ("evaluate",),
+        "forecast held-out windows; MAE/RMSE beside persistence and the ODE oracle",
+        c.EvalConfig,
+        model.evaluate,
+    ),
+    Command(
+        ("train",),
+        "LoRA fine-tuning on the encoded training split, charged to the FLOP budget",
+        c.TrainConfig,
+        model.train,
+    ),
+    Command(
+        ("sweep",),
+        "grid search over lr × rank × precision, shareable by many workers",
+        c.SweepConfig,
+        study.sweep,
+        SWEEP_EPILOG,
+    ),
+    Command(
+        ("context-study",),
+        "train the best sweep configuration at several context lengths",
+        c.ContextStudyConfig,
+        study.context,
+    ),
+    Command(
+        ("report",),
+        "markdown study report with figures and the FLOP table",
+        c.ReportConfig,
+        study.report,
+    ),
+    Command(
+        ("run",),
+        "the whole study (data → baseline → sweep → context → final → report), resumable",
+        c.RunConfig,
+        study.run,
+        RUN_EPILOG,
+    ),
+    Command(
+        ("budget",),
+        "the FLOP ledger: FLOPs charged per experiment against the budget",
+        c.BudgetConfig,
+        model.budget,
+    ),
+)

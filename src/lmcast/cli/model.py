@@ -1,0 +1,73 @@
+"""Handlers for ``lmcast flops``, ``budget``, ``evaluate`` and ``train``: config → call → print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+
+from lmcast.configs import BudgetConfig, EvalConfig, FlopsConfig, TrainConfig
+from lmcast.errors import LmcastError
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def flops(cfg: FlopsConfig) -> dict:
+    """Print the per-component FLOP table."""
+    from lmcast import flops as flopsmod
+
+    try:
+        arch = flopsmod.resolve_architecture(cfg.model)
+    except KeyError as exc:
+        raise LmcastError(str(exc.args[0])) from None
+    except (ValueError, OSError) as exc:
+        raise LmcastError(f"{cfg.model}: cannot read config ({exc})") from None
+    if cfg.seq_len < 1 or cfg.batch < 1:
+        raise LmcastError("--seq-len and --batch must be >= 1")
+    if cfg.mode == "generate" and cfg.new_tokens < 1:
+        raise LmcastError("--mode generate needs --new-tokens >= 1")
+    targets = tuple(t.strip() for t in cfg.lora_targets.split(",") if t.strip())
+    unknown = set(targets) - set(flopsmod.module_shapes(arch))
+    if unknown:
+        raise LmcastError(f"unknown LoRA target modules: {sorted(unknown)}")
+    rep = flopsmod.report(
+        arch, cfg.seq_len, cfg.batch, cfg.mode, cfg.new_tokens, cfg.lora_rank, targets
+    )
+    _out(json.dumps(rep, indent=2) if cfg.json else flopsmod.format_table(rep))
+    return rep
+
+
+def budget(cfg: BudgetConfig) -> dict:
+    """Print (and optionally set) the ledger's budget table."""
+    from lmcast.ledger import Ledger, format_budget_table
+
+    ledger = Ledger(cfg.ledger)
+    if cfg.set is not None:
+        if not cfg.set > 0:
+            raise LmcastError(f"--set must be a positive number of FLOPs, got {cfg.set}")
+        ledger.set_budget(cfg.set)
+    tab = ledger.table()
+    tab["ledger"] = ledger.url
+    _out(json.dumps(tab, indent=2) if cfg.json else format_budget_table(tab))
+    return tab
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    """Evaluate and print the metrics table (or JSON)."""
+    from lmcast.evaluate import evaluate as run_evaluation
+    from lmcast.evaluate import summary_table
+
+    metrics = run_evaluation(cfg, progress=not cfg.json).metrics
+    _out(json.dumps(metrics, indent=2) if cfg.json else summary_table(metrics))
+    return metrics
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train and print the summary as JSON."""
+    from lmcast.train import train as run_training
+
+    res = asdict(run_training(cfg))
+    _out(json.dumps(res, indent=2))
+    return res

@@ -1,0 +1,102 @@
+"""Grid-point claims: which sweep worker runs which trial, in a table of the sweep's database.
+
+One row per (study, key), unique, so two workers racing for a grid point
+cannot both win the insert. A claim whose trial failed, or whose worker
+process on this host has died, can be taken again, so a crashed trial is
+retried by the next ``lmcast sweep``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+
+class Claims:
+    """Grid-point claims in the storage database (one row per key, unique)."""
+
+    def __init__(self, url: str, study: str) -> None:
+        import sqlalchemy as sa
+
+        self.sa = sa
+        args = {"timeout": 60} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, connect_args=args)
+        meta = sa.MetaData()
+        self.table = sa.Table(
+            "lmcast_claims",
+            meta,
+            sa.Column("study", sa.String(200), primary_key=True),
+            sa.Column("key", sa.String(400), primary_key=True),
+            sa.Column("status", sa.String(20), nullable=False),
+            sa.Column("host", sa.String(200), nullable=False),
+            sa.Column("pid", sa.Integer, nullable=False),
+            sa.Column("updated", sa.Float, nullable=False),
+        )
+        try:
+            meta.create_all(self.engine)
+        except sa.exc.OperationalError as exc:  # a concurrent worker created it
+            if "already exists" not in str(exc):
+                raise
+        self.study = study
+        self.me = (socket.gethostname(), os.getpid())
+
+    def _stale(self, row: Any) -> bool:
+        if row.status == "failed":
+            return True
+        if row.status == "running" and row.host == self.me[0]:
+            try:
+                os.kill(row.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+        return False
+
+    def claim(self, key: str) -> bool:
+        """Atomically take ``key``; True when this worker now owns it."""
+        sa, t = self.sa, self.table
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(t).values(
+                        study=self.study,
+                        key=key,
+                        status="running",
+                        host=self.me[0],
+                        pid=self.me[1],
+                        updated=now,
+                    )
+                )
+            return True
+        except sa.exc.IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(t).where((t.c.study == self.study) & (t.c.key == key))
+            ).first()
+            if row is None or not self._stale(row):
+                return False
+            res = conn.execute(
+                sa.update(t)
+                .where(
+                    (t.c.study == self.study)
+                    & (t.c.key == key)
+                    & (t.c.status == row.status)
+                    & (t.c.pid == row.pid)
+                    & (t.c.updated == row.updated)
+                )
+                .values(status="running", host=self.me[0], pid=self.me[1], updated=now)
+            )
+            return res.rowcount == 1
+
+    def set(self, key: str, status: str) -> None:
+        sa, t = self.sa, self.table
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(t)
+                .where((t.c.study == self.study) & (t.c.key == key))
+                .values(status=status, updated=time.time())
+            )

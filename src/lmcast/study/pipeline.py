@@ -1,0 +1,251 @@
+"""``lmcast run``: data → zero-shot baseline → sweep → context-length study → final model → test → report.
+
+The study is a list of :class:`Stage` rows: a name, a done-check on the
+workspace and a run function. Each stage writes into the
+:class:`~lmcast.study.workspace.Workspace` and is skipped when its outputs
+exist, so an interrupted run resumes where it stopped (an interrupted training
+run resumes from its last checkpoint). Everything is charged to the
+workspace's one ledger, whose budget comes from the profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmcast import flops as flopsmod
+from lmcast.configs import (
+    ContextStudyConfig,
+    EvalConfig,
+    ReportConfig,
+    RunConfig,
+    SweepConfig,
+    TrainConfig,
+)
+from lmcast.logs import get_logger
+from lmcast.study.plan import eval_flops, format_plan, plan
+from lmcast.study.profiles import Profile, load_profile
+from lmcast.study.workspace import Workspace
+
+log = get_logger("pipeline")
+
+
+@dataclass
+class RunContext:
+    """What the stages share: the run's config, its profile, workspace and data file."""
+
+    cfg: RunConfig
+    profile: Profile
+    ws: Workspace
+    model: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data(self) -> Path:
+        return Path(self.cfg.data) if self.cfg.data else self.ws.data_file
+
+    def eval_config(self, **kw: Any) -> EvalConfig:
+        """An evaluation on the profile's protocol and this study's ledger."""
+        prot = self.profile.protocol
+        return EvalConfig(
+            model=self.model,
+            data=str(self.data),
+            context_steps=prot.context_steps,
+            horizon=prot.horizon,
+            trajectories=prot.test_trajectories,
+            ledger=self.ws.ledger_url,
+            split="test",
+            **kw,
+        )
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the study: skipped when ``done`` says its outputs exist."""
+
+    name: str
+    done: Callable[[RunContext], bool]
+    run: Callable[[RunContext], None]
+    applies: Callable[[RunContext], bool] = lambda ctx: True
+
+
+def _simulate(ctx: RunContext) -> None:
+    from lmcast.lotka_volterra import simulate_file
+
+    sim = ctx.profile.data.simulate
+    simulate_file(ctx.ws.data_file, sim.n, sim.steps, sim.t_max, sim.seed)
+
+
+def _baseline(ctx: RunContext) -> None:
+    from lmcast.evaluate import evaluate
+
+    log.info("stage: zero-shot baseline")
+    evaluate(
+        ctx.eval_config(out=str(ctx.ws.baseline_dir), experiment="baseline"),
+        progress=ctx.cfg.progress,
+    )
+
+
+def _sweep(ctx: RunContext) -> None:
+    from lmcast.study.sweep import run_sweep
+
+    sw, prot = ctx.profile.sweep, ctx.profile.protocol
+    log.info("stage: sweep (%s)", ", ".join(sw.grid_specs()))
+    run_sweep(
+        SweepConfig(
+            data=str(ctx.data),
+            model=ctx.model,
+            grid=sw.grid_specs(),
+            workspace=str(ctx.ws.root),
+            max_steps=sw.max_steps,
+            context_length=sw.context_length,
+            batch_size=sw.batch_size,
+            eval_steps=sw.eval_steps,
+            val_trajectories=sw.val_trajectories,
+            context_steps=prot.context_steps,
+            horizon=prot.horizon,
+            ledger=ctx.ws.ledger_url,
+            progress=ctx.cfg.progress,
+        )
+    )
+
+
+def _context(ctx: RunContext) -> None:
+    from lmcast.study.context import run_context_study
+
+    cs, prot = ctx.profile.context_study, ctx.profile.protocol
+    log.info("stage: context-length study %s", cs.context_lengths)
+    run_context_study(
+        ContextStudyConfig(
+            data=str(ctx.data),
+            model=ctx.model,
+            context_lengths=",".join(str(v) for v in cs.context_lengths),
+            workspace=str(ctx.ws.root),
+            max_steps=cs.max_steps,
+            batch_size=cs.batch_size,
+            eval_steps=cs.eval_every,
+            val_trajectories=cs.val_trajectories,
+            context_steps=prot.context_steps,
+            horizon=prot.horizon,
+            ledger=ctx.ws.ledger_url,
+            progress=ctx.cfg.progress,
+        )
+    )
+
+
+def _final(ctx: RunContext) -> None:
+    """Train the best lr/rank/precision and context length on what remains of the budget."""
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    best = ctx.ws.read(ctx.ws.context_results)["best"]["params"]
+    prot, fin = ctx.profile.protocol, ctx.profile.final
+    precision, rank = int(best.get("precision", 2)), int(best.get("rank", 8))
+    reserve = eval_flops(
+        arch_for(ctx.model),
+        prot.test_trajectories,
+        prot.context_steps,
+        prot.horizon,
+        precision,
+        flopsmod.LoraSpec(rank),
+    )
+    allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
+    log.info("stage: final training %s (allotment %.3e FLOPs)", best, allot)
+    out = ctx.ws.final_dir
+    train(
+        TrainConfig(
+            model=ctx.model,
+            data=str(ctx.data),
+            out=str(out),
+            max_steps=fin.max_steps,
+            batch_size=fin.batch_size,
+            eval_steps=fin.eval_steps,
+            save_steps=fin.eval_steps,
+            ledger=ctx.ws.ledger_url,
+            experiment="final",
+            lr=float(best["lr"]),
+            rank=rank,
+            precision=precision,
+            context_length=int(best["context_length"]),
+            max_flops=allot,
+            resume=(out / "checkpoints").is_dir(),
+            progress=ctx.cfg.progress,
+        )
+    )
+
+
+def _final_test(ctx: RunContext) -> None:
+    from lmcast.evaluate import evaluate
+
+    log.info("stage: final test evaluation")
+    evaluate(
+        ctx.eval_config(
+            adapter=str(ctx.ws.final_dir), out=str(ctx.ws.final_test_dir), experiment="final"
+        ),
+        progress=ctx.cfg.progress,
+    )
+
+
+def _report(ctx: RunContext) -> None:
+    from lmcast.study.report import write_report
+
+    ctx.outputs["report"] = str(
+        write_report(ReportConfig(workspace=str(ctx.ws.root), ledger=ctx.ws.ledger_url))
+    )
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("data", lambda c: c.ws.data_file.exists(), _simulate, lambda c: c.cfg.data is None),
+    Stage("baseline", lambda c: (c.ws.baseline_dir / "metrics.json").exists(), _baseline),
+    Stage("sweep", lambda c: c.ws.sweep_results.exists(), _sweep),
+    Stage("context-study", lambda c: c.ws.context_results.exists(), _context),
+    Stage("final", lambda c: (c.ws.final_dir / "adapter").exists(), _final),
+    Stage("final-test", lambda c: (c.ws.final_test_dir / "metrics.json").exists(), _final_test),
+    # always rewritten: cheap, and reflects the ledger now
+    Stage("report", lambda c: False, _report),
+)
+
+
+def run_pipeline(cfg: RunConfig) -> dict:
+    """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs."""
+    from lmcast.ledger import Ledger
+
+    profile = load_profile(cfg.profile)
+    model = cfg.model or profile.model
+    if cfg.dry_run:
+        rows = plan(profile, arch_for(model))
+        return {
+            "plan": [r.__dict__ for r in rows],
+            "text": format_plan(cfg.profile, model, profile.budget, rows),
+            "total": sum(r.flops for r in rows),
+            "budget": profile.budget,
+        }
+    ws = Workspace.at(cfg.workspace)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(ws.ledger_url)
+    if not ledger.records():  # a new ledger takes the profile's budget
+        ledger.set_budget(profile.budget)
+    ctx = RunContext(cfg, profile, ws, model)
+    skipped = []
+    for stage in STAGES:
+        if not stage.applies(ctx):
+            continue
+        if stage.done(ctx):
+            skipped.append(stage.name)
+            continue
+        stage.run(ctx)
+    return {"workspace": str(ws.root), "skipped": skipped, **ctx.outputs}
+
+
+def arch_for(model: str) -> flopsmod.Architecture:
+    """Architecture numbers of a model name: built in, from a config, or by loading it."""
+    if model in flopsmod.ARCHITECTURES:
+        return flopsmod.ARCHITECTURES[model]
+    try:
+        return flopsmod.resolve_architecture(model)
+    except KeyError:
+        from lmcast.models import load_model
+
+        return load_model(model).arch

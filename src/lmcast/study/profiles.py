@@ -1,0 +1,206 @@
+"""Typed study profiles (``lmcast run --profile``): YAML validated into frozen dataclasses.
+
+A profile is a complete description of a study: every key is required except
+``context_study.eval_steps`` (default: its ``max_steps``). A typo, a missing
+key, a value of the wrong type, a list where a mapping belongs or malformed
+YAML is one :class:`~lmcast.errors.LmcastError` line naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmcast.errors import LmcastError
+
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+
+
+def _count(default: Any = dataclasses.MISSING, minimum: int = 1) -> Any:
+    return field(default=default, metadata={"min": minimum})
+
+
+@dataclass(frozen=True)
+class SimulateSpec:
+    """``data.simulate``: arguments of :func:`lmcast.lotka_volterra.simulate_file`."""
+
+    n: int = _count()
+    steps: int = _count(minimum=2)
+    t_max: float = _count(minimum=0)
+    seed: int = _count(minimum=0)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``data``: how the study gets data when ``--data`` is not given."""
+
+    simulate: SimulateSpec
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """``protocol``: the forecast protocol of the baseline, trials and final test."""
+
+    context_steps: int = _count()
+    horizon: int = _count()
+    test_trajectories: int = _count()
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """``sweep``: the LoRA grid and how each trial trains."""
+
+    grid: dict[str, list[float]]
+    max_steps: int = _count()
+    context_length: int = _count(minimum=8)
+    batch_size: int = _count()
+    eval_steps: int = _count()
+    val_trajectories: int = _count()
+
+    def grid_specs(self) -> list[str]:
+        """The grid as ``--grid`` strings, e.g. ``["lr=0.001,0.003", "rank=8"]``."""
+        return [f"{k}={','.join(str(v) for v in vals)}" for k, vals in self.grid.items()]
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """``context_study``: the training window lengths tried with the best sweep config."""
+
+    context_lengths: list[int]
+    max_steps: int = _count()
+    batch_size: int = _count()
+    val_trajectories: int = _count()
+    eval_steps: int | None = None
+
+    @property
+    def eval_every(self) -> int:
+        return self.eval_steps or self.max_steps
+
+
+@dataclass(frozen=True)
+class FinalSpec:
+    """``final``: the final model's training (capped by the remaining budget)."""
+
+    max_steps: int = _count()
+    batch_size: int = _count()
+    eval_steps: int = _count()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A whole study."""
+
+    model: str
+    budget: float
+    data: DataSpec
+    protocol: ProtocolSpec
+    sweep: SweepSpec
+    context_study: ContextSpec
+    final: FinalSpec
+
+
+def profile_path(name: str) -> Path:
+    """The YAML file of a built-in profile name or a path."""
+    path = Path(name)
+    if not path.suffix:
+        path = PROFILE_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")))
+        raise LmcastError(f"profile {name!r} not found (built in: {known}; or give a YAML path)")
+    return path
+
+
+def load_profile(name: str) -> Profile:
+    """Read and validate a profile by name (``quick``, ``seed``) or YAML path."""
+    import yaml
+
+    path = profile_path(name)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LmcastError(f"profile {path}: not readable YAML ({first})") from None
+    return parse_profile(raw, str(path))
+
+
+def parse_profile(raw: Any, source: str = "profile") -> Profile:
+    """Validate a parsed YAML document into a :class:`Profile`."""
+    return _build(Profile, raw, "", source)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _build(cls: type, raw: Any, where: str, source: str) -> Any:
+    label = where.rstrip(".") or "the top level"
+    if not isinstance(raw, dict):
+        raise LmcastError(f"profile {source}: {label} must be a mapping, got {_type_name(raw)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in raw if k not in names]
+    if unknown:
+        raise LmcastError(
+            f"profile {source}: unknown key {where}{unknown[0]!s} (expected one of: {', '.join(names)})"
+        )
+    values = {}
+    for f in dataclasses.fields(cls):
+        key = f"{where}{f.name}"
+        if f.name not in raw:
+            if f.default is dataclasses.MISSING:
+                raise LmcastError(f"profile {source}: missing key {key}")
+            continue
+        values[f.name] = _value(hints[f.name], raw[f.name], key, source, f.metadata.get("min"))
+    return cls(**values)
+
+
+def _value(tp: Any, value: Any, key: str, source: str, minimum: int | None) -> Any:
+    def bad(expected: str) -> LmcastError:
+        return LmcastError(
+            f"profile {source}: {key} must be {expected}, got {_type_name(value)} {value!r}"
+        )
+
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".", source)
+    if origin is dict:
+        if not isinstance(value, dict) or not value:
+            raise bad("a non-empty mapping of lists")
+        return {
+            str(k): _value(typing.get_args(tp)[1], v, f"{key}.{k}", source, None)
+            for k, v in value.items()
+        }
+    if origin is list:
+        if not isinstance(value, list) or not value:
+            raise bad("a non-empty list")
+        return [_value(typing.get_args(tp)[0], v, key, source, minimum) for v in value]
+    if tp is str:
+        if not isinstance(value, str) or not value:
+            raise bad("a string")
+        return value
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e17" as a string
+        try:
+            value = float(value)
+        except ValueError:
+            raise bad("a finite number") from None
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int and not (numeric and float(value).is_integer()):
+        raise bad("an integer")
+    if tp is float and not (numeric and value == value and abs(value) != float("inf")):
+        raise bad("a finite number")
+    if tp is float and key == "budget" and not value > 0:
+        raise bad("a positive number of FLOPs")
+    if minimum is not None and value < minimum:
+        raise bad(f">= {minimum}")
+    return int(value) if tp is int else value  # a float field keeps an int as given (rank=8)

@@ -1,0 +1,317 @@
+"""``lmcast report``: a markdown study report with figures, from a workspace.
+
+One function per section, in :data:`SECTIONS` order: data summary; zero-shot
+baseline; sweep table and heat-maps (lr × rank per precision); context-length
+study; final results against zero-shot, persistence and the ODE oracle;
+trajectory figures and error distributions; the FLOP table per experiment
+from the ledger. Each reads its stage's outputs through the
+:class:`~lmcast.study.workspace.Workspace` and returns markdown lines.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lmcast.configs import ReportConfig
+from lmcast.errors import LmcastError
+from lmcast.study.workspace import Workspace
+
+
+def _fmt(v: float | None, digits: int = 4) -> str:
+    return "–" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{digits}f}"
+
+
+def _metrics_row(label: str, precision: str, m: dict, parse: float | None) -> str:
+    o = m["original"]
+    pv = o["per_variable"]
+    names = list(pv)
+    cells = [label, precision, _fmt(o["mae"]), _fmt(o["rmse"])]
+    for n in names:
+        cells += [_fmt(pv[n]["mae"]), _fmt(pv[n]["rmse"])]
+    cells.append("–" if parse is None else f"{parse:.2f}")
+    return "| " + " | ".join(cells) + " |"
+
+
+def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
+    names = list(result["model"]["original"]["per_variable"])
+    head = (
+        ["forecaster", "precision", "MAE", "RMSE"]
+        + [f"{n} {m}" for n in names for m in ("MAE", "RMSE")]
+        + ["parse"]
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines.append(_metrics_row(label, precision, result["model"], result["model"]["parse_success"]))
+    lines.append(_metrics_row("persistence", "–", result["persistence"], None))
+    if "oracle" in result:
+        lines.append(_metrics_row("ODE oracle", "–", result["oracle"], None))
+    return lines
+
+
+def _heatmaps(sweep: dict, fig_dir: Path) -> list[Path]:
+    """One lr × rank heat-map of validation MAE per precision."""
+    from lmcast.plots import plot_heatmap
+
+    configs = [(r["train_config"], r["val_mae"]) for r in sweep["rows"]]
+    lrs = sorted({tc["lr"] for tc, _ in configs})
+    ranks = sorted({tc["rank"] for tc, _ in configs})
+    out = []
+    for p in sorted({tc["precision"] for tc, _ in configs}):
+        grid = np.full((len(ranks), len(lrs)), np.nan)
+        for tc, mae in configs:
+            if tc["precision"] == p:
+                grid[ranks.index(tc["rank"]), lrs.index(tc["lr"])] = mae
+        out.append(
+            plot_heatmap(
+                fig_dir / f"sweep_heatmap_p{p}.png",
+                grid,
+                [f"{v:g}" for v in lrs],
+                [str(v) for v in ranks],
+                "learning rate",
+                "LoRA rank",
+                "validation MAE",
+                title=f"sweep, precision {p}",
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What every section needs: the workspace, where the report goes, the stage outputs."""
+
+    ws: Workspace
+    out: Path
+
+    @property
+    def fig_dir(self) -> Path:
+        return self.out.parent / "figures"
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the report's folder (markdown image links)."""
+        return Path(path).resolve().relative_to(self.out.parent.resolve()).as_posix()
+
+    def copy_fig(self, src: Path, name: str) -> str | None:
+        """Copy a stage's figure next to the report; its relative link, or None when absent."""
+        if not src.exists():
+            return None
+        dst = self.fig_dir / name
+        shutil.copyfile(src, dst)
+        return self.rel(dst)
+
+    def baseline(self) -> dict | None:
+        return self.ws.read(self.ws.baseline_dir / "metrics.json")
+
+    def final_run(self) -> dict | None:
+        return self.ws.read(self.ws.final_dir / "run.json")
+
+
+def data_section(ctx: ReportContext) -> list[str]:
+    from lmcast.data import describe, load_dataset
+
+    L = ["## Data", ""]
+    final_run = ctx.final_run()
+    data = Path(final_run["config"]["data"]) if final_run else ctx.ws.data_file
+    if not data.exists():
+        return [*L, "(data file not found)", ""]
+    info = describe(load_dataset(data))
+    n, t, v = info["shape"]
+    L += [
+        f"`{data}`: {n} trajectories × {t} steps × {v} variables, time {info['time']['start']:g}–"
+        f"{info['time']['end']:g}.",
+        "",
+        "| variable | min | p1 | p50 | p99 | max | mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in info["variables"].items():
+        p = s["percentiles"]
+        L.append(
+            f"| {name} | {s['min']:.3f} | {p['p1']:.3f} | {p['p50']:.3f} | {p['p99']:.3f} | "
+            f"{s['max']:.3f} | {s['mean']:.3f} |"
+        )
+    return [*L, ""]
+
+
+def baseline_section(ctx: ReportContext) -> list[str]:
+    L = ["## Zero-shot baseline", ""]
+    base = ctx.baseline()
+    if not base:
+        return [*L, "(not run)", ""]
+    pr = base["protocol"]
+    L += [
+        f"{pr['n_trajectories']} {pr['split']} trajectories, {pr['context_steps']} → {pr['horizon']} steps, "
+        f"alpha {base['encoding']['alpha']:g}, precision {base['encoding']['precision']}. "
+        "MAE / RMSE in original units.",
+        "",
+    ]
+    L += _metrics_table(
+        base, f"{base['model']['name']} (zero-shot)", str(base["encoding"]["precision"])
+    )
+    return [*L, ""]
+
+
+def sweep_section(ctx: ReportContext) -> list[str]:
+    L = ["## Hyper-parameter sweep", ""]
+    sweep = ctx.ws.read(ctx.ws.sweep_results)
+    if not (sweep and sweep["rows"]):
+        return [*L, "(not run)", ""]
+    L += [
+        "Each trial trains LoRA and is scored on the validation split (forecast MAE, original units).",
+        "",
+        "| lr | rank | precision | val MAE | val loss (start → end) | steps | train FLOPs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(sweep["rows"], key=lambda r: r["val_mae"]):
+        tc = r["train_config"]
+        L.append(
+            f"| {tc['lr']:g} | {tc['rank']} | {tc['precision']} | {r['val_mae']:.4f} | "
+            f"{_fmt(r['val_loss_initial'])} → {_fmt(r['val_loss'])} | {r['steps']} | {r['train_flops']:.3e} |"
+        )
+    L += ["", f"Best: `{sweep['best']['key']}`.", ""]
+    for p in _heatmaps(sweep, ctx.fig_dir):
+        L += [f"![sweep heat-map]({ctx.rel(p)})", ""]
+    return L
+
+
+def context_section(ctx: ReportContext) -> list[str]:
+    L = ["## Context-length study", ""]
+    res = ctx.ws.read(ctx.ws.context_results)
+    if not res:
+        return [*L, "(not run)", ""]
+    L += [
+        f"From the best sweep configuration {res['base']}.",
+        "",
+        "| context length | val MAE | val loss | steps | train FLOPs |",
+        "|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        L.append(
+            f"| {r['params']['context_length']} | {r['val_mae']:.4f} | {_fmt(r['val_loss'])} | "
+            f"{r['steps']} | {r['train_flops']:.3e} |"
+        )
+    f = ctx.copy_fig(ctx.ws.context_figure, "context_length.png")
+    if f:
+        L += ["", f"![context-length study]({f})"]
+    return [*L, ""]
+
+
+def _comparison(final: dict, base: dict) -> list[str]:
+    """The final model against zero-shot, persistence and the oracle, in words."""
+    b = base["model"]
+    same = base["protocol"]["indices"] == final["protocol"]["indices"]
+    fm, zm = final["model"]["original"]["mae"], b["original"]["mae"]
+    pm = final["persistence"]["original"]["mae"]
+    oracle = (
+        f"; the ODE oracle reaches {final['oracle']['original']['mae']:.4f}"
+        if "oracle" in final
+        else ""
+    )
+    return [
+        _metrics_row(
+            f"{b['name']} (zero-shot)", str(base["encoding"]["precision"]), b, b["parse_success"]
+        ),
+        "",
+        f"On the {'same' if same else 'DIFFERENT'} test trajectories the fine-tuned model's MAE is "
+        f"{fm:.4f} against {zm:.4f} zero-shot ({'better' if fm < zm else 'not better'}: "
+        f"{100 * (zm - fm) / zm:+.1f} %) and {pm:.4f} for persistence "
+        f"({'beats' if fm < pm else 'does not beat'} persistence{oracle}).",
+    ]
+
+
+def final_section(ctx: ReportContext) -> list[str]:
+    L = ["## Final results", ""]
+    final = ctx.ws.read(ctx.ws.final_test_dir / "metrics.json")
+    if not final:
+        return [*L, "(not run)", ""]
+    fsum = ctx.ws.read(ctx.ws.final_dir / "summary.json")
+    final_run = ctx.final_run()
+    tc = final_run["config"] if final_run else {}
+    L += [
+        f"Final model: LoRA r={tc.get('rank')} lr={tc.get('lr')} context {tc.get('context_length')} "
+        f"tokens, {fsum['steps'] if fsum else '?'} steps ({fsum['stopped'] if fsum else '?'}). "
+        f"Test: {final['protocol']['n_trajectories']} trajectories, "
+        f"{final['protocol']['context_steps']} → {final['protocol']['horizon']} steps.",
+        "",
+    ]
+    L += _metrics_table(
+        final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
+    )
+    base = ctx.baseline()
+    if base:
+        L += _comparison(final, base)
+    f = ctx.copy_fig(ctx.ws.final_dir / "loss_curve.png", "final_loss_curve.png")
+    if f:
+        L += ["", f"![final training loss]({f})"]
+    return [*L, ""]
+
+
+def figures_section(ctx: ReportContext) -> list[str]:
+    L = ["## Forecast figures", ""]
+    for label, d in (
+        ("final model", ctx.ws.final_test_dir / "figures"),
+        ("zero-shot", ctx.ws.baseline_dir / "figures"),
+    ):
+        if not d.is_dir():
+            continue
+        stem = label.replace(" ", "_")
+        for p in sorted(d.glob("trajectory_*.png"))[:3]:
+            L += [f"![{label} {p.stem}]({ctx.copy_fig(p, f'{stem}_{p.name}')})", ""]
+        f = ctx.copy_fig(d / "error_hist.png", f"{stem}_error_hist.png")
+        if f:
+            L += [f"Error distribution ({label}):", "", f"![{label} errors]({f})", ""]
+    return L
+
+
+def flops_section(ctx: ReportContext) -> list[str]:
+    from lmcast.ledger import Ledger
+
+    tab = Ledger(ctx.ws.ledger_url).table()
+    L = [
+        "## FLOP budget",
+        "",
+        "| experiment | kind | runs | FLOPs | % of budget |",
+        "|---|---|---|---|---|",
+    ]
+    for r in tab["rows"]:
+        L.append(
+            f"| {r['experiment']} | {r['kind']} | {r['runs']} | {r['flops']:.4e} | {r['percent_of_budget']:.4f} |"
+        )
+    t = tab["total"]
+    return [
+        *L,
+        f"| **total** | | {t['runs']} | **{t['flops']:.4e}** | {t['percent_of_budget']:.4f} |",
+        "",
+        f"Budget {tab['budget']:.3e} FLOPs; remaining {tab['remaining']:.3e}. Exact total: {t['flops']} FLOPs.",
+        "FLOPs follow the rules in `lmcast.flops` (matmul m·p·(2n−1), backward = 2 × forward).",
+    ]
+
+
+SECTIONS: tuple[Callable[[ReportContext], list[str]], ...] = (
+    data_section,
+    baseline_section,
+    sweep_section,
+    context_section,
+    final_section,
+    figures_section,
+    flops_section,
+)
+
+
+def write_report(cfg: ReportConfig) -> Path:
+    """Write the report markdown (and its figures beside it); return its path."""
+    ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
+    if not ws.root.is_dir():
+        raise LmcastError(f"{ws.root}: no such workspace")
+    ctx = ReportContext(ws, Path(cfg.out) if cfg.out else ws.report_path)
+    ctx.fig_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# lmcast study report", "", f"Workspace: `{ws.root}`", ""]
+    for section in SECTIONS:
+        lines += section(ctx)
+    from lmcast.runinfo import write_text
+
+    write_text(ctx.out, "\n".join(lines) + "\n")
+    return ctx.out

@@ -1,0 +1,335 @@
+"""Hyper-parameter grid search, shareable by many workers on one or several machines.
+
+What it is: lmcast enumerates the grid itself (:func:`grid_points`, a fixed
+order) and workers take grid points through the claim table of
+:mod:`lmcast.study.claims`, so no point runs twice even when workers race.
+Each trial trains with :func:`lmcast.train.train` and is scored with
+:func:`lmcast.evaluate.evaluate` on the validation split (forecast MAE in
+original units is the objective; the final validation loss is recorded
+beside it).
+
+Optuna's part is the record, not the search: every finished (or failed) trial
+is written to an Optuna study on the same storage URL in one ``add_trial``
+call, so ``optuna.load_study`` and optuna-dashboard can read and plot the
+sweep. No Optuna sampler picks points — a grid needs none, and Optuna's
+``GridSampler`` hands the same point to racing workers, which the claim
+table exists to prevent. Storage: an SQLite file in the workspace by
+default, PostgreSQL when several machines join.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lmcast.configs import EvalConfig, ModelData, Protocol, SweepConfig, TrainConfig, shared
+from lmcast.errors import LmcastError
+from lmcast.logs import get_logger
+from lmcast.runinfo import write_json
+from lmcast.study.claims import Claims
+from lmcast.study.workspace import Workspace
+
+log = get_logger("sweep")
+
+AXES = {"lr": float, "rank": int, "precision": int, "lora_alpha": float, "context_length": int}
+# TrainConfig fields that do not change the trained weights (bookkeeping, schedule of checks).
+_NOT_WEIGHTS = {
+    "out",
+    "experiment",
+    "resume",
+    "progress",
+    "ledger",
+    "eval_steps",
+    "save_steps",
+    "eval_windows",
+    "report_to",
+    "max_flops",
+}
+
+
+def parse_grid(specs: list[str] | None) -> dict[str, list]:
+    """``["lr=1e-5,1e-4", "rank=2,4"]`` → ``{"lr": [1e-5, 1e-4], "rank": [2, 4]}``."""
+    grid: dict[str, list] = {}
+    for spec in specs or []:
+        name, sep, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in AXES:
+            raise LmcastError(
+                f"--grid {spec!r}: expected NAME=V1,V2,… with NAME one of {', '.join(AXES)}"
+            )
+        try:
+            vals = [AXES[name](v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise LmcastError(f"--grid {spec!r}: values must be {AXES[name].__name__}s") from None
+        if not vals:
+            raise LmcastError(f"--grid {spec!r}: no values")
+        grid[name] = sorted(set(vals))
+    if not grid:
+        raise LmcastError("give at least one --grid NAME=V1,V2,…")
+    return grid
+
+
+def best_record(rows: list[dict]) -> dict:
+    """The trial record with the lowest validation MAE (ties: lower validation loss)."""
+    return min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0))
+
+
+def grid_points(grid: dict[str, list]) -> list[dict]:
+    """Every combination, in a fixed order."""
+    names = sorted(grid)
+    return [
+        dict(zip(names, combo, strict=True))
+        for combo in itertools.product(*(grid[n] for n in names))
+    ]
+
+
+def point_key(point: dict) -> str:
+    """A stable folder-safe key of a grid point, e.g. ``lr=0.0001_rank=8``."""
+    return "_".join(
+        f"{k}={point[k]:g}" if isinstance(point[k], float) else f"{k}={point[k]}"
+        for k in sorted(point)
+    )
+
+
+def workspace_of(cfg: SweepConfig) -> Workspace:
+    """The workspace a sweep configuration writes into."""
+    return Workspace.at(cfg.workspace, ledger=cfg.ledger, storage=cfg.storage)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One grid point of a sweep: where it lives and the configs that train and score it."""
+
+    point: dict
+    out: Path
+    train: TrainConfig
+    evaluate: EvalConfig
+
+    @property
+    def key(self) -> str:
+        return point_key(self.point)
+
+    def same_training(self, other: TrainConfig | dict) -> bool:
+        """True when ``other`` trains exactly the same weights (bookkeeping fields aside)."""
+        mine = {k: v for k, v in asdict(self.train).items() if k not in _NOT_WEIGHTS}
+        theirs = other if isinstance(other, dict) else asdict(other)
+        return all(theirs.get(k) == v for k, v in mine.items())
+
+
+def make_trial(
+    cfg: SweepConfig, point: dict, experiment: str = "sweep", root: str = "sweep"
+) -> Trial:
+    """The train and evaluation configs of one grid point (a pure function of its inputs)."""
+    ws = workspace_of(cfg)
+    out = ws.root / root / point_key(point)
+    tcfg = TrainConfig(
+        **shared(ModelData, cfg),
+        out=str(out),
+        max_steps=cfg.max_steps,
+        context_length=cfg.context_length,
+        batch_size=cfg.batch_size,
+        eval_steps=cfg.eval_steps,
+        save_steps=cfg.eval_steps,
+        seed=cfg.seed,
+        ledger=ws.ledger_url,
+        experiment=experiment,
+        progress=cfg.progress,
+    )
+    tcfg = replace(tcfg, **{k: v for k, v in point.items() if k in AXES})
+    ecfg = EvalConfig(
+        **shared(ModelData, cfg),
+        **shared(Protocol, cfg),
+        adapter=str(out),
+        split="val",
+        trajectories=cfg.val_trajectories,
+        oracle=False,
+        visualize_first_n=2,
+        out=str(out / "val"),
+        seed=cfg.seed,
+        ledger=ws.ledger_url,
+        experiment=experiment,
+    )
+    return Trial(point, out, tcfg, ecfg)
+
+
+def run_trial(trial: Trial) -> dict:
+    """Train one grid point and score it on the validation split; returns its record.
+
+    A trial whose folder already holds a record is not rerun; one with
+    checkpoints but no adapter (interrupted) resumes from its last checkpoint.
+    """
+    from lmcast.evaluate import evaluate
+    from lmcast.train import train
+
+    out = trial.out
+    done = Workspace.read(out / "record.json")
+    if done is not None:
+        return done
+    resume = (out / "checkpoints").is_dir() and not (out / "adapter").exists()
+    tcfg = replace(trial.train, resume=resume)
+    tres = train(tcfg) if not (out / "adapter").exists() else None
+    summary = Workspace.read(out / "summary.json")
+    ev = evaluate(trial.evaluate, progress=trial.train.progress).metrics
+    record = {
+        "key": trial.key,
+        "params": trial.point,
+        "val_mae": ev["model"]["original"]["mae"],
+        "val_rmse": ev["model"]["original"]["rmse"],
+        "val_loss": summary["val_loss_final"],
+        "val_loss_initial": summary["val_loss_initial"],
+        "train_loss": summary["train_loss"],
+        "parse_success": ev["model"]["parse_success"],
+        "steps": summary["steps"],
+        "train_flops": summary["flops"],
+        "eval_flops": ev["flops"],
+        "out": str(out),
+        "persistence_val_mae": ev["persistence"]["original"]["mae"],
+        "train_config": asdict(tcfg),
+        "trained_now": tres is not None,
+    }
+    write_json(out / "record.json", record)
+    return record
+
+
+def _record_in_optuna(study: Any, grid: dict[str, list], point: dict, rec: dict | None) -> None:
+    """Write one finished (``rec``) or failed (``None``) trial to the Optuna study in one call."""
+    import optuna
+
+    dists = {k: optuna.distributions.CategoricalDistribution(grid[k]) for k in grid}
+    attrs: dict[str, Any] = {"key": point_key(point)}
+    if rec is None:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=point,
+                distributions=dists,
+                state=optuna.trial.TrialState.FAIL,
+                user_attrs=attrs,
+            )
+        )
+        return
+    keep = ("val_loss", "val_rmse", "parse_success", "out", "train_flops", "eval_flops")
+    attrs.update({k: rec[k] for k in keep})
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=point, distributions=dists, value=rec["val_mae"], user_attrs=attrs
+        )
+    )
+
+
+def _study(cfg: SweepConfig) -> Any:
+    import optuna
+
+    return optuna.create_study(
+        study_name=cfg.study,
+        storage=workspace_of(cfg).storage_url,
+        direction="minimize",
+        load_if_exists=True,
+    )
+
+
+def worker(cfg: SweepConfig) -> list[dict]:
+    """Claim and run grid points until none is left; returns the records this worker produced."""
+    from tqdm.auto import tqdm
+
+    grid = parse_grid(cfg.grid)
+    study = _study(cfg)
+    claims = Claims(workspace_of(cfg).storage_url, cfg.study)
+    done: list[dict] = []
+    for point in tqdm(
+        grid_points(grid), desc="sweep trials", unit="trial", disable=not cfg.progress
+    ):
+        key = point_key(point)
+        if not claims.claim(key):
+            continue
+        log.info("trial %s", key)
+        try:
+            rec = run_trial(make_trial(cfg, point))
+        except BaseException:
+            claims.set(key, "failed")
+            _record_in_optuna(study, grid, point, None)
+            raise
+        _record_in_optuna(study, grid, point, rec)
+        claims.set(key, "done")
+        done.append(rec)
+    return done
+
+
+def _worker_entry(cfg_dict: dict) -> None:
+    """Entry point of a spawned worker process."""
+    from lmcast.logs import configure, quiet_optuna, quiet_third_party
+
+    configure(0)
+    quiet_third_party()
+    quiet_optuna()
+    worker(SweepConfig(**cfg_dict))
+
+
+def run_sweep(cfg: SweepConfig) -> dict:
+    """Run ``cfg.workers`` local workers (each claims grid points) and return the results table."""
+    parse_grid(cfg.grid)
+    ws = workspace_of(cfg)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    _study(cfg)
+    Claims(ws.storage_url, cfg.study)
+    if cfg.workers <= 1:
+        worker(cfg)
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        procs = [
+            ctx.Process(target=_worker_entry, args=(asdict(replace(cfg, progress=False)),))
+            for _ in range(cfg.workers)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        failed = [p.exitcode for p in procs if p.exitcode != 0]
+        if failed:
+            raise LmcastError(
+                f"{len(failed)} sweep worker(s) failed (exit codes {failed}); rerun to retry"
+            )
+    res = results(cfg)
+    write_json(ws.sweep_results, {**res, "config": asdict(cfg)})
+    return res
+
+
+def results(cfg: SweepConfig) -> dict:
+    """The table of finished grid points (from the trial folders) and the best one."""
+    grid = parse_grid(cfg.grid)
+    points = grid_points(grid)
+    rows = [
+        rec
+        for rec in (Workspace.read(make_trial(cfg, p).out / "record.json") for p in points)
+        if rec is not None
+    ]
+    return {
+        "grid": grid,
+        "rows": rows,
+        "best": best_record(rows) if rows else None,
+        "storage": workspace_of(cfg).storage_url,
+        "study": cfg.study,
+        "complete": len(rows) == len(points),
+    }
+
+
+def format_results(res: dict) -> str:
+    """Fixed-width text of :func:`results`."""
+    names = sorted(res["grid"])
+    head = (
+        "".join(f"{n:>12}" for n in names)
+        + f"{'val MAE':>10}{'val loss':>10}{'parse':>7}{'steps':>7}"
+    )
+    lines = [head]
+    for r in sorted(res["rows"], key=lambda r: r["val_mae"]):
+        vl = r["val_loss"] if r["val_loss"] is not None else float("nan")
+        lines.append(
+            "".join(f"{r['params'][n]:>12g}" for n in names)
+            + f"{r['val_mae']:>10.4f}{vl:>10.4f}{r['parse_success']:>7.2f}{r['steps']:>7}"
+        )
+    if res["best"]:
+        lines.append(f"\nbest: {res['best']['key']} (val MAE {res['best']['val_mae']:.4f})")
+    return "\n".join(lines)
