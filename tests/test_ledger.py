@@ -69,3 +69,64 @@ def test_cli_budget_lists_and_sets(tmp_path, run_cli):
     assert tab["rows"][0]["experiment"] == "baseline" and tab["rows"][0]["percent_of_budget"] == 0.5
     code, out, _ = run_cli("budget", "--ledger", url)
     assert code == 0 and "baseline" in out and "total" in out
+
+
+def _reserve_one(url: str, barrier, results) -> None:
+    ledger = Ledger(url)
+    barrier.wait()
+    try:
+        ledger.reserve("sweep", f"w{id(barrier)}", "train", 400)
+        results.put("ok")
+    except BudgetExceededError:
+        results.put("refused")
+
+
+def test_concurrent_reservations_cannot_overrun(tmp_path):
+    """Four workers race to reserve 400 of a 1000 budget: exactly two win."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(url, budget=1000)
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_reserve_one, args=(url, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    outcomes = sorted(results.get(timeout=5) for _ in range(4))
+    assert outcomes == ["ok", "ok", "refused", "refused"]
+    ledger = Ledger(url)
+    assert ledger.reserved() == 800 and ledger.remaining() == 200
+
+
+def test_reservation_charge_and_release(tmp_path):
+    """The reported overrun: budget 1000, two runs each allotted 1000 and charging 800."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=1000)
+    a = ledger.reserve("sweep", "a", "train", 800)
+    with pytest.raises(BudgetExceededError, match="refused"):
+        ledger.reserve("sweep", "b", "train", 800)  # a's reservation holds the remainder
+    assert ledger.remaining() == 200
+    ledger.update(a, 500, status="done")  # a used less: the rest is released
+    assert ledger.reserved() == 0 and ledger.remaining() == 500
+    b = ledger.reserve("sweep", "b", "train", 500)
+    ledger.update(b, 300)  # running, 300 charged, 200 still held
+    assert ledger.remaining() == 1000 - 800 - 200
+    # a resumed run keeps its one row: charged FLOPs stay, the new projection is added
+    assert ledger.reserve("sweep", "b", "train", 150, resume_id=b) == b
+    assert ledger.remaining(exclude=b) == 200 and len(ledger.records()) == 2
+    assert ledger.table()["remaining"] == 1000 - 800 - 150
+
+
+def test_stale_running_row_holds_no_reservation(tmp_path):
+    import sqlalchemy as sa
+
+    from lmcast.ledger import LEASE_SECONDS
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=1000)
+    rid = ledger.reserve("sweep", "crashed", "train", 900)
+    ledger.update(rid, 100)
+    assert ledger.remaining() == 100
+    long_ago = ledger.records()[0].updated - LEASE_SECONDS - 1
+    with ledger.engine.begin() as conn:  # its worker died an hour ago
+        conn.execute(sa.update(ledger.runs).values(updated=long_ago))
+    assert ledger.remaining() == 900  # what it charged stays charged

@@ -140,6 +140,55 @@ def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     for s in ca:
         assert ca[s] == pytest.approx(cb[s], abs=1e-6)
 
+    # one run, one ledger row, charged once; resuming a finished run adds nothing
+    from lmcast.ledger import Ledger
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    rows = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
+    assert len(rows) == 1 and rows[0].flops == done.flops == full.flops
+    assert rows[0].status == "done" and ledger.reserved() == 0
+    again = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, resume=True))
+    assert again.steps == 8
+    rows = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
+    assert len(rows) == 1 and rows[0].flops == full.flops
+
+
+class _Exploit:
+    """Unpickling this runs code — what ``torch.load(weights_only=False)`` would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_checkpoint_runs_no_code(tmp_path, tiny_dir, lv_file, caplog):
+    import torch
+
+    from lmcast.train import train
+
+    train(_cfg(tmp_path, tiny_dir, lv_file, "r", max_steps=3))
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "r" / "checkpoints" / "step_000099"
+    evil.mkdir()
+    torch.save({"lora": _Exploit(marker)}, evil / "state.pt")
+    truncated = tmp_path / "r" / "checkpoints" / "step_000050"
+    truncated.mkdir()
+    (truncated / "state.pt").write_bytes(b"PK\x03\x04 half a file")
+    import logging
+
+    logging.getLogger("lmcast").addHandler(caplog.handler)  # the CLI may stop propagation
+    try:
+        res = train(_cfg(tmp_path, tiny_dir, lv_file, "r", max_steps=3, resume=True))
+    finally:
+        logging.getLogger("lmcast").removeHandler(caplog.handler)
+    assert not marker.exists()
+    assert res.steps == 3  # fell back past both to the intact step-3 checkpoint
+    assert "skipping checkpoint" in caplog.text
+
 
 def test_refused_when_one_step_exceeds_allotment(tmp_path, tiny_dir, lv_file, run_cli):
     from lmcast.train import train

@@ -155,34 +155,37 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     )
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-    # Budget check before any generation.
-    ledger.check(
-        projected_flops(lm, contexts, alpha, precision, cfg), what=f"evaluation of {cfg.model}"
-    )
-    t0 = time.time()
-    fc = forecast(
-        lm,
-        contexts,
-        cfg.horizon,
-        alpha,
-        precision,
-        samples=cfg.samples,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        allow_negative=bool(np.any(ds.trajectories < 0)),
-        progress=progress,
-    )
-    gen_seconds = time.time() - t0
+    # Reserve the projected FLOPs before any generation (refused when they do not fit).
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
-    ledger.charge(
+    run_id = ledger.reserve(
         cfg.experiment,
         f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         "evaluate",
-        fc.stats.flops,
+        projected_flops(lm, contexts, alpha, precision, cfg),
         config={**asdict(cfg), "precision": precision, "alpha": alpha},
+        what=f"evaluation of {cfg.model}",
     )
+    t0 = time.time()
+    try:
+        fc = forecast(
+            lm,
+            contexts,
+            cfg.horizon,
+            alpha,
+            precision,
+            samples=cfg.samples,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            allow_negative=bool(np.any(ds.trajectories < 0)),
+            progress=progress,
+        )
+    except BaseException:
+        ledger.update(run_id, 0, status="stopped")  # releases the reservation
+        raise
+    gen_seconds = time.time() - t0
+    ledger.update(run_id, fc.stats.flops, status="done")
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
     result.metrics["encoding"] = {"alpha": alpha, "alpha_rule": rule, "precision": precision}
     result.metrics["seconds"]["generation"] = round(gen_seconds, 2)

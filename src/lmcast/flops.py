@@ -76,9 +76,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-EXP = 10
-SQRT = 10
-
 
 @dataclass(frozen=True)
 class Architecture:

@@ -11,6 +11,15 @@ Tables:
   ``evaluate``), FLOPs used so far, projected FLOPs, status (``running``,
   ``done`` or ``stopped``), config JSON, times.
 * ``settings``: the budget (FLOPs) for this ledger.
+
+Reservations: a run that has started (status ``running``) holds
+``projected − flops`` FLOPs of the budget until it finishes, so two workers
+cannot both spend the same remainder. :meth:`Ledger.reserve` checks what
+remains (budget − charged − live reservations) and records the run in one
+exclusive transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction
+advisory lock). A running row not updated for :data:`LEASE_SECONDS` (a
+crashed worker; training updates its row at least every minute) no longer
+holds a reservation; what it charged stays charged.
 """
 
 from __future__ import annotations
@@ -18,12 +27,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lmcast.errors import BudgetExceededError, LmcastError
 
 DEFAULT_BUDGET = 1e17
+LEASE_SECONDS = 3600.0
+_PG_LOCK_KEY = 0x6C6D63617374  # "lmcast": the advisory lock of budget transactions
 
 
 def default_workspace() -> Path:
@@ -45,6 +59,24 @@ def resolve_url(explicit: str | None = None, workspace: str | os.PathLike | None
         return os.environ["LMCAST_LEDGER"]
     ws = Path(workspace) if workspace is not None else default_workspace()
     return f"sqlite:///{ws / 'ledger.db'}"
+
+
+def _immediate_transactions(engine: Any) -> None:
+    """Make every SQLite transaction of ``engine`` take the write lock at BEGIN (``BEGIN IMMEDIATE``).
+
+    pysqlite otherwise begins lazily at the first write, so two processes could
+    both read the remaining budget before either inserts. This is SQLAlchemy's
+    documented recipe for serializable SQLite transactions.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @dataclass(frozen=True)
@@ -80,6 +112,8 @@ class Ledger:
             self.engine = sa.create_engine(self.url, connect_args=connect_args, future=True)
         except Exception as exc:  # bad URL or missing driver
             raise LmcastError(f"cannot open ledger {self.url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            _immediate_transactions(self.engine)
         meta = sa.MetaData()
         self.runs = sa.Table(
             "runs",
@@ -111,15 +145,18 @@ class Ledger:
 
     # -- budget ------------------------------------------------------------
 
-    def budget(self) -> float:
-        """The budget in FLOPs (default 1e17 until set)."""
+    def _budget(self, conn: Any) -> float:
         import sqlalchemy as sa
 
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(self.settings.c.value).where(self.settings.c.key == "budget")
-            ).first()
+        row = conn.execute(
+            sa.select(self.settings.c.value).where(self.settings.c.key == "budget")
+        ).first()
         return float(row[0]) if row else DEFAULT_BUDGET
+
+    def budget(self) -> float:
+        """The budget in FLOPs (default 1e17 until set)."""
+        with self.engine.connect() as conn:
+            return self._budget(conn)
 
     def set_budget(self, flops: float) -> None:
         """Set the budget (FLOPs)."""
@@ -129,33 +166,146 @@ class Ledger:
             conn.execute(sa.delete(self.settings).where(self.settings.c.key == "budget"))
             conn.execute(sa.insert(self.settings).values(key="budget", value=repr(float(flops))))
 
-    def used(self) -> int:
-        """FLOPs charged so far over all runs."""
+    def _used(self, conn: Any) -> int:
         import sqlalchemy as sa
 
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.sum(self.runs.c.flops), 0))
-                ).scalar()
-            )
+        return int(
+            conn.execute(sa.select(sa.func.coalesce(sa.func.sum(self.runs.c.flops), 0))).scalar()
+        )
 
-    def remaining(self) -> float:
-        """Budget minus FLOPs used."""
-        return self.budget() - self.used()
+    def used(self) -> int:
+        """FLOPs charged so far over all runs."""
+        with self.engine.connect() as conn:
+            return self._used(conn)
+
+    def _reserved(self, conn: Any, exclude: int | None = None) -> int:
+        """FLOPs held by live runs: Σ max(0, projected − flops) over fresh ``running`` rows."""
+        import sqlalchemy as sa
+
+        r = self.runs
+        held = sa.func.coalesce(
+            sa.func.sum(
+                sa.case((r.c.projected_flops > r.c.flops, r.c.projected_flops - r.c.flops), else_=0)
+            ),
+            0,
+        )
+        cond = (r.c.status == "running") & (r.c.updated >= time.time() - LEASE_SECONDS)
+        if exclude is not None:
+            cond = cond & (r.c.id != exclude)
+        return int(conn.execute(sa.select(held).where(cond)).scalar())
+
+    def reserved(self) -> int:
+        """FLOPs held by live runs that have not been charged yet."""
+        with self.engine.connect() as conn:
+            return self._reserved(conn)
+
+    def remaining(self, exclude: int | None = None) -> float:
+        """Budget minus FLOPs charged minus live reservations (other than run ``exclude``'s)."""
+        with self.engine.connect() as conn:
+            return self._budget(conn) - self._used(conn) - self._reserved(conn, exclude)
+
+    def _refusal(
+        self, what: str, projected: float, left: float, budget: float
+    ) -> BudgetExceededError:
+        return BudgetExceededError(
+            f"{what} refused: projected {projected:.3e} FLOPs exceed the {left:.3e} FLOPs left "
+            f"of the {budget:.3e} budget in {self.url}"
+        )
 
     def check(self, projected: float, what: str = "run") -> None:
-        """Refuse a run whose projected FLOPs exceed what remains.
+        """Refuse a run whose projected FLOPs exceed what remains (reserves nothing).
 
         Raises:
             BudgetExceededError: with the projection and the remaining budget.
         """
         left = self.remaining()
         if projected > left:
-            raise BudgetExceededError(
-                f"{what} refused: projected {projected:.3e} FLOPs exceed the {left:.3e} FLOPs left "
-                f"of the {self.budget():.3e} budget in {self.url}"
+            raise self._refusal(what, projected, left, self.budget())
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[Any]:
+        """A transaction no other budget transaction interleaves with."""
+        import sqlalchemy as sa
+
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            yield conn
+
+    def reserve(
+        self,
+        experiment: str,
+        name: str,
+        kind: str,
+        projected: float,
+        config: dict | None = None,
+        what: str = "run",
+        resume_id: int | None = None,
+    ) -> int:
+        """Check the budget and record a ``running`` run holding ``projected`` FLOPs, atomically.
+
+        With ``resume_id`` the run's existing row is reused (one run, one row):
+        its charged FLOPs stay and its reservation becomes ``projected`` more.
+
+        Raises:
+            BudgetExceededError: ``projected`` exceeds budget − charged − others' reservations.
+        """
+        import sqlalchemy as sa
+
+        now = time.time()
+        with self._exclusive() as conn:
+            budget = self._budget(conn)
+            used = self._used(conn)
+            left = budget - used - self._reserved(conn, exclude=resume_id)
+            if projected > left:  # no other connection may open inside this transaction
+                raise self._refusal(what, projected, left, budget)
+            if resume_id is not None:
+                base = conn.execute(
+                    sa.select(self.runs.c.flops).where(self.runs.c.id == resume_id)
+                ).scalar()
+                if base is not None:
+                    conn.execute(
+                        sa.update(self.runs)
+                        .where(self.runs.c.id == resume_id)
+                        .values(
+                            projected_flops=int(base + projected), status="running", updated=now
+                        )
+                    )
+                    return resume_id
+            res = conn.execute(
+                sa.insert(self.runs).values(
+                    experiment=experiment,
+                    name=name,
+                    kind=kind,
+                    flops=0,
+                    projected_flops=int(projected),
+                    status="running",
+                    config=json.dumps(config or {}, default=str),
+                    started=now,
+                    updated=now,
+                )
             )
+            return int(res.inserted_primary_key[0])
+
+    def run_flops(self, run_id: int) -> int | None:
+        """FLOPs charged to one run so far (``None`` for an unknown id)."""
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            v = conn.execute(sa.select(self.runs.c.flops).where(self.runs.c.id == run_id)).scalar()
+        return None if v is None else int(v)
+
+    def find_run(self, name: str, kind: str) -> int | None:
+        """The id of the newest run with this name and kind, if any (a resumed run's row)."""
+        import sqlalchemy as sa
+
+        r = self.runs
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(r.c.id)
+                .where((r.c.name == name) & (r.c.kind == kind))
+                .order_by(r.c.id.desc())
+            ).scalar()
 
     # -- runs ----------------------------------------------------------------
 
@@ -258,6 +408,7 @@ class Ledger:
         for r in rows:
             r["percent_of_budget"] = 100.0 * r["flops"] / budget
         total = sum(r["flops"] for r in rows)
+        reserved = self.reserved()
         return {
             "budget": budget,
             "rows": rows,
@@ -266,7 +417,8 @@ class Ledger:
                 "flops": total,
                 "percent_of_budget": 100.0 * total / budget,
             },
-            "remaining": budget - total,
+            "reserved": reserved,
+            "remaining": budget - total - reserved,
         }
 
 
@@ -281,5 +433,6 @@ def format_budget_table(tab: dict) -> str:
     t = tab["total"]
     lines.append("-" * 72)
     lines.append(f"{'total':<42}{t['runs']:>6}{t['flops']:>13.3e}{t['percent_of_budget']:>10.4f}%")
-    lines.append(f"budget {tab['budget']:.3e} FLOPs, remaining {tab['remaining']:.3e}")
+    held = f", {tab['reserved']:.3e} reserved by running experiments" if tab.get("reserved") else ""
+    lines.append(f"budget {tab['budget']:.3e} FLOPs, remaining {tab['remaining']:.3e}{held}")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -132,15 +133,48 @@ def _checkpoint_dir(out: Path) -> Path:
     return out / "checkpoints"
 
 
-def latest_checkpoint(out: Path) -> Path | None:
-    """The highest-step checkpoint folder of a run, if any."""
+def checkpoints(out: Path) -> list[Path]:
+    """A run's checkpoint folders holding a ``state.pt``, newest first."""
     ck = _checkpoint_dir(out)
     if not ck.is_dir():
-        return None
-    steps = sorted(
-        (int(p.name.split("_")[1]), p) for p in ck.glob("step_*") if (p / "state.pt").is_file()
-    )
-    return steps[-1][1] if steps else None
+        return []
+    found = []
+    for p in ck.glob("step_*"):
+        step = p.name.split("_")[1]
+        if step.isdigit() and (p / "state.pt").is_file():
+            found.append((int(step), p))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    """The highest-step checkpoint folder of a run, if any."""
+    found = checkpoints(out)
+    return found[0] if found else None
+
+
+def load_checkpoint(out: Path) -> tuple[Path, dict]:
+    """The newest checkpoint that loads, as ``(folder, state)``.
+
+    ``torch.load(weights_only=True)``: tensors and plain data only, so a
+    crafted ``state.pt`` cannot run code. A corrupt or foreign newest
+    checkpoint is skipped with a warning for the previous one.
+
+    Raises:
+        LmcastError: no checkpoint loads.
+    """
+    import pickle
+
+    import torch
+
+    for ckpt in checkpoints(out):
+        try:
+            state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
+            if not (isinstance(state, dict) and {"lora", "optimizer", "step"} <= set(state)):
+                raise ValueError("not an lmcast checkpoint")
+            return ckpt, state
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+            log.warning("skipping checkpoint %s: %s", ckpt, str(exc).splitlines()[0][:200])
+    raise LmcastError(f"{out}: no loadable checkpoint to resume from")
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -195,6 +229,34 @@ class TrainState:
     best_state: dict | None = None
     last_loss: float | None = None
     tokens_done: int = 0
+
+
+@dataclass
+class LedgerRun:
+    """A training run's one ledger row: what it charged before this process, and since.
+
+    A resumed run reuses its row (one run, one row): the FLOPs charged before
+    the interruption stay charged (they were spent, even the steps after the
+    last checkpoint), and this process adds only the work it does itself.
+    """
+
+    ledger: Any
+    run_id: int | None
+    base: int = 0  # the row's FLOPs when this process took it over
+    start_used: int = 0  # the run's own counter at that moment
+    beat: float = field(default_factory=time.monotonic)
+
+    def charge(self, state: TrainState, status: str | None = None) -> None:
+        """Set the row to what has been spent (and optionally its status)."""
+        if self.run_id is None:
+            return
+        self.ledger.update(self.run_id, self.base + state.used - self.start_used, status=status)
+        self.beat = time.monotonic()
+
+    def heartbeat(self, state: TrainState, every: float = 60.0) -> None:
+        """Charge at most every ``every`` seconds, which also keeps the reservation alive."""
+        if time.monotonic() - self.beat >= every:
+            self.charge(state)
 
 
 @dataclass
@@ -348,12 +410,11 @@ def setup(cfg: TrainConfig) -> Setup:
     )  # fmt: skip
 
 
-def resume_state(s: Setup, ckpt: Path) -> TrainState:
-    """Load LoRA weights, optimizer, schedule and counters from a checkpoint (tensors and plain data only)."""
-    import torch
+def resume_state(s: Setup) -> TrainState:
+    """Load LoRA weights, optimizer, schedule and counters from the newest loadable checkpoint."""
     from peft import set_peft_model_state_dict
 
-    state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
+    ckpt, state = load_checkpoint(s.out)
     set_peft_model_state_dict(s.peft_model(), state["lora"])
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
@@ -367,10 +428,16 @@ def resume_state(s: Setup, ckpt: Path) -> TrainState:
     )
 
 
-def allotment(s: Setup, state: TrainState, ledger: Any) -> tuple[float, float]:
-    """``(allotment, projected)`` FLOPs of the run; refuses one whose first step does not fit."""
+def allotment(
+    s: Setup, state: TrainState, ledger: Any, own_row: int | None = None
+) -> tuple[float, float]:
+    """``(allotment, projected)`` FLOPs of the run; refuses one whose first step does not fit.
+
+    The allotment caps the run's own FLOP counter: ``--max-flops``, and what
+    the ledger has left once other live runs' reservations are held back.
+    """
     cfg = s.cfg
-    allot = min(cfg.max_flops or math.inf, state.used + ledger.remaining())
+    allot = min(cfg.max_flops or math.inf, state.used + ledger.remaining(exclude=own_row))
     projected = state.used + (cfg.max_steps - state.step) * s.step_flops + s.n_evals * s.val_flops
     first_cost = s.step_flops + (s.val_flops if state.step == 0 and len(s.val_w) else 0)
     if state.used + first_cost > allot:
@@ -382,28 +449,34 @@ def allotment(s: Setup, state: TrainState, ledger: Any) -> tuple[float, float]:
     return allot, projected
 
 
-def open_run(s: Setup, ledger: Any, projected: float) -> int | None:
-    """Write ``run.json`` and ``encoding.json``, start the ledger row and trackers (main process)."""
+def open_run(s: Setup, state: TrainState, ledger: Any, allot: float, projected: float) -> LedgerRun:
+    """Write ``run.json`` and ``encoding.json``, reserve the budget on the run's ledger row,
+    start trackers (main process only)."""
     cfg = s.cfg
     if not s.main:
-        return None
+        return LedgerRun(ledger, None)
     s.out.mkdir(parents=True, exist_ok=True)
     write_json(s.out / "run.json", run_info(asdict(cfg), cfg.seed, "train"))
     write_encoding_record(s.out, s.meta)
-    run_id = ledger.start(
+    own = ledger.find_run(str(s.out), "train") if cfg.resume else None
+    run_id = ledger.reserve(
         cfg.experiment,
         str(s.out),
         "train",
-        projected=projected,
+        projected=max(0.0, min(projected, allot) - state.used),
         config={**asdict(cfg), "alpha": s.meta["alpha"]},
+        what="training",
+        resume_id=own,
     )
+    run = LedgerRun(ledger, run_id, ledger.run_flops(run_id) or 0, state.used)
     if cfg.report_to != "none":
         scalars = {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))}
         try:
             s.accelerator.init_trackers(s.out.name, config=scalars)
         except Exception as exc:
+            run.charge(state, status="stopped")
             raise LmcastError(f"--report-to {cfg.report_to} failed: {exc}") from None
-    return run_id
+    return run
 
 
 def log_row(s: Setup, state: TrainState, row: dict) -> None:
@@ -435,7 +508,7 @@ def validate(s: Setup, state: TrainState) -> float | None:
     return sum(losses) / len(s.val_w)
 
 
-def save_checkpoint(s: Setup, state: TrainState, ledger: Any, run_id: int | None, tag: str) -> None:
+def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> None:
     """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last two; update the ledger."""
     import torch
     from peft import get_peft_model_state_dict
@@ -455,11 +528,12 @@ def save_checkpoint(s: Setup, state: TrainState, ledger: Any, run_id: int | None
             "best_val": state.best_val,
             "since_best": state.since_best,
         },
-        d / "state.pt",
+        d / ".state.pt.tmp",
     )
+    os.replace(d / ".state.pt.tmp", d / "state.pt")  # a half-written file is never state.pt
     for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-2]:  # keep the last two
         shutil.rmtree(old, ignore_errors=True)
-    ledger.update(run_id, state.used)
+    run.charge(state)
     log.debug("checkpoint %s (%s)", d, tag)
 
 
@@ -507,9 +581,7 @@ def _track_validation(s: Setup, state: TrainState, val_loss: float | None) -> No
         state.since_best += 1
 
 
-def training_loop(
-    s: Setup, state: TrainState, allot: float, ledger: Any, run_id: int | None
-) -> str:
+def training_loop(s: Setup, state: TrainState, allot: float, run: LedgerRun) -> str:
     """Step until ``max_steps``, the allotment, or early stopping; returns why it stopped."""
     from tqdm.auto import tqdm
 
@@ -551,7 +623,9 @@ def training_loop(
         )
         bar.update(1)
         if cfg.save_steps and state.step % cfg.save_steps == 0 and state.step < cfg.max_steps:
-            save_checkpoint(s, state, ledger, run_id, "periodic")
+            save_checkpoint(s, state, run, "periodic")
+        else:
+            run.heartbeat(state)
         if cfg.early_stopping and state.since_best >= cfg.early_stopping:
             stopped = "early_stopping"
             break
@@ -563,8 +637,7 @@ def finish(
     s: Setup,
     state: TrainState,
     stopped: str,
-    ledger: Any,
-    run_id: int | None,
+    run: LedgerRun,
     seconds: float,
     val0: float | None,
 ) -> TrainResult:
@@ -590,9 +663,9 @@ def finish(
         s.n_total,
     )
     if s.main:
-        save_checkpoint(s, state, ledger, run_id, stopped)
+        save_checkpoint(s, state, run, stopped)
         model_u.save_pretrained(s.out / "adapter")
-        ledger.update(run_id, state.used, status="done" if stopped != "budget" else "stopped")
+        run.charge(state, status="done" if stopped != "budget" else "stopped")
         _plot_losses(s.out, state.history)
         write_json(
             s.out / "summary.json",
@@ -625,20 +698,25 @@ def train(cfg: TrainConfig) -> TrainResult:
     ckpt = checkpoint_to_resume(cfg)
     s = setup(cfg)
     ledger = Ledger(cfg.ledger)
-    state = resume_state(s, ckpt) if ckpt is not None else TrainState()
-    allot, projected = allotment(s, state, ledger)
-    run_id = open_run(s, ledger, projected)
-    if state.step == 0:
-        val0 = validate(s, state)
-        log_row(s, state, {"step": 0, "val_loss": val0, "flops": state.used})
-        state.best_val = val0 if val0 is not None else math.inf
-    else:
-        val0 = next(
-            (r["val_loss"] for r in state.history if r["step"] == 0 and "val_loss" in r), None
-        )
-    t_start = time.perf_counter()
-    stopped = training_loop(s, state, allot, ledger, run_id)
-    return finish(s, state, stopped, ledger, run_id, time.perf_counter() - t_start, val0)
+    state = resume_state(s) if ckpt is not None else TrainState()
+    own = ledger.find_run(str(s.out), "train") if cfg.resume else None
+    allot, projected = allotment(s, state, ledger, own)
+    run = open_run(s, state, ledger, allot, projected)
+    try:
+        if state.step == 0:
+            val0 = validate(s, state)
+            log_row(s, state, {"step": 0, "val_loss": val0, "flops": state.used})
+            state.best_val = val0 if val0 is not None else math.inf
+        else:
+            val0 = next(
+                (r["val_loss"] for r in state.history if r["step"] == 0 and "val_loss" in r), None
+            )
+        t_start = time.perf_counter()
+        stopped = training_loop(s, state, allot, run)
+        return finish(s, state, stopped, run, time.perf_counter() - t_start, val0)
+    except BaseException:
+        run.charge(state, status="stopped")  # what was done stays charged; the rest is released
+        raise
 
 
 def _plot_losses(out: Path, history: list[dict]) -> None:

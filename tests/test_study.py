@@ -1,0 +1,145 @@
+"""The study layer's contracts: typed profiles, one ledger per workspace, the workspace paths."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from lmcast.study.profiles import load_profile
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _quick() -> dict:
+    from lmcast.study.profiles import profile_path
+
+    return yaml.safe_load(profile_path("quick").read_text())
+
+
+def _broken(kind: str) -> tuple[object, str]:
+    """A profile document broken in one way, and the words its error must contain."""
+    prof = _quick()
+    if kind == "typo":
+        prof["sweep"]["max_stpes"] = prof["sweep"].pop("max_steps")
+        return prof, "unknown key sweep.max_stpes"
+    if kind == "missing":
+        del prof["protocol"]["horizon"]
+        return prof, "missing key protocol.horizon"
+    if kind == "list-for-mapping":
+        prof["final"] = [1, 2]
+        return prof, "final must be a mapping, got a list"
+    if kind == "wrong-type":
+        prof["sweep"]["batch_size"] = "four"
+        return prof, "sweep.batch_size must be an integer"
+    if kind == "not-positive":
+        prof["protocol"]["test_trajectories"] = 0
+        return prof, "protocol.test_trajectories must be >= 1"
+    if kind == "top-level-list":
+        return [prof], "the top level must be a mapping"
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["typo", "missing", "list-for-mapping", "wrong-type", "not-positive", "top-level-list"],
+)
+def test_bad_profile_is_one_line_exit_2(tmp_path, run_cli, kind):
+    doc, words = _broken(kind)
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, _, err = run_cli("run", "--profile", path, "--dry-run", "--workspace", tmp_path / "ws")
+    assert code == 2, err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "ws").exists()
+
+
+def test_malformed_yaml_is_one_line_exit_2(tmp_path, run_cli):
+    path = tmp_path / "p.yaml"
+    path.write_text("model: [unclosed\nbudget: 1\n")
+    code, _, err = run_cli("run", "--profile", path, "--dry-run")
+    assert code == 2 and "not readable YAML" in err and err.count("\n") == 1
+
+
+def test_built_in_profiles_are_typed():
+    quick, seed = load_profile("quick"), load_profile("seed")
+    assert quick.protocol.context_steps == 80 and quick.sweep.grid["rank"] == [8]
+    assert isinstance(quick.sweep.grid["rank"][0], int)  # "rank=8", never "rank=8.0"
+    assert quick.context_study.eval_every == quick.context_study.max_steps
+    assert seed.budget == 1e17 and seed.final.max_steps == 30000
+
+
+def _train_args(tiny_dir, lv_file, out):
+    return [
+        "train", "--model", tiny_dir, "--data", lv_file, "--out", out, "--max-steps", 1,
+        "--context-length", 48, "--batch-size", 2, "--eval-windows", 2, "--autocast", "no",
+        "--device", "cpu", "--no-progress",
+    ]  # fmt: skip
+
+
+def _sweep_args(tiny_dir, lv_file, *extra):
+    return [
+        "sweep", "--model", tiny_dir, "--data", lv_file, "--grid", "lr=0.001", "--grid", "rank=2",
+        "--max-steps", 1, "--context-length", 48, "--batch-size", 2, "--eval-steps", 1,
+        "--val-trajectories", 1, "--context-steps", 8, "--horizon", 2, "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def test_train_and_sweep_without_ledger_charge_one_ledger(
+    tmp_path, tiny_dir, lv_file, run_cli, monkeypatch
+):
+    from lmcast.ledger import Ledger
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LMCAST_LEDGER", raising=False)
+    monkeypatch.delenv("LMCAST_WORKSPACE", raising=False)
+    code, _, err = run_cli(*_train_args(tiny_dir, lv_file, "runs/t1"))
+    assert code == 0, err
+    code, _, err = run_cli(*_sweep_args(tiny_dir, lv_file))
+    assert code == 0, err
+    recs = Ledger(f"sqlite:///{tmp_path / 'workspace' / 'ledger.db'}").records()
+    assert {(r.experiment, r.kind) for r in recs} == {
+        ("train", "train"),
+        ("sweep", "train"),
+        ("sweep", "evaluate"),
+    }
+    assert sorted(p.name for p in tmp_path.glob("**/*.db")) == ["ledger.db", "sweep.db"]
+
+    # $LMCAST_LEDGER is the one ledger for every command, whatever the workspace
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    monkeypatch.setenv("LMCAST_LEDGER", shared)
+    code, _, err = run_cli(*_train_args(tiny_dir, lv_file, "runs/t2"))
+    assert code == 0, err
+    code, _, err = run_cli(*_sweep_args(tiny_dir, lv_file, "--workspace", "other"))
+    assert code == 0, err
+    assert len(Ledger(shared).records()) == 3
+    assert not (tmp_path / "other" / "ledger.db").exists()
+
+
+def test_trajectories_flag_and_its_alias():
+    from lmcast.cli import build_parser
+
+    p = build_parser()
+    base = ["evaluate", "--data", "x.h5"]
+    assert p.parse_args([*base, "--trajectories", "7"]).trajectories == 7
+    assert p.parse_args([*base, "--num-samples", "7"]).trajectories == 7
+    assert p.parse_args([*base, "--samples", "3"]).samples == 3
+
+
+def test_workspace_owns_stage_paths(tmp_path, monkeypatch):
+    from lmcast.errors import LmcastError
+    from lmcast.study.workspace import Workspace
+
+    monkeypatch.delenv("LMCAST_LEDGER", raising=False)
+    ws = Workspace.at(tmp_path)
+    assert ws.ledger_url == f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert ws.sweep_results == tmp_path / "sweep" / "results.json"
+    assert ws.read(ws.sweep_results) is None
+    ws.sweep_results.parent.mkdir()
+    ws.sweep_results.write_text('{"rows": [')  # a truncated stage output
+    with pytest.raises(LmcastError, match="unreadable stage output"):
+        ws.read(ws.sweep_results)
