@@ -23,7 +23,8 @@ def test_simulate_reference_layout_and_ranges():
     assert 0.5 < np.median(traj) < 1.2
     p = params.stack()
     assert p.shape == (300, 5)
-    assert np.all((p[:, 0] >= 0.1) & (p[:, 0] <= 0.3))
+    assert np.all((p[:, 0] >= 0.07) & (p[:, 0] <= 0.275))
+    assert 0.25 < np.mean(p[:, 4] == 0) < 0.45  # about a third undamped (inv_k = 0)
 
 
 def test_simulate_is_seeded():
@@ -172,3 +173,43 @@ def test_every_subcommand_has_working_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "evaluate" in capsys.readouterr().out
+
+
+def test_dynamics_stats_by_hand():
+    from lmcast.data import dynamics_stats
+
+    t = np.arange(100, dtype=float)
+    x = np.stack([np.where(t % 2 == 0, 1.0, 3.0), np.full(100, 0.5)], axis=1)[None]  # (1, 100, 2)
+    s = dynamics_stats(x)
+    # prey alternates 1, 3 and step 79 is 3: |1-3| on half of 20 steps, predator constant
+    assert s["persistence_mae_80_20"] == pytest.approx((10 * 2 + 0) / 40)
+    assert s["late_std"] == pytest.approx((1.0 + 0.0) / 2)
+    assert s["prey_mean_crossings"] == 99
+    with pytest.raises(DataError, match="need"):
+        dynamics_stats(x[:, :50])
+
+
+def test_default_simulator_matches_reference_statistics(tmp_path, run_cli):
+    """`lmcast data simulate --seed 0` against the reference file's figures (data.REFERENCE_STATS)."""
+    import json
+
+    import h5py
+
+    out = tmp_path / "lv.h5"
+    code, _, err = run_cli("data", "simulate", "--out", out, "--seed", 0)
+    assert code == 0, err
+    code, text, err = run_cli("data", "info", out, "--stats", "--json")
+    assert code == 0, err
+    dyn = json.loads(text)["dynamics"]
+    assert dyn["within_tolerance"] == {k: True for k in dyn["reference"]}, dyn["stats"]
+    with h5py.File(out) as f:
+        dist = json.loads(f.attrs["param_distribution"])
+    assert dist["inv_k_zero_fraction"] == 0.35 and set(dist["uniform"]) == {
+        "a",
+        "b",
+        "d",
+        "g",
+        "inv_k",
+    }
+    code, text, _ = run_cli("data", "info", out, "--stats")
+    assert "persistence_mae_80_20" in text and " NO" not in text

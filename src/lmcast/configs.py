@@ -76,6 +76,11 @@ class InfoConfig:
     """``lmcast data info``: shape, time span and value percentiles of a data file."""
 
     path: str = opt(help="HDF5 file in the lmcast layout", positional=True)
+    stats: bool = opt(
+        False,
+        "also the dynamics statistics (persistence MAE, late/early std, mean crossings, "
+        "percentiles) beside the predator–prey reference file's",
+    )
     json: bool = opt(False, "print JSON")
 
 

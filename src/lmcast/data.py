@@ -290,3 +290,64 @@ def import_csv(
         path=csv_path,
         attrs={"variables": var_cols, "series_ids": ids, "source": str(csv_path.name)},
     )
+
+
+# Statistics of the coursework's reference file ``lotka_volterra_data.h5``
+# (1000 × 100 × 2, time 0..200), as computed by :func:`dynamics_stats`; source:
+# DESIGN.md "Data facts" and issue #10's table (measured on that file, 2026-11).
+REFERENCE_STATS: dict = {
+    "persistence_mae_80_20": 0.473,
+    "persistence_mae_50_50": 0.497,
+    "late_std": 0.384,
+    "early_std": 0.557,
+    "prey_mean_crossings": 9.24,
+    "prey_percentiles": [0.072, 0.728, 1.314, 2.220, 7.115],
+    "predator_percentiles": [0.017, 0.277, 0.524, 0.804, 1.699],
+}
+STATS_PERCENTILES = (1, 25, 50, 75, 99)
+
+
+def dynamics_stats(trajectories: np.ndarray) -> dict:
+    """Statistics that say how a set of predator–prey series moves (compare with :data:`REFERENCE_STATS`).
+
+    Args:
+        trajectories: ``(N, T, V)`` with ``V >= 2`` (prey, predator) and ``T >= 100``
+            for the persistence rows (they use steps 0–99).
+
+    Returns:
+        ``persistence_mae_80_20`` / ``_50_50``: MAE of repeating step 79 (49) over
+        steps 80–99 (50–99), all trajectories and variables; ``late_std`` /
+        ``early_std``: the standard deviation over steps 80–99 (0–19) of each
+        trajectory and variable, averaged; ``prey_mean_crossings``: how often each
+        prey series crosses its own mean, averaged; prey and predator percentiles
+        1/25/50/75/99 of all values.
+    """
+    x = np.asarray(trajectories, dtype=np.float64)
+    _, t, v = x.shape
+    if v < 2 or t < 100:
+        raise DataError(f"dynamics statistics need (N, >=100, >=2) series, got {x.shape}")
+    prey = x[:, :, 0]
+    above = prey > prey.mean(axis=1, keepdims=True)
+    return {
+        "persistence_mae_80_20": float(np.abs(x[:, 80:100] - x[:, 79:80]).mean()),
+        "persistence_mae_50_50": float(np.abs(x[:, 50:100] - x[:, 49:50]).mean()),
+        "late_std": float(x[:, 80:100].std(axis=1).mean()),
+        "early_std": float(x[:, 0:20].std(axis=1).mean()),
+        "prey_mean_crossings": float((above[:, 1:] != above[:, :-1]).sum(axis=1).mean()),
+        "prey_percentiles": np.percentile(prey, STATS_PERCENTILES).round(4).tolist(),
+        "predator_percentiles": np.percentile(x[:, :, 1], STATS_PERCENTILES).round(4).tolist(),
+    }
+
+
+def compare_with_reference(stats: dict, reference: dict = REFERENCE_STATS) -> dict[str, bool]:
+    """Each statistic within 15 % of the reference (percentiles: within 15 % or 0.05)."""
+    ok = {}
+    for key, ref in reference.items():
+        got = stats[key]
+        if isinstance(ref, list):
+            ok[key] = all(
+                abs(g - r) <= max(0.15 * abs(r), 0.05) for g, r in zip(got, ref, strict=True)
+            )
+        else:
+            ok[key] = abs(got - ref) <= 0.15 * abs(ref)
+    return ok

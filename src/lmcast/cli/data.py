@@ -45,16 +45,46 @@ def _format_info(info: dict) -> str:
         row = f"{name:<10}{s['min']:>9.3f}{s['max']:>9.3f}{s['mean']:>9.3f}"
         row += "".join(f"{s['percentiles'][k]:>9.3f}" for k in keys)
         lines.append(row)
+    if "dynamics" in info:
+        lines += _format_dynamics(info["dynamics"])
     return "\n".join(lines)
 
 
 def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
-    from lmcast.data import describe, load_dataset
+    from lmcast.data import (
+        REFERENCE_STATS,
+        compare_with_reference,
+        describe,
+        dynamics_stats,
+        load_dataset,
+    )
 
-    summary = describe(load_dataset(cfg.path))
+    ds = load_dataset(cfg.path)
+    summary = describe(ds)
+    if cfg.stats:
+        stats = dynamics_stats(ds.trajectories)
+        summary["dynamics"] = {
+            "stats": stats,
+            "reference": REFERENCE_STATS,
+            "within_tolerance": compare_with_reference(stats),
+        }
     _out(json.dumps(summary, indent=2) if cfg.json else _format_info(summary))
     return summary
+
+
+def _format_dynamics(dyn: dict) -> list[str]:
+    lines = ["", f"{'dynamics statistic':<24}{'this file':>38}{'reference':>38}  within 15 %"]
+    for key, ref in dyn["reference"].items():
+        got = dyn["stats"][key]
+        fmt = (
+            (lambda v: " / ".join(f"{x:.3f}" for x in v))
+            if isinstance(ref, list)
+            else "{:.3f}".format
+        )
+        ok = "yes" if dyn["within_tolerance"][key] else "NO"
+        lines.append(f"{key:<24}{fmt(got):>38}{fmt(ref):>38}  {ok}")
+    return lines
 
 
 def import_(cfg: ImportConfig) -> Path:
