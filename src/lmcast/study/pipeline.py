@@ -46,6 +46,19 @@ class RunContext:
     def data(self) -> Path:
         return Path(self.cfg.data) if self.cfg.data else self.ws.data_file
 
+    def trial_common(self) -> dict[str, Any]:
+        """The fields a sweep and a context study of this run share."""
+        prot = self.profile.protocol
+        return {
+            "data": str(self.data),
+            "model": self.model,
+            "workspace": str(self.ws.root),
+            "context_steps": prot.context_steps,
+            "horizon": prot.horizon,
+            "ledger": self.ws.ledger_url,
+            "progress": self.cfg.progress,
+        }
+
     def eval_config(self, **kw: Any) -> EvalConfig:
         """An evaluation on the profile's protocol and this study's ledger."""
         prot = self.profile.protocol
@@ -91,23 +104,17 @@ def _baseline(ctx: RunContext) -> None:
 def _sweep(ctx: RunContext) -> None:
     from lmcast.study.sweep import run_sweep
 
-    sw, prot = ctx.profile.sweep, ctx.profile.protocol
+    sw = ctx.profile.sweep
     log.info("stage: sweep (%s)", ", ".join(sw.grid_specs()))
     run_sweep(
         SweepConfig(
-            data=str(ctx.data),
-            model=ctx.model,
+            **ctx.trial_common(),
             grid=sw.grid_specs(),
-            workspace=str(ctx.ws.root),
             max_steps=sw.max_steps,
             context_length=sw.context_length,
             batch_size=sw.batch_size,
             eval_steps=sw.eval_steps,
             val_trajectories=sw.val_trajectories,
-            context_steps=prot.context_steps,
-            horizon=prot.horizon,
-            ledger=ctx.ws.ledger_url,
-            progress=ctx.cfg.progress,
         )
     )
 
@@ -115,22 +122,16 @@ def _sweep(ctx: RunContext) -> None:
 def _context(ctx: RunContext) -> None:
     from lmcast.study.context import run_context_study
 
-    cs, prot = ctx.profile.context_study, ctx.profile.protocol
+    cs = ctx.profile.context_study
     log.info("stage: context-length study %s", cs.context_lengths)
     run_context_study(
         ContextStudyConfig(
-            data=str(ctx.data),
-            model=ctx.model,
+            **ctx.trial_common(),
             context_lengths=",".join(str(v) for v in cs.context_lengths),
-            workspace=str(ctx.ws.root),
             max_steps=cs.max_steps,
             batch_size=cs.batch_size,
             eval_steps=cs.eval_every,
             val_trajectories=cs.val_trajectories,
-            context_steps=prot.context_steps,
-            horizon=prot.horizon,
-            ledger=ctx.ws.ledger_url,
-            progress=ctx.cfg.progress,
         )
     )
 
