@@ -130,3 +130,23 @@ def test_stale_running_row_holds_no_reservation(tmp_path):
     with ledger.engine.begin() as conn:  # its worker died an hour ago
         conn.execute(sa.update(ledger.runs).values(updated=long_ago))
     assert ledger.remaining() == 900  # what it charged stays charged
+
+
+def test_ledger_password_never_shown(tmp_path, run_cli):
+    from lmcast.runinfo import mask_secrets, run_info, write_json
+
+    url = "postgresql://alice:S3cretPW@127.0.0.1:9/db"
+    code, out, err = run_cli("budget", "--ledger", url)
+    assert code == 2 and "S3cretPW" not in out + err and "alice:***@" in err
+    assert err.count("\n") == 1
+    cfg = {"ledger": url, "nested": [{"storage": url}], "lr": 1e-3}
+    assert mask_secrets(cfg) == {
+        "ledger": "postgresql://alice:***@127.0.0.1:9/db",
+        "nested": [{"storage": "postgresql://alice:***@127.0.0.1:9/db"}],
+        "lr": 1e-3,
+    }
+    written = write_json(tmp_path / "run.json", run_info(cfg, 0, "train")).read_text()
+    assert "S3cretPW" not in written and "alice:***@127.0.0.1" in written
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    ledger.charge("x", "r", "train", 1, config=cfg)
+    assert "S3cretPW" not in json.dumps(ledger.records()[0].config)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.errors import BudgetExceededError, LmcastError
+from lmcast.runinfo import mask_secrets
 
 DEFAULT_BUDGET = 1e17
 LEASE_SECONDS = 3600.0
@@ -102,6 +103,7 @@ class Ledger:
         import sqlalchemy as sa
 
         self.url = resolve_url(url)
+        self.shown_url = mask_secrets(self.url)  # what messages and outputs show
         connect_args = {}
         if self.url.startswith("sqlite:///"):
             db = Path(self.url.removeprefix("sqlite:///"))
@@ -111,7 +113,9 @@ class Ledger:
         try:
             self.engine = sa.create_engine(self.url, connect_args=connect_args, future=True)
         except Exception as exc:  # bad URL or missing driver
-            raise LmcastError(f"cannot open ledger {self.url!r}: {exc}") from None
+            raise LmcastError(
+                mask_secrets(f"cannot open ledger {self.shown_url!r}: {exc}")
+            ) from None
         if self.engine.dialect.name == "sqlite":
             _immediate_transactions(self.engine)
         meta = sa.MetaData()
@@ -137,9 +141,12 @@ class Ledger:
         )
         try:
             meta.create_all(self.engine)
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             if "already exists" not in str(exc):  # another process created it first
-                raise LmcastError(f"cannot open ledger {self.url!r}: {exc.orig}") from None
+                first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+                raise LmcastError(
+                    mask_secrets(f"cannot open ledger {self.shown_url!r}: {first}")
+                ) from None
         if budget is not None:
             self.set_budget(budget)
 
@@ -209,7 +216,7 @@ class Ledger:
     ) -> BudgetExceededError:
         return BudgetExceededError(
             f"{what} refused: projected {projected:.3e} FLOPs exceed the {left:.3e} FLOPs left "
-            f"of the {budget:.3e} budget in {self.url}"
+            f"of the {budget:.3e} budget in {self.shown_url}"
         )
 
     def check(self, projected: float, what: str = "run") -> None:
@@ -280,7 +287,7 @@ class Ledger:
                     flops=0,
                     projected_flops=int(projected),
                     status="running",
-                    config=json.dumps(config or {}, default=str),
+                    config=json.dumps(mask_secrets(config or {}), default=str),
                     started=now,
                     updated=now,
                 )
@@ -331,7 +338,7 @@ class Ledger:
                     flops=int(flops),
                     projected_flops=int(projected),
                     status=status,
-                    config=json.dumps(config or {}, default=str),
+                    config=json.dumps(mask_secrets(config or {}), default=str),
                     started=now,
                     updated=now,
                 )

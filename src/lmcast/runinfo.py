@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -28,6 +29,24 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def mask_secrets(obj: Any) -> Any:
+    """``obj`` with the password of every URL in it replaced by ``***``.
+
+    ``postgresql://alice:S3cret@host/db`` → ``postgresql://alice:***@host/db``;
+    walks dicts, lists and tuples; other values are returned as they are.
+    """
+    if isinstance(obj, str):
+        return _URL_PASSWORD.sub(r"\1***@", obj)
+    if isinstance(obj, dict):
+        return {k: mask_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [mask_secrets(v) for v in obj]
+    return obj
 
 
 def run_info(config: dict, seed: int | None, kind: str) -> dict:
@@ -59,7 +78,7 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (temp file + rename)."""
-    return write_text(path, json.dumps(obj, indent=2, default=_default) + "\n")
+    return write_text(path, json.dumps(mask_secrets(obj), indent=2, default=_default) + "\n")
 
 
 def _default(o: Any) -> Any:

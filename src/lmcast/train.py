@@ -443,7 +443,7 @@ def allotment(
     if state.used + first_cost > allot:
         raise BudgetExceededError(
             f"training refused: one step costs {first_cost:.3e} FLOPs (with the first validation) but the "
-            f"allotment leaves {allot - state.used:.3e} (--max-flops {cfg.max_flops}, ledger {ledger.url}); "
+            f"allotment leaves {allot - state.used:.3e} (--max-flops {cfg.max_flops}, ledger {ledger.shown_url}); "
             f"projected for the whole run {projected:.3e}"
         )
     return allot, projected

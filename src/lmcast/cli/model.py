@@ -49,7 +49,7 @@ def budget(cfg: BudgetConfig) -> dict:
             raise LmcastError(f"--set must be a positive number of FLOPs, got {cfg.set}")
         ledger.set_budget(cfg.set)
     tab = ledger.table()
-    tab["ledger"] = ledger.url
+    tab["ledger"] = ledger.shown_url
     _out(json.dumps(tab, indent=2) if cfg.json else format_budget_table(tab))
     return tab
 
