@@ -36,7 +36,7 @@ def test_two_processes_lose_no_record(tmp_path):
 def test_budget_refuses_and_table(tmp_path):
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=1e6)
     ledger.charge("baseline", "zs", "evaluate", 400_000)
-    rid = ledger.start("sweep", "t0", "train", projected=100_000)
+    rid = ledger.reserve("sweep", "t0", "train", projected=100_000)
     ledger.update(rid, 300_000, status="done")
     assert ledger.used() == 700_000
     ledger.check(300_000)

@@ -279,20 +279,7 @@ class Ledger:
                         )
                     )
                     return resume_id
-            res = conn.execute(
-                sa.insert(self.runs).values(
-                    experiment=experiment,
-                    name=name,
-                    kind=kind,
-                    flops=0,
-                    projected_flops=int(projected),
-                    status="running",
-                    config=json.dumps(mask_secrets(config or {}), default=str),
-                    started=now,
-                    updated=now,
-                )
-            )
-            return int(res.inserted_primary_key[0])
+            return self._insert_row(conn, experiment, name, kind, 0, projected, "running", config)
 
     def run_flops(self, run_id: int) -> int | None:
         """FLOPs charged to one run so far (``None`` for an unknown id)."""
@@ -316,8 +303,9 @@ class Ledger:
 
     # -- runs ----------------------------------------------------------------
 
-    def _insert(
+    def _insert_row(
         self,
+        conn: Any,
         experiment: str,
         name: str,
         kind: str,
@@ -326,35 +314,24 @@ class Ledger:
         status: str,
         config: dict | None,
     ) -> int:
+        """Insert one run row inside the open transaction ``conn``; return its id."""
         import sqlalchemy as sa
 
         now = time.time()
-        with self.engine.begin() as conn:
-            res = conn.execute(
-                sa.insert(self.runs).values(
-                    experiment=experiment,
-                    name=name,
-                    kind=kind,
-                    flops=int(flops),
-                    projected_flops=int(projected),
-                    status=status,
-                    config=json.dumps(mask_secrets(config or {}), default=str),
-                    started=now,
-                    updated=now,
-                )
+        res = conn.execute(
+            sa.insert(self.runs).values(
+                experiment=experiment,
+                name=name,
+                kind=kind,
+                flops=int(flops),
+                projected_flops=int(projected),
+                status=status,
+                config=json.dumps(mask_secrets(config or {}), default=str),
+                started=now,
+                updated=now,
             )
-            return int(res.inserted_primary_key[0])
-
-    def start(
-        self,
-        experiment: str,
-        name: str,
-        kind: str,
-        projected: float = 0.0,
-        config: dict | None = None,
-    ) -> int:
-        """Record a run as ``running`` with 0 FLOPs used; return its id."""
-        return self._insert(experiment, name, kind, 0, projected, "running", config)
+        )
+        return int(res.inserted_primary_key[0])
 
     def update(self, run_id: int, flops: float, status: str | None = None) -> None:
         """Set the FLOPs a run has used so far (and optionally its status)."""
@@ -376,7 +353,8 @@ class Ledger:
         status: str = "done",
     ) -> int:
         """Record a finished run in one transaction; return its id."""
-        return self._insert(experiment, name, kind, flops, flops, status, config)
+        with self.engine.begin() as conn:
+            return self._insert_row(conn, experiment, name, kind, flops, flops, status, config)
 
     def records(self) -> list[RunRecord]:
         """All runs, oldest first."""

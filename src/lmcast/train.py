@@ -323,13 +323,18 @@ def _windows(
     return train_w, val_w
 
 
+def lora_targets(cfg: TrainConfig) -> list[str]:
+    """The module names of ``--target-modules``, in the order given."""
+    return [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
+
+
 def _lora_model(cfg: TrainConfig, base: Any) -> Any:
     """PEFT LoRA on the configured modules (seeded)."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(cfg.seed)
-    targets = [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
+    targets = lora_targets(cfg)
     lcfg = LoraConfig(
         r=cfg.rank,
         lora_alpha=cfg.lora_alpha,
@@ -348,8 +353,7 @@ def _flops(
     cfg: TrainConfig, arch: Any, head_vocab: int | None, n_val: int, world: int
 ) -> tuple[int, int]:
     """``(per optimizer step, per validation pass)`` FLOPs."""
-    targets = tuple(t.strip() for t in cfg.target_modules.split(",") if t.strip())
-    lora = flopsmod.LoraSpec(cfg.rank, targets)
+    lora = flopsmod.LoraSpec(cfg.rank, tuple(lora_targets(cfg)))
     L = cfg.context_length
     logit_pos = L - 1 if head_vocab else None
     kw = {"lora": lora, "logits_positions": logit_pos, "head_vocab": head_vocab}
@@ -389,7 +393,7 @@ def setup(cfg: TrainConfig) -> Setup:
     log.info(
         "LoRA r=%d on %s: %s trainable parameters of %s (%.3f %%)",
         cfg.rank,
-        cfg.target_modules.replace(" ", ""),
+        ",".join(lora_targets(cfg)),
         f"{n_train:,}",
         f"{n_total:,}",
         100 * n_train / n_total,
@@ -449,16 +453,22 @@ def allotment(
     return allot, projected
 
 
-def open_run(s: Setup, state: TrainState, ledger: Any, allot: float, projected: float) -> LedgerRun:
-    """Write ``run.json`` and ``encoding.json``, reserve the budget on the run's ledger row,
-    start trackers (main process only)."""
+def open_run(
+    s: Setup,
+    state: TrainState,
+    ledger: Any,
+    allot: float,
+    projected: float,
+    own_row: int | None = None,
+) -> LedgerRun:
+    """Write ``run.json`` and ``encoding.json``, reserve the budget on the run's ledger row
+    (``own_row`` when resuming), start trackers (main process only)."""
     cfg = s.cfg
     if not s.main:
         return LedgerRun(ledger, None)
     s.out.mkdir(parents=True, exist_ok=True)
     write_json(s.out / "run.json", run_info(asdict(cfg), cfg.seed, "train"))
     write_encoding_record(s.out, s.meta)
-    own = ledger.find_run(str(s.out), "train") if cfg.resume else None
     run_id = ledger.reserve(
         cfg.experiment,
         str(s.out),
@@ -466,7 +476,7 @@ def open_run(s: Setup, state: TrainState, ledger: Any, allot: float, projected: 
         projected=max(0.0, min(projected, allot) - state.used),
         config={**asdict(cfg), "alpha": s.meta["alpha"]},
         what="training",
-        resume_id=own,
+        resume_id=own_row,
     )
     run = LedgerRun(ledger, run_id, ledger.run_flops(run_id) or 0, state.used)
     if cfg.report_to != "none":
@@ -701,7 +711,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     state = resume_state(s) if ckpt is not None else TrainState()
     own = ledger.find_run(str(s.out), "train") if cfg.resume else None
     allot, projected = allotment(s, state, ledger, own)
-    run = open_run(s, state, ledger, allot, projected)
+    run = open_run(s, state, ledger, allot, projected, own)
     try:
         if state.step == 0:
             val0 = validate(s, state)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -103,10 +104,14 @@ class ReportContext:
         shutil.copyfile(src, dst)
         return self.rel(dst)
 
+    @cached_property
     def baseline(self) -> dict | None:
+        """The zero-shot baseline's ``metrics.json`` (read once; two sections use it)."""
         return self.ws.read(self.ws.baseline_dir / "metrics.json")
 
+    @cached_property
     def final_run(self) -> dict | None:
+        """The final training's ``run.json`` (read once; two sections use it)."""
         return self.ws.read(self.ws.final_dir / "run.json")
 
 
@@ -114,7 +119,7 @@ def data_section(ctx: ReportContext) -> list[str]:
     from lmcast.data import describe, load_dataset
 
     L = ["## Data", ""]
-    final_run = ctx.final_run()
+    final_run = ctx.final_run
     data = Path(final_run["config"]["data"]) if final_run else ctx.ws.data_file
     if not data.exists():
         return [*L, "(data file not found)", ""]
@@ -138,7 +143,7 @@ def data_section(ctx: ReportContext) -> list[str]:
 
 def baseline_section(ctx: ReportContext) -> list[str]:
     L = ["## Zero-shot baseline", ""]
-    base = ctx.baseline()
+    base = ctx.baseline
     if not base:
         return [*L, "(not run)", ""]
     pr = base["protocol"]
@@ -228,7 +233,7 @@ def final_section(ctx: ReportContext) -> list[str]:
     if not final:
         return [*L, "(not run)", ""]
     fsum = ctx.ws.read(ctx.ws.final_dir / "summary.json")
-    final_run = ctx.final_run()
+    final_run = ctx.final_run
     tc = final_run["config"] if final_run else {}
     L += [
         f"Final model: LoRA r={tc.get('rank')} lr={tc.get('lr')} context {tc.get('context_length')} "
@@ -240,7 +245,7 @@ def final_section(ctx: ReportContext) -> list[str]:
     L += _metrics_table(
         final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
     )
-    base = ctx.baseline()
+    base = ctx.baseline
     if base:
         L += _comparison(final, base)
     f = ctx.copy_fig(ctx.ws.final_dir / "loss_curve.png", "final_loss_curve.png")

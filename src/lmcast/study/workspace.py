@@ -94,10 +94,6 @@ class Workspace:
     def report_path(self) -> Path:
         return self.root / "report" / "report.md"
 
-    def eval_dir(self, model: str, split: str) -> Path:
-        """Default output folder of a stand-alone ``lmcast evaluate``."""
-        return self.root / "eval" / f"{Path(model).name}-{split}"
-
     # -- results I/O ---------------------------------------------------------------
 
     @staticmethod
