@@ -116,6 +116,27 @@ def test_probabilistic_metrics_by_hand():
     assert metrics.coverage(s, y + 5) == 0.0
 
 
+def test_paired_comparison_verdicts():
+    rng = np.random.default_rng(1)
+    ref = rng.uniform(0.2, 0.6, 60)
+    better = ref - 0.05 + 0.02 * rng.standard_normal(60)
+    c = metrics.paired_comparison(better, ref)
+    lo, hi = c["ci95"]
+    assert c["verdict"] == "beats" and lo < c["mean_difference"] < hi < 0
+    assert c["win_rate"] == pytest.approx(np.mean(better < ref))
+    # the interval is for the mean difference: it narrows like 1/sqrt(n) around it
+    assert hi - lo < 4 * 1.96 * np.std(better - ref) / np.sqrt(60)
+    worse = metrics.paired_comparison(ref, better)
+    assert worse["verdict"] == "loses to" and worse["win_rate"] == pytest.approx(1 - c["win_rate"])
+    noise = metrics.paired_comparison(ref + 0.05 * rng.standard_normal(60), ref)
+    assert noise["verdict"] == "no significant difference"
+    assert noise["ci95"][0] < 0 < noise["ci95"][1]
+    same = metrics.paired_comparison(ref, ref)
+    assert same == {**same, "mean_difference": 0.0, "ci95": [0.0, 0.0], "win_rate": 0.5}
+    with pytest.raises(ValueError):
+        metrics.paired_comparison(ref, ref[:-1])
+
+
 def test_fill_unparsed_counts_failures():
     f = np.array([[[1.0, 1.0], [np.nan, np.nan]], [[np.nan, np.nan], [np.nan, np.nan]]])
     out = metrics.fill_unparsed(f, fallback=np.array([[9.0, 9.0], [7.0, 7.0]]))
@@ -175,6 +196,12 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
     assert len(list((out / "figures").glob("trajectory_*.png"))) == 2
     recs = Ledger(url).records()
     assert len(recs) == 1 and recs[0].kind == "evaluate" and recs[0].flops == res["flops"] > 0
+    # the paired comparison is computed from the per-trajectory errors it reports
+    per = res["per_trajectory_mae"]
+    c = res["comparisons"]["persistence"]
+    diff = np.subtract(per["model"], per["persistence"])
+    assert c["n"] == 3 and c["mean_difference"] == pytest.approx(diff.mean())
+    assert c["ci95"][0] <= c["mean_difference"] <= c["ci95"][1]
 
 
 def test_evaluate_refused_over_budget(tmp_path, lv_file, run_cli):

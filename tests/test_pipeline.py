@@ -74,6 +74,14 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
         "## FLOP budget",
     ):
         assert section in report
+    # the final section compares paired, with intervals, against every reference
+    for name in ("zero-shot", "persistence", "ODE oracle"):
+        row = re.search(
+            rf"^\| {name} \| [+-][\d.]+ \| \[[+-][\d.]+, [+-][\d.]+\] \| .*\*\*(.+)\*\* \|$",
+            report,
+            re.M,
+        )
+        assert row and row.group(1) in ("beats", "loses to", "no significant difference"), name
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
         assert (ws / "report" / img).exists(), img
     ledger = Ledger(f"sqlite:///{ws / 'ledger.db'}")

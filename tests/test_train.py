@@ -110,6 +110,74 @@ def test_training_learns_and_changes_only_lora(tmp_path, tiny_dir, lv_file):
     assert not torch.allclose(a, c)
 
 
+def test_top_layer_lora_stops_backward_and_is_charged_so(tmp_path, lv_file):
+    """LoRA on the top 2 of 4 layers: no gradient below them, checkpoints evaluable,
+    and the ledger charges the forward of all layers but the backward of 2."""
+    import torch
+
+    from lmcast import flops
+    from lmcast.ledger import Ledger
+    from lmcast.models import load_model
+    from lmcast.train import checkpoints, train
+    from tiny_models import save_tiny
+
+    model_dir = save_tiny(tmp_path / "tiny4", layers=4)
+    cfg = _cfg(
+        tmp_path,
+        model_dir,
+        lv_file,
+        lora_layers=2,
+        max_steps=4,
+        eval_steps=4,
+        save_steps=2,
+        keep_checkpoints=0,
+    )
+    res = train(cfg)
+    tuned = load_model(str(model_dir), adapter=str(tmp_path / "run"))
+    layers = tuned.model.base_model.model.model.layers
+    adapted = [i for i, m in enumerate(layers) if any("lora_A" in n for n, _ in m.named_modules())]
+    assert adapted == [2, 3]
+    # autograd records nothing below layer 2: its inputs need no gradient
+    seen = {}
+    hooks = [
+        m.register_forward_hook(
+            lambda mod, a, out, i=i: seen.__setitem__(
+                i, out[0].requires_grad if isinstance(out, tuple) else out.requires_grad
+            )
+        )
+        for i, m in enumerate(layers)
+    ]
+    for n, p in tuned.model.named_parameters():  # as in training: only LoRA trains
+        p.requires_grad_("lora_" in n)
+    tuned.model.train()
+    ids = torch.randint(3, 17, (1, 16))
+    tuned.model(input_ids=ids, labels=ids).loss.backward()
+    for h in hooks:
+        h.remove()
+    assert seen == {0: False, 1: False, 2: True, 3: True}
+
+    arch = tuned.arch
+    summ = json.loads((tmp_path / "run" / "summary.json").read_text())
+    k = summ["restricted_head_tokens"]
+    kw = {"logits_positions": 63, "head_vocab": k}
+    top = flops.LoraSpec(4, ("q_proj", "v_proj"), 2)
+    step = flops.train_step_flops(arch, 64, 2, top, **kw)
+    full = flops.train_step_flops(arch, 64, 2, flops.LoraSpec(4), **kw)
+    fwd = flops.forward_count(arch, 64, batch=2, lora=top, **kw).total
+    assert (
+        fwd
+        < step
+        < full
+        == 3 * flops.forward_count(arch, 64, batch=2, lora=flops.LoraSpec(4), **kw).total
+    )
+    val = flops.forward_count(arch, 64, batch=summ["val_windows"], lora=top, **kw).total
+    assert Ledger(cfg.ledger).records()[-1].flops == res.flops == 4 * step + 2 * val
+    # every checkpoint was kept and holds an adapter 'evaluate --adapter' can load
+    kept = checkpoints(tmp_path / "run")
+    assert [p.name for p in kept] == ["step_000004", "step_000002"]
+    assert load_model(str(model_dir), adapter=str(kept[1])).lora == top
+
+
 def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
@@ -295,8 +363,13 @@ def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file,
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["train", "--lr", "-1"], "--lr must be positive"),
+        (["train", "--lr", "-1"], "--lr must be a positive"),
         (["train", "--precision", "-2"], "--precision must be between 0 and 8"),
+        (["train", "--lr", "inf"], "--lr must be a positive finite number"),
+        (["train", "--lr", "nan"], "--lr must be a positive finite number"),
+        (["train", "--lora-layers", "-1"], "--lora-layers must be >= 0"),
+        (["train", "--lora-layers", "9"], "--lora-layers 9: the model has 1 layers"),
+        (["train", "--keep-checkpoints", "-1"], "--keep-checkpoints must be >= 0"),
         (["train", "--stride", "0"], "--stride must be >= 1"),
         (["evaluate", "--batch-size", "0"], "--samples and --batch-size must be >= 1"),
         (["evaluate", "--samples", "0"], "--samples and --batch-size must be >= 1"),

@@ -193,6 +193,9 @@ class TrainConfig(ModelData):
     lora_alpha: float = opt(16.0, "LoRA alpha (the update is scaled by alpha / rank)")
     lora_dropout: float = opt(0.0, "dropout on the LoRA input")
     target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
+    lora_layers: int = opt(
+        0, "LoRA on the top N layers only; backward stops below them and is charged so (0: all)"
+    )
     batch_size: int = opt(4, "windows per device per micro-batch")
     grad_accum: int = opt(1, "micro-batches per optimizer step")
     max_steps: int = opt(100, "optimizer steps")
@@ -207,6 +210,9 @@ class TrainConfig(ModelData):
     eval_steps: int = opt(50, "validation loss every N steps (and at step 0 and the end)")
     eval_windows: int = opt(32, "validation windows scored per evaluation (0: all)")
     save_steps: int = opt(50, "checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = opt(
+        2, "checkpoints kept (0: all); each holds an adapter 'evaluate --adapter' reads"
+    )
     early_stopping: int = opt(0, "stop after N evaluations without improvement (0: off)")
     resume: bool = opt(False, "continue from the run folder's last checkpoint")
     max_flops: float | None = opt(

@@ -265,6 +265,8 @@ def _score(
         }
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
+    m["per_trajectory_mae"] = {k: e.mean(axis=1).tolist() for k, e in errors.items()}
+    m["comparisons"] = compare_errors(errors, cfg.seed)
     return EvalResult(
         cfg,
         m,
@@ -280,6 +282,27 @@ def _score(
         variables,
         out_dir,
     )
+
+
+def compare_errors(errors: dict[str, np.ndarray], seed: int = 0) -> dict:
+    """The model against every other forecaster in ``errors`` (``{name: (N, V) MAE}``):
+    :func:`lmcast.metrics.paired_comparison` of the per-trajectory MAE (mean over variables)."""
+    mine = errors["model"].mean(axis=1)
+    return {
+        name: metrics.paired_comparison(mine, e.mean(axis=1), seed=seed)
+        for name, e in errors.items()
+        if name != "model"
+    }
+
+
+def comparison_lines(comparisons: dict, label: str = "model") -> list[str]:
+    """One line per comparison: verdict, mean MAE difference, its 95 % interval, win rate."""
+    return [
+        f"{label} {c['verdict']} {name}: MAE difference {c['mean_difference']:+.4f} "
+        f"(95 % CI {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f}), "
+        f"wins {c['win_rate']:.0%} of {c['n']} trajectories"
+        for name, c in comparisons.items()
+    ]
 
 
 def _per_trajectory_rows(r: EvalResult) -> list[dict]:
@@ -377,4 +400,5 @@ def summary_table(result: dict) -> str:
     )
     if "oracle" in result:
         lines.append(f"ODE oracle failures: {result['oracle']['failures']}")
+    lines += comparison_lines(result.get("comparisons", {}))
     return "\n".join(lines)

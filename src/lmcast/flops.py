@@ -73,7 +73,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 
@@ -157,10 +157,20 @@ def resolve_architecture(model: str) -> Architecture:
 
 @dataclass(frozen=True)
 class LoraSpec:
-    """LoRA adapters of rank ``rank`` on the named projections of every layer."""
+    """LoRA adapters of rank ``rank`` on the named projections.
+
+    ``layers``: on the top ``layers`` transformer layers only (``None``: every
+    layer). Training then back-propagates through those layers alone: nothing
+    below the lowest adapted layer needs a gradient, and autograd computes none.
+    """
 
     rank: int
     targets: tuple[str, ...] = ("q_proj", "v_proj")
+    layers: int | None = None
+
+    def adapted_layers(self, arch: Architecture) -> int:
+        """How many layers carry adapters (and are back-propagated through)."""
+        return arch.layers if self.layers is None else min(self.layers, arch.layers)
 
 
 def module_shapes(arch: Architecture) -> dict[str, tuple[int, int]]:
@@ -180,7 +190,7 @@ def module_shapes(arch: Architecture) -> dict[str, tuple[int, int]]:
 def lora_parameter_count(arch: Architecture, lora: LoraSpec) -> int:
     """Trainable LoRA parameters: ``r·(n_in + n_out)`` per target per layer."""
     shapes = module_shapes(arch)
-    return arch.layers * sum(lora.rank * sum(shapes[t]) for t in lora.targets)
+    return lora.adapted_layers(arch) * sum(lora.rank * sum(shapes[t]) for t in lora.targets)
 
 
 def matmul(m: int, n: int, p: int) -> int:
@@ -267,16 +277,18 @@ def forward_count(
     layer.add_matmul("mlp_up", q, h, inter)
     layer.add("mlp_act", 14 * q * inter + q * inter)
     layer.add_matmul("mlp_down", q, inter, h)
-    if lora is not None:
-        shapes = module_shapes(arch)
-        for t in lora.targets:
-            n_in, n_out = shapes[t]
-            layer.add_matmul("lora", q, n_in, lora.rank)
-            layer.add_matmul("lora", q, lora.rank, n_out)
-            layer.add("lora", 2 * q * n_out)
     total = Count()
     total.add("embedding", 0)
     total.merge(layer, times=arch.layers)
+    if lora is not None:
+        adapters = Count()
+        shapes = module_shapes(arch)
+        for t in lora.targets:
+            n_in, n_out = shapes[t]
+            adapters.add_matmul("lora", q, n_in, lora.rank)
+            adapters.add_matmul("lora", q, lora.rank, n_out)
+            adapters.add("lora", 2 * q * n_out)
+        total.merge(adapters, times=lora.adapted_layers(arch))
     total.add("final_norm", q * norm)
     total.add_matmul("lm_head", n_logits, h, head_vocab or arch.vocab)
     if batch != 1:
@@ -287,10 +299,32 @@ def forward_count(
 
 
 def train_step_flops(
-    arch: Architecture, seq_len: int, batch: int = 1, lora: LoraSpec | None = None
+    arch: Architecture,
+    seq_len: int,
+    batch: int = 1,
+    lora: LoraSpec | None = None,
+    logits_positions: int | None = None,
+    head_vocab: int | None = None,
 ) -> int:
-    """One training step: forward + backward (= 2 × forward) = 3 × forward."""
-    return 3 * forward_count(arch, seq_len, batch=batch, lora=lora).total
+    """One training step: forward + backward, backward = 2 × the forward of what it runs through.
+
+    With LoRA on every layer (or full fine-tuning) that is 3 × forward. With
+    LoRA on the top ``lora.layers`` layers only, the backward pass runs through
+    the LM head, the final norm and those layers (with their adapters); the
+    layers below are charged their forward alone. The lowest adapted layer is
+    charged a full 2 × forward although autograd skips its input gradient: the
+    rule's unit is the layer. Other arguments as :func:`forward_count`.
+    """
+    kw = {"batch": batch, "logits_positions": logits_positions, "head_vocab": head_vocab}
+    fwd = forward_count(arch, seq_len, lora=lora, **kw).total
+    below = arch.layers - (lora.adapted_layers(arch) if lora is not None else arch.layers)
+    if below == 0:
+        return 3 * fwd
+    # forward FLOPs of the frozen layers below (no adapters there): one layer's
+    # cost is the difference between an L-layer and an (L-1)-layer count
+    one = forward_count(arch, seq_len, **kw).total
+    rest = forward_count(replace(arch, layers=arch.layers - 1), seq_len, **kw).total
+    return 3 * fwd - 2 * below * (one - rest)
 
 
 def generation_count(

@@ -100,3 +100,63 @@ def coverage(samples: np.ndarray, truth: np.ndarray, lo: float = 0.1, hi: float 
     q = np.nanquantile(samples, [lo, hi], axis=1)
     y = np.asarray(truth)
     return float(np.mean((y >= q[0]) & (y <= q[1])))
+
+
+def paired_comparison(
+    errors: np.ndarray, reference: np.ndarray, seed: int = 0, resamples: int = 9999
+) -> dict:
+    """Paired bootstrap comparison of two forecasters on the same trajectories.
+
+    Args:
+        errors: ``(N,)`` per-trajectory MAE of the forecaster.
+        reference: ``(N,)`` per-trajectory MAE of the reference, same trajectories.
+        seed: bootstrap seed.
+        resamples: bootstrap resamples.
+
+    Returns:
+        ``{"n", "mean_difference", "ci95", "win_rate", "verdict"}``: the mean of
+        ``errors − reference`` (negative: the forecaster is better), its 95 %
+        BCa interval (``scipy.stats.bootstrap``, trajectories resampled in pairs;
+        the percentile interval where BCa is undefined, e.g. all differences
+        equal), the share of trajectories where the forecaster's error is lower
+        (ties count half), and ``"beats"`` / ``"loses to"`` when the interval
+        excludes zero, else ``"no significant difference"``.
+    """
+    import warnings
+
+    from scipy import stats
+
+    a = np.asarray(errors, dtype=np.float64)
+    b = np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired errors must be two (N,) arrays, got {a.shape} and {b.shape}")
+    d = a - b
+    n = len(d)
+    mean = float(d.mean()) if n else float("nan")
+    if n < 2 or np.ptp(d) == 0:
+        lo = hi = mean
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap(
+                (d,),
+                np.mean,
+                n_resamples=resamples,
+                method="BCa",
+                random_state=np.random.default_rng(seed),
+            )
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = stats.bootstrap(
+                    (d,),
+                    np.mean,
+                    n_resamples=resamples,
+                    method="percentile",
+                    random_state=np.random.default_rng(seed),
+                )
+            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    verdict = "beats" if hi < 0 else "loses to" if lo > 0 else "no significant difference"
+    wins = float(np.mean((d < 0) + 0.5 * (d == 0))) if n else float("nan")
+    return {"n": n, "mean_difference": mean, "ci95": [lo, hi], "win_rate": wins, "verdict": verdict}

@@ -224,7 +224,13 @@ def lora_spec_of(model: Any) -> LoraSpec | None:
     c = next(iter(cfg.values()))
     targets = c.target_modules
     targets = tuple(sorted(targets)) if not isinstance(targets, str) else (targets,)
-    return LoraSpec(int(c.r), targets)
+    layers = getattr(c, "layers_to_transform", None)
+    n = (
+        len(layers)
+        if isinstance(layers, (list, tuple))
+        else (1 if isinstance(layers, int) else None)
+    )
+    return LoraSpec(int(c.r), targets, n)
 
 
 def load_model(

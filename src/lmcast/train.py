@@ -185,8 +185,27 @@ def check_config(cfg: TrainConfig) -> None:
         )
     if cfg.rank < 1:
         raise LmcastError("--rank must be >= 1")
-    if not cfg.lr > 0:
-        raise LmcastError(f"--lr must be positive, got {cfg.lr}")
+    if cfg.lora_layers < 0:
+        raise LmcastError(f"--lora-layers must be >= 0 (0: every layer), got {cfg.lora_layers}")
+    if cfg.lora_layers:
+        try:  # a known name or a local directory: refuse before loading anything
+            n_layers = flopsmod.resolve_architecture(cfg.model).layers
+        except KeyError:  # a hub id: checked once the model is loaded
+            n_layers = cfg.lora_layers
+        if cfg.lora_layers > n_layers:
+            raise LmcastError(f"--lora-layers {cfg.lora_layers}: the model has {n_layers} layers")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise LmcastError(f"--lr must be a positive finite number, got {cfg.lr}")
+    for flag, value in (
+        ("--keep-checkpoints", cfg.keep_checkpoints),
+        ("--save-steps", cfg.save_steps),
+        ("--eval-windows", cfg.eval_windows),
+        ("--early-stopping", cfg.early_stopping),
+    ):
+        if value < 0:
+            raise LmcastError(f"{flag} must be >= 0, got {value}")
+    if cfg.eval_steps < 1:
+        raise LmcastError(f"--eval-steps must be >= 1, got {cfg.eval_steps}")
     if cfg.stride is not None and cfg.stride < 1:
         raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
     check_precision(cfg.precision)
@@ -335,11 +354,16 @@ def _lora_model(cfg: TrainConfig, base: Any) -> Any:
 
     torch.manual_seed(cfg.seed)
     targets = lora_targets(cfg)
+    n_layers = base.config.num_hidden_layers
+    if cfg.lora_layers > n_layers:
+        raise LmcastError(f"--lora-layers {cfg.lora_layers}: the model has {n_layers} layers")
+    top = list(range(n_layers - cfg.lora_layers, n_layers)) if cfg.lora_layers else None
     lcfg = LoraConfig(
         r=cfg.rank,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules=targets,
+        layers_to_transform=top,
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -353,12 +377,12 @@ def _flops(
     cfg: TrainConfig, arch: Any, head_vocab: int | None, n_val: int, world: int
 ) -> tuple[int, int]:
     """``(per optimizer step, per validation pass)`` FLOPs."""
-    lora = flopsmod.LoraSpec(cfg.rank, tuple(lora_targets(cfg)))
+    lora = flopsmod.LoraSpec(cfg.rank, tuple(lora_targets(cfg)), cfg.lora_layers or None)
     L = cfg.context_length
     logit_pos = L - 1 if head_vocab else None
     kw = {"lora": lora, "logits_positions": logit_pos, "head_vocab": head_vocab}
     global_batch = cfg.batch_size * cfg.grad_accum * world
-    step = 3 * flopsmod.forward_count(arch, L, batch=global_batch, **kw).total
+    step = flopsmod.train_step_flops(arch, L, batch=global_batch, **kw)
     val = flopsmod.forward_count(arch, L, batch=n_val, **kw).total
     return step, val * world  # every process scores the same validation windows
 
@@ -540,8 +564,13 @@ def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> No
         },
         d / ".state.pt.tmp",
     )
+    # The adapter and its encoding first: a folder with state.pt is then complete,
+    # and `evaluate --adapter RUN/checkpoints/step_N` scores the model as it was.
+    s.peft_model().save_pretrained(d / "adapter")
+    write_encoding_record(d, s.meta)
     os.replace(d / ".state.pt.tmp", d / "state.pt")  # a half-written file is never state.pt
-    for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-2]:  # keep the last two
+    keep = s.cfg.keep_checkpoints
+    for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-keep] if keep else []:
         shutil.rmtree(old, ignore_errors=True)
     run.charge(state)
     log.debug("checkpoint %s (%s)", d, tag)

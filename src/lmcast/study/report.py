@@ -205,26 +205,44 @@ def context_section(ctx: ReportContext) -> list[str]:
 
 
 def _comparison(final: dict, base: dict) -> list[str]:
-    """The final model against zero-shot, persistence and the oracle, in words."""
+    """The final model against zero-shot, persistence and the oracle: paired bootstrap table."""
+    from lmcast.metrics import paired_comparison
+
     b = base["model"]
-    same = base["protocol"]["indices"] == final["protocol"]["indices"]
-    fm, zm = final["model"]["original"]["mae"], b["original"]["mae"]
-    pm = final["persistence"]["original"]["mae"]
-    oracle = (
-        f"; the ODE oracle reaches {final['oracle']['original']['mae']:.4f}"
-        if "oracle" in final
-        else ""
-    )
-    return [
+    rows = [
         _metrics_row(
             f"{b['name']} (zero-shot)", str(base["encoding"]["precision"]), b, b["parse_success"]
         ),
         "",
-        f"On the {'same' if same else 'DIFFERENT'} test trajectories the fine-tuned model's MAE is "
-        f"{fm:.4f} against {zm:.4f} zero-shot ({'better' if fm < zm else 'not better'}: "
-        f"{100 * (zm - fm) / zm:+.1f} %) and {pm:.4f} for persistence "
-        f"({'beats' if fm < pm else 'does not beat'} persistence{oracle}).",
     ]
+    comps = dict(final.get("comparisons", {}))
+    paired = "per_trajectory_mae" in final and "per_trajectory_mae" in base
+    if paired and base["protocol"]["indices"] == final["protocol"]["indices"]:
+        mine = final["per_trajectory_mae"]["model"]
+        comps = {
+            "zero-shot": paired_comparison(mine, base["per_trajectory_mae"]["model"]),
+            **comps,
+        }
+    else:
+        rows += [
+            "The zero-shot baseline ran on DIFFERENT test trajectories: no paired comparison.",
+            "",
+        ]
+    rows += [
+        "Paired over test trajectories: mean of (fine-tuned − other) per-trajectory MAE, its 95 % "
+        "bootstrap interval (BCa, `scipy.stats.bootstrap`), and the share of trajectories the "
+        'fine-tuned model forecasts better. "Beats" only when the interval excludes zero.',
+        "",
+        "| fine-tuned vs | MAE difference | 95 % interval | win rate | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for name, c in comps.items():
+        lo, hi = c["ci95"]
+        rows.append(
+            f"| {name} | {c['mean_difference']:+.4f} | [{lo:+.4f}, {hi:+.4f}] | "
+            f"{c['win_rate']:.0%} of {c['n']} | **{c['verdict']}** |"
+        )
+    return rows
 
 
 def final_section(ctx: ReportContext) -> list[str]:
