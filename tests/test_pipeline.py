@@ -21,7 +21,13 @@ def _profile(tmp_path, tiny_dir):
         "model": str(tiny_dir),
         "budget": 1.0e15,
         "data": {"simulate": {"n": 30, "steps": 40, "t_max": 80.0, "seed": 2}},
-        "protocol": {"context_steps": 12, "horizon": 4, "test_trajectories": 3},
+        "protocol": {
+            "context_steps": 12,
+            "horizon": 4,
+            "test_trajectories": 3,
+            "also": [[8, 6]],
+            "eval_batch_size": 2,
+        },
         "sweep": {
             "grid": {"lr": [0.001, 0.01], "rank": [2]},
             "max_steps": 2,
@@ -58,6 +64,8 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
         "context/context_length.png",
         "final/adapter/adapter_model.safetensors",
         "final/test/metrics.json",
+        "protocols/8-6/zero-shot/metrics.json",
+        "protocols/8-6/final/metrics.json",
         "report/report.md",
         "ledger.db",
         "sweep.db",
@@ -70,6 +78,8 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
         "## Hyper-parameter sweep",
         "## Context-length study",
         "## Final results",
+        "## Other protocols",
+        "### 8 → 6",
         "## Forecast figures",
         "## FLOP budget",
     ):
@@ -104,8 +114,16 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
 
     code, out, err = run_cli("run", "--profile", prof, "--workspace", ws, "--no-progress")
     assert code == 0, err
-    assert "skipped: data, baseline, sweep, context-study, final, final-test" in out
+    assert (
+        "skipped: data, baseline, sweep, context-study, final, final-test, other-protocols" in out
+    )
     assert len(ledger.records()) == n_runs  # a second invocation does no work
+
+
+@pytest.mark.parametrize("name", ["quick", "gpu"])
+def test_builtin_profiles_plan_within_budget(run_cli, name):
+    code, out, _ = run_cli("run", "--profile", name, "--dry-run")
+    assert code == 0 and "fits the budget" in out
 
 
 def test_dry_run_plans_within_budget(run_cli):

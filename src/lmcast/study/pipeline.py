@@ -11,7 +11,7 @@ workspace's one ledger, whose budget comes from the profile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class RunContext:
             context_steps=prot.context_steps,
             horizon=prot.horizon,
             trajectories=prot.test_trajectories,
+            batch_size=prot.eval_batch_size,
             ledger=self.ws.ledger_url,
             split="test",
             **kw,
@@ -144,14 +145,11 @@ def _final(ctx: RunContext) -> None:
     best = ctx.ws.read(ctx.ws.context_results)["best"]["params"]
     prot, fin = ctx.profile.protocol, ctx.profile.final
     precision, rank = int(best.get("precision", 2)), int(best.get("rank", 8))
-    reserve = eval_flops(
-        arch_for(ctx.model),
-        prot.test_trajectories,
-        prot.context_steps,
-        prot.horizon,
-        precision,
-        flopsmod.LoraSpec(rank),
-    )
+    lora = flopsmod.LoraSpec(rank)
+    # the tests still to run: the final model's, and both models' on further protocols
+    pairs = [(prot.context_steps, prot.horizon), *prot.extra(), *prot.extra()]
+    n, arch = prot.test_trajectories, arch_for(ctx.model)
+    reserve = sum(eval_flops(arch, n, c, h, precision, lora) for c, h in pairs)
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
     log.info("stage: final training %s (allotment %.3e FLOPs)", best, allot)
     out = ctx.ws.final_dir
@@ -189,6 +187,32 @@ def _final_test(ctx: RunContext) -> None:
     )
 
 
+def _other_protocols(ctx: RunContext) -> None:
+    """Test the zero-shot and the final model on each of ``protocol.also``."""
+    from lmcast.evaluate import evaluate
+
+    for c, h in ctx.profile.protocol.extra():
+        d = ctx.ws.protocol_dir(c, h)
+        for name, adapter in (("zero-shot", None), ("final", str(ctx.ws.final_dir))):
+            if (d / name / "metrics.json").exists():
+                continue
+            log.info("stage: %s test at %d → %d", name, c, h)
+            cfg = ctx.eval_config(
+                adapter=adapter,
+                out=str(d / name),
+                experiment="baseline" if adapter is None else "final",
+            )
+            evaluate(replace(cfg, context_steps=c, horizon=h), progress=ctx.cfg.progress)
+
+
+def _protocols_done(ctx: RunContext) -> bool:
+    return all(
+        (ctx.ws.protocol_dir(c, h) / n / "metrics.json").exists()
+        for c, h in ctx.profile.protocol.extra()
+        for n in ("zero-shot", "final")
+    )
+
+
 def _report(ctx: RunContext) -> None:
     from lmcast.study.report import write_report
 
@@ -204,6 +228,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("context-study", lambda c: c.ws.context_results.exists(), _context),
     Stage("final", lambda c: (c.ws.final_dir / "adapter").exists(), _final),
     Stage("final-test", lambda c: (c.ws.final_test_dir / "metrics.json").exists(), _final_test),
+    Stage("other-protocols", _protocols_done, _other_protocols),
     # always rewritten: cheap, and reflects the ledger now
     Stage("report", lambda c: False, _report),
 )

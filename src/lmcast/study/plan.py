@@ -86,7 +86,10 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     ]
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
-    left = profile.budget - sum(p.flops for p in out) - test
+    extra = sum(
+        eval_flops(arch, prot.test_trajectories, c, h, precision, lora) for c, h in prot.extra()
+    )
+    left = profile.budget - sum(p.flops for p in out) - test - 2 * extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
     out.append(
         Planned(
@@ -100,6 +103,13 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     out.append(
         Planned("final", "evaluate", 1, test, f"test on {prot.test_trajectories} trajectories")
     )
+    for c, h in prot.extra():
+        n = prot.test_trajectories
+        for name, with_lora in (("baseline", None), ("final", lora)):
+            flops = eval_flops(arch, n, c, h, precision, with_lora)
+            out.append(
+                Planned(name, "evaluate", 1, flops, f"test at {c} → {h} on {n} trajectories")
+            )
     return out
 
 

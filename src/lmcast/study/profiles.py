@@ -48,6 +48,13 @@ class ProtocolSpec:
     context_steps: int = _count()
     horizon: int = _count()
     test_trajectories: int = _count()
+    also: list[list[int]] | None = None
+    eval_batch_size: int = _count(16)
+
+    def extra(self) -> list[tuple[int, int]]:
+        """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
+        models are tested on (same test trajectories)."""
+        return [(int(c), int(h)) for c, h in self.also or []]
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,13 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
                 raise LmcastError(f"profile {source}: missing key {key}")
             continue
         values[f.name] = _value(hints[f.name], raw[f.name], key, source, f.metadata.get("min"))
+    if cls is ProtocolSpec:
+        for pair in values.get("also") or []:
+            if len(pair) != 2 or min(pair) < 1:
+                raise LmcastError(
+                    f"profile {source}: {where}also must list [context_steps, horizon] pairs "
+                    f"of positive integers, got {pair!r}"
+                )
     return cls(**values)
 
 

@@ -2,7 +2,8 @@
 
 One function per section, in :data:`SECTIONS` order: data summary; zero-shot
 baseline; sweep table and heat-maps (lr × rank per precision); context-length
-study; final results against zero-shot, persistence and the ODE oracle;
+study; final results against zero-shot, persistence and the ODE oracle (paired
+bootstrap intervals); the same on further protocols;
 trajectory figures and error distributions; the FLOP table per experiment
 from the ledger. Each reads its stage's outputs through the
 :class:`~lmcast.study.workspace.Workspace` and returns markdown lines.
@@ -272,6 +273,32 @@ def final_section(ctx: ReportContext) -> list[str]:
     return [*L, ""]
 
 
+def protocols_section(ctx: ReportContext) -> list[str]:
+    """The zero-shot and final models on the profile's further protocols (``protocol.also``)."""
+    root = ctx.ws.root / "protocols"
+    if not root.is_dir():
+        return []
+    L = ["## Other protocols", ""]
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        final = ctx.ws.read(d / "final" / "metrics.json")
+        base = ctx.ws.read(d / "zero-shot" / "metrics.json")
+        if not (final and base):
+            L += [f"### {d.name}", "", "(not run)", ""]
+            continue
+        pr = final["protocol"]
+        L += [
+            f"### {pr['context_steps']} → {pr['horizon']}",
+            "",
+            f"{pr['n_trajectories']} {pr['split']} trajectories.",
+            "",
+        ]
+        L += _metrics_table(
+            final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
+        )
+        L += [*_comparison(final, base), ""]
+    return L
+
+
 def figures_section(ctx: ReportContext) -> list[str]:
     L = ["## Forecast figures", ""]
     for label, d in (
@@ -319,6 +346,7 @@ SECTIONS: tuple[Callable[[ReportContext], list[str]], ...] = (
     sweep_section,
     context_section,
     final_section,
+    protocols_section,
     figures_section,
     flops_section,
 )

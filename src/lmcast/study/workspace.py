@@ -90,6 +90,10 @@ class Workspace:
     def final_test_dir(self) -> Path:
         return self.final_dir / "test"
 
+    def protocol_dir(self, context_steps: int, horizon: int) -> Path:
+        """Tests on a further protocol: ``zero-shot/`` and ``final/`` evaluations inside."""
+        return self.root / "protocols" / f"{context_steps}-{horizon}"
+
     @property
     def report_path(self) -> Path:
         return self.root / "report" / "report.md"
