@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -81,6 +82,21 @@ def test_batched_equals_one_at_a_time_greedy(tiny_lm):
         for i in range(6)
     ]
     assert [t[0] for t in batched.texts] == [s.texts[0][0] for s in single]
+
+
+def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
+    """transformers 5.17 takes the cache as ``past_key_values``, later 5.x as ``cache``;
+    the other name is swallowed by ``**kwargs`` and decoding would run blind (seen on a
+    GPU machine with 5.17: every adapter scored the same). The right name is picked from
+    the signature, and a cache left empty after the prefill stops the run."""
+    from lmcast import forecast as fmod
+
+    decoder, _ = fmod.decoder_and_head(tiny_lm.model)
+    assert fmod._cache_kwarg(decoder) in inspect.signature(decoder.forward).parameters
+    ctx, _, _ = _contexts(n=2)
+    monkeypatch.setattr(fmod, "_cache_kwarg", lambda d: "a_name_no_model_takes")
+    with pytest.raises(RuntimeError, match="KV cache was not filled"):
+        fmod.forecast(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, progress=False)
 
 
 def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):

@@ -138,6 +138,16 @@ def _choose(logits: Any, temperature: float, top_p: float, gen: Any) -> Any:
     return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
 
+def _cache_kwarg(decoder: Any) -> str:
+    """The keyword a decoder takes its KV cache by: ``cache`` in recent transformers 5
+    releases, ``past_key_values`` before. Passing the wrong one is silently swallowed by
+    ``**kwargs`` and every decode step would then see one token without its context."""
+    import inspect
+
+    params = inspect.signature(decoder.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 def generate_texts(
     lm: LoadedModel,
     prompts: list[str],
@@ -195,9 +205,12 @@ def generate_texts(
             # FLOP count below charges.
             cache_len = P + max_new
             cache = StaticCache(config=lm.model.config, max_cache_len=cache_len)
+            kv = {_cache_kwarg(decoder): cache}
             out = decoder(
-                input_ids=ids, attention_mask=attn, position_ids=pos, cache=cache, use_cache=True
+                input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, **kv
             )
+            if cache.get_seq_length() != P:  # a model that ignored it would decode blind
+                raise RuntimeError(f"the KV cache was not filled ({type(decoder).__name__})")
             n_new = 0
             for _ in range(max_new):
                 hidden = out.last_hidden_state[:, -1, :]
@@ -221,8 +234,8 @@ def generate_texts(
                     input_ids=choice[:, None],
                     attention_mask=attn,
                     position_ids=pos,
-                    cache=cache,
                     use_cache=True,
+                    **kv,
                 )
         gen_ids = torch.stack(produced, 1).cpu().tolist()
         for j, i in enumerate(idx):
