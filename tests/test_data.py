@@ -160,6 +160,18 @@ def test_import_csv_unequal_and_misaligned(tmp_path, run_cli):
     assert code == 2 and "different times" in err and not (tmp_path / "o.h5").exists()
 
 
+def test_import_csv_bom_duplicate_header_and_directory(tmp_path, run_cli):
+    p = tmp_path / "bom.csv"
+    p.write_bytes("id,t,x\na,0,1\na,1,2\n".encode("utf-8-sig"))  # spreadsheet export
+    ds = import_csv(p)
+    assert ds.shape == (1, 2, 1) and ds.variables == ("x",)
+    p.write_text("id,t,x,x\na,0,1,5\na,1,2,6\n")
+    code, _, err = run_cli("data", "import", "--csv", p, "--out", tmp_path / "o.h5")
+    assert code == 2 and "duplicate column name(s) 'x'" in err and err.count("\n") == 1
+    code, _, err = run_cli("data", "import", "--csv", tmp_path, "--out", tmp_path / "o.h5")
+    assert code == 2 and "not a file" in err and not (tmp_path / "o.h5").exists()
+
+
 def test_every_subcommand_has_working_help(capsys):
     from lmcast.cli import main
     from lmcast.cli.commands import COMMANDS

@@ -150,3 +150,10 @@ def test_ledger_password_never_shown(tmp_path, run_cli):
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
     ledger.charge("x", "r", "train", 1, config=cfg)
     assert "S3cretPW" not in json.dumps(ledger.records()[0].config)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-5"])
+def test_budget_set_refuses_non_finite_or_non_positive(tmp_path, run_cli, value):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    code, _, err = run_cli("budget", "--ledger", url, "--set", value)
+    assert code == 2 and "--set must be a positive number of FLOPs" in err

@@ -120,7 +120,7 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
     assert len(ledger.records()) == n_runs  # a second invocation does no work
 
 
-@pytest.mark.parametrize("name", ["quick", "gpu"])
+@pytest.mark.parametrize("name", ["quick", "cpu", "gpu"])
 def test_builtin_profiles_plan_within_budget(run_cli, name):
     code, out, _ = run_cli("run", "--profile", name, "--dry-run")
     assert code == 0 and "fits the budget" in out

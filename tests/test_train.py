@@ -178,6 +178,19 @@ def test_top_layer_lora_stops_backward_and_is_charged_so(tmp_path, lv_file):
     assert load_model(str(model_dir), adapter=str(kept[1])).lora == top
 
 
+def test_diverged_loss_stops_with_one_line(tmp_path, tiny_dir, lv_file):
+    from lmcast.errors import LmcastError
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    cfg = _cfg(tmp_path, tiny_dir, lv_file, lr=1e30, max_grad_norm=0.0, save_steps=0)
+    with pytest.raises(LmcastError, match="training loss is nan"):
+        train(cfg)
+    assert not (tmp_path / "run" / "adapter").exists()
+    rec = Ledger(cfg.ledger).records()[-1]
+    assert rec.status == "stopped" and rec.flops > 0
+
+
 def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
@@ -370,6 +383,9 @@ def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file,
         (["train", "--lora-layers", "-1"], "--lora-layers must be >= 0"),
         (["train", "--lora-layers", "9"], "--lora-layers 9: the model has 1 layers"),
         (["train", "--keep-checkpoints", "-1"], "--keep-checkpoints must be >= 0"),
+        (["train", "--device", "garbage"], "unknown device 'garbage'"),
+        (["train", "--device", "cuda:99"], "--device cuda:99: this machine has"),
+        (["evaluate", "--device", "gpu0"], "unknown device 'gpu0'"),
         (["train", "--stride", "0"], "--stride must be >= 1"),
         (["evaluate", "--batch-size", "0"], "--samples and --batch-size must be >= 1"),
         (["evaluate", "--samples", "0"], "--samples and --batch-size must be >= 1"),

@@ -65,7 +65,16 @@ def _fresh_workdir(app) -> None:
     subprocess.run(argv, cwd=BUILD_DIR, check=True, capture_output=True, timeout=300)
 
 
+def _findings(app) -> None:
+    """Render the findings page's figure and tables from the committed experiment outputs."""
+    docs = Path(__file__).resolve().parents[1]
+    script = docs.parent / "scripts" / "findings.py"
+    argv = [sys.executable, str(script), str(docs / "findings"), str(docs / "_generated")]
+    subprocess.run(argv, check=True, timeout=300)
+
+
 def setup(app) -> dict:
     app.add_directive("lmcast-command", LmcastCommand)
     app.connect("builder-inited", _fresh_workdir)
+    app.connect("builder-inited", _findings)
     return {"version": "1", "parallel_read_safe": True}

@@ -235,15 +235,20 @@ def import_csv(
             misaligned times.
     """
     csv_path = Path(csv_path)
-    if not csv_path.exists():
-        raise _fail(csv_path, "no such file")
+    if not csv_path.is_file():
+        raise _fail(csv_path, "no such file" if not csv_path.exists() else "not a file")
     try:
-        with open(csv_path, newline="") as f:
+        # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first name
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            header = reader.fieldnames or []
+            header = [h.strip() for h in reader.fieldnames or []]
+            reader.fieldnames = header
             rows = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise _fail(csv_path, f"cannot read CSV ({exc})") from None
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise _fail(csv_path, f"duplicate column name(s) {', '.join(map(repr, dup))} in the header")
     if not rows:
         raise _fail(csv_path, "CSV has no data rows")
     for col in (id_column, time_column):

@@ -170,8 +170,32 @@ def resolve_source(name: str) -> tuple[str, bool]:
     )
 
 
+def check_device(device: str | None) -> None:
+    """Refuse a device name torch would not take, or CUDA where there is none (one line).
+
+    Raises:
+        LmcastError: not ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``; or CUDA asked
+            for on a machine without it.
+    """
+    import re
+
+    if not device or device == "auto":
+        return
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise LmcastError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    import torch
+
+    if device.startswith("cuda"):
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= n:
+            have = f"{n} CUDA device(s)" if n else "no CUDA"
+            raise LmcastError(f"--device {device}: this machine has {have}")
+
+
 def auto_device(device: str | None = None) -> str:
-    """``cuda`` when available, else ``cpu`` (or the given device)."""
+    """``cuda`` when available, else ``cpu`` (or the given device, checked)."""
+    check_device(device)
     if device and device != "auto":
         return device
     import torch

@@ -209,6 +209,9 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.stride is not None and cfg.stride < 1:
         raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
     check_precision(cfg.precision)
+    from lmcast.models import check_device
+
+    check_device(cfg.device)
     if cfg.report_to != "none":
         import importlib.util
 
@@ -646,6 +649,11 @@ def training_loop(s: Setup, state: TrainState, allot: float, run: LedgerRun) -> 
             )
             break
         loss = train_step(s, state)
+        if not math.isfinite(loss):
+            raise LmcastError(
+                f"step {state.step}: training loss is {loss} (diverged; try a lower --lr); "
+                "no adapter saved, the FLOPs spent are charged"
+            )
         row = {
             "step": state.step,
             "loss": loss,

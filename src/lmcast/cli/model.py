@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import asdict
 
@@ -45,7 +46,7 @@ def budget(cfg: BudgetConfig) -> dict:
 
     ledger = Ledger(cfg.ledger)
     if cfg.set is not None:
-        if not cfg.set > 0:
+        if not (cfg.set > 0 and math.isfinite(cfg.set)):
             raise LmcastError(f"--set must be a positive number of FLOPs, got {cfg.set}")
         ledger.set_budget(cfg.set)
     tab = ledger.table()

@@ -97,7 +97,8 @@ def _baseline(ctx: RunContext) -> None:
 
     log.info("stage: zero-shot baseline")
     evaluate(
-        ctx.eval_config(out=str(ctx.ws.baseline_dir), experiment="baseline"),
+        # the ODE oracle is fit once, in the final test (same trajectories, same seed)
+        ctx.eval_config(out=str(ctx.ws.baseline_dir), experiment="baseline", oracle=False),
         progress=ctx.cfg.progress,
     )
 
@@ -201,6 +202,7 @@ def _other_protocols(ctx: RunContext) -> None:
                 adapter=adapter,
                 out=str(d / name),
                 experiment="baseline" if adapter is None else "final",
+                oracle=adapter is not None,  # fit once per protocol
             )
             evaluate(replace(cfg, context_steps=c, horizon=h), progress=ctx.cfg.progress)
 

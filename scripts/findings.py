@@ -1,0 +1,115 @@
+"""Render the findings page's figure and tables from the experiments' own output files.
+
+``make docs`` runs this (from ``docs/_ext``): it reads what
+``scripts/learning_curve.py`` and ``scripts/ablations.py`` wrote (copied into
+``docs/findings/``) and writes ``docs/_generated/``: ``learning_curve.png``,
+``curve_table.inc`` and ``ablations_table.inc`` (reStructuredText tables the
+page includes). No number is typed by hand.
+
+    python scripts/findings.py docs/findings docs/_generated
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {c}" for c in row[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def curve(src: Path, out: Path) -> None:
+    """The learning curve: MAE (and validation loss) against training tokens."""
+    from lmcast.plots import _plt, save_figure
+
+    data = json.loads((src / "curve.json").read_text())
+    pts = data["points"]
+    tokens = [p["tokens"] for p in pts]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.plot(tokens, [p["mae"] for p in pts], marker="o", label="LoRA SmolLM2 (val MAE)")
+    ax.axhline(pts[0]["persistence_mae"], color="grey", ls="--", label="persistence")
+    ax.set_xlabel("training tokens (512-token windows)")
+    ax.set_ylabel("forecast MAE, 80 → 20 (original units)")
+    ax.grid(alpha=0.3)
+    loss = [(p["tokens"], p["val_loss"]) for p in pts if p.get("val_loss") is not None]
+    if loss:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*loss, strict=True), color="tab:red", marker="s", ms=3, alpha=0.6)
+        ax2.set_ylabel("validation loss (nats/token)", color="tab:red")
+    ax.legend(fontsize=8, loc="upper right")
+    a = data["args"]
+    ax.set_title(
+        f"{a['trajectories']} validation trajectories; lr {a['lr']:g}, cosine over {a['steps']} steps",
+        fontsize=9,
+    )
+    save_figure(fig, out / "learning_curve.png")
+    rows = [
+        [
+            str(p["step"]),
+            f"{p['tokens']:,}",
+            f"{p['train_flops']:.2e}",
+            "–" if p.get("val_loss") is None else f"{p['val_loss']:.3f}",
+            f"{p['mae']:.4f}",
+            f"{p['persistence_mae']:.4f}",
+            f"{p['parse_success']:.2f}",
+        ]
+        for p in pts
+    ]
+    head = ["step", "tokens", "FLOPs", "val loss", "val MAE", "persistence", "parse"]
+    (out / "curve_table.inc").write_text(_table(head, rows))
+
+
+def ablations(src: Path, out: Path) -> None:
+    """The ablation table: each variant against the base, paired over trajectories."""
+    path = src / "ablations.json"
+    if not path.is_file():
+        (out / "ablations_table.inc").write_text("(no ablation results committed)\n")
+        return
+    data = json.loads(path.read_text())
+    rows = []
+    for r in data["rows"]:
+        c = r.get("vs_base")
+        delta = (
+            f"{c['mean_difference']:+.4f} [{c['ci95'][0]:+.4f}, {c['ci95'][1]:+.4f}]" if c else "–"
+        )
+        rows.append(
+            [
+                r["name"],
+                r["change"],
+                f"{r['tokens']:,}",
+                f"{r['train_flops']:.2e}",
+                "–" if r.get("val_loss") is None else f"{r['val_loss']:.3f}",
+                f"{r['mae']:.4f}",
+                delta,
+                c["verdict"] if c else "–",
+            ]
+        )
+    head = [
+        "variant",
+        "change",
+        "tokens",
+        "train FLOPs",
+        "val loss",
+        "val MAE",
+        "Δ MAE vs base [95 % CI]",
+        "verdict",
+    ]
+    (out / "ablations_table.inc").write_text(_table(head, rows))
+
+
+def main(argv: list[str]) -> None:
+    src, out = Path(argv[0]), Path(argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    curve(src, out)
+    ablations(src, out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
