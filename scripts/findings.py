@@ -104,11 +104,64 @@ def ablations(src: Path, out: Path) -> None:
     (out / "ablations_table.inc").write_text(_table(head, rows))
 
 
+def gpu_training(src: Path, out: Path) -> None:
+    """``benchmarks/bench_train.py`` outputs from a GPU: lmcast's loop vs the seed-style loop."""
+    rows = []
+    for path in sorted(src.glob("gpu_train_*.json")):
+        r = json.loads(path.read_text())
+        rows.append(
+            [
+                path.stem.removeprefix("gpu_train_"),
+                r["gpu"],
+                f"{r['batch']} × {r['context_length']}",
+                f"{r['reference_tokens_per_s']:,.0f}",
+                f"{r['lmcast_tokens_per_s']:,.0f}",
+                f"{r['speedup']:.2f}×",
+                f"{r['achieved_flops_per_s'] / 1e12:.1f}",
+            ]
+        )
+    head = [
+        "architecture",
+        "card",
+        "batch",
+        "seed-style tokens/s",
+        "lmcast tokens/s",
+        "speedup",
+        "TFLOP/s",
+    ]
+    (out / "gpu_train_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
+
+
+def gpu_ablation_training(src: Path, out: Path) -> None:
+    """Validation loss of the ablation variants trained on a GPU (their forecasts were void)."""
+    path = src / "gpu_ablation_training.json"
+    rows = []
+    if path.is_file():
+        for name, r in json.loads(path.read_text()).items():
+            rows.append(
+                [
+                    name,
+                    f"{r['val_loss_initial']:.3f} → {r['val_loss_final']:.3f}",
+                    f"{r['flops']:.3e}",
+                    f"{r['tokens_per_second']:,.0f}",
+                ]
+            )
+    head = [
+        "variant",
+        "val loss (step 0 → 160)",
+        "train FLOPs",
+        "tokens/s (6 runs sharing the card)",
+    ]
+    (out / "gpu_ablation_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     curve(src, out)
     ablations(src, out)
+    gpu_training(src, out)
+    gpu_ablation_training(src, out)
 
 
 if __name__ == "__main__":

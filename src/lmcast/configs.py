@@ -181,6 +181,45 @@ class EvalConfig(ModelData, Protocol):
 
 
 @dataclass(kw_only=True)
+class ForecastConfig:
+    """``lmcast forecast``: the next steps of your own series, with quantile bands."""
+
+    model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
+    adapter: str | None = opt(
+        None, "a training run folder or an 'lmcast export' folder (its encoding is used)"
+    )
+    data: str = opt(help="HDF5 file, or a long-format CSV as 'data import' reads (id,t,vars…)")
+    series: list[str] | None = opt(  # noqa: RUF009 (None default; the CLI appends)
+        None, "forecast only this series (an id, or an index for HDF5); repeat for several"
+    )
+    context_steps: int | None = opt(
+        None, "context: the last N steps of each series (default: all of it)"
+    )
+    horizon: int = opt(help="steps to forecast after the end of each series")
+    samples: int = opt(20, "sample paths per series (1: greedy, no band)")
+    quantiles: str = opt("0.1,0.5,0.9", "comma-separated quantile levels in (0, 1)")
+    out: str = opt("forecast.csv", "output CSV (one row per series × step × variable)")
+    figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
+    id_column: str = opt("id", "CSV column naming the series")
+    time_column: str = opt("t", "CSV column holding the time")
+    batch_size: int = opt(16, "sequences generated together")
+    seed: int = opt(0, "sampling seed")
+    device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
+    )
+    experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
+
+
+@dataclass(kw_only=True)
+class ExportConfig:
+    """``lmcast export``: a trained run as a self-contained, shareable forecaster folder."""
+
+    run: str = opt(help="training run folder (holds adapter/ and encoding.json)", positional=True)
+    out: str = opt(help="output folder (must not exist)")
+
+
+@dataclass(kw_only=True)
 class TrainConfig(ModelData):
     """``lmcast train``: LoRA fine-tuning on the encoded training split."""
 

@@ -218,21 +218,37 @@ def describe(ds: Dataset, percentiles: Sequence[float] = (1, 5, 25, 50, 75, 95, 
     return out
 
 
-def import_csv(
+@dataclass(frozen=True)
+class LongSeries:
+    """Series read from a long-format CSV, each of its own length.
+
+    Attributes:
+        ids: N series ids, in order of first appearance.
+        times: N arrays ``(T_i,)`` of sample times, increasing.
+        values: N arrays ``(T_i, V)``.
+        variables: V variable (column) names.
+    """
+
+    ids: list[str]
+    times: list[np.ndarray]
+    values: list[np.ndarray]
+    variables: list[str]
+
+
+def read_long_csv(
     csv_path: str | os.PathLike,
     id_column: str = "id",
     time_column: str = "t",
     variables: Sequence[str] | None = None,
-) -> Dataset:
-    """Read a long-format CSV (one row per series and time) into a :class:`Dataset`.
+) -> LongSeries:
+    """Read a long-format CSV (one row per series and time); series may differ in length.
 
     Every column other than ``id_column`` and ``time_column`` is a variable
-    (or only ``variables`` when given). All series must have the same number
-    of rows and the same sample times.
+    (or only ``variables`` when given). A UTF-8 byte-order mark is accepted.
 
     Raises:
-        DataError: missing columns, non-numeric values, unequal lengths or
-            misaligned times.
+        DataError: not a file, unreadable, duplicate or missing columns, no rows,
+            non-numeric values.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -268,32 +284,47 @@ def import_csv(
         except (TypeError, ValueError):
             raise _fail(csv_path, f"line {lineno}: non-numeric time or value") from None
         series.setdefault(row[id_column], []).append((t, vals))
-    ids = list(series)
-    ref_times = None
-    arrays = []
+    ids, times, values = list(series), [], []
     for sid in ids:
         pts = sorted(series[sid], key=lambda p: p[0])
-        times = np.array([p[0] for p in pts])
-        if ref_times is None:
-            ref_times = times
-        elif times.shape != ref_times.shape:
+        times.append(np.array([p[0] for p in pts]))
+        values.append(np.array([p[1] for p in pts], dtype=np.float64))
+    return LongSeries(ids, times, values, var_cols)
+
+
+def import_csv(
+    csv_path: str | os.PathLike,
+    id_column: str = "id",
+    time_column: str = "t",
+    variables: Sequence[str] | None = None,
+) -> Dataset:
+    """Read a long-format CSV (see :func:`read_long_csv`) into a :class:`Dataset`.
+
+    All series must have the same number of rows and the same sample times.
+
+    Raises:
+        DataError: as :func:`read_long_csv`, plus unequal lengths or misaligned times.
+    """
+    csv_path = Path(csv_path)
+    ls = read_long_csv(csv_path, id_column, time_column, variables)
+    ref_times = ls.times[0]
+    for sid, times in zip(ls.ids, ls.times, strict=True):
+        if times.shape != ref_times.shape:
             raise _fail(
                 csv_path,
-                f"series {sid!r} has {times.size} rows but series {ids[0]!r} has {ref_times.size}: "
-                "all series must have equal length",
+                f"series {sid!r} has {times.size} rows but series {ls.ids[0]!r} has "
+                f"{ref_times.size}: all series must have equal length",
             )
-        elif not np.allclose(times, ref_times):
+        if not np.allclose(times, ref_times):
             raise _fail(
-                csv_path, f"series {sid!r} is sampled at different times than series {ids[0]!r}"
+                csv_path, f"series {sid!r} is sampled at different times than series {ls.ids[0]!r}"
             )
-        arrays.append([p[1] for p in pts])
-    traj = np.asarray(arrays, dtype=np.float64)
-    assert ref_times is not None
+    traj = np.stack(ls.values)
     return validate(
         traj.astype(np.float32),
         ref_times,
         path=csv_path,
-        attrs={"variables": var_cols, "series_ids": ids, "source": str(csv_path.name)},
+        attrs={"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)},
     )
 
 

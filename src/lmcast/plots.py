@@ -64,17 +64,19 @@ def plot_forecast(
     path: str | os.PathLike,
     time: np.ndarray,
     context: np.ndarray,
-    truth: np.ndarray,
+    truth: np.ndarray | None,
     forecasts: dict[str, np.ndarray],
     variables: Sequence[str],
     band: tuple[np.ndarray, np.ndarray] | None = None,
     title: str = "",
+    band_label: str = "10–90 % band",
 ) -> Path:
     """One panel per variable: context, truth, each forecaster, optional quantile band.
 
     Args:
         time: ``(C + H,)`` sample times.
-        context: ``(C, V)``; truth: ``(H, V)``; forecasts: name → ``(H, V)``.
+        context: ``(C, V)``; truth: ``(H, V)`` or None (a forecast of the future);
+            forecasts: name → ``(H, V)``.
         band: ``(lo, hi)`` each ``(H, V)`` (e.g. the 10–90 % sample quantiles).
     """
     plt = _plt()
@@ -83,12 +85,13 @@ def plot_forecast(
     axes = np.atleast_1d(axes)
     for i, (ax, name) in enumerate(zip(axes, variables, strict=True)):
         ax.plot(time[:c], context[:, i], color="black", lw=1.2, label="context")
-        ax.plot(time[c:], truth[:, i], color="black", lw=1.4, ls="--", label="truth", zorder=5)
+        if truth is not None:
+            ax.plot(time[c:], truth[:, i], color="black", lw=1.4, ls="--", label="truth", zorder=5)
         for j, (label, fc) in enumerate(forecasts.items()):
             ax.plot(time[c:], fc[:, i], lw=1.2, color=f"C{j}", label=label, zorder=4 - j)
         if band is not None:
             ax.fill_between(
-                time[c:], band[0][:, i], band[1][:, i], color="C0", alpha=0.2, label="10–90 % band"
+                time[c:], band[0][:, i], band[1][:, i], color="C0", alpha=0.2, label=band_label
             )
         ax.axvline(time[c - 1], color="grey", lw=0.6)
         ax.set_ylabel(name)

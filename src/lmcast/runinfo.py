@@ -6,7 +6,9 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ def run_info(config: dict, seed: int | None, kind: str) -> dict:
     return {
         "kind": kind,
         "config": config,
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "seed": seed,
         "lmcast_version": __version__,
         "git_commit": git_commit(),

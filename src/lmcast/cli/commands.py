@@ -36,16 +36,29 @@ RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   4. context-study best sweep config at several context lengths    -> context/results.json
   5. final         training with the best config, capped by the remaining budget -> final/adapter
   6. final-test    evaluation on the baseline's test trajectories  -> final/test/metrics.json
-  7. report        markdown report with figures and the FLOP table -> report/report.md
+  7. other-protocols zero-shot and final model on protocol.also    -> protocols/C-H/
+  8. report        markdown report with figures and the FLOP table -> report/report.md
 
 profiles (YAML in src/lmcast/profiles, or a path):
-  quick  SmolLM2-135M on a 2-core CPU in about 10 minutes (80 -> 20 protocol, small grid)
+  quick  SmolLM2-135M on a 2-core CPU in about 12 minutes (80 -> 20, 50 test trajectories)
+  cpu    the same in about an hour, the final model trained past persistence's crossing
+  gpu    SmolLM2-135M on one GPU in at most 8 minutes (100 test trajectories, 80 -> 20, 50 -> 50)
   seed   the reference study for a GPU: Qwen2.5-0.5B, lr x rank grid, contexts 128/512/768,
          final training up to 30,000 steps, budget 1e17, 50 -> 50 protocol
 
 examples:
   lmcast run --profile quick
   lmcast run --profile seed --dry-run      # planned experiments and projected FLOPs
+"""
+
+FORECAST_EPILOG = """output: one CSV row per series × step × variable (series, step, time continuing
+the series' own spacing, variable, median, one column per quantile), one PNG per
+series (context, median, quantile band), the FLOPs charged to the ledger.
+
+examples:
+  lmcast forecast --data lv.h5 --horizon 10 --samples 5 --out f.csv
+  lmcast forecast --data my.csv --adapter runs/t1 --series a --series b --horizon 20
+  lmcast forecast --data my.csv --adapter exported/ --context-steps 60 --quantiles 0.05,0.5,0.95
 """
 
 SWEEP_EPILOG = """examples:
@@ -97,6 +110,19 @@ COMMANDS: tuple[Command, ...] = (
         "forecast held-out windows; MAE/RMSE beside persistence and the ODE oracle",
         c.EvalConfig,
         model.evaluate,
+    ),
+    Command(
+        ("forecast",),
+        "forecast the next steps of your own series (HDF5 or CSV): CSV of quantiles + figures",
+        c.ForecastConfig,
+        model.forecast,
+        FORECAST_EPILOG,
+    ),
+    Command(
+        ("export",),
+        "a training run as a self-contained forecaster folder with a model card",
+        c.ExportConfig,
+        model.export,
     ),
     Command(
         ("train",),

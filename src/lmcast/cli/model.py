@@ -1,4 +1,4 @@
-"""Handlers for ``lmcast flops``, ``budget``, ``evaluate`` and ``train``: config → call → print."""
+"""Handlers for ``lmcast flops``, ``budget``, ``evaluate``, ``train``, ``forecast`` and ``export``: config → call → print."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import math
 import sys
 from dataclasses import asdict
 
-from lmcast.configs import BudgetConfig, EvalConfig, FlopsConfig, TrainConfig
+from lmcast.configs import (
+    BudgetConfig,
+    EvalConfig,
+    ExportConfig,
+    FlopsConfig,
+    ForecastConfig,
+    TrainConfig,
+)
 from lmcast.errors import LmcastError
 
 
@@ -72,3 +79,24 @@ def train(cfg: TrainConfig) -> dict:
     res = asdict(run_training(cfg))
     _out(json.dumps(res, indent=2))
     return res
+
+
+def forecast(cfg: ForecastConfig) -> dict:
+    """Forecast past the end of each series; print where the CSV and figures went."""
+    from lmcast.predict import forecast_series
+
+    res = forecast_series(cfg)
+    _out(
+        f"{res['series']} series × {cfg.horizon} steps → {res['out']} ({res['rows']} rows); "
+        f"figures in {res['figures']}; {res['flops']:.3e} FLOPs charged"
+    )
+    return res
+
+
+def export(cfg: ExportConfig) -> str:
+    """Export a training run as a shareable forecaster folder; print its path."""
+    from lmcast.predict import export_run
+
+    out = export_run(cfg)
+    _out(f"exported {cfg.run} → {out} (load with Forecaster.load(adapter='{out}'))")
+    return str(out)

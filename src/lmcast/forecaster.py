@@ -1,0 +1,290 @@
+"""Forecast the future of your own series: the :class:`Forecaster` Python API.
+
+Load a model (optionally with a trained adapter or an exported forecaster) once,
+then ask for the next ``horizon`` steps of any number of series — of different
+lengths if need be — with sample paths and quantiles:
+
+>>> import numpy as np
+>>> from lmcast import Forecaster
+>>> fc = Forecaster.load(model=MODEL, device="cpu")  # MODEL: a name or a model folder
+>>> t = np.linspace(0, 6, 40)
+>>> series = np.stack([2 + np.sin(t), 1 + np.cos(t)], axis=1)   # (C, V) = (40, 2)
+>>> pred = fc.predict(series, horizon=5, samples=4, quantiles=(0.1, 0.5, 0.9))
+>>> pred.samples.shape                                          # (N, K, H, V)
+(1, 4, 5, 2)
+>>> pred.median.shape, pred.quantiles.shape                     # (N, H, V), (Q, N, H, V)
+((1, 5, 2), (3, 1, 5, 2))
+>>> bool(np.all(pred.quantiles[0] <= pred.quantiles[2]))
+True
+>>> ragged = fc.predict([series, series[:25]], horizon=3, samples=1)  # greedy, two lengths
+>>> ragged.samples.shape
+(2, 1, 3, 2)
+
+The encoding (scale ``alpha`` and ``precision``) is the adapter's training
+encoding; without an adapter it is computed from the series given, as
+``lmcast data prepare`` does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmcast.errors import LmcastError
+
+#: the file an export (and a training run) names its base model in
+EXPORT_FILE = "lmcast_export.json"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Forecasts of N series: K sample paths of H steps and V variables each.
+
+    Attributes:
+        samples: ``(N, K, H, V)`` in the series' units (NaN where a step did not parse).
+        quantile_levels: the levels of :attr:`quantiles`, increasing.
+        variables: V names.
+        flops: FLOPs the generation computed (charged to the ledger by the CLI).
+    """
+
+    samples: np.ndarray
+    quantile_levels: tuple[float, ...]
+    variables: tuple[str, ...]
+    flops: int
+
+    @property
+    def median(self) -> np.ndarray:
+        """``(N, H, V)`` per-step median over the samples (the point forecast)."""
+        with np.errstate(all="ignore"):
+            return np.nanmedian(self.samples, axis=1)
+
+    @property
+    def quantiles(self) -> np.ndarray:
+        """``(Q, N, H, V)`` per-step sample quantiles at :attr:`quantile_levels`."""
+        with np.errstate(all="ignore"):
+            return np.nanquantile(self.samples, self.quantile_levels, axis=1)
+
+    def rows(
+        self, ids: Sequence[str] | None = None, times: Sequence[np.ndarray] | None = None
+    ) -> list[dict]:
+        """Long format: one dict per series × step × variable.
+
+        Args:
+            ids: N series names (default ``0 … N-1``).
+            times: N arrays ``(H,)`` of forecast times (default: the step number).
+        """
+        n, _, h, v = self.samples.shape
+        med, qs = self.median, self.quantiles
+        out = []
+        for i in range(n):
+            for s in range(h):
+                for k in range(v):
+                    row = {
+                        "series": ids[i] if ids is not None else str(i),
+                        "step": s + 1,
+                        "time": float(times[i][s]) if times is not None else float(s + 1),
+                        "variable": self.variables[k],
+                        "median": float(med[i, s, k]),
+                    }
+                    for q, level in enumerate(self.quantile_levels):
+                        row[f"q{level:g}"] = float(qs[q, i, s, k])
+                    out.append(row)
+        return out
+
+    def to_frame(self, ids: Sequence[str] | None = None, times: Sequence[np.ndarray] | None = None):
+        """:meth:`rows` as a pandas DataFrame (pandas is optional: ImportError without it)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(ids, times))
+
+
+def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
+    """Sorted, de-duplicated levels, each strictly inside (0, 1).
+
+    Raises:
+        LmcastError: a level outside (0, 1), or none at all.
+    """
+    out = tuple(sorted({float(q) for q in levels}))
+    if not out or not all(0 < q < 1 for q in out):
+        raise LmcastError(f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
+    return out
+
+
+def as_contexts(context: Any) -> list[np.ndarray]:
+    """``(C, V)``, ``(N, C, V)`` or a list of ``(C_i, V)`` → N float arrays ``(C_i, V)``.
+
+    Raises:
+        LmcastError: wrong dimensions, mixed variable counts, a series shorter than
+            2 steps, or a non-finite value inside a context.
+    """
+    if isinstance(context, np.ndarray) and context.ndim == 3:
+        items = list(context)
+    elif isinstance(context, np.ndarray) and context.ndim == 2:
+        items = [context]
+    elif isinstance(context, (list, tuple)):
+        items = list(context)
+    else:
+        raise LmcastError(
+            "context must be an array (C, V) or (N, C, V), or a list of (C, V) arrays"
+        )
+    out = []
+    for i, c in enumerate(items):
+        a = np.asarray(c, dtype=np.float64)
+        if a.ndim != 2:
+            raise LmcastError(f"series {i}: expected (steps, variables), got shape {a.shape}")
+        if a.shape[0] < 2:
+            raise LmcastError(f"series {i}: {a.shape[0]} step(s); a context needs at least 2")
+        if not np.all(np.isfinite(a)):
+            raise LmcastError(f"series {i}: NaN or infinite value inside the context")
+        out.append(a)
+    if not out:
+        raise LmcastError("no series to forecast")
+    if len({a.shape[1] for a in out}) > 1:
+        raise LmcastError("all series must have the same number of variables")
+    return out
+
+
+def base_model_of(adapter: str | os.PathLike) -> str | None:
+    """The base model an exported forecaster or a training run was trained from, if recorded."""
+    path = Path(adapter)
+    for f, key in ((path / EXPORT_FILE, "base_model"), (path / "run.json", None)):
+        if f.is_file():
+            try:
+                data = json.loads(f.read_text())
+                return data[key] if key else data["config"]["model"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise LmcastError(f"{f}: unreadable ({exc!r})") from None
+    return None
+
+
+class Forecaster:
+    """A loaded model (+ adapter) and its encoding, ready to forecast.
+
+    Use :meth:`load`; then :meth:`predict` as often as needed.
+    """
+
+    def __init__(self, lm: Any, alpha: float | None, precision: int, variables: tuple[str, ...]):
+        self.lm = lm
+        self.alpha = alpha
+        self.precision = precision
+        self.variables = variables
+
+    @classmethod
+    def load(
+        cls,
+        model: str = "smollm2-135m",
+        adapter: str | os.PathLike | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+    ) -> Forecaster:
+        """Load ``model`` (alias, hub id or folder) and, optionally, an adapter.
+
+        ``adapter``: a training run folder, an adapter folder, or a folder written
+        by ``lmcast export``. Its ``encoding.json`` fixes alpha and precision.
+
+        Raises:
+            LmcastError: an adapter trained on another base model, or an export
+                folder missing a file.
+        """
+        from lmcast.models import load_model
+        from lmcast.prepare import read_encoding_record
+
+        enc, variables = None, ()
+        if adapter is not None:
+            path = Path(adapter)
+            if (path / EXPORT_FILE).is_file():
+                for f in ("adapter_config.json", "adapter_model.safetensors", "encoding.json"):
+                    if not (path / f).is_file():
+                        raise LmcastError(f"{path}: exported forecaster is missing {f}")
+                variables = tuple(json.loads((path / EXPORT_FILE).read_text()).get("variables", ()))
+            base = base_model_of(path)
+            if base is not None and Path(base).name != Path(model).name and base != model:
+                raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
+            enc = read_encoding_record(path)
+        lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
+        alpha = float(enc["alpha"]) if enc else None
+        return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables)
+
+    def max_horizon(self, context: np.ndarray, alpha: float) -> int:
+        """The most steps the model's context window holds after this context's prompt."""
+        from lmcast import encoding
+
+        limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
+        prompt = encoding.encode(context, alpha, self.precision) + encoding.STEP_SEP
+        used = len(self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        digits = max(3, len(str(int(np.abs(context).max() / alpha))) + 1)
+        # at most one token per character: sign, integer digits, '.', decimals, separator
+        per_step = context.shape[1] * (digits + self.precision + 3)
+        return max(0, (limit - used - 1) // per_step)
+
+    def predict(
+        self,
+        context: Any,
+        horizon: int,
+        samples: int = 20,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        batch_size: int = 16,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> Prediction:
+        """Forecast ``horizon`` steps after the end of each series.
+
+        Args:
+            context: ``(C, V)``, ``(N, C, V)``, or a list of ``(C_i, V)`` arrays.
+            horizon: steps to forecast (bounded by the model's context window).
+            samples: K sample paths per series; 1 is greedy decoding.
+            quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
+
+        Raises:
+            LmcastError: bad input (see :func:`as_contexts`, :func:`check_quantiles`),
+                ``horizon`` or ``samples`` below 1, or a horizon the context window
+                cannot hold after the prompt.
+        """
+        from lmcast import encoding
+        from lmcast.forecast import forecast
+
+        ctx = as_contexts(context)
+        levels = check_quantiles(quantiles)
+        if horizon < 1 or samples < 1:
+            raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
+        alpha = self.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in ctx]))
+        longest = max(ctx, key=len)
+        room = self.max_horizon(longest, alpha)
+        if horizon > room:
+            raise LmcastError(
+                f"horizon {horizon} does not fit: the model's context window holds at most "
+                f"{room} more steps after a {len(longest)}-step prompt (shorten the context)"
+            )
+        fc = forecast(
+            self.lm,
+            ctx,
+            horizon,
+            alpha,
+            self.precision,
+            samples=samples,
+            temperature=temperature,
+            top_p=top_p,
+            batch_size=batch_size,
+            seed=seed,
+            allow_negative=any(bool(np.any(c < 0)) for c in ctx),
+            progress=progress,
+        )
+        v = ctx[0].shape[1]
+        names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
+        return Prediction(fc.samples, levels, names, int(fc.stats.flops))
+
+
+def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:
+    """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing."""
+    t = np.asarray(times, dtype=np.float64)
+    step = t[-1] - t[-2] if len(t) > 1 and math.isfinite(t[-1] - t[-2]) else 1.0
+    return t[-1] + step * np.arange(1, horizon + 1)

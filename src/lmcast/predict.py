@@ -1,0 +1,327 @@
+"""``lmcast forecast`` and ``lmcast export``: forecasts of one's own series, shareable forecasters.
+
+:func:`forecast_series` reads an HDF5 file or a long-format CSV (series of any
+lengths), forecasts past the end of each series with a
+:class:`~lmcast.forecaster.Forecaster`, charges the ledger, and writes a
+long-format CSV plus one figure per series. :func:`export_run` turns a training
+run into a self-contained folder (adapter safetensors, encoding, base model,
+model card) that ``Forecaster.load(adapter=...)`` and ``lmcast forecast
+--adapter`` read; nothing in it is executable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from lmcast.configs import ExportConfig, ForecastConfig
+from lmcast.errors import DataError, LmcastError
+from lmcast.forecaster import EXPORT_FILE, check_quantiles, forecast_times
+from lmcast.logs import get_logger
+
+log = get_logger("predict")
+
+
+def load_series(
+    cfg: ForecastConfig,
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[str]]:
+    """``(ids, times, values, variables)`` of the series to forecast, ``--series`` applied.
+
+    ``times[i]`` is ``(T_i,)``, ``values[i]`` is ``(T_i, V)``; the context is the last
+    ``--context-steps`` of each.
+
+    Raises:
+        DataError: unreadable data, an unknown ``--series``.
+    """
+    from lmcast.data import load_dataset, read_long_csv
+
+    path = Path(cfg.data)
+    if path.suffix.lower() == ".csv":
+        ls = read_long_csv(path, cfg.id_column, cfg.time_column)
+        ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
+    else:
+        ds = load_dataset(path)
+        ids = [str(x) for x in ds.attrs.get("series_ids", range(ds.shape[0]))]
+        times = [np.asarray(ds.time, dtype=np.float64)] * ds.shape[0]
+        values = [np.asarray(x, dtype=np.float64) for x in ds.trajectories]
+        variables = list(ds.variables)
+    if cfg.series:
+        index = {sid: i for i, sid in enumerate(ids)}
+        unknown = [s for s in cfg.series if s not in index]
+        if unknown:
+            raise DataError(f"{path}: no series {unknown[0]!r} (ids: {', '.join(ids[:8])}…)")
+        keep = [index[s] for s in cfg.series]
+        ids, times, values = (
+            [ids[i] for i in keep],
+            [times[i] for i in keep],
+            [values[i] for i in keep],
+        )
+    if cfg.context_steps is not None:
+        c = cfg.context_steps
+        times, values = [t[-c:] for t in times], [v[-c:] for v in values]
+    return ids, times, values, variables
+
+
+def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
+    """The CSV path and the figure folder, refused before any work if they cannot be written."""
+    out = Path(cfg.out)
+    if out.is_dir() or not out.name:
+        raise LmcastError(f"--out {cfg.out}: is a directory")
+    figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
+    if figs.exists() and not figs.is_dir():
+        raise LmcastError(f"--figures {figs}: exists and is not a folder")
+    for parent in {out.parent, figs.parent}:
+        if not parent.is_dir():
+            raise LmcastError(f"{parent}: no such folder")
+        if not os.access(parent, os.W_OK):
+            raise LmcastError(f"{parent}: not writable")
+    return out, figs
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
+    """One PNG per series, written into a temporary folder that then replaces ``figs``."""
+    from lmcast.plots import plot_forecast
+
+    tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
+    lo, hi = pred.quantiles[0], pred.quantiles[-1]
+    band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
+    for i, sid in enumerate(ids):
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)
+        plot_forecast(
+            tmp / f"series_{safe}.png",
+            np.concatenate([times[i], horizons[i]]),
+            values[i],
+            None,
+            {"median": pred.median[i]},
+            variables,
+            band=(lo[i], hi[i]) if pred.samples.shape[1] > 1 else None,
+            title=f"series {sid}: {len(times[i])} context steps, {len(horizons[i])} forecast",
+            band_label=band,
+        )
+    if figs.exists():
+        shutil.rmtree(figs)
+    os.replace(tmp, figs)
+
+
+def forecast_series(cfg: ForecastConfig) -> dict:
+    """Run ``lmcast forecast``: forecast, charge the ledger, write the CSV and the figures.
+
+    Returns:
+        ``{"out", "figures", "series", "rows", "flops", "alpha", "precision"}``.
+    """
+    from lmcast import encoding
+    from lmcast import flops as flopsmod
+    from lmcast.forecaster import Forecaster, as_contexts
+    from lmcast.ledger import Ledger
+    from lmcast.runinfo import write_text
+
+    levels = check_quantiles(_parse_levels(cfg.quantiles))
+    if cfg.horizon < 1 or cfg.samples < 1 or cfg.batch_size < 1:
+        raise LmcastError("--horizon, --samples and --batch-size must be >= 1")
+    if cfg.context_steps is not None and cfg.context_steps < 2:
+        raise LmcastError(f"--context-steps must be >= 2, got {cfg.context_steps}")
+    out, figs = _check_outputs(cfg)
+    ids, times, values, variables = load_series(cfg)
+    contexts = as_contexts(values)  # short or non-finite series: one line, before the model
+    ledger = Ledger(cfg.ledger)
+    fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
+    fc.variables = tuple(variables)
+    alpha = fc.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in contexts]))
+    fc.alpha = alpha
+    longest = max(contexts, key=len)
+    room = fc.max_horizon(longest, alpha)
+    if cfg.horizon > room:
+        raise LmcastError(
+            f"--horizon {cfg.horizon} does not fit: {fc.lm.name}'s context window holds at most "
+            f"{room} more steps after a {len(longest)}-step prompt (use --context-steps)"
+        )
+    prompt = len(
+        fc.lm.tokenizer(
+            encoding.encode(longest, alpha, fc.precision) + ";", add_special_tokens=False
+        )["input_ids"]
+    )
+    per_step = max(1, round(prompt / len(longest)))
+    projected = flopsmod.generation_flops(
+        fc.lm.arch,
+        prompt,
+        cfg.horizon * per_step + 1,
+        batch=len(contexts) * cfg.samples,
+        lora=fc.lm.lora,
+    )
+    run_id = ledger.reserve(
+        cfg.experiment,
+        f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
+        "evaluate",
+        projected,
+        config=asdict(cfg),
+        what=f"forecast of {len(contexts)} series",
+    )
+    try:
+        pred = fc.predict(
+            contexts,
+            cfg.horizon,
+            samples=cfg.samples,
+            quantiles=levels,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            progress=True,
+        )
+    except BaseException:
+        ledger.update(run_id, 0, status="stopped")
+        raise
+    ledger.update(run_id, pred.flops, status="done")
+    horizons = [forecast_times(t, cfg.horizon) for t in times]
+    rows = pred.rows(ids, horizons)
+    _figures(figs, ids, times, values, horizons, pred, variables)
+    write_text(out, _csv_text(rows))
+    log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
+    return {
+        "out": str(out),
+        "figures": str(figs),
+        "series": len(ids),
+        "rows": len(rows),
+        "flops": pred.flops,
+        "alpha": alpha,
+        "precision": fc.precision,
+    }
+
+
+def _parse_levels(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise LmcastError(f"--quantiles must be numbers like 0.1,0.5,0.9, got {text!r}") from None
+
+
+def export_run(cfg: ExportConfig) -> Path:
+    """Write the self-contained forecaster folder of a training run (see module docstring).
+
+    Raises:
+        LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
+    """
+    from lmcast.models import model_revision
+    from lmcast.runinfo import write_json, write_text
+
+    run, out = Path(cfg.run), Path(cfg.out)
+    adapter = run / "adapter"
+    need = [adapter / "adapter_config.json", adapter / "adapter_model.safetensors"]
+    need += [run / "encoding.json", run / "run.json"]
+    missing = [str(p) for p in need if not p.is_file()]
+    if missing:
+        raise LmcastError(f"{run}: not a finished training run (missing {missing[0]})")
+    if out.exists():
+        raise LmcastError(f"--out {out}: already exists")
+    if not out.parent.is_dir():
+        raise LmcastError(f"{out.parent}: no such folder")
+    info = json.loads((run / "run.json").read_text())
+    tcfg = info.get("config", {})
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
+    for p in need[:3]:
+        shutil.copyfile(p, tmp / p.name)
+    test = _read_json(run / "test" / "metrics.json")
+    summary = _read_json(run / "summary.json")
+    meta = {
+        "base_model": tcfg.get("model"),
+        "base_revision": model_revision(tcfg.get("model") or ""),
+        "variables": _variables(tcfg.get("data")),
+        "lora": {k: tcfg.get(k) for k in ("rank", "lora_alpha", "target_modules", "lora_layers")},
+        "training": {
+            k: tcfg.get(k) for k in ("data", "max_steps", "batch_size", "context_length", "lr")
+        },
+        "train_flops": summary.get("flops") if summary else None,
+        "test_metrics": {k: test[k] for k in ("protocol", "model", "persistence", "comparisons")}
+        if test
+        else None,
+        "command": info.get("command"),
+    }
+    write_json(tmp / EXPORT_FILE, meta)
+    write_text(tmp / "README.md", model_card(meta, json.loads((run / "encoding.json").read_text())))
+    os.replace(tmp, out)
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _variables(data: str | None) -> list[str]:
+    if not data:
+        return []
+    try:
+        from lmcast.data import load_dataset
+
+        return list(load_dataset(data).variables)
+    except (LmcastError, OSError):
+        return []
+
+
+def model_card(meta: dict, enc: dict) -> str:
+    """The export's ``README.md``: what the forecaster is, how it was made, how well it does."""
+    t = meta["training"]
+    lines = [
+        "# lmcast forecaster",
+        "",
+        f"LoRA adapter for `{meta['base_model']}` (revision `{meta['base_revision']}`), "
+        f"forecasting {', '.join(meta['variables']) or 'series'} as LLMTIME text "
+        f"(alpha {enc['alpha']:g}, precision {enc['precision']}).",
+        "",
+        "```python",
+        "from lmcast import Forecaster",
+        f"fc = Forecaster.load(model={meta['base_model']!r}, adapter='THIS_FOLDER')",
+        "pred = fc.predict(context, horizon=20)   # context: (steps, variables)",
+        "```",
+        "",
+        "## Training",
+        "",
+        f"- data: `{t['data']}`; {t['max_steps']} steps × {t['batch_size']} windows × "
+        f"{t['context_length']} tokens, lr {t['lr']}",
+        f"- LoRA: {meta['lora']}",
+        f"- FLOPs spent training: {meta['train_flops']:.3e}"
+        if meta["train_flops"]
+        else "- FLOPs: not recorded",
+        f"- command: `{meta['command']}`" if meta.get("command") else "- command: not recorded",
+        "",
+        "## Test metrics",
+        "",
+    ]
+    tm = meta["test_metrics"]
+    if not tm:
+        lines.append("Not evaluated on a test split (run `lmcast evaluate --adapter RUN`).")
+    else:
+        p = tm["protocol"]
+        lines += [
+            f"{p['n_trajectories']} {p['split']} trajectories, {p['context_steps']} → {p['horizon']} steps: "
+            f"MAE {tm['model']['original']['mae']:.4f} (persistence {tm['persistence']['original']['mae']:.4f}).",
+            "",
+        ]
+        for name, c in (tm.get("comparisons") or {}).items():
+            lo, hi = c["ci95"]
+            lines.append(
+                f"- vs {name}: {c['verdict']} (MAE difference {c['mean_difference']:+.4f}, "
+                f"95 % CI [{lo:+.4f}, {hi:+.4f}], wins {c['win_rate']:.0%})"
+            )
+    lines += [
+        "",
+        "Files: `adapter_model.safetensors`, `adapter_config.json`, `encoding.json`, "
+        f"`{EXPORT_FILE}`; nothing here is executable (no pickle).",
+    ]
+    return "\n".join(lines) + "\n"

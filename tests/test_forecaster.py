@@ -1,0 +1,200 @@
+"""Forecasting one's own series: the Forecaster API, `lmcast forecast`, `lmcast export`."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+from lmcast.errors import LmcastError
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def test_docstring_examples_run_on_the_tiny_model(tiny_dir):
+    import lmcast.forecaster as mod
+
+    res = doctest.testmod(mod, extraglobs={"MODEL": str(tiny_dir)}, verbose=False)
+    assert res.attempted >= 8 and res.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("context", "kw", "needle"),
+    [
+        (np.ones((1, 2)), {}, "at least 2"),
+        (np.array([[1.0, 2.0], [np.nan, 1.0], [1.0, 1.0]]), {}, "NaN or infinite"),
+        (np.ones((5, 2)), {"quantiles": (0.1, 1.0)}, "strictly between 0 and 1"),
+        (np.ones((5, 2)), {"horizon": 0}, "horizon and samples must be >= 1"),
+        (np.ones((5, 2)), {"horizon": 10**6}, "does not fit"),
+        ([np.ones((5, 2)), np.ones((5, 3))], {}, "same number of variables"),
+        (np.ones(5), {}, "must be an array"),
+    ],
+)
+def test_bad_input_is_one_clear_error(tiny_dir, context, kw, needle):
+    from lmcast import Forecaster
+
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    with pytest.raises(LmcastError, match=needle):
+        fc.predict(context, **{"horizon": 3, "samples": 1, **kw})
+
+
+def _ragged_csv(path, nan=False):
+    lines = ["id,t,prey,predator"]
+    for sid, n in (("a", 30), ("b", 22)):
+        for k in range(n):
+            prey = "nan" if nan and sid == "b" and k == 10 else f"{2 + np.sin(k / 3):.3f}"
+            lines.append(f"{sid},{0.5 * k},{prey},{1 + np.cos(k / 3):.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
+    import csv
+
+    from lmcast.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    out = tmp_path / "f.csv"
+    common = ["--model", tiny_dir, "--horizon", 4, "--samples", 5, "--ledger", url]
+    code, _, err = run_cli(
+        "forecast",
+        "--data",
+        lv_file,
+        "--context-steps",
+        30,
+        "--series",
+        0,
+        "--series",
+        2,
+        "--out",
+        out,
+        *common,
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * 4 * 2 and {r["series"] for r in rows} == {"0", "2"}
+    for r in rows:
+        assert float(r["q0.1"]) <= float(r["median"]) <= float(r["q0.9"])
+    assert sorted(p.name for p in (tmp_path / "f_figures").iterdir()) == [
+        "series_0.png",
+        "series_2.png",
+    ]
+    # CSV input, two series of different lengths; time continues each series' spacing
+    out2 = tmp_path / "g.csv"
+    code, _, err = run_cli(
+        "forecast", "--data", _ragged_csv(tmp_path / "s.csv"), "--out", out2, *common
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(out2.open()))
+    assert len(rows) == 2 * 4 * 2
+    a_times = [float(r["time"]) for r in rows if r["series"] == "a" and r["variable"] == "prey"]
+    assert a_times == [15.0, 15.5, 16.0, 16.5]
+    recs = Ledger(url).records()
+    assert [r.status for r in recs] == ["done", "done"] and all(r.flops > 0 for r in recs)
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--quantiles", "0,0.5"], "strictly between 0 and 1"),
+        (["--horizon", "100000"], "does not fit"),
+        (["--context-steps", "1"], "--context-steps must be >= 2"),
+        (["--series", "zzz"], "no series 'zzz'"),
+        (["--nan"], "NaN or infinite value inside the context"),
+        (["--out", "."], "is a directory"),
+    ],
+)
+def test_forecast_bad_input_one_line_nothing_written(tmp_path, tiny_dir, run_cli, extra, needle):
+    nan = "--nan" in extra
+    extra = [e for e in extra if e != "--nan"]
+    data = _ragged_csv(tmp_path / "s.csv", nan=nan)
+    argv = ["--model", tiny_dir, "--data", data, "--horizon", 3, "--samples", 2]
+    argv += ["--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    if "--out" not in extra:
+        argv += ["--out", tmp_path / "f.csv"]
+    code, _, err = run_cli("forecast", *argv, *extra)
+    # one error line (in-process, transformers' weight-loading bar may precede it)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("lmcast: error:") and needle in last, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f_figures").exists()
+
+
+def test_export_loads_in_a_fresh_process_with_the_same_forecast(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    import json
+    import subprocess
+    import sys
+
+    from lmcast.configs import TrainConfig
+    from lmcast.train import train
+
+    run = tmp_path / "run"
+    train(
+        TrainConfig(
+            model=str(tiny_dir),
+            data=str(lv_file),
+            out=str(run),
+            context_length=64,
+            batch_size=2,
+            max_steps=4,
+            lr=5e-3,
+            rank=4,
+            eval_steps=4,
+            eval_windows=4,
+            save_steps=0,
+            ledger=f"sqlite:///{tmp_path / 'l.db'}",
+            progress=False,
+            autocast="no",
+            device="cpu",
+        )
+    )
+    code, _, err = run_cli("export", run, "--out", tmp_path / "exp")
+    assert code == 0, err
+    exp = tmp_path / "exp"
+    names = sorted(p.name for p in exp.iterdir())
+    assert names == [
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "encoding.json",
+        "lmcast_export.json",
+    ]
+    assert not any(n.endswith((".pt", ".pkl", ".bin", ".py")) for n in names)
+    assert "lmcast forecaster" in (exp / "README.md").read_text()
+    script = (
+        "import json, sys, numpy as np\n"
+        "from lmcast import Forecaster\n"
+        "from lmcast.data import load_dataset\n"
+        "x = load_dataset(sys.argv[3]).trajectories[:2, :30].astype(float)\n"
+        "p = Forecaster.load(model=sys.argv[1], adapter=sys.argv[2], device='cpu').predict(x, 4, samples=1)\n"
+        "print(json.dumps(p.samples.tolist()))\n"
+    )
+
+    def greedy(adapter):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(tiny_dir), str(adapter), str(lv_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert greedy(exp) == greedy(run)
+    # an export missing a file, an export for another base model: one line each
+    from lmcast import Forecaster
+
+    (exp / "encoding.json").unlink()
+    with pytest.raises(LmcastError, match=r"missing encoding\.json"):
+        Forecaster.load(model=str(tiny_dir), adapter=exp)
+    with pytest.raises(LmcastError, match="was trained on"):
+        Forecaster.load(model="smollm2-135m", adapter=run)
+    code, _, err = run_cli("export", run, "--out", exp)
+    assert code == 2 and "already exists" in err
