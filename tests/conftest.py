@@ -33,3 +33,30 @@ def run_cli(capsys):
         return code, out, err
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL 15 server for the session (fails, never skips, without binaries)."""
+    from pg_server import throwaway_postgres
+
+    try:
+        with throwaway_postgres() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture()
+def fresh_pg_db(postgres_url):
+    """A new empty database on the throwaway server; its URL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = "t" + uuid.uuid4().hex[:12]
+    engine = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return postgres_url.rsplit("/", 1)[0] + "/" + name

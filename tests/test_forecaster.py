@@ -198,3 +198,24 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
         Forecaster.load(model="smollm2-135m", adapter=run)
     code, _, err = run_cli("export", run, "--out", exp)
     assert code == 2 and "already exists" in err
+
+
+def test_prediction_rows_and_frame_are_long_format():
+    from lmcast.forecaster import Prediction, forecast_times
+
+    rng = np.random.default_rng(0)
+    p = Prediction(rng.normal(size=(2, 7, 3, 2)), (0.1, 0.5, 0.9), ("prey", "predator"), 0)
+    frame = p.to_frame(ids=["a", "b"], times=[forecast_times(np.array([0.0, 2.0]), 3)] * 2)
+    assert list(frame.columns) == [
+        "series",
+        "step",
+        "time",
+        "variable",
+        "median",
+        "q0.1",
+        "q0.5",
+        "q0.9",
+    ]
+    assert len(frame) == 2 * 3 * 2 and list(frame["time"][:2]) == [4.0, 4.0]
+    assert np.allclose(frame["median"], frame["q0.5"])
+    assert (frame["q0.1"] <= frame["q0.9"]).all()

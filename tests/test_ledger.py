@@ -157,3 +157,27 @@ def test_budget_set_refuses_non_finite_or_non_positive(tmp_path, run_cli, value)
     url = f"sqlite:///{tmp_path / 'l.db'}"
     code, _, err = run_cli("budget", "--ledger", url, "--set", value)
     assert code == 2 and "--set must be a positive number of FLOPs" in err
+
+
+def test_postgres_concurrent_reservations_and_masking(fresh_pg_db, run_cli):
+    """The real PostgreSQL path: four processes race for 400 of 1000 (advisory lock),
+    exactly two win; the password in the URL is never shown."""
+    url = fresh_pg_db.replace("lmcast@", "lmcast:S3cretPW@")  # trust auth ignores it
+    Ledger(url, budget=1000)
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_reserve_one, args=(url, barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert sorted(results.get(timeout=5) for _ in range(4)) == ["ok", "ok", "refused", "refused"]
+    ledger = Ledger(url)
+    assert ledger.reserved() == 800 and ledger.remaining() == 200
+    code, out, err = run_cli("budget", "--ledger", url, "--json")
+    assert code == 0 and "S3cretPW" not in out + err and json.loads(out)["remaining"] == 200
+    assert "lmcast:***@" in json.loads(out)["ledger"]
+    with pytest.raises(BudgetExceededError) as exc:
+        ledger.reserve("x", "y", "train", 10**6)
+    assert "S3cretPW" not in str(exc.value)

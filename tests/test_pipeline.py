@@ -141,14 +141,27 @@ def test_dry_run_plans_within_budget(run_cli):
 
 
 @pytest.mark.slow
-def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_sweep_workers_share_one_store(tmp_path, tiny_dir, lv_file, run_cli, request, backend):
+    """Two worker processes, one Optuna study, one claim table, one ledger: SQLite files in
+    the workspace, or one real (throwaway) PostgreSQL database for all three."""
     import optuna
 
     from lmcast.ledger import Ledger
 
     ws = tmp_path / "ws"
+    if backend == "postgres":
+        db = request.getfixturevalue("fresh_pg_db")
+        storage, ledger_url, extra = db, db, ["--storage", db, "--ledger", db]
+    else:
+        storage, ledger_url, extra = (
+            f"sqlite:///{ws / 'sweep.db'}",
+            f"sqlite:///{ws / 'ledger.db'}",
+            [],
+        )
     sweep_args = [
         "sweep",
+        *extra,
         "--data",
         lv_file,
         "--model",
@@ -177,16 +190,16 @@ def test_two_sweep_workers_share_sqlite(tmp_path, tiny_dir, lv_file, run_cli):
     ]
     code, out, err = run_cli(*sweep_args, "--workers", 2)
     assert code == 0, err
-    study = optuna.load_study(study_name="sweep", storage=f"sqlite:///{ws / 'sweep.db'}")
+    study = optuna.load_study(study_name="sweep", storage=storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     keys = [t.user_attrs["key"] for t in complete]
     assert len(keys) == 4 and len(set(keys)) == 4  # no grid point run twice
-    recs = Ledger(f"sqlite:///{ws / 'ledger.db'}").records()
+    recs = Ledger(ledger_url).records()
     assert sorted(r.kind for r in recs) == ["evaluate"] * 4 + ["train"] * 4
     assert len({r.name for r in recs if r.kind == "train"}) == 4
     # rerun: finished trials are never rerun
     code, out, err = run_cli(*sweep_args)
-    assert code == 0 and len(Ledger(f"sqlite:///{ws / 'ledger.db'}").records()) == 8
+    assert code == 0 and len(Ledger(ledger_url).records()) == 8
     assert "best:" in out
 
 
