@@ -107,7 +107,7 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
         (["--context-steps", "1"], "--context-steps must be >= 2"),
         (["--series", "zzz"], "no series 'zzz'"),
         (["--nan"], "NaN or infinite value inside the context"),
-        (["--out", "."], "is a directory"),
+        (["--out", "."], "is a folder, not a file"),
     ],
 )
 def test_forecast_bad_input_one_line_nothing_written(tmp_path, tiny_dir, run_cli, extra, needle):

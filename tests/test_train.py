@@ -410,3 +410,41 @@ def test_bad_flag_values_one_line_exit_2(tmp_path, tiny_dir, lv_file, run_cli, a
     )
     assert code == 2 and err.count("\n") == 1 and needle in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--out", "{f}/run"], "is a file, not a folder"),
+        (["evaluate", "--out", "{f}/ev", "--no-oracle"], "is a file, not a folder"),
+        (["evaluate", "--out", "{f}", "--no-oracle"], "exists and is not a folder"),
+        (["data", "simulate", "--out", "{f}/x.h5"], "is a file, not a folder"),
+        (["data", "simulate", "--out", "{tmp}"], "is a folder, not a file"),
+        (["data", "prepare", "--out", "{f}/p"], "is a file, not a folder"),
+        (["report", "--out", "/proc/report.md"], "not a place for output files"),
+        (["forecast", "--horizon", "2", "--out", "{f}/f.csv"], "is a file, not a folder"),
+    ],
+)
+def test_unwritable_outputs_refused_before_any_work(
+    tmp_path, tiny_dir, lv_file, run_cli, argv, needle
+):
+    """An output under a file, a folder for a file (or the reverse), /proc: one line, exit 2,
+    before the model loads or the ledger is charged."""
+    from lmcast.ledger import Ledger
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    argv = [a.format(f=blocker, tmp=tmp_path) for a in argv]
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    extra = {
+        "train": ["--model", tiny_dir, "--data", lv_file, "--ledger", url],
+        "evaluate": ["--model", tiny_dir, "--data", lv_file, "--ledger", url],
+        "forecast": ["--model", tiny_dir, "--data", lv_file, "--ledger", url],
+        "prepare": ["--data", lv_file],
+        "report": ["--workspace", tmp_path],
+    }.get(argv[1] if argv[0] == "data" else argv[0], [])
+    code, _, err = run_cli(*argv, *extra)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("lmcast: error:") and needle in last, err
+    assert "Traceback" not in err and blocker.read_text() == "x"
+    assert not Ledger(url).records()

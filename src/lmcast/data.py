@@ -142,7 +142,9 @@ def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` atomically (temp file, then rename) and return the path."""
     import h5py
 
-    path = Path(path)
+    from lmcast.runinfo import check_output
+
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
     os.close(fd)

@@ -144,15 +144,17 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     from lmcast.forecast import forecast
     from lmcast.ledger import Ledger
     from lmcast.models import load_model
+    from lmcast.runinfo import check_output
 
-    ds = load_dataset(cfg.data)
-    idx, contexts, truths = select_windows(ds, cfg)
-    alpha, rule, precision = resolve_encoding(cfg, ds)
     out_dir = (
         Path(cfg.out)
         if cfg.out
         else default_workspace() / "eval" / f"{Path(cfg.model).name}-{cfg.split}"
     )
+    check_output(out_dir, "--out", folder=True)
+    ds = load_dataset(cfg.data)
+    idx, contexts, truths = select_windows(ds, cfg)
+    alpha, rule, precision = resolve_encoding(cfg, ds)
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
     # Reserve the projected FLOPs before any generation (refused when they do not fit).

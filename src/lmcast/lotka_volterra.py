@@ -154,6 +154,9 @@ def simulate_file(
     """
     from lmcast.data import Dataset, save_dataset
     from lmcast.errors import DataError
+    from lmcast.runinfo import check_output
+
+    check_output(out)
 
     if n < 1 or steps < 2 or not t_max > 0:
         raise DataError(f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {n}, {steps}, {t_max})")

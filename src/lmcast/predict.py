@@ -72,17 +72,11 @@ def load_series(
 
 def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     """The CSV path and the figure folder, refused before any work if they cannot be written."""
-    out = Path(cfg.out)
-    if out.is_dir() or not out.name:
-        raise LmcastError(f"--out {cfg.out}: is a directory")
+    from lmcast.runinfo import check_output
+
+    out = check_output(cfg.out)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
-    if figs.exists() and not figs.is_dir():
-        raise LmcastError(f"--figures {figs}: exists and is not a folder")
-    for parent in {out.parent, figs.parent}:
-        if not parent.is_dir():
-            raise LmcastError(f"{parent}: no such folder")
-        if not os.access(parent, os.W_OK):
-            raise LmcastError(f"{parent}: not writable")
+    check_output(figs, "--figures", folder=True)
     return out, figs
 
 

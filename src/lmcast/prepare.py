@@ -79,7 +79,10 @@ def prepare(
     Validation happens before anything is written; files are written to
     temporary names and renamed, so a failure leaves no partial output.
     """
+    from lmcast.runinfo import check_output
+
     check_precision(precision)
+    check_output(out_dir, folder=True)
     ds = load_dataset(data)
     meta = build_meta(ds, precision, alpha, seed, fractions)
     out = Path(out_dir)

@@ -66,6 +66,39 @@ def run_info(config: dict, seed: int | None, kind: str) -> dict:
     }
 
 
+def check_output(path: str | os.PathLike, flag: str = "--out", folder: bool = False) -> Path:
+    """Refuse, before any work, an output path that cannot be written (one line).
+
+    ``folder``: the path is a folder to create or fill (else a file to write).
+    The nearest existing ancestor must be a writable folder; ``/proc``, ``/sys``
+    and ``/dev`` are refused.
+
+    Raises:
+        LmcastError: empty, a file where a folder belongs (or the reverse), under
+            a file, unwritable, or in a virtual file system.
+    """
+    from lmcast.errors import LmcastError
+
+    text = str(path)
+    if not text.strip():
+        raise LmcastError(f"{flag}: empty path")
+    p = Path(text).absolute()
+    if any(p.is_relative_to(v) for v in ("/proc", "/sys", "/dev")):
+        raise LmcastError(f"{flag} {text}: not a place for output files")
+    if p.exists() and folder and not p.is_dir():
+        raise LmcastError(f"{flag} {text}: exists and is not a folder")
+    if p.exists() and not folder and p.is_dir():
+        raise LmcastError(f"{flag} {text}: is a folder, not a file")
+    parent = p if folder and p.exists() else p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise LmcastError(f"{flag} {text}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise LmcastError(f"{flag} {text}: {parent} is not writable")
+    return p
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically (temp file in the same folder + rename)."""
     path = Path(path)

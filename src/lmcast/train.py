@@ -210,8 +210,10 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
     check_precision(cfg.precision)
     from lmcast.models import check_device
+    from lmcast.runinfo import check_output
 
     check_device(cfg.device)
+    check_output(cfg.out, folder=True)
     if cfg.report_to != "none":
         import importlib.util
 

@@ -77,3 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("lmcast: interrupted\n")
         return 130
+    except OSError as exc:  # a file system refusal the checks did not foresee: one line
+        sys.stderr.write(f"lmcast: error: {exc}\n")
+        return 2

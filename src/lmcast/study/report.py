@@ -357,7 +357,9 @@ def write_report(cfg: ReportConfig) -> Path:
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     if not ws.root.is_dir():
         raise LmcastError(f"{ws.root}: no such workspace")
-    ctx = ReportContext(ws, Path(cfg.out) if cfg.out else ws.report_path)
+    from lmcast.runinfo import check_output
+
+    ctx = ReportContext(ws, check_output(cfg.out) if cfg.out else ws.report_path)
     ctx.fig_dir.mkdir(parents=True, exist_ok=True)
     lines = ["# lmcast study report", "", f"Workspace: `{ws.root}`", ""]
     for section in SECTIONS:
