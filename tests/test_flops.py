@@ -192,3 +192,52 @@ def test_static_cache_and_restricted_head_terms():
     assert g.total == expected
     assert g.components["lm_head"] == 3 * 1 * 4 * (2 * 8 - 1)
     assert flops.forward_count(TOY, 5, k=9).components["attn_scores"] == 2 * 5 * 9 * (2 * 4 - 1)
+
+
+def _decode_loop(arch, prompt, new, batch=1, lora=None, head_vocab=None, static_kv=None):
+    """The per-token definition the closed form must equal."""
+    from lmcast import flops as F
+
+    out = F.Count()
+    out.merge(
+        F.forward_count(
+            arch,
+            prompt,
+            k=static_kv or prompt,
+            batch=batch,
+            lora=lora,
+            logits_positions=1,
+            head_vocab=head_vocab,
+        )
+    )
+    for i in range(1, new):
+        out.merge(
+            F.forward_count(
+                arch, 1, k=static_kv or prompt + i, batch=batch, lora=lora, head_vocab=head_vocab
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("prompt", "new", "batch", "lora", "head_vocab", "static_kv"),
+    [
+        (50, 30, 1, None, None, None),
+        (900, 211, 16, 8, 21, 1111),
+        (7, 2, 3, 4, None, None),
+        (5, 1, 1, None, None, None),
+    ],
+)
+def test_generation_closed_form_equals_the_token_loop(
+    prompt, new, batch, lora, head_vocab, static_kv
+):
+    from lmcast import flops as F
+
+    arch = F.ARCHITECTURES["qwen2.5-0.5b"]
+    spec = F.LoraSpec(lora) if lora else None
+    want = _decode_loop(arch, prompt, new, batch, spec, head_vocab, static_kv)
+    got = F.generation_count(arch, prompt, new, batch, spec, head_vocab, static_kv)
+    assert got.components == want.components
+    assert got.matmul_macs() == want.matmul_macs()
+    # a million new tokens is arithmetic, not a million forward counts
+    assert F.generation_flops(arch, 512, 10**6) > 10**6 * F.forward_count(arch, 1, k=512).total
