@@ -191,6 +191,26 @@ def test_diverged_loss_stops_with_one_line(tmp_path, tiny_dir, lv_file):
     assert rec.status == "stopped" and rec.flops > 0
 
 
+def test_resume_after_a_kill_redoes_steps_once_in_metrics(tmp_path, tiny_dir, lv_file):
+    """A kill after the step-6 checkpoint (steps 7-8 logged, no adapter): --resume restarts
+    metrics.jsonl from the checkpoint, so every step appears once."""
+    import shutil
+
+    from lmcast.train import train
+
+    cfg = _cfg(tmp_path, tiny_dir, lv_file, max_steps=8, save_steps=3, keep_checkpoints=0)
+    train(cfg)
+    out = tmp_path / "run"
+    shutil.rmtree(out / "adapter")  # as if killed after logging step 8, before saving
+    shutil.rmtree(out / "checkpoints" / "step_000008")
+    train(_cfg(tmp_path, tiny_dir, lv_file, max_steps=8, save_steps=3, resume=True))
+    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert sorted(set(steps)) == steps[:1] + sorted(set(steps) - {0}) and len(steps) == len(
+        set(steps)
+    )
+    assert set(steps) == set(range(9))
+
+
 def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file

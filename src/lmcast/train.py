@@ -452,6 +452,11 @@ def resume_state(s: Setup) -> TrainState:
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
     log.info("resumed from %s (step %d, %.3e FLOPs used)", ckpt, state["step"], state["flops"])
+    if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
+        from lmcast.runinfo import write_text
+
+        rows = "".join(json.dumps(r) + "\n" for r in state["history"])
+        write_text(s.out / "metrics.jsonl", rows)
     return TrainState(
         step=state["step"],
         used=state["flops"],
