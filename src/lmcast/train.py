@@ -718,7 +718,12 @@ def finish(
     )
     if s.main:
         save_checkpoint(s, state, run, stopped)
-        model_u.save_pretrained(s.out / "adapter")
+        # into a temporary folder, then renamed: "adapter/" exists only complete
+        tmp = s.out / f".adapter.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model_u.save_pretrained(tmp)
+        shutil.rmtree(s.out / "adapter", ignore_errors=True)
+        os.replace(tmp, s.out / "adapter")
         run.charge(state, status="done" if stopped != "budget" else "stopped")
         _plot_losses(s.out, state.history)
         write_json(
