@@ -225,3 +225,16 @@ def test_default_simulator_matches_reference_statistics(tmp_path, run_cli):
     }
     code, text, _ = run_cli("data", "info", out, "--stats")
     assert "persistence_mae_80_20" in text and " NO" not in text
+
+
+def test_float64_values_beyond_float32_are_refused(tmp_path, run_cli):
+    import h5py
+
+    path = tmp_path / "big.h5"
+    with h5py.File(path, "w") as f:
+        x = np.ones((2, 5, 2))
+        x[1, 3, 0] = 1e300
+        f["trajectories"] = x
+        f["time"] = np.arange(5.0)
+    code, out, err = run_cli("data", "info", path)
+    assert code == 2 and "beyond float32's range" in err and "inf" not in out

@@ -241,3 +241,26 @@ def test_generation_closed_form_equals_the_token_loop(
     assert got.matmul_macs() == want.matmul_macs()
     # a million new tokens is arithmetic, not a million forward counts
     assert F.generation_flops(arch, 512, 10**6) > 10**6 * F.forward_count(arch, 1, k=512).total
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ("[1, 2]", "a JSON object, not list"),
+        (
+            '{"hidden_size": -64, "num_hidden_layers": 2, "num_attention_heads": 2, '
+            '"intermediate_size": 8, "vocab_size": 10}',
+            "hidden_size must be a positive integer",
+        ),
+        (
+            '{"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 0, '
+            '"intermediate_size": 8, "vocab_size": 10}',
+            "num_attention_heads must be a positive",
+        ),
+    ],
+)
+def test_flops_refuses_malformed_configs(tmp_path, run_cli, content, needle):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(content)
+    code, out, err = run_cli("flops", "--model", cfg, "--seq-len", 8)
+    assert code == 2 and needle in err and err.count("\n") == 1 and not out

@@ -117,6 +117,9 @@ def validate(
     if not np.all(np.isfinite(traj)):
         bad = int(np.count_nonzero(~np.isfinite(traj)))
         raise _fail(path, f"/trajectories holds {bad} NaN or infinite values")
+    big = float(np.abs(traj).max())
+    if big > np.finfo(np.float32).max:  # values are kept as float32: this would become inf
+        raise _fail(path, f"/trajectories holds values up to {big:.3g}, beyond float32's range")
     if not np.all(np.isfinite(time)):
         raise _fail(path, "/time holds NaN or infinite values")
     if t > 1 and not np.all(np.diff(time) > 0):

@@ -126,6 +126,19 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 def arch_from_hf_config(cfg: dict, name: str = "custom") -> Architecture:
     """Build an :class:`Architecture` from a Hugging Face ``config.json`` dict."""
+    if not isinstance(cfg, dict):
+        raise ValueError(f"a config.json holds a JSON object, not {type(cfg).__name__}")
+    sizes = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "vocab_size",
+    )
+    for key in sizes:
+        value = cfg.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"config {key} must be a positive integer, got {value!r}")
     heads = int(cfg["num_attention_heads"])
     qkv_bias = bool(cfg.get("attention_bias", cfg.get("model_type") == "qwen2"))
     return Architecture(
