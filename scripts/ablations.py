@@ -67,6 +67,9 @@ VARIANTS = (
     Variant(
         "median10", "base adapter, median of 10 samples", evaluate=("--samples", "10"), reuse="base"
     ),
+    Variant(
+        "median5", "base adapter, median of 5 samples", evaluate=("--samples", "5"), reuse="base"
+    ),
 )
 
 
@@ -98,7 +101,8 @@ def run_variant(v: Variant, args: argparse.Namespace, out: Path) -> dict:
         cmd = [*lm, "evaluate", *common, "--adapter", str(run), "--split", "val"]
         cmd += ["--trajectories", str(args.val_trajectories), "--context-steps"]
         cmd += [str(args.context_steps), "--horizon", str(args.horizon), "--no-oracle"]
-        cmd += ["--visualize-first-n", "0", "--out", str(ev), *v.evaluate]
+        cmd += ["--visualize-first-n", "0", "--out", str(ev), "--batch-size"]
+        cmd += [str(args.eval_batch_size), *v.evaluate]
         _run(cmd, log, d / "log.txt")
     m = json.loads((ev / "metrics.json").read_text())
     summary = json.loads((run / "summary.json").read_text())
@@ -157,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--context-steps", type=int, default=80)
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--eval-batch-size", type=int, default=20, help="sequences generated together")
     p.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     args = p.parse_args(argv)
 
