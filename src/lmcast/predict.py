@@ -90,11 +90,23 @@ def _csv_text(rows: list[dict]) -> str:
 
 def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
     """One PNG per series, written into a temporary folder that then replaces ``figs``."""
-    from lmcast.plots import plot_forecast
-
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
     lo, hi = pred.quantiles[0], pred.quantiles[-1]
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
+    try:
+        _draw(tmp, ids, times, values, horizons, pred, variables, (lo, hi), band)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if figs.exists():
+        shutil.rmtree(figs)
+    os.replace(tmp, figs)
+
+
+def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band) -> None:
+    from lmcast.plots import plot_forecast
+
+    lo, hi = bands
     for i, sid in enumerate(ids):
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)
         plot_forecast(
@@ -108,9 +120,6 @@ def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
             title=f"series {sid}: {len(times[i])} context steps, {len(horizons[i])} forecast",
             band_label=band,
         )
-    if figs.exists():
-        shutil.rmtree(figs)
-    os.replace(tmp, figs)
 
 
 def forecast_series(cfg: ForecastConfig) -> dict:
