@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import yaml
@@ -201,6 +202,33 @@ def test_two_sweep_workers_share_one_store(tmp_path, tiny_dir, lv_file, run_cli,
     code, out, err = run_cli(*sweep_args)
     assert code == 0 and len(Ledger(ledger_url).records()) == 8
     assert "best:" in out
+
+
+def test_claim_lease_expires_unless_renewed(tmp_path):
+    """A running claim from another host is retried once its lease lapses; a holder's
+    heartbeat keeps it; a PID-reused claim on this host cannot outlive the lease."""
+    import sqlalchemy as sa
+
+    from lmcast.study.claims import Claims
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    other = Claims(url, "s")
+    other.me = ("another-host", 4242)
+    assert other.claim("k")
+    me = Claims(url, "s")
+    assert not me.claim("k")  # fresh lease, remote host: not mine to take
+    with me.engine.begin() as conn:  # the remote worker died 11 minutes ago
+        conn.execute(sa.update(me.table).values(updated=time.time() - 660))
+    assert me.claim("k") and not other.renew("k")  # taken; the old holder lost it
+    # a holder renews from a background thread while its trial runs
+    me.lease = 0.4
+    with me.holding("k"):
+        time.sleep(0.5)
+        third = Claims(url, "s")
+        third.me, third.lease = ("third-host", 1), 0.4
+        assert not third.claim("k")
+    time.sleep(0.5)
+    assert third.claim("k")  # the heartbeat stopped with the block: the lease lapsed
 
 
 def test_crashed_trial_is_retried(tmp_path):

@@ -1,17 +1,26 @@
 """Grid-point claims: which sweep worker runs which trial, in a table of the sweep's database.
 
 One row per (study, key), unique, so two workers racing for a grid point
-cannot both win the insert. A claim whose trial failed, or whose worker
-process on this host has died, can be taken again, so a crashed trial is
-retried by the next ``lmcast sweep``.
+cannot both win the insert. A running claim is a lease: its worker renews it
+(:meth:`Claims.holding`, every ``LEASE_SECONDS / 4``); one not renewed for
+``LEASE_SECONDS`` — its worker crashed, on any host — can be taken again, as
+can a failed one or one whose worker process on this host has died (checked
+at once, without waiting for the lease). So a crashed trial is retried by the
+next ``lmcast sweep``, wherever it ran.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
+
+#: seconds a running claim lives without a renewal
+LEASE_SECONDS = 600.0
 
 
 class Claims:
@@ -41,10 +50,13 @@ class Claims:
                 raise
         self.study = study
         self.me = (socket.gethostname(), os.getpid())
+        self.lease = LEASE_SECONDS
 
     def _stale(self, row: Any) -> bool:
         if row.status == "failed":
             return True
+        if row.status == "running" and time.time() - row.updated > self.lease:
+            return True  # not renewed: its worker is gone, wherever it ran
         if row.status == "running" and row.host == self.me[0]:
             try:
                 os.kill(row.pid, 0)
@@ -91,6 +103,41 @@ class Claims:
                 .values(status="running", host=self.me[0], pid=self.me[1], updated=now)
             )
             return res.rowcount == 1
+
+    def renew(self, key: str) -> bool:
+        """Extend this worker's lease on ``key``; False when the claim is no longer its own."""
+        sa, t = self.sa, self.table
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                sa.update(t)
+                .where(
+                    (t.c.study == self.study)
+                    & (t.c.key == key)
+                    & (t.c.status == "running")
+                    & (t.c.host == self.me[0])
+                    & (t.c.pid == self.me[1])
+                )
+                .values(updated=time.time())
+            )
+            return res.rowcount == 1
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        """Renew the lease on ``key`` from a background thread while the block runs."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease / 4):
+                with suppress(Exception):  # a database hiccup: the next beat tries again
+                    self.renew(key)
+
+        thread = threading.Thread(target=beat, name=f"lease:{key}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     def set(self, key: str, status: str) -> None:
         sa, t = self.sa, self.table

@@ -245,7 +245,8 @@ def worker(cfg: SweepConfig) -> list[dict]:
             continue
         log.info("trial %s", key)
         try:
-            rec = run_trial(make_trial(cfg, point))
+            with claims.holding(key):  # the lease stays fresh while the trial runs
+                rec = run_trial(make_trial(cfg, point))
         except BaseException:
             claims.set(key, "failed")
             _record_in_optuna(study, grid, point, None)
