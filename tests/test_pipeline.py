@@ -204,6 +204,52 @@ def test_two_sweep_workers_share_one_store(tmp_path, tiny_dir, lv_file, run_cli,
     assert "best:" in out
 
 
+def test_sweep_rerun_redoes_trials_missing_their_markers(tmp_path, tiny_dir, lv_file, run_cli):
+    """Kills between writes: an adapter without summary.json, a truncated record.json.
+    A rerun redoes exactly those trials (from their checkpoints), with no traceback."""
+    ws = tmp_path / "ws"
+    argv = [
+        "sweep",
+        "--data",
+        lv_file,
+        "--model",
+        tiny_dir,
+        "--grid",
+        "lr=0.001,0.01",
+        "--workspace",
+        ws,
+        "--max-steps",
+        2,
+        "--context-length",
+        48,
+        "--batch-size",
+        2,
+        "--eval-steps",
+        2,
+        "--val-trajectories",
+        2,
+        "--context-steps",
+        12,
+        "--horizon",
+        3,
+        "--no-progress",
+    ]
+    assert run_cli(*argv)[0] == 0
+    trials = sorted(p for p in (ws / "sweep").iterdir() if p.is_dir())
+    assert len(trials) == 2
+    (trials[0] / "summary.json").unlink()  # killed after the adapter, before its summary
+    (trials[0] / "record.json").unlink()
+    rec = trials[1] / "record.json"
+    rec.write_text(rec.read_text()[:40])  # truncated by a crash
+    code, _, err = run_cli(*argv)
+    assert code == 0 and "Traceback" not in err, err
+    res = json.loads((ws / "sweep" / "results.json").read_text())
+    assert res["complete"] and len(res["rows"]) == 2
+    for t in trials:
+        json.loads((t / "record.json").read_text())
+        assert (t / "summary.json").is_file()
+
+
 def test_claim_lease_expires_unless_renewed(tmp_path):
     """A running claim from another host is retried once its lease lapses; a holder's
     heartbeat keeps it; a PID-reused claim on this host cannot outlive the lease."""

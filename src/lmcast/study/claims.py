@@ -104,6 +104,14 @@ class Claims:
             )
             return res.rowcount == 1
 
+    def status(self, key: str) -> str | None:
+        """The claim's status (running, done, failed), or None when unclaimed."""
+        sa, t = self.sa, self.table
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.c.status).where((t.c.study == self.study) & (t.c.key == key))
+            ).scalar()
+
     def renew(self, key: str) -> bool:
         """Extend this worker's lease on ``key``; False when the claim is no longer its own."""
         sa, t = self.sa, self.table

@@ -154,19 +154,34 @@ def make_trial(
     return Trial(point, out, tcfg, ecfg)
 
 
+def read_record(out: Path) -> dict | None:
+    """A trial folder's ``record.json``; None when missing or unreadable (then redone)."""
+    try:
+        return Workspace.read(out / "record.json")
+    except LmcastError as exc:
+        log.warning("%s; the trial will be redone", exc)
+        return None
+
+
 def run_trial(trial: Trial) -> dict:
     """Train one grid point and score it on the validation split; returns its record.
 
-    A trial whose folder already holds a record is not rerun; one with
-    checkpoints but no adapter (interrupted) resumes from its last checkpoint.
+    ``record.json`` (written last, atomically) marks a finished trial, and
+    ``summary.json`` a finished training; a trial missing a marker resumes from
+    its last checkpoint: interrupted training, a kill between the adapter and
+    its summary, or an unreadable record are all redone, never a traceback.
     """
+    import shutil
+
     from lmcast.evaluate import evaluate
     from lmcast.train import train
 
     out = trial.out
-    done = Workspace.read(out / "record.json")
+    done = read_record(out)
     if done is not None:
         return done
+    if (out / "adapter").exists() and not (out / "summary.json").exists():
+        shutil.rmtree(out / "adapter")  # killed before its summary: finish again from a checkpoint
     resume = (out / "checkpoints").is_dir() and not (out / "adapter").exists()
     tcfg = replace(trial.train, resume=resume)
     tres = train(tcfg) if not (out / "adapter").exists() else None
@@ -241,6 +256,8 @@ def worker(cfg: SweepConfig) -> list[dict]:
         grid_points(grid), desc="sweep trials", unit="trial", disable=not cfg.progress
     ):
         key = point_key(point)
+        if claims.status(key) == "done" and read_record(make_trial(cfg, point).out) is None:
+            claims.set(key, "failed")  # marked done but its record is gone: take it again
         if not claims.claim(key):
             continue
         log.info("trial %s", key)
@@ -302,11 +319,7 @@ def results(cfg: SweepConfig) -> dict:
     """The table of finished grid points (from the trial folders) and the best one."""
     grid = parse_grid(cfg.grid)
     points = grid_points(grid)
-    rows = [
-        rec
-        for rec in (Workspace.read(make_trial(cfg, p).out / "record.json") for p in points)
-        if rec is not None
-    ]
+    rows = [rec for rec in (read_record(make_trial(cfg, p).out) for p in points) if rec is not None]
     return {
         "grid": grid,
         "rows": rows,
