@@ -468,3 +468,65 @@ def test_unwritable_outputs_refused_before_any_work(
     assert code == 2 and last.startswith("lmcast: error:") and needle in last, err
     assert "Traceback" not in err and blocker.read_text() == "x"
     assert not Ledger(url).records()
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
+    """Fault injection: SIGKILL a training subprocess at 6 seeded random moments, resume
+    each time. The adapter equals an uninterrupted run's, the ledger holds one row whose
+    FLOPs are at least one run's and at most that plus the work each kill could lose
+    (the steps since the last checkpoint), and no run printed a traceback."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+    from safetensors.torch import load_file
+
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    steps, every = 60, 6
+    kw = dict(max_steps=steps, save_steps=every, eval_steps=30, keep_checkpoints=2)
+    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", **kw))
+    url = f"sqlite:///{tmp_path / 'faults.db'}"
+    out = tmp_path / "faulty"
+    base = ["--model", tiny_dir, "--data", lv_file, "--out", out, "--ledger", url]
+    base += ["--context-length", 64, "--batch-size", 2, "--max-steps", steps, "--lr", 5e-3]
+    base += ["--rank", 4, "--eval-steps", 30, "--eval-windows", 8, "--save-steps", every]
+    base += ["--keep-checkpoints", 2, "--autocast", "no", "--device", "cpu", "--no-progress"]
+    argv = [sys.executable, "-m", "lmcast", "train", *map(str, base)]
+    rng, killed, stderr = random.Random(17), 0, ""
+    for _ in range(6):
+        resume = ["--resume"] if (out / "checkpoints").is_dir() else []
+        proc = subprocess.Popen(
+            [*argv, *resume], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(rng.uniform(4.0, 8.0))  # start-up is ~3 s: most kills land in training
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed += 1
+        stderr += proc.communicate()[1]
+        if (out / "summary.json").is_file():  # the finished run's marker, written last
+            break
+    if not (out / "summary.json").is_file():
+        resume = ["--resume"] if (out / "checkpoints").is_dir() else []
+        done = subprocess.run([*argv, *resume], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        stderr += done.stderr
+    assert killed >= 3, f"only {killed} kills hit a running training"
+    assert "Traceback" not in stderr
+    a = load_file(tmp_path / "full" / "adapter" / "adapter_model.safetensors")
+    b = load_file(out / "adapter" / "adapter_model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    (row,) = Ledger(url).records()
+    summary = json.loads((out / "summary.json").read_text())
+    lost_max = killed * every * summary["step_flops"] + killed * 3 * full.flops // steps
+    print(
+        f"fault injection: {killed} kills survived; ledger {row.flops:.4e} FLOPs, "
+        f"one uninterrupted run {full.flops:.4e} (+{row.flops / full.flops - 1:.1%} redone work)"
+    )
+    assert row.status == "done" and full.flops <= row.flops <= full.flops + lost_max

@@ -233,7 +233,10 @@ def checkpoint_to_resume(cfg: TrainConfig) -> Path | None:
     out = Path(cfg.out)
     ckpt = latest_checkpoint(out) if cfg.resume else None
     if cfg.resume and ckpt is None:
-        raise LmcastError(f"{out}: --resume given but the run folder has no checkpoint")
+        if not _checkpoint_dir(out).is_dir():
+            raise LmcastError(f"{out}: --resume given but the run folder has no checkpoint")
+        # killed while writing its first checkpoint: nothing to continue from
+        log.warning("%s: no complete checkpoint; training starts again from step 0", out)
     if not cfg.resume and (out / "adapter").exists():
         raise LmcastError(
             f"{out}: run folder already holds an adapter; use --resume or another --out"
@@ -758,6 +761,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     s = setup(cfg)
     ledger = Ledger(cfg.ledger)
     state = resume_state(s) if ckpt is not None else TrainState()
+    if ckpt is None and s.main:  # a fresh start: rows of an earlier, killed attempt go
+        (s.out / "metrics.jsonl").unlink(missing_ok=True)
     own = ledger.find_run(str(s.out), "train") if cfg.resume else None
     allot, projected = allotment(s, state, ledger, own)
     run = open_run(s, state, ledger, allot, projected, own)
