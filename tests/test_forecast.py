@@ -285,3 +285,47 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
     assert np.all(np.isfinite(fc.point)) and fc.point.shape == (2, 3, 2)
     # a real pretrained model continues the series near its recent level
     assert np.all(np.abs(fc.point[:, 0] - x[:, 29]) < 5 * np.abs(x[:, 29]).max() + 1)
+
+
+def test_interrupted_evaluation_charges_the_batches_it_finished(tmp_path, lv_file, monkeypatch):
+    """Ctrl-C during the second batch: the ledger row is 'stopped' with the first batch's FLOPs."""
+    from lmcast import forecast as fmod
+    from lmcast.configs import EvalConfig
+    from lmcast.evaluate import evaluate
+    from lmcast.ledger import Ledger
+    from tiny_models import save_tiny
+
+    class Interrupting(list):
+        def append(self, item):
+            if self:
+                raise KeyboardInterrupt
+            super().append(item)
+
+    seen = []
+
+    class Stats(fmod.GenerationStats):
+        def __init__(self):
+            super().__init__(batches=Interrupting())
+            seen.append(self)
+
+    monkeypatch.setattr(fmod, "GenerationStats", Stats)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    cfg = EvalConfig(
+        model=str(save_tiny(tmp_path / "tiny")),
+        data=str(lv_file),
+        trajectories=4,
+        batch_size=2,
+        context_steps=20,
+        horizon=3,
+        oracle=False,
+        ledger=url,
+        out=str(tmp_path / "ev"),
+        device="cpu",
+    )
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(cfg, progress=False)
+    (row,) = Ledger(url).records()
+    (stats,) = seen
+    assert row.status == "stopped" and row.flops == stats.flops > 0
+    assert len(stats.batches) == 1 and Ledger(url).reserved() == 0
+    assert not (tmp_path / "ev" / "metrics.json").exists()

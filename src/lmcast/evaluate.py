@@ -141,7 +141,7 @@ def projected_flops(
 
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
-    from lmcast.forecast import forecast
+    from lmcast.forecast import GenerationStats, forecast
     from lmcast.ledger import Ledger
     from lmcast.models import load_model
     from lmcast.runinfo import check_output
@@ -168,6 +168,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
         what=f"evaluation of {cfg.model}",
     )
     t0 = time.time()
+    done = GenerationStats()
     try:
         fc = forecast(
             lm,
@@ -182,9 +183,10 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
             seed=cfg.seed,
             allow_negative=bool(np.any(ds.trajectories < 0)),
             progress=progress,
+            stats=done,
         )
-    except BaseException:
-        ledger.update(run_id, 0, status="stopped")  # releases the reservation
+    except BaseException:  # charge the batches that finished; release the rest
+        ledger.update(run_id, done.flops, status="stopped")
         raise
     gen_seconds = time.time() - t0
     ledger.update(run_id, fc.stats.flops, status="done")

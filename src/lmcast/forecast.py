@@ -159,6 +159,7 @@ def generate_texts(
     batch_size: int = 16,
     seed: int = 0,
     progress: bool = True,
+    stats: GenerationStats | None = None,
 ) -> tuple[list[str], GenerationStats]:
     """Generate a constrained continuation of ``horizon`` steps for each prompt.
 
@@ -177,7 +178,8 @@ def generate_texts(
     w_sub = head.weight[tab.token_ids]
     b_sub = head.bias[tab.token_ids] if getattr(head, "bias", None) is not None else None
     max_new = horizon * tab.auto.max_chars_per_step() + 1
-    stats = GenerationStats()
+    # the caller's stats object fills batch by batch: an interrupted run still knows its FLOPs
+    stats = stats if stats is not None else GenerationStats()
     texts: list[str] = []
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # less padding
     out_texts: dict[int, str] = {}
@@ -273,6 +275,7 @@ def forecast(
     seed: int = 0,
     allow_negative: bool = False,
     progress: bool = True,
+    stats: GenerationStats | None = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after each context window.
 
@@ -283,6 +286,7 @@ def forecast(
         alpha, precision: the LLMTIME encoding (as used in training).
         samples: 1 → greedy; K > 1 → K sampled forecasts per window.
         temperature, top_p: sampling settings (ignored when ``samples == 1``).
+        stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
     biggest = max(float(np.abs(c).max()) for c in contexts)
@@ -304,6 +308,7 @@ def forecast(
         batch_size=batch_size,
         seed=seed,
         progress=progress,
+        stats=stats,
     )
     values = np.full((n, samples, horizon, v), np.nan)
     parsed = np.zeros((n, samples), dtype=np.int64)

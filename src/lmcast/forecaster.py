@@ -235,6 +235,7 @@ class Forecaster:
         batch_size: int = 16,
         seed: int = 0,
         progress: bool = False,
+        stats: Any = None,
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
@@ -243,6 +244,7 @@ class Forecaster:
             horizon: steps to forecast (bounded by the model's context window).
             samples: K sample paths per series; 1 is greedy decoding.
             quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
+            stats: a :class:`~lmcast.forecast.GenerationStats` filled batch by batch.
 
         Raises:
             LmcastError: bad input (see :func:`as_contexts`, :func:`check_quantiles`),
@@ -277,6 +279,7 @@ class Forecaster:
             seed=seed,
             allow_negative=any(bool(np.any(c < 0)) for c in ctx),
             progress=progress,
+            stats=stats,
         )
         v = ctx[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))

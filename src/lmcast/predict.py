@@ -130,6 +130,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     """
     from lmcast import encoding
     from lmcast import flops as flopsmod
+    from lmcast.forecast import GenerationStats
     from lmcast.forecaster import Forecaster, as_contexts
     from lmcast.ledger import Ledger
     from lmcast.runinfo import write_text
@@ -175,6 +176,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         config=asdict(cfg),
         what=f"forecast of {len(contexts)} series",
     )
+    done = GenerationStats()
     try:
         pred = fc.predict(
             contexts,
@@ -184,9 +186,10 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             batch_size=cfg.batch_size,
             seed=cfg.seed,
             progress=True,
+            stats=done,
         )
-    except BaseException:
-        ledger.update(run_id, 0, status="stopped")
+    except BaseException:  # charge the batches that finished; release the rest
+        ledger.update(run_id, done.flops, status="stopped")
         raise
     ledger.update(run_id, pred.flops, status="done")
     horizons = [forecast_times(t, cfg.horizon) for t in times]
