@@ -92,7 +92,8 @@ def run_variant(v: Variant, args: argparse.Namespace, out: Path) -> dict:
     if v.reuse is None and not (run / "adapter").is_dir():
         cmd = [*lm, "train", *common, "--out", str(run), "--max-steps", str(args.steps)]
         cmd += ["--batch-size", "4", "--context-length", "512", "--lr", "1e-3"]
-        cmd += ["--warmup-steps", "20", "--eval-steps", str(args.steps), "--save-steps", "0"]
+        cmd += ["--warmup-steps", str(args.warmup), "--eval-steps", str(args.steps)]
+        cmd += ["--save-steps", "0"]
         cmd += ["--no-progress", *v.train]  # argparse: the variant's later flags win
         _run(cmd, log, d / "log.txt")
     train_s = time.time() - t0
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="smollm2-135m")
     p.add_argument("--device", default="auto")
     p.add_argument("--steps", type=int, default=240)
+    p.add_argument("--warmup", type=int, default=20, help="warm-up steps of the base recipe")
     p.add_argument("--val-trajectories", type=int, default=50)
     p.add_argument("--context-steps", type=int, default=80)
     p.add_argument("--horizon", type=int, default=20)
