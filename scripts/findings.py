@@ -24,6 +24,13 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _versus(c: dict | None) -> str:
+    if not c:
+        return "–"
+    lo, hi = c["ci95"]
+    return f"{c['mean_difference']:+.3f} [{lo:+.3f}, {hi:+.3f}], {c['verdict']}"
+
+
 def curve(src: Path, out: Path) -> None:
     """The learning curve: MAE (and validation loss) against training tokens."""
     from lmcast.plots import _plt, save_figure
@@ -41,9 +48,20 @@ def curve(src: Path, out: Path) -> None:
     loss = [(p["tokens"], p["val_loss"]) for p in pts if p.get("val_loss") is not None]
     if loss:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*loss, strict=True), color="tab:red", marker="s", ms=3, alpha=0.6)
+        ax2.plot(
+            *zip(*loss, strict=True),
+            color="tab:red",
+            marker="s",
+            ms=3,
+            alpha=0.6,
+            label="validation loss (right axis)",
+        )
         ax2.set_ylabel("validation loss (nats/token)", color="tab:red")
-    ax.legend(fontsize=8, loc="upper right")
+        lines = ax.get_legend_handles_labels()
+        more = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
+    else:
+        ax.legend(fontsize=8, loc="upper right")
     a = data["args"]
     ax.set_title(
         f"{a['trajectories']} validation trajectories; lr {a['lr']:g}, cosine over {a['steps']} steps",
@@ -58,11 +76,19 @@ def curve(src: Path, out: Path) -> None:
             "–" if p.get("val_loss") is None else f"{p['val_loss']:.3f}",
             f"{p['mae']:.4f}",
             f"{p['persistence_mae']:.4f}",
-            f"{p['parse_success']:.2f}",
+            _versus(p.get("vs_persistence")),
         ]
         for p in pts
     ]
-    head = ["step", "tokens", "FLOPs", "val loss", "val MAE", "persistence", "parse"]
+    head = [
+        "step",
+        "tokens",
+        "FLOPs",
+        "val loss",
+        "val MAE",
+        "persistence",
+        "Δ vs persistence [95 % CI], verdict",
+    ]
     (out / "curve_table.inc").write_text(_table(head, rows))
 
 

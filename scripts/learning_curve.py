@@ -25,7 +25,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 
@@ -70,7 +69,6 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["LMCAST_WORKSPACE"] = str(out)  # its own ledger: out/ledger.db
     run = out / "run"
     log: list[str] = []
-    t0 = time.time()
     if not (run / "adapter").is_dir():
         cmd = [sys.executable, "-m", "lmcast", "train", "--model", args.model, "--data", args.data]
         cmd += ["--out", str(run), "--max-steps", str(args.steps), "--save-steps", str(args.every)]
@@ -81,7 +79,6 @@ def main(argv: list[str] | None = None) -> None:
         if (run / "checkpoints").is_dir():
             cmd.append("--resume")
         _run(cmd, log)
-    train_seconds = time.time() - t0
 
     history = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x]
     by_step = {r["step"]: r for r in history}
@@ -89,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     points += [
         (int(d.name.split("_")[1]), str(d)) for d in sorted((run / "checkpoints").glob("step_*"))
     ]
-    points.append((args.steps, str(run)))
+    if points[-1][0] != args.steps:  # the final checkpoint is the finished run
+        points.append((args.steps, str(run)))
     rows = []
     for step, adapter in points:
         m = _score(args, adapter, out / f"eval_{step:06d}", log)
@@ -103,13 +101,19 @@ def main(argv: list[str] | None = None) -> None:
                 "mae": m["model"]["original"]["mae"],
                 "persistence_mae": m["persistence"]["original"]["mae"],
                 "parse_success": m["model"]["parse_success"],
+                "vs_persistence": m["comparisons"]["persistence"],
             }
         )
         print(json.dumps(rows[-1]), flush=True)
+    last = history[-1] if history else {}
+    previous = (
+        json.loads((out / "curve.json").read_text()) if (out / "curve.json").is_file() else {}
+    )
     result = {
         "args": vars(args),
-        "commands": log,
-        "train_seconds": round(train_seconds, 1),
+        # a rerun that only collects keeps the commands that made the numbers
+        "commands": [*previous.get("commands", []), *log],
+        "train_tokens_per_s": last.get("tokens_per_s"),
         "points": rows,
     }
     (out / "curve.json").write_text(json.dumps(result, indent=1) + "\n")
