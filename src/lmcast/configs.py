@@ -172,7 +172,9 @@ class EvalConfig(ModelData, Protocol):
     seed: int = opt(0, "seed (sampling, split, oracle starts)")
     split_seed: int = opt(0, "seed of the train/val/test split")
     device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
-    dtype: str = opt("auto", "float32, bfloat16 or auto (CUDA → bfloat16, CPU → float32)")
+    dtype: str = opt(
+        "auto", "float32, bfloat16 or auto (bfloat16 on CUDA and CPUs with native bf16)"
+    )
     ledger: str | None = opt(
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )

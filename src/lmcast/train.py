@@ -101,17 +101,10 @@ class LossModule:
         return _Loss()
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(f in flags for f in (" avx512_bf16", " amx_bf16"))
-
-
 def use_bf16(setting: str, device_type: str) -> bool:
     """Whether to autocast to bfloat16 for this setting and device."""
+    from lmcast.models import cpu_has_fast_bf16
+
     if setting == "no":
         return False
     if setting == "bf16":
