@@ -40,7 +40,7 @@ RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   8. report        markdown report with figures and the FLOP table -> report/report.md
 
 profiles (YAML in src/lmcast/profiles, or a path):
-  quick  SmolLM2-135M on a 2-core CPU in about 12 minutes (80 -> 20, 50 test trajectories)
+  quick  SmolLM2-135M on a 2-core CPU in about 13 minutes (80 -> 20, 50 test trajectories)
   cpu    the same in about an hour, the final model trained past persistence's crossing
   gpu    SmolLM2-135M on one GPU in at most 8 minutes (100 test trajectories, 80 -> 20, 50 -> 50)
   seed   the reference study for a GPU: Qwen2.5-0.5B, lr x rank grid, contexts 128/512/768,
