@@ -197,7 +197,7 @@ def check_device(device: str | None) -> None:
 
     if not device or device == "auto":
         return
-    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+    if not re.fullmatch(r"(cpu|mps|cuda)(:\d+)?", device):
         raise LmcastError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
     import torch
 
