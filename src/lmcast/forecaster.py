@@ -89,12 +89,12 @@ class Prediction:
                     row = {
                         "series": ids[i] if ids is not None else str(i),
                         "step": s + 1,
-                        "time": float(times[i][s]) if times is not None else float(s + 1),
+                        "time": _short(times[i][s], 10) if times is not None else float(s + 1),
                         "variable": self.variables[k],
-                        "median": float(med[i, s, k]),
+                        "median": _short(med[i, s, k]),
                     }
                     for q, level in enumerate(self.quantile_levels):
-                        row[f"q{level:g}"] = float(qs[q, i, s, k])
+                        row[f"q{level:g}"] = _short(qs[q, i, s, k])
                     out.append(row)
         return out
 
@@ -103,6 +103,11 @@ class Prediction:
         import pandas as pd
 
         return pd.DataFrame(self.rows(ids, times))
+
+
+def _short(x: float, digits: int = 6) -> float:
+    """``x`` to ``digits`` significant digits (no 141.41400000000002 in CSVs)."""
+    return float(f"{float(x):.{digits}g}")
 
 
 def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
