@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmcast import baselines, encoding, metrics
+from lmcast import baselines, metrics
 from lmcast.configs import EvalConfig
 from lmcast.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
@@ -119,23 +119,10 @@ def projected_flops(
     lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig
 ) -> int:
     """FLOPs a forecast of these windows will cost, from the real prompt lengths of the first four."""
-    from lmcast import flops as flopsmod
+    from lmcast.forecast import projected_generation_flops
 
-    prompt_tokens = max(
-        len(
-            lm.tokenizer(encoding.encode(c, alpha, precision) + ";", add_special_tokens=False)[
-                "input_ids"
-            ]
-        )
-        for c in contexts[:4]
-    )
-    per_step = max(1, round(prompt_tokens / cfg.context_steps))
-    return flopsmod.generation_flops(
-        lm.arch,
-        prompt_tokens,
-        cfg.horizon * per_step + 1,
-        batch=len(contexts) * cfg.samples,
-        lora=lm.lora,
+    return projected_generation_flops(
+        lm, contexts[:4], len(contexts) * cfg.samples, cfg.horizon, alpha, precision
     )
 
 

@@ -262,6 +262,38 @@ def generate_texts(
     return texts, stats
 
 
+def projected_generation_flops(
+    lm: LoadedModel,
+    probes: Sequence[np.ndarray],
+    sequences: int,
+    horizon: int,
+    alpha: float,
+    precision: int,
+) -> int:
+    """FLOPs ``sequences`` forecasts of ``horizon`` steps will cost (a reservation for the ledger).
+
+    The prompt length is the longest of the ``probes`` contexts (``(C_i, V)``), tokenized
+    for real; generated tokens per step are that prompt's tokens per context step.
+    """
+    lengths = [
+        (
+            len(
+                lm.tokenizer(
+                    encoding.encode(c, alpha, precision) + encoding.STEP_SEP,
+                    add_special_tokens=False,
+                )["input_ids"]
+            ),
+            len(c),
+        )
+        for c in probes
+    ]
+    prompt_tokens, steps = max(lengths)
+    per_step = max(1, round(prompt_tokens / steps))
+    return flops.generation_flops(
+        lm.arch, prompt_tokens, horizon * per_step + 1, batch=sequences, lora=lm.lora
+    )
+
+
 def forecast(
     lm: LoadedModel,
     contexts: np.ndarray | Sequence[np.ndarray],

@@ -133,30 +133,25 @@ def paired_comparison(
     d = a - b
     n = len(d)
     mean = float(d.mean()) if n else float("nan")
-    if n < 2 or np.ptp(d) == 0:
-        lo = hi = mean
-    else:
+
+    def interval(method: str) -> tuple[float, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = stats.bootstrap(
                 (d,),
                 np.mean,
                 n_resamples=resamples,
-                method="BCa",
+                method=method,
                 random_state=np.random.default_rng(seed),
             )
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+    if n < 2 or np.ptp(d) == 0:
+        lo = hi = mean
+    else:
+        lo, hi = interval("BCa")
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = stats.bootstrap(
-                    (d,),
-                    np.mean,
-                    n_resamples=resamples,
-                    method="percentile",
-                    random_state=np.random.default_rng(seed),
-                )
-            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+            lo, hi = interval("percentile")
     verdict = "beats" if hi < 0 else "loses to" if lo > 0 else "no significant difference"
     wins = float(np.mean((d < 0) + 0.5 * (d == 0))) if n else float("nan")
     return {"n": n, "mean_difference": mean, "ci95": [lo, hi], "win_rate": wins, "verdict": verdict}

@@ -129,8 +129,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         ``{"out", "figures", "series", "rows", "flops", "alpha", "precision"}``.
     """
     from lmcast import encoding
-    from lmcast import flops as flopsmod
-    from lmcast.forecast import GenerationStats
+    from lmcast.forecast import GenerationStats, projected_generation_flops
     from lmcast.forecaster import Forecaster, as_contexts
     from lmcast.ledger import Ledger
     from lmcast.runinfo import write_text
@@ -155,18 +154,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             f"--horizon {cfg.horizon} does not fit: {fc.lm.name}'s context window holds at most "
             f"{room} more steps after a {len(longest)}-step prompt (use --context-steps)"
         )
-    prompt = len(
-        fc.lm.tokenizer(
-            encoding.encode(longest, alpha, fc.precision) + ";", add_special_tokens=False
-        )["input_ids"]
-    )
-    per_step = max(1, round(prompt / len(longest)))
-    projected = flopsmod.generation_flops(
-        fc.lm.arch,
-        prompt,
-        cfg.horizon * per_step + 1,
-        batch=len(contexts) * cfg.samples,
-        lora=fc.lm.lora,
+    projected = projected_generation_flops(
+        fc.lm, [longest], len(contexts) * cfg.samples, cfg.horizon, alpha, fc.precision
     )
     run_id = ledger.reserve(
         cfg.experiment,
