@@ -238,3 +238,53 @@ def test_float64_values_beyond_float32_are_refused(tmp_path, run_cli):
         f["time"] = np.arange(5.0)
     code, out, err = run_cli("data", "info", path)
     assert code == 2 and "beyond float32's range" in err and "inf" not in out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--t-max", "inf"], "--t-max must be finite"),
+        (["--t-max", "1e9", "--n", "2"], "integration steps"),
+        (["--steps", "1000000000", "--n", "1"], "integration steps"),
+        (["--n", "1000000000"], "GiB of memory"),
+    ],
+)
+def test_simulations_too_long_or_too_big_refused_at_once(tmp_path, run_cli, args, needle):
+    """Sizes that would run for hours or exhaust memory: one line, exit 2, no file, quickly."""
+    import time
+
+    out = tmp_path / "x.h5"
+    t0 = time.perf_counter()
+    code, _, err = run_cli("data", "simulate", "--out", out, *args)
+    assert code == 2 and needle in err and "Traceback" not in err, err
+    assert not out.exists() and time.perf_counter() - t0 < 30
+
+
+def test_bad_prepare_values_and_malformed_files_one_line(tmp_path, lv_file, run_cli):
+    """--alpha too small to encode, NaN split fractions, negative seeds, a string /time,
+    a scalar 'variables' attribute: one line, exit 2, nothing written."""
+    import h5py
+
+    out = tmp_path / "p"
+    for args, needle in (
+        (["--alpha", "1e-310"], "more digits than a number in the text may hold"),
+        (["--split", "nan,0,1"], "split fractions must be three non-negative numbers"),
+        (["--split-seed", "-1"], "--split-seed must be >= 0"),
+    ):
+        code, _, err = run_cli("data", "prepare", "--data", lv_file, "--out", out, *args)
+        assert code == 2 and err.count("\n") == 1 and needle in err, err
+        assert not out.exists()
+    code, _, err = run_cli("data", "simulate", "--out", tmp_path / "s.h5", "--seed", "-1")
+    assert code == 2 and "--seed must be >= 0" in err and not (tmp_path / "s.h5").exists()
+    with h5py.File(lv_file) as f:
+        traj, time = f["trajectories"][()], f["time"][()]
+    for name, time_data, variables, needle in (
+        ("strtime.h5", np.array([b"a"] * len(time)), None, "/time has non-numeric dtype"),
+        ("scalar_vars.h5", time, 5, "attribute 'variables' must be a list of names"),
+    ):
+        with h5py.File(tmp_path / name, "w") as g:
+            g["trajectories"], g["time"] = traj, time_data
+            if variables is not None:
+                g.attrs["variables"] = variables
+        code, _, err = run_cli("data", "info", tmp_path / name)
+        assert code == 2 and err.count("\n") == 1 and needle in err, err

@@ -329,3 +329,70 @@ def test_interrupted_evaluation_charges_the_batches_it_finished(tmp_path, lv_fil
     assert row.status == "stopped" and row.flops == stats.flops > 0
     assert len(stats.batches) == 1 and Ledger(url).reserved() == 0
     assert not (tmp_path / "ev" / "metrics.json").exists()
+
+
+def _ragged_prompts(n=4):
+    ctx, _, _ = _contexts(n=n, c=14)
+    # different lengths, so prompts sharing a batch are left-padded differently
+    return [encoding.encode(c[: 6 + 2 * i], 0.5, 2) + ";" for i, c in enumerate(ctx)]
+
+
+def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
+    """K rows copied from one prefill decode exactly as K separate prefills would
+    (greedy, so every row must equal the prompt's own greedy continuation), and
+    the ledger charges the prefill once per prompt, not once per row."""
+    from lmcast import flops
+    from lmcast.forecast import generate_texts
+
+    prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
+    alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
+    shared, st = generate_texts(tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False)
+    assert shared == [t for t in alone for _ in range(3)]
+    repeated, st_rep = generate_texts(
+        tiny_lm, [p for p in prompts for _ in range(3)], g, 3, batch_size=6, progress=False
+    )
+    assert repeated == shared
+    assert st.generated_tokens == st_rep.generated_tokens
+    assert st.prompt_tokens * 3 == pytest.approx(st_rep.prompt_tokens, rel=0.35)
+    assert st.flops < st_rep.flops
+    # the charge is the closed form of what ran: each batch's prefill at its prompt count
+    from lmcast.forecast import _tables
+
+    tab = _tables(tiny_lm, g)
+    max_new = 3 * tab.auto.max_chars_per_step() + 1
+    assert [b[0] for b in st.batches] == [6, 6]  # 2 prompts × 3 samples per batch
+    expected = sum(
+        flops.generation_flops(
+            tiny_lm.arch,
+            plen,
+            new,
+            batch=rows,
+            lora=tiny_lm.lora,
+            head_vocab=int(tab.token_ids.numel()),
+            static_kv=plen + max_new,
+            prefill_batch=2,
+        )
+        for rows, plen, new in st.batches
+    )
+    assert st.flops == expected
+
+
+def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatch):
+    """A batch larger than memory allows is split, not allocated: the forecasts are the
+    ones an unsplit batch gives; a single sequence that cannot fit is one clear error."""
+    from lmcast import memory
+    from lmcast.errors import LmcastError
+    from lmcast.forecast import generate_texts
+
+    prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
+    whole, st_whole = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
+    assert len(st_whole.batches) == 1
+    longest = max(len(tiny_lm.tokenizer(p)["input_ids"]) for p in prompts)
+    per_row = memory.generation_bytes(tiny_lm.arch, longest, longest + 3 * 16 + 1)
+    monkeypatch.setenv("LMCAST_MEMORY_LIMIT", str(2 * per_row * 2.5))  # 2 rows fit in the share
+    split, st_split = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
+    assert split == whole
+    assert [b[0] for b in st_split.batches] == [2, 2]
+    monkeypatch.setenv("LMCAST_MEMORY_LIMIT", "1000")
+    with pytest.raises(LmcastError, match="one forecast sequence needs about"):
+        generate_texts(tiny_lm, prompts, g, 3, progress=False)

@@ -306,3 +306,23 @@ def test_pipeline_on_users_data_file(tmp_path, tiny_dir, lv_file, run_cli):
 def test_unknown_profile_is_one_line_error(run_cli):
     code, _, err = run_cli("run", "--profile", "nope")
     assert code == 2 and "profile 'nope' not found" in err
+
+
+@pytest.mark.parametrize(
+    ("storage", "needle"),
+    [
+        ("garbage", "cannot open sweep storage 'garbage'"),
+        ("sqlite:////no/such/dir/s.db", "unable to open database file"),
+        ("postgresql://bob:S3cretPW@127.0.0.1:1/x", "cannot open sweep storage"),
+    ],
+)
+def test_bad_sweep_storage_is_one_line_and_leaves_nothing(
+    tmp_path, tiny_dir, lv_file, run_cli, storage, needle
+):
+    ws = tmp_path / "ws"
+    code, _, err = run_cli(
+        "sweep", "--storage", storage, "--workspace", ws, "--data", lv_file,
+        "--model", tiny_dir, "--grid", "rank=2,4", "--max-steps", "1", "--no-progress",
+    )  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
+    assert "S3cretPW" not in err and not ws.exists()

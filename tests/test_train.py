@@ -412,6 +412,9 @@ def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file,
         (["evaluate", "--precision", "-1"], "--precision must be between 0 and 8"),
         (["evaluate", "--samples", "2", "--top-p", "0"], "sampling needs"),
         (["evaluate", "--samples", "2", "--temperature", "-1"], "sampling needs"),
+        (["train", "--seed", "-1"], "--seed must be >= 0"),
+        (["train", "--split-seed", "-3"], "--split-seed must be >= 0"),
+        (["evaluate", "--seed", "-1"], "--seed must be >= 0"),
     ],
 )
 def test_bad_flag_values_one_line_exit_2(tmp_path, tiny_dir, lv_file, run_cli, argv, needle):
@@ -542,3 +545,70 @@ def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
         f"one uninterrupted run {full.flops:.4e} (+{row.flops / full.flops - 1:.1%} redone work)"
     )
     assert row.status == "done" and full.flops <= row.flops <= full.flops + lost_max
+
+
+def test_batch_too_big_for_memory_runs_in_micro_batches(tmp_path, tiny_dir, lv_file, monkeypatch):
+    """A --batch-size the memory cannot hold runs as accumulated micro-batches: the same
+    optimizer batch, so the same adapter and losses as the unsplit run; the FLOPs charged
+    are the same work. A window that cannot fit at all is refused before the ledger."""
+    import torch
+    from safetensors.torch import load_file
+
+    from lmcast import flops, memory
+    from lmcast.errors import LmcastError
+    from lmcast.train import train
+
+    whole = train(_cfg(tmp_path, tiny_dir, lv_file, "whole", batch_size=4, max_steps=4))
+    arch = flops.resolve_architecture(str(tiny_dir))
+    per_seq = memory.training_bytes(arch, 64, None, 4)
+    monkeypatch.setenv("LMCAST_MEMORY_LIMIT", str(int(per_seq / memory.MEMORY_SHARE * 1.5)))
+    split = train(_cfg(tmp_path, tiny_dir, lv_file, "split", batch_size=4, max_steps=4))
+    assert json.loads((tmp_path / "split/summary.json").read_text())["micro_batch"] == 1
+    assert json.loads((tmp_path / "whole/summary.json").read_text())["micro_batch"] == 4
+    assert split.flops == whole.flops
+    wa = load_file(tmp_path / "whole/adapter/adapter_model.safetensors")
+    wb = load_file(tmp_path / "split/adapter/adapter_model.safetensors")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-5)
+    monkeypatch.setenv("LMCAST_MEMORY_LIMIT", "1000")
+    with pytest.raises(LmcastError, match="one training window needs about"):
+        train(_cfg(tmp_path, tiny_dir, lv_file, "none", batch_size=4, max_steps=4))
+    from lmcast.ledger import Ledger
+
+    names = {r.name for r in Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").records()}
+    assert str(tmp_path / "none") not in names
+
+
+def test_broken_adapter_and_resume_with_other_lora_settings_one_line(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    """A truncated adapter safetensors (evaluate, forecast) and ``--resume`` with another
+    rank: one line, exit 2, nothing written, the run's ledger row untouched."""
+    import shutil
+
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    train(_cfg(tmp_path, tiny_dir, lv_file, "r", max_steps=4, save_steps=2))
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    before = [(r.name, r.flops, r.status) for r in Ledger(ledger_url).records()]
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "r", bad)
+    weights = bad / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    common = ["--model", tiny_dir, "--data", lv_file, "--ledger", ledger_url]
+    for argv in (
+        ["evaluate", *common, "--adapter", bad, "--out", tmp_path / "e", "--no-oracle"],
+        ["forecast", *common, "--adapter", bad, "--horizon", "2", "--out", tmp_path / "f.csv"],
+    ):
+        code, _, err = run_cli(*argv)
+        last = err.strip().splitlines()[-1]  # after transformers' own loading bar
+        assert code == 2 and "cannot load the LoRA adapter" in last and "Traceback" not in err
+    assert not (tmp_path / "e").exists() and not (tmp_path / "f.csv").exists()
+    code, _, err = run_cli(
+        "train", *common, "--out", tmp_path / "r", "--context-length", "64", "--rank", "8",
+        "--max-steps", "6", "--resume", "--no-progress", "--autocast", "no",
+    )  # fmt: skip
+    assert code == 2 and "--resume with LoRA settings other than the checkpoint's" in err, err
+    assert "Traceback" not in err
+    assert [(r.name, r.flops, r.status) for r in Ledger(ledger_url).records()] == before

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -109,6 +110,8 @@ def validate(
         raise _fail(path, f"/trajectories must have rank 3 (N, T, V), got shape {traj.shape}")
     if time.ndim != 1:
         raise _fail(path, f"/time must have rank 1 (T,), got shape {time.shape}")
+    if not np.issubdtype(time.dtype, np.number):
+        raise _fail(path, f"/time has non-numeric dtype {time.dtype}")
     n, t, v = traj.shape
     if n == 0 or t == 0 or v == 0:
         raise _fail(path, f"/trajectories is empty, shape {traj.shape}")
@@ -125,6 +128,8 @@ def validate(
     if t > 1 and not np.all(np.diff(time) > 0):
         raise _fail(path, "/time is not strictly increasing")
     names = attrs.get("variables")
+    if names is not None and (isinstance(names, (str, bytes)) or np.ndim(names) != 1):
+        raise _fail(path, f"attribute 'variables' must be a list of names, got {names!r}")
     if names is not None:
         names = tuple(str(x.decode() if isinstance(x, bytes) else x) for x in names)
         if len(names) != v:
@@ -191,10 +196,16 @@ def split_indices(
         ``{"train": idx, "val": idx, "test": idx}``, each sorted int64 array of
         trajectory indices; disjoint and covering ``range(n)``.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-9:
+    if (
+        len(fractions) != 3
+        or not all(math.isfinite(f) and f >= 0 for f in fractions)
+        or abs(sum(fractions) - 1) > 1e-9
+    ):
         raise DataError(
             f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
         )
+    if seed < 0:
+        raise DataError(f"the split seed must be >= 0, got {seed}")
     perm = np.random.default_rng(seed).permutation(n)
     n_train = round(fractions[0] * n)
     n_val = round(fractions[1] * n)

@@ -122,7 +122,7 @@ def projected_flops(
     from lmcast.forecast import projected_generation_flops
 
     return projected_generation_flops(
-        lm, contexts[:4], len(contexts) * cfg.samples, cfg.horizon, alpha, precision
+        lm, contexts[:4], len(contexts), cfg.horizon, alpha, precision, samples=cfg.samples
     )
 
 

@@ -348,6 +348,7 @@ def generation_count(
     lora: LoraSpec | None = None,
     head_vocab: int | None = None,
     static_kv: int | None = None,
+    prefill_batch: int | None = None,
 ) -> Count:
     """Autoregressive generation with a KV cache.
 
@@ -356,6 +357,8 @@ def generation_count(
     decode step whose query attends to the cache plus itself. With a static
     (preallocated) cache of ``static_kv`` slots, attention runs over all
     ``static_kv`` slots in the prefill and in every step (unused ones masked).
+    ``batch`` sequences are decoded; with shared-prefix sampling only
+    ``prefill_batch`` distinct prompts are prefilled (default: ``batch``).
     """
     out = Count()
     if new_tokens <= 0:
@@ -365,7 +368,7 @@ def generation_count(
             arch,
             prompt_len,
             k=static_kv or prompt_len,
-            batch=batch,
+            batch=prefill_batch or batch,
             lora=lora,
             logits_positions=1,
             head_vocab=head_vocab,
@@ -401,9 +404,13 @@ def generation_flops(
     lora: LoraSpec | None = None,
     head_vocab: int | None = None,
     static_kv: int | None = None,
+    prefill_batch: int | None = None,
 ) -> int:
     """Total FLOPs of :func:`generation_count`."""
-    return generation_count(arch, prompt_len, new_tokens, batch, lora, head_vocab, static_kv).total
+    count = generation_count(
+        arch, prompt_len, new_tokens, batch, lora, head_vocab, static_kv, prefill_batch
+    )
+    return count.total
 
 
 def component_table(count: Count, multiplier: int = 1) -> list[dict]:

@@ -141,6 +141,43 @@ def simulate(
     return traj.astype(np.float32), time, LVParams.from_array(params)
 
 
+# Time-loop iterations (RK4 substeps plus output points) one simulation may take: at
+# n = 1000 one iteration costs about 0.1 ms here, so the cap is a couple of minutes.
+MAX_ITERATIONS = 1_000_000
+# Bytes per simulated value held at once: the float64 integration array, the float32
+# copy written, and the redraw check's temporaries.
+BYTES_PER_VALUE = 24
+
+
+def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
+    """Refuse, with one line, a simulation that would run for hours or not fit in memory.
+
+    Raises:
+        DataError: ``t_max`` not finite, more than :data:`MAX_ITERATIONS` time-loop
+            iterations, or the ``(n, steps, 2)`` arrays over half the available memory.
+    """
+    import math
+
+    from lmcast import memory
+    from lmcast.errors import DataError
+
+    if not math.isfinite(t_max):
+        raise DataError(f"--t-max must be finite, got {t_max}")
+    iterations = math.ceil(t_max / max_dt) + steps
+    if iterations > MAX_ITERATIONS:
+        raise DataError(
+            f"--t-max {t_max:g} with --steps {steps} needs {iterations:.3g} integration steps "
+            f"of {max_dt} time units (at most {MAX_ITERATIONS:.0e}): shorten --t-max or --steps"
+        )
+    need = n * steps * 2 * BYTES_PER_VALUE
+    room = int(memory.free_bytes("cpu") * memory.MEMORY_SHARE)
+    if need > room:
+        raise DataError(
+            f"--n {n} × --steps {steps} needs about {need / 2**30:,.1f} GiB of memory; "
+            f"{room / 2**30:,.1f} GiB can be used: simulate fewer or shorter trajectories"
+        )
+
+
 def simulate_file(
     out: str | os.PathLike, n: int = 1000, steps: int = 100, t_max: float = 200.0, seed: int = 0
 ) -> Path:
@@ -160,6 +197,7 @@ def simulate_file(
 
     if n < 1 or steps < 2 or not t_max > 0:
         raise DataError(f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {n}, {steps}, {t_max})")
+    check_size(n, steps, t_max)
     traj, time, params = simulate(n, steps, t_max, seed)
     ds = Dataset(
         traj,

@@ -339,7 +339,11 @@ def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
         path = path / "adapter"
     if not (path / "adapter_config.json").is_file():
         raise LmcastError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
-    return PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    try:
+        return PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    except Exception as exc:  # truncated weights, a config for another model, bad JSON
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LmcastError(f"{adapter}: cannot load the LoRA adapter ({first[:300]})") from None
 
 
 def decoder_and_head(model: Any) -> tuple[Any, Any]:

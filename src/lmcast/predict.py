@@ -155,7 +155,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             f"{room} more steps after a {len(longest)}-step prompt (use --context-steps)"
         )
     projected = projected_generation_flops(
-        fc.lm, [longest], len(contexts) * cfg.samples, cfg.horizon, alpha, fc.precision
+        fc.lm, [longest], len(contexts), cfg.horizon, alpha, fc.precision, samples=cfg.samples
     )
     run_id = ledger.reserve(
         cfg.experiment,

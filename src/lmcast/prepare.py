@@ -29,6 +29,11 @@ def check_precision(precision: int) -> None:
         raise DataError(f"--precision must be between 0 and {MAX_PRECISION}, got {precision}")
 
 
+# Largest scaled value an encoding may write: beyond it the integer part outgrows a
+# float's exact digits (and at 1e-310 the division overflows to inf).
+MAX_SCALED = 1e12
+
+
 def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tuple[float, str]:
     """Return ``(alpha, rule)``: a number as given, or the auto rule on the train split."""
     if isinstance(alpha, str) and alpha.strip().lower() == "auto":
@@ -39,6 +44,13 @@ def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tup
         raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}") from None
     if not value > 0 or not np.isfinite(value):
         raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}")
+    biggest = float(np.abs(ds.trajectories).max())
+    if biggest / value > MAX_SCALED:
+        raise DataError(
+            f"--alpha {alpha} scales the largest value {biggest:.3g} to {biggest / value:.3g}: "
+            f"more digits than a number in the text may hold (at most {MAX_SCALED:.0e}); "
+            "use a larger --alpha or 'auto'"
+        )
     return value, "given"
 
 

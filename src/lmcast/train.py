@@ -298,6 +298,7 @@ class Setup:
     val_flops: int
     n_train: int
     n_total: int
+    micro: int  # sequences per forward/backward pass (<= batch_size, chosen to fit memory)
 
     @property
     def out(self) -> Path:
@@ -433,17 +434,47 @@ def setup(cfg: TrainConfig) -> Setup:
     head_vocab = len(head_ids) if head_ids else None
     step_flops, val_flops = _flops(cfg, lm.arch, head_vocab, len(val_w), accelerator.num_processes)
     bf16 = use_bf16(cfg.autocast, accelerator.device.type)
+    micro = micro_batch(cfg, lm.arch, head_vocab, bf16, accelerator.device)
     return Setup(
         cfg, accelerator, bf16, meta, lm, train_w, val_w, loss_mod, optimizer, scheduler,
-        head_vocab, step_flops, val_flops, n_train, n_total,
+        head_vocab, step_flops, val_flops, n_train, n_total, micro,
     )  # fmt: skip
+
+
+def micro_batch(
+    cfg: TrainConfig, arch: Any, head_vocab: int | None, bf16: bool, device: Any
+) -> int:
+    """Sequences per forward/backward pass: ``--batch-size``, or fewer when that many
+    would not fit in the device's memory (:mod:`lmcast.memory`). The optimizer's batch
+    stays as configured: the pieces' gradients accumulate before the step."""
+    from lmcast import memory
+
+    per_seq = memory.training_bytes(arch, cfg.context_length, head_vocab, 2 if bf16 else 4)
+    micro = memory.fit_batch(cfg.batch_size, per_seq, device, what="training window")
+    if micro < cfg.batch_size:
+        log.info(
+            "--batch-size %d runs as micro-batches of %d (gradients accumulate; same optimizer "
+            "batch) to fit in memory",
+            cfg.batch_size,
+            micro,
+        )
+    return micro
 
 
 def resume_state(s: Setup) -> TrainState:
     """Load LoRA weights, optimizer, schedule and counters from the newest loadable checkpoint."""
-    from peft import set_peft_model_state_dict
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
     ckpt, state = load_checkpoint(s.out)
+    mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(s.peft_model()).items()}
+    theirs = {k: tuple(v.shape) for k, v in state["lora"].items()}
+    if mine != theirs:  # another --rank, --lora-targets or --lora-layers than the run had
+        key = sorted(set(mine) ^ set(theirs) or {k for k in mine if mine[k] != theirs[k]})[0]
+        raise LmcastError(
+            f"{s.out}: --resume with LoRA settings other than the checkpoint's ({key}: "
+            f"checkpoint {theirs.get(key, 'absent')}, now {mine.get(key, 'absent')}); "
+            "resume with the run's own settings (see its run.json)"
+        )
     set_peft_model_state_dict(s.peft_model(), state["lora"])
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
@@ -540,8 +571,8 @@ def validate(s: Setup, state: TrainState) -> float | None:
     s.loss_mod.eval()
     losses = []
     with torch.no_grad(), s.autocast():
-        for b in range(0, len(s.val_w), s.cfg.batch_size):
-            ids = torch.as_tensor(s.val_w[b : b + s.cfg.batch_size], device=s.dev)
+        for b in range(0, len(s.val_w), s.micro):
+            ids = torch.as_tensor(s.val_w[b : b + s.micro], device=s.dev)
             losses.append(float(s.loss_mod(ids)) * len(ids))
     s.loss_mod.train()
     state.used += s.val_flops
@@ -583,19 +614,28 @@ def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> No
 
 
 def train_step(s: Setup, state: TrainState) -> float:
-    """One optimizer step over ``grad_accum`` micro-batches; returns the step's mean loss."""
+    """One optimizer step over ``grad_accum`` batches, each run in pieces of ``s.micro``
+    windows (weighted by their size, so the gradient is the whole batch's mean); returns
+    the step's mean loss."""
     import torch
 
     cfg, acc, world = s.cfg, s.accelerator, s.accelerator.num_processes
     idx = batch_order(len(s.train_w), state.step, s.global_batch, cfg.seed)
     mine = idx[acc.process_index :: world]
+    pieces = [
+        mine[
+            a * cfg.batch_size + m : min((a + 1) * cfg.batch_size, a * cfg.batch_size + m + s.micro)
+        ]
+        for a in range(cfg.grad_accum)
+        for m in range(0, cfg.batch_size, s.micro)
+    ]
     total = 0.0
-    for a in range(cfg.grad_accum):
-        chunk = mine[a * cfg.batch_size : (a + 1) * cfg.batch_size]
-        ids = torch.as_tensor(s.train_w[chunk], device=s.dev)
-        last = a == cfg.grad_accum - 1
+    for i, piece in enumerate(pieces):
+        ids = torch.as_tensor(s.train_w[piece], device=s.dev)
+        last = i == len(pieces) - 1
+        weight = len(piece) / (cfg.batch_size * cfg.grad_accum)
         with contextlib.nullcontext() if last else acc.no_sync(s.loss_mod), s.autocast():
-            loss = s.loss_mod(ids) / cfg.grad_accum
+            loss = s.loss_mod(ids) * weight
         acc.backward(loss)
         total += float(loss.detach())
     if cfg.max_grad_norm > 0:
@@ -727,6 +767,7 @@ def finish(
             {
                 **asdict(summary),
                 "bf16_autocast": s.bf16,
+                "micro_batch": s.micro,
                 "world_size": s.accelerator.num_processes,
                 "train_windows": len(s.train_w),
                 "val_windows": len(s.val_w),

@@ -9,6 +9,8 @@ import typing
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
+from lmcast.errors import LmcastError
+
 T = TypeVar("T")
 
 
@@ -67,9 +69,17 @@ def add_config_args(
     return parser
 
 
+# Fields that seed numpy or torch generators: both refuse negative seeds with a traceback.
+SEED_FIELDS = {"seed", "split_seed"}
+
+
 def config_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
     """Instantiate ``cls`` from the parsed ``args`` (fields it has), then ``overrides``."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     values = {k: v for k, v in vars(args).items() if k in names}
     values.update(overrides)
+    for name in SEED_FIELDS & set(values):
+        if isinstance(values[name], int) and values[name] < 0:  # numpy seeds are unsigned
+            flag = "--" + name.replace("_", "-")
+            raise LmcastError(f"{flag} must be >= 0, got {values[name]}")
     return cls(**values)

@@ -29,9 +29,15 @@ class Claims:
     def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
 
+        from lmcast.errors import LmcastError
+        from lmcast.runinfo import mask_secrets
+
         self.sa = sa
         args = {"timeout": 60} if url.startswith("sqlite") else {}
-        self.engine = sa.create_engine(url, connect_args=args)
+        try:
+            self.engine = sa.create_engine(url, connect_args=args)
+        except Exception as exc:  # a malformed URL or a missing driver
+            raise LmcastError(mask_secrets(f"cannot open sweep storage {url!r}: {exc}")) from None
         meta = sa.MetaData()
         self.table = sa.Table(
             "lmcast_claims",
@@ -45,9 +51,12 @@ class Claims:
         )
         try:
             meta.create_all(self.engine)
-        except sa.exc.OperationalError as exc:  # a concurrent worker created it
+        except sa.exc.DBAPIError as exc:  # a concurrent worker created it, or unreachable
             if "already exists" not in str(exc):
-                raise
+                first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+                raise LmcastError(
+                    mask_secrets(f"cannot open sweep storage {url!r}: {first or exc}")
+                ) from None
         self.study = study
         self.me = (socket.gethostname(), os.getpid())
         self.lease = LEASE_SECONDS

@@ -249,8 +249,8 @@ def worker(cfg: SweepConfig) -> list[dict]:
     from tqdm.auto import tqdm
 
     grid = parse_grid(cfg.grid)
+    claims = Claims(workspace_of(cfg).storage_url, cfg.study)  # a bad URL: one line, first
     study = _study(cfg)
-    claims = Claims(workspace_of(cfg).storage_url, cfg.study)
     done: list[dict] = []
     for point in tqdm(
         grid_points(grid), desc="sweep trials", unit="trial", disable=not cfg.progress
@@ -288,9 +288,15 @@ def run_sweep(cfg: SweepConfig) -> dict:
     """Run ``cfg.workers`` local workers (each claims grid points) and return the results table."""
     parse_grid(cfg.grid)
     ws = workspace_of(cfg)
+    fresh = not ws.root.exists()
     ws.root.mkdir(parents=True, exist_ok=True)
+    try:  # a bad storage URL: one line, before Optuna's traceback
+        Claims(ws.storage_url, cfg.study)
+    except LmcastError:
+        if fresh and not any(ws.root.iterdir()):
+            ws.root.rmdir()  # nothing half-made is left behind
+        raise
     _study(cfg)
-    Claims(ws.storage_url, cfg.study)
     if cfg.workers <= 1:
         worker(cfg)
     else:
