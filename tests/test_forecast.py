@@ -346,10 +346,18 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
-    shared, st = generate_texts(tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False)
+    shared, st = generate_texts(
+        tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False, jump_forward=False
+    )
     assert shared == [t for t in alone for _ in range(3)]
     repeated, st_rep = generate_texts(
-        tiny_lm, [p for p in prompts for _ in range(3)], g, 3, batch_size=6, progress=False
+        tiny_lm,
+        [p for p in prompts for _ in range(3)],
+        g,
+        3,
+        batch_size=6,
+        progress=False,
+        jump_forward=False,
     )
     assert repeated == shared
     assert st.generated_tokens == st_rep.generated_tokens
@@ -396,3 +404,30 @@ def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatc
     monkeypatch.setenv("LMCAST_MEMORY_LIMIT", "1000")
     with pytest.raises(LmcastError, match="one forecast sequence needs about"):
         generate_texts(tiny_lm, prompts, g, 3, progress=False)
+
+
+def test_jump_forward_gives_the_same_texts_in_fewer_passes():
+    """Forced tokens fed with the chosen one: the same greedy texts, fewer decode passes,
+    and the charge is the passes that ran (a two-token pass costs less than two passes)."""
+    from lmcast.forecast import _tables, generate_texts
+    from lmcast.models import wrap_model
+    from tiny_models import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(multi=False)  # single characters: ',' ';' and '0.' are forced
+    tiny_lm = wrap_model(tiny_model("llama", layers=2, vocab=len(tok), seed=3), tok, name="t")
+    prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
+    # forced: '.' after a leading 0 and after 3 integer digits (each variable), ',' and ';'
+    assert int((_tables(tiny_lm, g).forced >= 0).sum()) == 6
+    plain, st_plain = generate_texts(
+        tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=False
+    )
+    jumped, st_jump = generate_texts(tiny_lm, prompts, g, 4, batch_size=8, progress=False)
+    assert jumped == plain
+    assert st_plain.decode_passes[1] == 0 and st_jump.decode_passes[1] > 0
+    total_plain, total_jump = sum(st_plain.decode_passes), sum(st_jump.decode_passes)
+    # each two-token pass replaces two one-token passes; a batch whose last token is
+    # forced ends without the pass that would have chosen it
+    saved = total_plain - total_jump - st_jump.decode_passes[1]
+    assert 0 <= saved <= len(st_jump.batches)
+    assert st_jump.generated_tokens == st_plain.generated_tokens
+    assert st_jump.flops < st_plain.flops

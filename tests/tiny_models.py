@@ -39,12 +39,14 @@ CHARS = list("0123456789.,;-")
 MULTI = ["0.", ",1", ";0", "12", "5;", ".5", "ab"]
 
 
-def tiny_tokenizer():
-    """A character-level fast tokenizer over the LLMTIME alphabet (+ a few multi-char tokens)."""
+def tiny_tokenizer(multi: bool = True):
+    """A character-level fast tokenizer over the LLMTIME alphabet (+ a few multi-char tokens,
+    unless ``multi`` is false: then, as in SmolLM2's and Qwen's vocabularies, some grammar
+    states allow a single token)."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<unk>", *CHARS, *MULTI, " ", "x"])}
+    vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<unk>", *CHARS, *(MULTI if multi else ()), " ", "x"])}
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok = PreTrainedTokenizerFast(

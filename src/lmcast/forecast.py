@@ -37,6 +37,8 @@ class GenerationStats:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     batches: list[tuple[int, int, int]] = field(default_factory=list)  # (batch, padded prompt, new)
+    # decode passes that fed one token per row, and two (a forced token jumped forward)
+    decode_passes: list[int] = field(default_factory=lambda: [0, 0])
 
 
 @dataclass
@@ -81,7 +83,9 @@ class _Tables:
 
     ``token_ids[k]`` is the vocabulary id of sub-token ``k``; ``mask``,
     ``nxt`` and ``stp`` are ``(states, K)`` tensors: allowed, next state row
-    (−1 when not allowed) and ``;`` count.
+    (−1 when not allowed) and ``;`` count. ``forced`` ``(states,)`` is the
+    sub-token a state allows alone (−1 where it allows several): the ``,`` after
+    a number's last decimal, the ``.`` after a leading ``0``, the ``;`` ending a step.
     """
 
     auto: TokenAutomaton
@@ -90,6 +94,7 @@ class _Tables:
     mask: Any
     nxt: Any
     stp: Any
+    forced: Any
 
 
 def _tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
@@ -115,13 +120,16 @@ def _build_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
             nxt[s, col[t]] = auto.next_state[s][t]
             stp[s, col[t]] = auto.steps_in[s][t]
     dev = lm.device
+    mask = nxt >= 0
+    forced = torch.where(mask.sum(-1) == 1, mask.long().argmax(-1), -1)
     return _Tables(
         auto,
         strings,
         torch.tensor(union, device=dev),
-        (nxt >= 0).to(dev),
+        mask.to(dev),
         nxt.to(dev),
         stp.to(dev),
+        forced.to(dev),
     )
 
 
@@ -193,13 +201,17 @@ def generate_texts(
     progress: bool = True,
     stats: GenerationStats | None = None,
     samples: int = 1,
+    jump_forward: bool = True,
 ) -> tuple[list[str], GenerationStats]:
     """Generate ``samples`` constrained continuations of ``horizon`` steps for each prompt.
 
     The samples of one prompt share its prefill: the prompt runs through the model once
     and its KV cache is copied to ``samples`` rows before decoding (the ledger charges the
     prefill once). ``batch_size`` bounds the rows decoded together; it is lowered further
-    so the batch's KV caches fit in memory (:mod:`lmcast.memory`).
+    so the batch's KV caches fit in memory (:mod:`lmcast.memory`). With ``jump_forward``,
+    a token the grammar forces (``,`` ``;`` or ``.`` where nothing else may follow) is not
+    chosen by a pass of its own when every live row of the batch is forced: it is fed
+    together with the chosen token (two tokens in one pass). The texts are the same.
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -238,6 +250,7 @@ def generate_texts(
             top_p,
             seed + row0,
             stats,
+            jump_forward,
         )
         r = 0
         for j in jobs:
@@ -263,6 +276,7 @@ def _generate_batch(
     top_p: float,
     seed: int,
     stats: GenerationStats,
+    jump_forward: bool = True,
 ) -> list[list[int]]:
     """Prefill ``prompts`` once, copy prompt ``i``'s cache to ``rows[i]`` rows, decode them all.
 
@@ -306,44 +320,78 @@ def _generate_batch(
         if b != B:  # shared prefix: each prompt's cache, mask and position go to its rows
             cache.reorder_cache(expand)
             attn, pos, hidden = attn[expand], pos[expand], hidden[expand]
-        n_new = 0
+        steps = [0, 0]  # decode passes of one token and of two (jump-forward)
         for _ in range(max_new):
             logits = torch.nn.functional.linear(hidden, w_sub, b_sub).float()
             logits = logits.masked_fill(~tab.mask[state], float("-inf"))
             sub = _choose(logits, temperature, top_p, gen)
-            choice = tab.token_ids[sub]
-            n_new += 1
-            live = ~finished
-            produced.append(torch.where(live, choice, torch.full_like(choice, -1)))
-            done_steps = done_steps + torch.where(live, tab.stp[state, sub], 0)
-            state = torch.where(live, tab.nxt[state, sub], state)
-            finished = finished | (done_steps >= horizon)
+            state, done_steps, finished = _advance(
+                tab, sub, state, done_steps, finished, horizon, produced
+            )
             if bool(finished.all()):
                 break
-            attn = torch.cat([attn, torch.ones((B, 1), dtype=attn.dtype, device=attn.device)], 1)
-            pos = pos[:, -1:] + 1
+            feed = tab.token_ids[sub][:, None]
+            if jump_forward:
+                # Jump-forward: when every live row's next token is forced, it is appended
+                # without a pass of its own and fed in the same pass as the chosen token.
+                nxt_sub = tab.forced[state]
+                if bool(((nxt_sub >= 0) | finished).all()):
+                    nxt_sub = nxt_sub.clamp(min=0)
+                    state, done_steps, finished = _advance(
+                        tab, nxt_sub, state, done_steps, finished, horizon, produced
+                    )
+                    if bool(finished.all()):
+                        break
+                    feed = torch.cat([feed, tab.token_ids[nxt_sub][:, None]], 1)
+            w = feed.shape[1]
+            steps[w - 1] += 1
+            attn = torch.cat([attn, torch.ones((B, w), dtype=attn.dtype, device=attn.device)], 1)
+            pos = pos[:, -1:] + torch.arange(1, w + 1, device=pos.device)
             out = decoder(
-                input_ids=choice[:, None],
-                attention_mask=attn,
-                position_ids=pos,
-                use_cache=True,
-                **kv,
+                input_ids=feed, attention_mask=attn, position_ids=pos, use_cache=True, **kv
             )
             hidden = out.last_hidden_state[:, -1, :]
+    n_new = len(produced)
     stats.prompt_tokens += int(b * P)
     stats.generated_tokens += int(B * n_new)
     stats.batches.append((B, P, n_new))
+    stats.decode_passes[0] += steps[0]
+    stats.decode_passes[1] += steps[1]
+    head_vocab = int(tab.token_ids.numel())
+    # the prefill (one new token from it), then the passes that ran: one or two tokens each
     stats.flops += flops.generation_flops(
-        lm.arch,
-        P,
-        n_new,
-        batch=B,
-        lora=lm.lora,
-        head_vocab=int(tab.token_ids.numel()),
-        static_kv=cache_len,
+        lm.arch, P, 1, batch=B, lora=lm.lora, head_vocab=head_vocab, static_kv=cache_len,
         prefill_batch=b,
-    )
+    ) + sum(
+        n * flops.forward_count(
+            lm.arch, w, k=cache_len, batch=B, lora=lm.lora, logits_positions=1,
+            head_vocab=head_vocab,
+        ).total
+        for w, n in ((1, steps[0]), (2, steps[1]))
+        if n
+    )  # fmt: skip
     return torch.stack(produced, 1).cpu().tolist()
+
+
+def _advance(
+    tab: _Tables,
+    sub: Any,
+    state: Any,
+    done_steps: Any,
+    finished: Any,
+    horizon: int,
+    produced: list[Any],
+) -> tuple[Any, Any, Any]:
+    """Append sub-tokens ``sub`` ``(B,)`` to the live rows; return the new state, completed
+    steps and finished flags (a row finishes once it has ``horizon`` steps)."""
+    import torch
+
+    live = ~finished
+    choice = tab.token_ids[sub]
+    produced.append(torch.where(live, choice, torch.full_like(choice, -1)))
+    done_steps = done_steps + torch.where(live, tab.stp[state, sub], 0)
+    state = torch.where(live, tab.nxt[state, sub], state)
+    return state, done_steps, finished | (done_steps >= horizon)
 
 
 def projected_generation_flops(
