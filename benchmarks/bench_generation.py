@@ -3,13 +3,17 @@
 Three ways to produce the same forecasts' worth of tokens (the HF runs are asked
 for exactly as many new tokens as the constrained run needed per trajectory):
 
-* lmcast: :func:`lmcast.forecast.forecast`, batched, grammar-constrained;
+* lmcast: :func:`lmcast.forecast.forecast`, batched, grammar-constrained, with
+  shared-prefix sampling and jump-forward decoding;
+* lmcast as it was before both (each sample's prompt prefilled on its own, every
+  token chosen by a pass of its own), to show that neither costs time;
 * HF ``generate`` one trajectory at a time (batch 1; with K samples it returns
   K sequences per prompt);
 * HF ``generate`` at lmcast's batch size (left-padded prompts).
 
 ``speedup`` is one-at-a-time time / lmcast time; ``speedup_same_batch`` the
-same against HF at the same batch. ``--samples K`` samples K forecasts per
+same against HF at the same batch; ``speedup_vs_previous`` lmcast-before / lmcast.
+``decode_passes`` counts lmcast's one- and two-token passes. ``--samples K`` samples K forecasts per
 trajectory (temperature 0.7, top-p 0.9) instead of greedy decoding.
 
     .venv/bin/python benchmarks/bench_generation.py --model smollm2-135m --n 20
@@ -72,6 +76,7 @@ def measure_generation(
     )
     _sync(lm.device)
     t_ours = time.perf_counter() - t0
+    t_prev = _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed)
     tok = lm.tokenizer
     needed = [
         max(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts) for texts in fc.texts
@@ -80,6 +85,7 @@ def measure_generation(
         sum(len(tok(t, add_special_tokens=False)["input_ids"]) for ts in fc.texts for t in ts)
     )
     prompts = [encoding.encode(c, alpha, precision) + ";" for c in ctx]
+    forced_share = _forced_share(lm, fc, ctx, alpha, precision)
 
     def hf(batch_prompts: list[str], new: int) -> None:
         enc = tok(batch_prompts, add_special_tokens=False, padding=True, return_tensors="pt")
@@ -119,6 +125,12 @@ def measure_generation(
         "generated_tokens": useful,
         "parse_success": float(fc.parse_success.mean()),
         "lmcast_s": round(t_ours, 3),
+        "lmcast_previous_s": round(t_prev, 3),
+        "forced_token_share": round(forced_share, 4),
+        "decode_passes": {
+            "one_token": fc.stats.decode_passes[0],
+            "two_tokens": fc.stats.decode_passes[1],
+        },
         "hf_one_at_a_time_s": round(t_single, 3),
         "hf_same_batch_s": round(t_batch, 3),
         "lmcast_tokens_per_s": round(useful / t_ours, 1),
@@ -126,7 +138,60 @@ def measure_generation(
         "hf_same_batch_tokens_per_s": round(useful / t_batch, 1),
         "speedup": round(t_single / t_ours, 2),
         "speedup_same_batch": round(t_batch / t_ours, 2),
+        "speedup_vs_previous": round(t_prev / t_ours, 2),
     }
+
+
+def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
+    """Share of the generated tokens the grammar forced (the only token allowed there),
+    under the grammar :func:`lmcast.forecast.forecast` built for these contexts."""
+    from lmcast.forecast import _tables
+    from lmcast.grammar import Grammar
+
+    biggest = float(np.abs(ctx).max())
+    grammar = Grammar(
+        n_vars=fc.samples.shape[-1], precision=precision,
+        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
+    )  # fmt: skip
+    tab = _tables(lm, grammar)
+    col = {int(t): k for k, t in enumerate(tab.token_ids.tolist())}
+    total = forced = 0
+    for texts in fc.texts:
+        for text in texts:
+            state = tab.auto.start
+            for t in lm.tokenizer(text, add_special_tokens=False)["input_ids"]:
+                if t not in col:
+                    break
+                total += 1
+                forced += int(tab.forced[state]) >= 0
+                state = int(tab.nxt[state, col[t]])
+                if state < 0:
+                    break
+    return forced / max(total, 1)
+
+
+def _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed) -> float:
+    """Seconds of the same forecasts the way lmcast made them before shared-prefix sampling
+    and jump-forward decoding: each of the K prompts repeated and prefilled, one pass per token."""
+    from lmcast import encoding
+    from lmcast.forecast import generate_texts
+    from lmcast.grammar import Grammar
+
+    biggest = float(np.abs(ctx).max())
+    grammar = Grammar(
+        n_vars=ctx.shape[-1], precision=precision,
+        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
+    )  # fmt: skip
+    prompts = [encoding.encode(c, alpha, precision) + ";" for c in ctx for _ in range(k)]
+    _sync(lm.device)
+    t0 = time.perf_counter()
+    generate_texts(
+        lm, prompts, grammar, horizon, temperature=0.7 if k > 1 else 0.0,
+        top_p=0.9 if k > 1 else 1.0, batch_size=batch_size, seed=seed, progress=False,
+        jump_forward=False,
+    )  # fmt: skip
+    _sync(lm.device)
+    return time.perf_counter() - t0
 
 
 def main() -> None:

@@ -93,6 +93,9 @@ def run(smoke: bool) -> dict:
         "generation": generation,
         "train_speedup": {r["architecture"]: r["speedup"] for r in train},
         "generation_speedup": {f"samples={g['samples']}": g["speedup"] for g in generation},
+        "generation_speedup_vs_previous": {
+            f"samples={g['samples']}": g["speedup_vs_previous"] for g in generation
+        },
         "seconds": round(time.time() - t_start, 1),
     }
 

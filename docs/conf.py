@@ -21,5 +21,5 @@ autodoc_mock_imports = []
 napoleon_google_docstring = True
 napoleon_use_ivar = True
 html_theme = "alabaster"
-exclude_patterns = ["_build", "_generated", "findings"]
+exclude_patterns = ["_build", "_generated", "findings", "performance"]
 nitpicky = False

@@ -181,6 +181,58 @@ def gpu_ablation_training(src: Path, out: Path) -> None:
     (out / "gpu_ablation_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
 
 
+def performance(src: Path, out: Path) -> None:
+    """The performance page's tables from ``benchmarks/*.py`` JSON outputs in ``src``
+    (``*_generation_k*.json`` from bench_generation.py, ``*_train*.json`` from bench_train.py)."""
+    gen = []
+    for path in sorted(src.glob("*_generation_k*.json")):
+        r = json.loads(path.read_text())
+        passes = r.get("decode_passes", {})
+        gen.append(
+            [
+                path.stem.split("_")[0].upper(),
+                str(r["samples"]),
+                f"{r['trajectories']} × {r['samples']}, {r['context_steps']} → {r['horizon']}",
+                f"{r['lmcast_s']:.1f}",
+                f"{r['lmcast_previous_s']:.1f}",
+                f"{r['hf_same_batch_s']:.1f}",
+                f"{r['hf_one_at_a_time_s']:.1f}",
+                f"{r['speedup']:.2f}×",
+                f"{r['speedup_same_batch']:.2f}×",
+                f"{r['speedup_vs_previous']:.2f}×",
+                f"{passes.get('one_token', 0)} + {passes.get('two_tokens', 0)}",
+            ]
+        )
+    head = [
+        "device",
+        "K",
+        "windows × samples, steps",
+        "lmcast s",
+        "lmcast before s",
+        "HF same batch s",
+        "HF one at a time s",
+        "vs one at a time",
+        "vs HF same batch",
+        "vs lmcast before",
+        "passes (1 + 2 tokens)",
+    ]
+    (out / "performance_generation.inc").write_text(_table(head, gen) if gen else "(none)\n")
+    train = []
+    for path in sorted(src.glob("*_train*.json")):
+        r = json.loads(path.read_text())
+        train.append(
+            [
+                path.stem,
+                f"{r['batch']} × {r['context_length']}",
+                f"{r['reference_tokens_per_s']:,.0f}",
+                f"{r['lmcast_tokens_per_s']:,.0f}",
+                f"{r['speedup']:.2f}×",
+            ]
+        )
+    head = ["run", "batch", "seed-style tokens/s", "lmcast tokens/s", "speedup"]
+    (out / "performance_train.inc").write_text(_table(head, train) if train else "(none)\n")
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +240,7 @@ def main(argv: list[str]) -> None:
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
+    performance(src.parent / "performance", out)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ def test_device_check_smoke_writes_every_measurement(tmp_path):
     assert [g["samples"] for g in res["generation"]] == [1, 10]
     for g in res["generation"]:
         assert g["parse_success"] == 1.0 and g["generated_tokens"] > 0
-        assert g["speedup"] > 0 and g["speedup_same_batch"] > 0
+        assert g["speedup"] > 0 and g["speedup_same_batch"] > 0 and g["speedup_vs_previous"] > 0
+        assert g["decode_passes"]["one_token"] > 0
     assert set(res["train_speedup"]) == {"tiny"}
     assert set(res["generation_speedup"]) == {"samples=1", "samples=10"}
+    assert set(res["generation_speedup_vs_previous"]) == {"samples=1", "samples=10"}

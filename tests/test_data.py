@@ -288,3 +288,20 @@ def test_bad_prepare_values_and_malformed_files_one_line(tmp_path, lv_file, run_
                 g.attrs["variables"] = variables
         code, _, err = run_cli("data", "info", tmp_path / name)
         assert code == 2 and err.count("\n") == 1 and needle in err, err
+
+
+def test_argparse_errors_are_a_short_usage_and_one_error_line(capsys):
+    """argparse's own errors: a one-line usage (required arguments, then [options]) and the
+    error, not the twenty-line option list."""
+    from lmcast.cli import main
+
+    for argv, needle in (
+        (["train", "--batch-size", "x"], "usage: lmcast train --data DATA --out OUT [options]"),
+        (["flops", "--seq-len", "1e200"], "usage: lmcast flops [options]"),
+        (["data", "simulate", "--n", "x"], "usage: lmcast data simulate --out OUT [options]"),
+        (["bogus"], "usage: lmcast COMMAND [options]"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and err.count("\n") == 2 and err.startswith(needle), err

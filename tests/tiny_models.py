@@ -46,7 +46,12 @@ def tiny_tokenizer(multi: bool = True):
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(["<pad>", "<eos>", "<unk>", *CHARS, *(MULTI if multi else ()), " ", "x"])}
+    vocab = {
+        t: i
+        for i, t in enumerate(
+            ["<pad>", "<eos>", "<unk>", *CHARS, *(MULTI if multi else ()), " ", "x"]
+        )
+    }
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok = PreTrainedTokenizerFast(

@@ -426,8 +426,12 @@ def setup(cfg: TrainConfig) -> Setup:
     )
     head_ids = llmtime_token_ids(lm.tokenizer, [train_w, val_w]) if cfg.restricted_head else None
     loss_mod = LossModule.build(model, head_ids)
+    # CUDA: the fused kernel updates every LoRA tensor in one launch instead of a few per tensor
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        fused=accelerator.device.type == "cuda",
     )
     scheduler = _schedule(cfg, optimizer)
     loss_mod, optimizer = accelerator.prepare(loss_mod, optimizer)

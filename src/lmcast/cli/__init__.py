@@ -22,9 +22,26 @@ from lmcast.cli.commands import COMMANDS, GROUP_HELP
 from lmcast.errors import LmcastError
 
 
+class ShortUsageParser(argparse.ArgumentParser):
+    """An argument parser whose errors show a one-line usage (the required arguments, then
+    ``[options]``) instead of argparse's full option list, which runs to twenty lines."""
+
+    def short_usage(self) -> str:
+        parts = [self.prog]
+        for a in self._actions:
+            if not a.option_strings and a.dest != argparse.SUPPRESS:
+                parts.append(a.metavar or a.dest.upper())
+            elif a.required:
+                parts.append(f"{a.option_strings[-1]} {a.metavar or a.dest.upper()}")
+        return "usage: " + " ".join([*parts, "[options]"]) + f"   (all: {self.prog} --help)"
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.short_usage()}\n{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``lmcast`` parser."""
-    parser = argparse.ArgumentParser(
+    parser = ShortUsageParser(
         prog="lmcast",
         description="Fine-tune and evaluate small language models as time-series forecasters "
         "(LLMTIME text encoding, LoRA, explicit FLOP budgets).",
