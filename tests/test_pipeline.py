@@ -326,3 +326,30 @@ def test_bad_sweep_storage_is_one_line_and_leaves_nothing(
     )  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and needle in err, err
     assert "S3cretPW" not in err and not ws.exists()
+
+
+def test_gpu_profile_runs_end_to_end_on_cpu_shrunk_to_the_tiny_model(tmp_path, tiny_dir, run_cli):
+    """The built-in gpu profile, every key as shipped, with the model swapped for the tiny
+    one and the sizes scaled down: the whole study runs on the CPU (the GPU run itself is on
+    the findings page when one was lent). Protocols, whole-split testing and batching are the
+    profile's own."""
+    from lmcast.study.profiles import PROFILE_DIR
+
+    prof = yaml.safe_load((PROFILE_DIR / "gpu.yaml").read_text())
+    assert prof["protocol"]["also"] == [[50, 50]] and prof["protocol"]["test_trajectories"] == 100
+    prof["model"] = str(tiny_dir)
+    prof["data"]["simulate"].update(n=30, steps=40, t_max=80.0)
+    prof["protocol"].update(context_steps=12, horizon=4, test_trajectories=3, also=[[20, 20]])
+    for stage in ("sweep", "context_study", "final"):
+        prof[stage].update(max_steps=2, batch_size=2)
+    prof["sweep"].update(context_length=48, eval_steps=2, val_trajectories=2)
+    prof["context_study"].update(context_lengths=[32, 48], val_trajectories=2)
+    prof["final"]["eval_steps"] = 2
+    path = tmp_path / "gpu_tiny.yaml"
+    path.write_text(yaml.safe_dump(prof))
+    ws = tmp_path / "ws"
+    code, out, err = run_cli("run", "--profile", path, "--workspace", ws, "--no-progress")
+    assert code == 0, err
+    for f in ("final/test/metrics.json", "protocols/20-20/final/metrics.json", "report/report.md"):
+        assert (ws / f).exists(), f
+    assert "### 20 → 20" in (ws / "report" / "report.md").read_text()
