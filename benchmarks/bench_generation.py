@@ -13,7 +13,8 @@ for exactly as many new tokens as the constrained run needed per trajectory):
 
 ``speedup`` is one-at-a-time time / lmcast time; ``speedup_same_batch`` the
 same against HF at the same batch; ``speedup_vs_previous`` lmcast-before / lmcast.
-``decode_passes`` counts lmcast's one- and two-token passes. ``--samples K`` samples K forecasts per
+Jump-forward decoding is timed on and off (the default is on for CUDA only);
+``decode_passes_jump_forward`` counts its one- and two-token passes. ``--samples K`` samples K forecasts per
 trajectory (temperature 0.7, top-p 0.9) instead of greedy decoding.
 
     .venv/bin/python benchmarks/bench_generation.py --model smollm2-135m --n 20
@@ -61,21 +62,22 @@ def measure_generation(
         {"do_sample": True, "temperature": 0.7, "top_p": 0.9} if k > 1 else {"do_sample": False}
     )
 
-    _sync(lm.device)
-    t0 = time.perf_counter()
-    fc = forecast(
-        lm,
-        ctx,
-        horizon,
-        alpha,
-        precision,
-        samples=k,
-        batch_size=batch_size,
-        progress=False,
-        seed=seed,
-    )
-    _sync(lm.device)
-    t_ours = time.perf_counter() - t0
+    def ours(jump: bool | None, contexts=ctx, steps=horizon):
+        _sync(lm.device)
+        t0 = time.perf_counter()
+        fc = forecast(
+            lm, contexts, steps, alpha, precision, samples=k, batch_size=batch_size,
+            progress=False, seed=seed, jump_forward=jump,
+        )  # fmt: skip
+        _sync(lm.device)
+        return fc, time.perf_counter() - t0
+
+    ours(None, ctx[:2], 2)  # warm-up: grammar tables, first passes (not timed)
+    fc, t_ours = ours(None)  # the default: jump-forward on CUDA only
+    jump_default = lm.device.type == "cuda"  # what forecast() chose by default
+    fc_other, t_other = ours(not jump_default)
+    t_jump, t_nojump = (t_ours, t_other) if jump_default else (t_other, t_ours)
+    passes = fc if jump_default else fc_other
     t_prev = _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed)
     tok = lm.tokenizer
     needed = [
@@ -126,10 +128,13 @@ def measure_generation(
         "parse_success": float(fc.parse_success.mean()),
         "lmcast_s": round(t_ours, 3),
         "lmcast_previous_s": round(t_prev, 3),
+        "jump_forward_default": jump_default,
+        "lmcast_jump_forward_s": round(t_jump, 3),
+        "lmcast_no_jump_forward_s": round(t_nojump, 3),
         "forced_token_share": round(forced_share, 4),
-        "decode_passes": {
-            "one_token": fc.stats.decode_passes[0],
-            "two_tokens": fc.stats.decode_passes[1],
+        "decode_passes_jump_forward": {
+            "one_token": passes.stats.decode_passes[0],
+            "two_tokens": passes.stats.decode_passes[1],
         },
         "hf_one_at_a_time_s": round(t_single, 3),
         "hf_same_batch_s": round(t_batch, 3),
@@ -139,6 +144,7 @@ def measure_generation(
         "speedup": round(t_single / t_ours, 2),
         "speedup_same_batch": round(t_batch / t_ours, 2),
         "speedup_vs_previous": round(t_prev / t_ours, 2),
+        "jump_forward_speedup": round(t_nojump / t_jump, 2),
     }
 
 

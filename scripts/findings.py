@@ -187,7 +187,7 @@ def performance(src: Path, out: Path) -> None:
     gen = []
     for path in sorted(src.glob("*_generation_k*.json")):
         r = json.loads(path.read_text())
-        passes = r.get("decode_passes", {})
+        passes = r["decode_passes_jump_forward"]
         gen.append(
             [
                 path.stem.split("_")[0].upper(),
@@ -200,7 +200,9 @@ def performance(src: Path, out: Path) -> None:
                 f"{r['speedup']:.2f}×",
                 f"{r['speedup_same_batch']:.2f}×",
                 f"{r['speedup_vs_previous']:.2f}×",
-                f"{passes.get('one_token', 0)} + {passes.get('two_tokens', 0)}",
+                f"{r['forced_token_share']:.0%}",
+                f"{passes['one_token']} + {passes['two_tokens']}",
+                f"{r['jump_forward_speedup']:.2f}×",
             ]
         )
     head = [
@@ -214,7 +216,9 @@ def performance(src: Path, out: Path) -> None:
         "vs one at a time",
         "vs HF same batch",
         "vs lmcast before",
-        "passes (1 + 2 tokens)",
+        "forced tokens",
+        "jump-forward passes (1 + 2 tokens)",
+        "jump-forward on / off",
     ]
     (out / "performance_generation.inc").write_text(_table(head, gen) if gen else "(none)\n")
     train = []

@@ -34,7 +34,9 @@ def test_device_check_smoke_writes_every_measurement(tmp_path):
     for g in res["generation"]:
         assert g["parse_success"] == 1.0 and g["generated_tokens"] > 0
         assert g["speedup"] > 0 and g["speedup_same_batch"] > 0 and g["speedup_vs_previous"] > 0
-        assert g["decode_passes"]["one_token"] > 0
+        assert g["decode_passes_jump_forward"]["one_token"] > 0 and g["jump_forward_speedup"] > 0
+        assert g["jump_forward_default"] is False  # CPU
+        assert 0 <= g["forced_token_share"] <= 1
     assert set(res["train_speedup"]) == {"tiny"}
     assert set(res["generation_speedup"]) == {"samples=1", "samples=10"}
     assert set(res["generation_speedup_vs_previous"]) == {"samples=1", "samples=10"}

@@ -421,7 +421,9 @@ def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     plain, st_plain = generate_texts(
         tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=False
     )
-    jumped, st_jump = generate_texts(tiny_lm, prompts, g, 4, batch_size=8, progress=False)
+    jumped, st_jump = generate_texts(
+        tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=True
+    )
     assert jumped == plain
     assert st_plain.decode_passes[1] == 0 and st_jump.decode_passes[1] > 0
     total_plain, total_jump = sum(st_plain.decode_passes), sum(st_jump.decode_passes)

@@ -348,7 +348,7 @@ def test_gpu_profile_runs_end_to_end_on_cpu_shrunk_to_the_tiny_model(tmp_path, t
     path = tmp_path / "gpu_tiny.yaml"
     path.write_text(yaml.safe_dump(prof))
     ws = tmp_path / "ws"
-    code, out, err = run_cli("run", "--profile", path, "--workspace", ws, "--no-progress")
+    code, _, err = run_cli("run", "--profile", path, "--workspace", ws, "--no-progress")
     assert code == 0, err
     for f in ("final/test/metrics.json", "protocols/20-20/final/metrics.json", "report/report.md"):
         assert (ws / f).exists(), f

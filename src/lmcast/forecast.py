@@ -201,7 +201,7 @@ def generate_texts(
     progress: bool = True,
     stats: GenerationStats | None = None,
     samples: int = 1,
-    jump_forward: bool = True,
+    jump_forward: bool | None = None,
 ) -> tuple[list[str], GenerationStats]:
     """Generate ``samples`` constrained continuations of ``horizon`` steps for each prompt.
 
@@ -212,6 +212,8 @@ def generate_texts(
     a token the grammar forces (``,`` ``;`` or ``.`` where nothing else may follow) is not
     chosen by a pass of its own when every live row of the batch is forced: it is fed
     together with the chosen token (two tokens in one pass). The texts are the same.
+    ``None`` (the default) turns it on for CUDA only: on a CPU a two-token pass costs
+    about two one-token passes, and measured slower overall (``docs/performance.rst``).
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -223,6 +225,8 @@ def generate_texts(
 
     tab = _tables(lm, grammar)
     tok = lm.tokenizer
+    if jump_forward is None:
+        jump_forward = str(lm.device).startswith("cuda")
     max_new = horizon * tab.auto.max_chars_per_step() + 1
     lengths = [len(t) for t in tok(prompts, add_special_tokens=False)["input_ids"]]
     elem = lm.model.dtype.itemsize if hasattr(lm.model, "dtype") else 4
@@ -447,6 +451,7 @@ def forecast(
     allow_negative: bool = False,
     progress: bool = True,
     stats: GenerationStats | None = None,
+    jump_forward: bool | None = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after each context window.
 
@@ -458,6 +463,8 @@ def forecast(
         samples: 1 → greedy; K > 1 → K sampled forecasts per window.
         temperature, top_p: sampling settings (ignored when ``samples == 1``).
         stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
+        jump_forward: feed grammar-forced tokens without a pass of their own
+            (:func:`generate_texts`; default: on CUDA only).
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
     biggest = max(float(np.abs(c).max()) for c in contexts)
@@ -480,6 +487,7 @@ def forecast(
         progress=progress,
         stats=stats,
         samples=samples,
+        jump_forward=jump_forward,
     )
     values = np.full((n, samples, horizon, v), np.nan)
     parsed = np.zeros((n, samples), dtype=np.int64)
