@@ -612,3 +612,24 @@ def test_broken_adapter_and_resume_with_other_lora_settings_one_line(
     assert code == 2 and "--resume with LoRA settings other than the checkpoint's" in err, err
     assert "Traceback" not in err
     assert [(r.name, r.flops, r.status) for r in Ledger(ledger_url).records()] == before
+
+
+def test_resume_never_leaves_checkpointed_work_unpaid(tmp_path, tiny_dir, lv_file):
+    """A ledger row behind the checkpoint it resumes from (a kill between the checkpoint and
+    the charge, as the fault-injection test once caught: −9.4 %) is raised to the
+    checkpoint's count: the finished row equals an uninterrupted run's FLOPs."""
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
+    probe = json.loads((tmp_path / "full" / "summary.json").read_text())
+    val_flops = (full.flops - 8 * probe["step_flops"]) // 3
+    allot = val_flops + 3 * probe["step_flops"] + probe["step_flops"] // 2
+    part = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, max_flops=allot))
+    assert part.stopped == "budget" and part.steps == 3
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    (row,) = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
+    ledger.update(row.id, 0)  # the charge that should have followed the checkpoint was lost
+    train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, resume=True))
+    (row,) = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
+    assert row.flops == full.flops

@@ -543,7 +543,9 @@ def open_run(
         what="training",
         resume_id=own_row,
     )
-    run = LedgerRun(ledger, run_id, ledger.run_flops(run_id) or 0, state.used)
+    # The row holds at least the checkpoint's work: a row behind it (a ledger written by an
+    # older lmcast, or edited) is raised to it, so no work done before the checkpoint goes unpaid.
+    run = LedgerRun(ledger, run_id, max(ledger.run_flops(run_id) or 0, state.used), state.used)
     if cfg.report_to != "none":
         scalars = {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))}
         try:
@@ -609,11 +611,13 @@ def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> No
     # and `evaluate --adapter RUN/checkpoints/step_N` scores the model as it was.
     s.peft_model().save_pretrained(d / "adapter")
     write_encoding_record(d, s.meta)
+    # Charge before the checkpoint becomes visible: a kill in between leaves the ledger
+    # ahead of the checkpoint (work spent, then redone), never behind it (work unpaid).
+    run.charge(state)
     os.replace(d / ".state.pt.tmp", d / "state.pt")  # a half-written file is never state.pt
     keep = s.cfg.keep_checkpoints
     for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-keep] if keep else []:
         shutil.rmtree(old, ignore_errors=True)
-    run.charge(state)
     log.debug("checkpoint %s (%s)", d, tag)
 
 
