@@ -63,11 +63,15 @@ def generation_bytes(
 ) -> int:
     """Bytes one generated sequence needs: its KV cache plus the prefill's largest temporaries.
 
-    The prefill holds, per prompt token, the hidden state, the MLP's
-    intermediate activations (gate, up and their product) and the attention
-    scores of one layer at a time (``heads × prompt_len`` per token).
+    The prefill holds, per prompt token, the hidden state and its q/k/v/o
+    projections, the MLP's intermediate activations (gate, up and their
+    product), the attention scores of one layer at a time (``heads ×
+    prompt_len``) and a row of the 4-D attention mask (``cache_len``).
+    Checked on SmolLM2-135M (float32, 900-token prompts, 1,200-slot cache):
+    116 MiB per sequence measured as the peak-RSS growth from 1 to 3 sequences,
+    112 MiB estimated.
     """
-    per_token = 2 * arch.hidden + 3 * arch.intermediate + arch.heads * prompt_len
+    per_token = 6 * arch.hidden + 3 * arch.intermediate + arch.heads * prompt_len + cache_len
     return kv_cache_bytes(arch, cache_len, elem_bytes) + prompt_len * per_token * elem_bytes
 
 
@@ -80,7 +84,10 @@ def training_bytes(
     values for the backward pass (norm inputs and outputs, q/k/v/o, the MLP's gate,
     up, activation and product), plus the attention probabilities (``heads ×
     seq_len``) where the kernel materialises them. The logits, their softmax and
-    its gradient are three ``seq_len × vocab`` float32 tensors.
+    its gradient are three ``seq_len × vocab`` float32 tensors. Checked on
+    SmolLM2-135M (float32, 512 tokens, LoRA r8 q/v, full-vocabulary loss): 1,088
+    MiB per window measured as the peak-RSS growth from 1 to 3 windows, 1,188 MiB
+    estimated.
     """
     per_token_layer = 8 * arch.hidden + 4 * arch.intermediate + arch.heads * seq_len
     activations = arch.layers * seq_len * per_token_layer * elem_bytes
