@@ -67,9 +67,9 @@ def generation_bytes(
     projections, the MLP's intermediate activations (gate, up and their
     product), the attention scores of one layer at a time (``heads ×
     prompt_len``) and a row of the 4-D attention mask (``cache_len``).
-    Checked on SmolLM2-135M (float32, 900-token prompts, 1,200-slot cache):
-    116 MiB per sequence measured as the peak-RSS growth from 1 to 3 sequences,
-    112 MiB estimated.
+    Checked on SmolLM2-135M (float32, 900-token prompts, 1,200-slot cache;
+    ``scripts/memory_check.py``): 90–116 MiB per sequence measured in two runs
+    as the peak-RSS growth from 1 to 3 sequences, 112 MiB estimated.
     """
     per_token = 6 * arch.hidden + 3 * arch.intermediate + arch.heads * prompt_len + cache_len
     return kv_cache_bytes(arch, cache_len, elem_bytes) + prompt_len * per_token * elem_bytes
@@ -85,9 +85,9 @@ def training_bytes(
     up, activation and product), plus the attention probabilities (``heads ×
     seq_len``) where the kernel materialises them. The logits, their softmax and
     its gradient are three ``seq_len × vocab`` float32 tensors. Checked on
-    SmolLM2-135M (float32, 512 tokens, LoRA r8 q/v, full-vocabulary loss): 1,088
-    MiB per window measured as the peak-RSS growth from 1 to 3 windows, 1,188 MiB
-    estimated.
+    SmolLM2-135M (float32, 512 tokens, LoRA r8 q/v, full-vocabulary loss;
+    ``scripts/memory_check.py``): 994–1,088 MiB per window measured in two runs
+    as the peak-RSS growth from 1 to 3 windows, 1,188 MiB estimated.
     """
     per_token_layer = 8 * arch.hidden + 4 * arch.intermediate + arch.heads * seq_len
     activations = arch.layers * seq_len * per_token_layer * elem_bytes
