@@ -630,12 +630,11 @@ def train_step(s: Setup, state: TrainState) -> float:
     cfg, acc, world = s.cfg, s.accelerator, s.accelerator.num_processes
     idx = batch_order(len(s.train_w), state.step, s.global_batch, cfg.seed)
     mine = idx[acc.process_index :: world]
+    per = cfg.batch_size
     pieces = [
-        mine[
-            a * cfg.batch_size + m : min((a + 1) * cfg.batch_size, a * cfg.batch_size + m + s.micro)
-        ]
+        mine[a * per + m : a * per + min(per, m + s.micro)]
         for a in range(cfg.grad_accum)
-        for m in range(0, cfg.batch_size, s.micro)
+        for m in range(0, per, s.micro)
     ]
     total = 0.0
     for i, piece in enumerate(pieces):
