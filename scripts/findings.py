@@ -12,6 +12,7 @@ page includes). No number is typed by hand.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -237,6 +238,47 @@ def performance(src: Path, out: Path) -> None:
     (out / "performance_train.inc").write_text(_table(head, train) if train else "(none)\n")
 
 
+def _markdown_tables(text: str) -> list[list[list[str]]]:
+    """The pipe tables of a markdown text, each as rows of cells (header first)."""
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):  # the |---| rule
+                current.append(cells)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
+def profile_run(src: Path, out: Path) -> None:
+    """A whole ``lmcast run`` report (``src/cpu_profile_report.md``, the file the run wrote):
+    its final-results tables (MAE and the paired comparisons) for every protocol."""
+    path = src / "cpu_profile_report.md"
+    if not path.is_file():
+        (out / "cpu_profile_tables.inc").write_text("(not run)\n")
+        return
+    text = path.read_text()
+    start = text.index("## Final results")
+    end = text.find("## Forecast figures", start)
+    section = text[start : end if end > 0 else None]
+    parts = []
+    for heading, table in zip(
+        ["80 → 20 (the main protocol)", *re.findall(r"^### (.+)$", section, re.M)],
+        _pairs(_markdown_tables(section)),
+        strict=False,
+    ):
+        parts.append(f"**{heading}**\n\n" + "\n".join(_table(t[0], t[1:]) for t in table))
+    (out / "cpu_profile_tables.inc").write_text("\n".join(parts))
+
+
+def _pairs(tables: list) -> list[list]:
+    """Group the report's tables per protocol: a metrics table and its comparison table."""
+    return [tables[i : i + 2] for i in range(0, len(tables), 2)]
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -245,6 +287,7 @@ def main(argv: list[str]) -> None:
     gpu_training(src, out)
     gpu_ablation_training(src, out)
     performance(src.parent / "performance", out)
+    profile_run(src, out)
 
 
 if __name__ == "__main__":
