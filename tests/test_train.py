@@ -211,19 +211,27 @@ def test_resume_after_a_kill_redoes_steps_once_in_metrics(tmp_path, tiny_dir, lv
     assert set(steps) == set(range(9))
 
 
+def _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file):
+    """Train an uninterrupted 8-step run ("full", returned) and the same run interrupted
+    by a FLOP allotment after 3 steps ("part", checkpointed and saved at step 3)."""
+    from lmcast.train import train
+
+    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
+    probe = json.loads((tmp_path / "full" / "summary.json").read_text())
+    val_flops = (full.flops - 8 * probe["step_flops"]) // 3
+    allot = val_flops + 3 * probe["step_flops"] + probe["step_flops"] // 2
+    part = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, max_flops=allot))
+    assert part.stopped == "budget" and part.steps == 3
+    return full
+
+
 def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
 
     from lmcast.train import train
 
-    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
-    # interrupted: a FLOP allotment that stops after 3 steps, then resume with enough
-    probe = json.loads((tmp_path / "full" / "summary.json").read_text())
-    val_flops = (full.flops - 8 * probe["step_flops"]) // 3
-    allot = val_flops + 3 * probe["step_flops"] + probe["step_flops"] // 2
-    part = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, max_flops=allot))
-    assert part.stopped == "budget" and part.steps == 3
+    full = _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file)
     assert (tmp_path / "part" / "adapter").exists()  # stopped cleanly and saved
     done = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, resume=True))
     assert done.steps == 8
@@ -621,12 +629,7 @@ def test_resume_never_leaves_checkpointed_work_unpaid(tmp_path, tiny_dir, lv_fil
     from lmcast.ledger import Ledger
     from lmcast.train import train
 
-    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
-    probe = json.loads((tmp_path / "full" / "summary.json").read_text())
-    val_flops = (full.flops - 8 * probe["step_flops"]) // 3
-    allot = val_flops + 3 * probe["step_flops"] + probe["step_flops"] // 2
-    part = train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, max_flops=allot))
-    assert part.stopped == "budget" and part.steps == 3
+    full = _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file)
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     (row,) = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
     ledger.update(row.id, 0)  # the charge that should have followed the checkpoint was lost
