@@ -151,14 +151,9 @@ def measure_generation(
 def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
     """Share of the generated tokens the grammar forced (the only token allowed there),
     under the grammar :func:`lmcast.forecast.forecast` built for these contexts."""
-    from lmcast.forecast import _tables
-    from lmcast.grammar import Grammar
+    from lmcast.forecast import _tables, grammar_for
 
-    biggest = float(np.abs(ctx).max())
-    grammar = Grammar(
-        n_vars=fc.samples.shape[-1], precision=precision,
-        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
-    )  # fmt: skip
+    grammar = grammar_for(ctx, alpha, precision)
     tab = _tables(lm, grammar)
     col = {int(t): k for k, t in enumerate(tab.token_ids.tolist())}
     total = forced = 0
@@ -180,14 +175,9 @@ def _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed)
     """Seconds of the same forecasts the way lmcast made them before shared-prefix sampling
     and jump-forward decoding: each of the K prompts repeated and prefilled, one pass per token."""
     from lmcast import encoding
-    from lmcast.forecast import generate_texts
-    from lmcast.grammar import Grammar
+    from lmcast.forecast import generate_texts, grammar_for
 
-    biggest = float(np.abs(ctx).max())
-    grammar = Grammar(
-        n_vars=ctx.shape[-1], precision=precision,
-        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
-    )  # fmt: skip
+    grammar = grammar_for(ctx, alpha, precision)
     prompts = [encoding.encode(c, alpha, precision) + ";" for c in ctx for _ in range(k)]
     _sync(lm.device)
     t0 = time.perf_counter()

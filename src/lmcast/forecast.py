@@ -280,7 +280,7 @@ def _generate_batch(
     top_p: float,
     seed: int,
     stats: GenerationStats,
-    jump_forward: bool = True,
+    jump_forward: bool,
 ) -> list[list[int]]:
     """Prefill ``prompts`` once, copy prompt ``i``'s cache to ``rows[i]`` rows, decode them all.
 
@@ -437,6 +437,24 @@ def projected_generation_flops(
     )
 
 
+def grammar_for(
+    contexts: np.ndarray | Sequence[np.ndarray],
+    alpha: float,
+    precision: int,
+    allow_negative: bool = False,
+) -> Grammar:
+    """The grammar :func:`forecast` constrains to for these contexts (``(N, C, V)`` or N
+    arrays ``(C_i, V)``): their variable count, and integer parts one digit longer than the
+    largest scaled context value needs (at least 3)."""
+    biggest = max(float(np.abs(c).max()) for c in contexts)
+    return Grammar(
+        n_vars=np.shape(contexts[0])[-1],
+        precision=precision,
+        allow_negative=allow_negative,
+        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
+    )
+
+
 def forecast(
     lm: LoadedModel,
     contexts: np.ndarray | Sequence[np.ndarray],
@@ -467,13 +485,7 @@ def forecast(
             (:func:`generate_texts`; default: on CUDA only).
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
-    biggest = max(float(np.abs(c).max()) for c in contexts)
-    grammar = Grammar(
-        n_vars=v,
-        precision=precision,
-        allow_negative=allow_negative,
-        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
-    )
+    grammar = grammar_for(contexts, alpha, precision, allow_negative)
     prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
     texts, stats = generate_texts(
         lm,
