@@ -4,7 +4,8 @@ Three ways to produce the same forecasts' worth of tokens (the HF runs are asked
 for exactly as many new tokens as the constrained run needed per trajectory):
 
 * lmcast: :func:`lmcast.forecast.forecast`, batched, grammar-constrained, with
-  shared-prefix sampling and jump-forward decoding;
+  shared-prefix sampling (one prefill per window and, with K samples, its KV attended
+  to once by all K rows) and jump-forward decoding;
 * lmcast as it was before both (each sample's prompt prefilled on its own, every
   token chosen by a pass of its own), to show that neither costs time;
 * HF ``generate`` one trajectory at a time (batch 1; with K samples it returns
@@ -12,7 +13,9 @@ for exactly as many new tokens as the constrained run needed per trajectory):
 * HF ``generate`` at lmcast's batch size (left-padded prompts).
 
 ``speedup`` is one-at-a-time time / lmcast time; ``speedup_same_batch`` the
-same against HF at the same batch; ``speedup_vs_previous`` lmcast-before / lmcast.
+same against HF at the same batch; ``speedup_vs_previous`` lmcast-before / lmcast;
+``shared_prefix_attention_speedup`` the same forecasts with the window's KV copied to
+each of its K rows (as before shared-prefix attention) / lmcast.
 Jump-forward decoding is timed on and off (the default is on for CUDA only);
 ``decode_passes_jump_forward`` counts its one- and two-token passes. ``--samples K`` samples K forecasts per
 trajectory (temperature 0.7, top-p 0.9) instead of greedy decoding.
@@ -62,12 +65,12 @@ def measure_generation(
         {"do_sample": True, "temperature": 0.7, "top_p": 0.9} if k > 1 else {"do_sample": False}
     )
 
-    def ours(jump: bool | None, contexts=ctx, steps=horizon):
+    def ours(jump: bool | None, contexts=ctx, steps=horizon, shared: bool = True):
         _sync(lm.device)
         t0 = time.perf_counter()
         fc = forecast(
             lm, contexts, steps, alpha, precision, samples=k, batch_size=batch_size,
-            progress=False, seed=seed, jump_forward=jump,
+            progress=False, seed=seed, jump_forward=jump, shared_attention=shared,
         )  # fmt: skip
         _sync(lm.device)
         return fc, time.perf_counter() - t0
@@ -78,6 +81,8 @@ def measure_generation(
     fc_other, t_other = ours(not jump_default)
     t_jump, t_nojump = (t_ours, t_other) if jump_default else (t_other, t_ours)
     passes = fc if jump_default else fc_other
+    # the K samples' prompt KV copied to each row instead of attended to once (greedy: the same)
+    t_copied = ours(None, shared=False)[1] if k > 1 else t_ours
     t_prev = _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed)
     tok = lm.tokenizer
     needed = [
@@ -131,6 +136,8 @@ def measure_generation(
         "jump_forward_default": jump_default,
         "lmcast_jump_forward_s": round(t_jump, 3),
         "lmcast_no_jump_forward_s": round(t_nojump, 3),
+        "lmcast_prefix_copied_s": round(t_copied, 3),
+        "shared_prefix_attention_speedup": round(t_copied / t_ours, 2),
         "forced_token_share": round(forced_share, 4),
         "decode_passes_jump_forward": {
             "one_token": passes.stats.decode_passes[0],

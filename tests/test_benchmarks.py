@@ -37,6 +37,8 @@ def test_device_check_smoke_writes_every_measurement(tmp_path):
         assert g["decode_passes_jump_forward"]["one_token"] > 0 and g["jump_forward_speedup"] > 0
         assert g["jump_forward_default"] is False  # CPU
         assert 0 <= g["forced_token_share"] <= 1
+        assert g["shared_prefix_attention_speedup"] > 0 and g["lmcast_prefix_copied_s"] > 0
     assert set(res["train_speedup"]) == {"tiny"}
     assert set(res["generation_speedup"]) == {"samples=1", "samples=10"}
     assert set(res["generation_speedup_vs_previous"]) == {"samples=1", "samples=10"}
+    assert set(res["shared_prefix_attention_speedup"]) == {"samples=1", "samples=10"}

@@ -337,9 +337,11 @@ def _ragged_prompts(n=4):
     return [encoding.encode(c[: 6 + 2 * i], 0.5, 2) + ";" for i, c in enumerate(ctx)]
 
 
-def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
-    """K rows copied from one prefill decode exactly as K separate prefills would
-    (greedy, so every row must equal the prompt's own greedy continuation), and
+@pytest.mark.parametrize("shared_attention", [True, False], ids=["prefix-once", "rows-copied"])
+def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shared_attention):
+    """K rows decoded from one prefill give exactly what K separate prefills would
+    (greedy, so every row must equal the prompt's own greedy continuation) whether the
+    prompt's KV stays one copy (shared-prefix attention) or is copied to each row, and
     the ledger charges the prefill once per prompt, not once per row."""
     from lmcast import flops
     from lmcast.forecast import generate_texts
@@ -347,8 +349,9 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
     shared, st = generate_texts(
-        tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False, jump_forward=False
-    )
+        tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False, jump_forward=False,
+        shared_attention=shared_attention,
+    )  # fmt: skip
     assert shared == [t for t in alone for _ in range(3)]
     repeated, st_rep = generate_texts(
         tiny_lm,
@@ -363,7 +366,9 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
     assert st.generated_tokens == st_rep.generated_tokens
     assert st.prompt_tokens * 3 == pytest.approx(st_rep.prompt_tokens, rel=0.35)
     assert st.flops < st_rep.flops
-    # the charge is the closed form of what ran: each batch's prefill at its prompt count
+    # the charge is the closed form of what ran: each batch's prefill at its prompt count;
+    # with the prompt kept once, each pass attends to the prompt and the tokens so far,
+    # with rows copied into a static cache, to all of its slots
     from lmcast.forecast import _tables
 
     tab = _tables(tiny_lm, g)
@@ -377,7 +382,7 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm):
             batch=rows,
             lora=tiny_lm.lora,
             head_vocab=int(tab.token_ids.numel()),
-            static_kv=plen + max_new,
+            static_kv=None if shared_attention else plen + max_new,
             prefill_batch=2,
         )
         for rows, plen, new in st.batches
@@ -433,3 +438,29 @@ def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     assert 0 <= saved <= len(st_jump.batches)
     assert st_jump.generated_tokens == st_plain.generated_tokens
     assert st_jump.flops < st_plain.flops
+
+
+@pytest.mark.parametrize("jump_forward", [False, True], ids=["one-token", "jump-forward"])
+def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
+    """Sampling K rows per prompt with the prompt's KV kept once gives the texts that
+    copying it to every row gives (same seed), with jump-forward on or off, and charges
+    fewer FLOPs (only the filled keys are attended to). Two-token passes are checked
+    layer-deep in ``test_prefix_attention.py`` (sampled rows rarely are all forced at once)."""
+    from lmcast.forecast import generate_texts
+    from lmcast.models import wrap_model
+    from tiny_models import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer(multi=False)
+    lm = wrap_model(tiny_model("qwen2", layers=2, vocab=len(tok), seed=5), tok, name="t")
+    prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
+    kw = dict(temperature=1.0, top_p=0.95, batch_size=8, samples=4, progress=False, seed=11)
+    once, st_once = generate_texts(
+        lm, prompts, g, 4, jump_forward=jump_forward, shared_attention=True, **kw
+    )
+    copied, st_copied = generate_texts(
+        lm, prompts, g, 4, jump_forward=jump_forward, shared_attention=False, **kw
+    )
+    assert once == copied
+    assert len(set(once[:4])) > 1  # the samples of one prompt differ: it sampled
+    assert st_once.decode_passes == st_copied.decode_passes
+    assert st_once.flops < st_copied.flops

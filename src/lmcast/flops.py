@@ -71,7 +71,7 @@ grows by one each step.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -411,6 +411,27 @@ def generation_flops(
         arch, prompt_len, new_tokens, batch, lora, head_vocab, static_kv, prefill_batch
     )
     return count.total
+
+
+def decode_passes_flops(
+    arch: Architecture,
+    passes: Sequence[tuple[int, int]],
+    batch: int,
+    lora: LoraSpec | None = None,
+    head_vocab: int | None = None,
+) -> int:
+    """FLOPs of decode passes ``(w, k)``: ``w`` tokens per row fed together (``w > 1`` when
+    grammar-forced tokens are jumped forward) attending to ``k`` keys each, ``batch`` rows,
+    logits at the last position only. With a static cache ``k`` is its slot count every
+    pass; with shared-prefix attention it is the prompt plus the tokens generated so far."""
+    counts = Counter(passes)
+    return sum(
+        n
+        * forward_count(
+            arch, w, k=k, batch=batch, lora=lora, logits_positions=1, head_vocab=head_vocab
+        ).total
+        for (w, k), n in counts.items()
+    )
 
 
 def component_table(count: Count, multiplier: int = 1) -> list[dict]:
