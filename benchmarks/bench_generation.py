@@ -55,6 +55,7 @@ def measure_generation(
     from lmcast.forecast import forecast
     from lmcast.lotka_volterra import simulate
     from lmcast.models import load_model
+    from lmcast.runinfo import machine_name
 
     lm = load_model(model)
     x, _, _ = simulate(n=n, steps=context_steps + horizon, seed=seed)
@@ -123,6 +124,7 @@ def measure_generation(
     return {
         "model": model,
         "device": str(lm.device),
+        "machine": machine_name(str(lm.device)),
         "torch_threads": torch.get_num_threads(),
         "trajectories": n,
         "samples": k,

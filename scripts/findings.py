@@ -189,11 +189,13 @@ def performance(src: Path, out: Path) -> None:
     for path in sorted(src.glob("*_generation_k*.json")):
         r = json.loads(path.read_text())
         passes = r["decode_passes_jump_forward"]
+        shared = r.get("shared_prefix_attention_speedup")  # absent from runs before it existed
         gen.append(
             [
-                path.stem.split("_")[0].upper(),
+                r.get("machine") or path.stem.split("_")[0].upper(),
                 str(r["samples"]),
                 f"{r['trajectories']} × {r['samples']}, {r['context_steps']} → {r['horizon']}",
+                str(r["batch_size"]),
                 f"{r['lmcast_s']:.1f}",
                 f"{r['lmcast_previous_s']:.1f}",
                 f"{r['hf_same_batch_s']:.1f}",
@@ -201,15 +203,17 @@ def performance(src: Path, out: Path) -> None:
                 f"{r['speedup']:.2f}×",
                 f"{r['speedup_same_batch']:.2f}×",
                 f"{r['speedup_vs_previous']:.2f}×",
+                "–" if shared is None or r["samples"] == 1 else f"{shared:.2f}×",
                 f"{r['forced_token_share']:.0%}",
                 f"{passes['one_token']} + {passes['two_tokens']}",
                 f"{r['jump_forward_speedup']:.2f}×",
             ]
         )
     head = [
-        "device",
+        "machine",
         "K",
         "windows × samples, steps",
+        "batch (rows)",
         "lmcast s",
         "lmcast before s",
         "HF same batch s",
@@ -217,6 +221,7 @@ def performance(src: Path, out: Path) -> None:
         "vs one at a time",
         "vs HF same batch",
         "vs lmcast before",
+        "prompt KV once / copied to K rows",
         "forced tokens",
         "jump-forward passes (1 + 2 tokens)",
         "jump-forward on / off",
@@ -236,6 +241,28 @@ def performance(src: Path, out: Path) -> None:
         )
     head = ["run", "batch", "seed-style tokens/s", "lmcast tokens/s", "speedup"]
     (out / "performance_train.inc").write_text(_table(head, train) if train else "(none)\n")
+    step = src / "cpu_decode_step.json"
+    rows = []
+    if step.is_file():
+        r = json.loads(step.read_text())
+        for run in r["runs"]:
+            rows.append(
+                [
+                    f"{run['windows']} × {run['samples']} = {run['rows']}",
+                    f"{run['copied_ms_per_row']:.2f}",
+                    f"{run['shared_ms_per_row']:.2f}",
+                    f"{run['shared_midpoint_ms_per_row']:.2f}",
+                    f"{run['copied_s'] / run['shared_midpoint_s']:.2f}×",
+                ]
+            )
+    head = [
+        "rows (windows × samples)",
+        "prompt KV copied, ms per row",
+        "kept once, ms per row (start)",
+        "kept once, ms per row (midpoint)",
+        "copied / kept once (midpoint)",
+    ]
+    (out / "performance_decode_step.inc").write_text(_table(head, rows) if rows else "(none)\n")
 
 
 def _markdown_tables(text: str) -> list[list[list[str]]]:

@@ -243,6 +243,26 @@ def test_generation_closed_form_equals_the_token_loop(
     assert F.generation_flops(arch, 512, 10**6) > 10**6 * F.forward_count(arch, 1, k=512).total
 
 
+@pytest.mark.parametrize("static_kv", [None, 260])
+def test_decode_passes_add_up_to_the_generation_closed_form(static_kv):
+    """One-token passes attending to the prompt plus what was generated (or to every slot
+    of a static cache) cost what generation_count's decode steps cost; a two-token pass
+    costs less than two one-token passes (one LM-head row) and more than one."""
+    from lmcast import flops as F
+
+    arch, spec = F.ARCHITECTURES["smollm2-135m"], F.LoraSpec(8)
+    prompt, new, batch = 200, 40, 6
+    passes = [(1, static_kv or prompt + i) for i in range(1, new)]
+    prefill = F.generation_flops(arch, prompt, 1, batch, spec, 30, static_kv, prefill_batch=2)
+    got = prefill + F.decode_passes_flops(arch, passes, batch, spec, head_vocab=30)
+    want = F.generation_flops(arch, prompt, new, batch, spec, 30, static_kv, prefill_batch=2)
+    assert got == want
+    one = F.decode_passes_flops(arch, [(1, 300)], batch, spec, head_vocab=30)
+    two = F.decode_passes_flops(arch, [(2, 300)], batch, spec, head_vocab=30)
+    assert one < two < 2 * one
+    assert F.decode_passes_flops(arch, [], batch) == 0
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [

@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lmcast import baselines, encoding, metrics
 from lmcast.grammar import Grammar, TokenAutomaton
@@ -464,3 +466,22 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     assert len(set(once[:4])) > 1  # the samples of one prompt differ: it sampled
     assert st_once.decode_passes == st_copied.decode_passes
     assert st_once.flops < st_copied.flops
+
+
+@given(
+    lengths=st.lists(st.integers(1, 50), min_size=1, max_size=8),
+    samples=st.integers(1, 30),
+    cap=st.integers(1, 40),
+)
+def test_plan_batches_covers_every_sample_once_in_equal_chunks(lengths, samples, cap):
+    """Every (prompt, sample) is planned exactly once, no batch exceeds its rows, and a
+    prompt's samples are split into the fewest chunks that fit, equal to one row."""
+    from lmcast.forecast import plan_batches
+
+    batches = plan_batches(lengths, samples, cap)
+    seen = [(j.prompt, j.first + s) for b in batches for j in b for s in range(j.rows)]
+    assert sorted(seen) == [(i, s) for i in range(len(lengths)) for s in range(samples)]
+    assert all(0 < sum(j.rows for j in b) <= cap for b in batches)
+    sizes = {j.rows for b in batches for j in b}
+    assert max(sizes) - min(sizes) <= 1
+    assert len([j for b in batches for j in b]) == len(lengths) * -(-samples // cap)

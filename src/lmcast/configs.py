@@ -165,7 +165,9 @@ class EvalConfig(ModelData, Protocol):
     )
     temperature: float = opt(0.7, "sampling temperature (with --samples > 1)")
     top_p: float = opt(0.9, "nucleus sampling mass (with --samples > 1)")
-    batch_size: int = opt(16, "sequences generated together")
+    batch_size: int = opt(
+        64, "sequences generated together (an upper bound: lowered to fit in memory)"
+    )
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
     visualize_first_n: int = opt(5, "trajectory figures to draw")
     out: str | None = opt(None, "output folder (default: <workspace>/eval/<model>-<split>)")
@@ -204,7 +206,9 @@ class ForecastConfig:
     figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
     id_column: str = opt("id", "CSV column naming the series")
     time_column: str = opt("t", "CSV column holding the time")
-    batch_size: int = opt(16, "sequences generated together")
+    batch_size: int = opt(
+        64, "sequences generated together (an upper bound: lowered to fit in memory)"
+    )
     seed: int = opt(0, "sampling seed")
     device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
     ledger: str | None = opt(

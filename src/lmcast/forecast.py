@@ -170,16 +170,22 @@ class _Job:
 def plan_batches(lengths: Sequence[int], samples: int, rows_per_batch: int) -> list[list[_Job]]:
     """Group the ``len(lengths) × samples`` sequences into batches of at most ``rows_per_batch`` rows.
 
-    Prompts are taken shortest first (less left padding); a prompt's samples are split into
-    chunks of at most ``rows_per_batch`` rows, and chunks are packed in order. Every batch
-    prefills each of its chunks' prompts once and decodes ``rows`` rows per chunk.
+    Prompts are taken shortest first (less left padding). A prompt's samples that do not fit
+    in one batch are split into the fewest chunks that fit, of equal sizes (to one row), so
+    that batches hold equal row counts per prompt, as shared-prefix attention needs; chunks
+    are packed in order. Every batch prefills each of its chunks' prompts once and decodes
+    ``rows`` rows per chunk.
     """
+    n_chunks = -(-samples // rows_per_batch)
+    size, extra = divmod(samples, n_chunks)
+    chunks = [
+        (sum(size + (c < extra) for c in range(k)), size + (k < extra)) for k in range(n_chunks)
+    ]
     batches: list[list[_Job]] = []
     current: list[_Job] = []
     used = 0
     for i in sorted(range(len(lengths)), key=lambda j: lengths[j]):
-        for first in range(0, samples, rows_per_batch):
-            rows = min(rows_per_batch, samples - first)
+        for first, rows in chunks:
             if used + rows > rows_per_batch:
                 batches.append(current)
                 current, used = [], 0
@@ -197,7 +203,7 @@ def generate_texts(
     horizon: int,
     temperature: float = 0.0,
     top_p: float = 1.0,
-    batch_size: int = 16,
+    batch_size: int = 64,
     seed: int = 0,
     progress: bool = True,
     stats: GenerationStats | None = None,
@@ -534,7 +540,7 @@ def forecast(
     samples: int = 1,
     temperature: float = 0.7,
     top_p: float = 0.9,
-    batch_size: int = 16,
+    batch_size: int = 64,
     seed: int = 0,
     allow_negative: bool = False,
     progress: bool = True,

@@ -51,6 +51,24 @@ def mask_secrets(obj: Any) -> Any:
     return obj
 
 
+def machine_name(device: str = "cpu") -> str:
+    """The machine a measurement ran on, in words: the GPU's name on CUDA, else the CPU's
+    model name (``/proc/cpuinfo``) and core count, e.g. ``"AMD EPYC, 2 cores"``."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
 def run_info(config: dict, seed: int | None, kind: str) -> dict:
     """The metadata block stored beside a run's outputs."""
     return {

@@ -49,7 +49,7 @@ class ProtocolSpec:
     horizon: int = _count()
     test_trajectories: int = _count()
     also: list[list[int]] | None = None
-    eval_batch_size: int = _count(16)
+    eval_batch_size: int = _count(64)
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
