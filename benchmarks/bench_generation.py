@@ -16,7 +16,7 @@ for exactly as many new tokens as the constrained run needed per trajectory):
 same against HF at the same batch; ``speedup_vs_previous`` lmcast-before / lmcast;
 ``shared_prefix_attention_speedup`` the same forecasts with the window's KV copied to
 each of its K rows (as before shared-prefix attention) / lmcast.
-Jump-forward decoding is timed on and off (the default is on for CUDA only);
+Jump-forward decoding is timed on and off (the default: on CUDA, and with K > 1 samples);
 ``decode_passes_jump_forward`` counts its one- and two-token passes. ``--samples K`` samples K forecasts per
 trajectory (temperature 0.7, top-p 0.9) instead of greedy decoding.
 
@@ -51,8 +51,8 @@ def measure_generation(
     """Seconds and tokens/s of the three ways; see the module docstring."""
     import torch
 
-    from lmcast import encoding
-    from lmcast.forecast import forecast
+    from lmcast import encoding, prefix_attention
+    from lmcast.forecast import default_jump_forward, forecast
     from lmcast.lotka_volterra import simulate
     from lmcast.models import load_model
     from lmcast.runinfo import machine_name
@@ -78,7 +78,8 @@ def measure_generation(
 
     ours(None, ctx[:2], 2)  # warm-up: grammar tables, first passes (not timed)
     fc, t_ours = ours(None)  # the default: jump-forward on CUDA only
-    jump_default = lm.device.type == "cuda"  # what forecast() chose by default
+    # what forecast() chose by default (K > 1: decoded with shared-prefix attention)
+    jump_default = default_jump_forward(lm.device, k > 1 and prefix_attention.supported(lm.model))
     fc_other, t_other = ours(not jump_default)
     t_jump, t_nojump = (t_ours, t_other) if jump_default else (t_other, t_ours)
     passes = fc if jump_default else fc_other

@@ -192,7 +192,7 @@ def performance(src: Path, out: Path) -> None:
         shared = r.get("shared_prefix_attention_speedup")  # absent from runs before it existed
         gen.append(
             [
-                r.get("machine") or path.stem.split("_")[0].upper(),
+                path.stem.split("_")[0].upper(),
                 str(r["samples"]),
                 f"{r['trajectories']} × {r['samples']}, {r['context_steps']} → {r['horizon']}",
                 str(r["batch_size"]),
@@ -210,7 +210,7 @@ def performance(src: Path, out: Path) -> None:
             ]
         )
     head = [
-        "machine",
+        "device",
         "K",
         "windows × samples, steps",
         "batch (rows)",
@@ -226,7 +226,13 @@ def performance(src: Path, out: Path) -> None:
         "jump-forward passes (1 + 2 tokens)",
         "jump-forward on / off",
     ]
-    (out / "performance_generation.inc").write_text(_table(head, gen) if gen else "(none)\n")
+    machines = sorted(
+        {m for p in src.glob("*.json") if (m := json.loads(p.read_text()).get("machine"))}
+    )
+    named = f"\nMachine: {'; '.join(machines)}.\n" if machines else ""
+    (out / "performance_generation.inc").write_text(
+        (_table(head, gen) + named) if gen else "(none)\n"
+    )
     train = []
     for path in sorted(src.glob("*_train*.json")):
         r = json.loads(path.read_text())

@@ -35,7 +35,8 @@ def test_device_check_smoke_writes_every_measurement(tmp_path):
         assert g["parse_success"] == 1.0 and g["generated_tokens"] > 0
         assert g["speedup"] > 0 and g["speedup_same_batch"] > 0 and g["speedup_vs_previous"] > 0
         assert g["decode_passes_jump_forward"]["one_token"] > 0 and g["jump_forward_speedup"] > 0
-        assert g["jump_forward_default"] is False  # CPU
+        # CPU: on where K samples share the prompt's KV (the tiny Llama supports it)
+        assert g["jump_forward_default"] is (g["samples"] > 1)
         assert 0 <= g["forced_token_share"] <= 1
         assert g["shared_prefix_attention_speedup"] > 0 and g["lmcast_prefix_copied_s"] > 0
     assert set(res["train_speedup"]) == {"tiny"}

@@ -196,6 +196,16 @@ def plan_batches(lengths: Sequence[int], samples: int, rows_per_batch: int) -> l
     return batches
 
 
+def default_jump_forward(device: Any, shared_attention: bool) -> bool:
+    """Whether jump-forward decoding is on by default: on CUDA, and for batches decoded with
+    shared-prefix attention. Measured on the 2-core CPU (``docs/performance.rst``): with
+    the prompt's KV copied to every row a two-token pass costs about two one-token passes
+    (greedy 0.97×); with shared-prefix attention the window's prompt keys are read once
+    for both tokens, and K = 10 at batch 20 ran 1.21× faster with it (0.97× at batch 200,
+    where 200 sampled rows were all forced at once in 4 passes of 210)."""
+    return str(device).startswith("cuda") or shared_attention
+
+
 def generate_texts(
     lm: LoadedModel,
     prompts: list[str],
@@ -222,9 +232,9 @@ def generate_texts(
     so the batch's KV caches fit in memory (:mod:`lmcast.memory`). With ``jump_forward``,
     a token the grammar forces (``,`` ``;`` or ``.`` where nothing else may follow) is not
     chosen by a pass of its own when every live row of the batch is forced: it is fed
-    together with the chosen token (two tokens in one pass). The texts are the same.
-    ``None`` (the default) turns it on for CUDA only: on a CPU a two-token pass costs
-    about two one-token passes, and measured slower overall (``docs/performance.rst``).
+    together with the chosen token (two tokens in one pass). Greedy texts are the same
+    (sampled ones are drawn from the same distribution, not the same random stream).
+    ``None`` (the default) decides per batch (:func:`default_jump_forward`).
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -236,8 +246,6 @@ def generate_texts(
 
     tab = _tables(lm, grammar)
     tok = lm.tokenizer
-    if jump_forward is None:
-        jump_forward = str(lm.device).startswith("cuda")
     max_new = horizon * tab.auto.max_chars_per_step() + 1
     lengths = [len(t) for t in tok(prompts, add_special_tokens=False)["input_ids"]]
     elem = lm.model.dtype.itemsize if hasattr(lm.model, "dtype") else 4
@@ -292,7 +300,7 @@ def _generate_batch(
     top_p: float,
     seed: int,
     stats: GenerationStats,
-    jump_forward: bool,
+    jump_forward: bool | None,
     shared_attention: bool,
 ) -> list[list[int]]:
     """Prefill ``prompts`` once, copy prompt ``i``'s cache to ``rows[i]`` rows, decode them all.
@@ -323,6 +331,8 @@ def _generate_batch(
     shared = (
         shared_attention and b != B and len(set(rows)) == 1 and prefix_attention.supported(lm.model)
     )
+    if jump_forward is None:
+        jump_forward = default_jump_forward(lm.device, shared)
     with torch.inference_mode():
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         if shared:
@@ -559,7 +569,7 @@ def forecast(
         temperature, top_p: sampling settings (ignored when ``samples == 1``).
         stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
         jump_forward: feed grammar-forced tokens without a pass of their own
-            (:func:`generate_texts`; default: on CUDA only).
+            (:func:`generate_texts`; default: :func:`default_jump_forward`).
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
