@@ -33,58 +33,34 @@ def _timed(fn, steps: int) -> float:
 def measure(
     model: str, windows: int, samples: int, prompt: int, new: int, steps: int, seed: int = 0
 ) -> dict:
-    """Seconds per decode pass of ``windows × samples`` rows, both ways (see the module)."""
+    """Seconds per decode pass of ``windows × samples`` rows, both ways (see the module),
+    through the decoders :func:`lmcast.forecast.generate_texts` uses."""
     import torch
-    from transformers import DynamicCache, StaticCache
 
-    from lmcast.forecast import _cache_kwarg
+    from lmcast.forecast import _SharedPrefixDecode, _StaticDecode
     from lmcast.models import decoder_and_head, load_model
-    from lmcast.prefix_attention import SharedPrefixCache, shared_prefix_decoding
+    from lmcast.prefix_attention import shared_prefix_decoding
 
     lm = load_model(model)
     dec, _ = decoder_and_head(lm.model)
-    kw = _cache_kwarg(dec)
     dev = lm.device
     gen = torch.Generator().manual_seed(seed)
     rows = windows * samples
     ids = torch.randint(100, 1000, (windows, prompt), generator=gen).to(dev)
     attn = torch.ones_like(ids)
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
     expand = torch.arange(windows, device=dev).repeat_interleave(samples)
     feed = torch.randint(100, 1000, (rows, 1), generator=gen).to(dev)
     out: dict = {"windows": windows, "samples": samples, "rows": rows}
     with torch.inference_mode():
-        cache = StaticCache(config=lm.model.config, max_cache_len=prompt + new + steps + 1)
-        dec(input_ids=ids, attention_mask=attn, use_cache=True, **{kw: cache})
-        cache.reorder_cache(expand)
-        state = {"attn": attn[expand], "pos": torch.full((rows, 1), prompt - 1, device=dev)}
-
-        def copied() -> None:
-            state["attn"] = torch.cat([state["attn"], state["attn"].new_ones((rows, 1))], 1)
-            state["pos"] = state["pos"] + 1
-            dec(
-                input_ids=feed, attention_mask=state["attn"], position_ids=state["pos"],
-                use_cache=True, **{kw: cache},
-            )  # fmt: skip
-
-        out["copied_s"] = _timed(copied, steps)
-        prefix = DynamicCache(config=lm.model.config)
-        dec(input_ids=ids, attention_mask=attn, use_cache=True, **{kw: prefix})
-        shared = SharedPrefixCache(prefix, attn, samples, capacity=new + 2 * steps + 2)
-        pos = {"pos": torch.full((rows, 1), prompt - 1, device=dev)}
-
-        def once() -> None:
-            pos["pos"] = pos["pos"] + 1
-            dec(
-                input_ids=feed, position_ids=pos["pos"], use_cache=True, shared_prefix=shared,
-                **{kw: shared},
-            )  # fmt: skip
-            shared.advance()
-
+        copied = _StaticDecode(dec, ids, attn, pos, expand, prompt + new + steps + 1)
+        out["copied_s"] = _timed(lambda: copied.step(feed), steps)
+        shared = _SharedPrefixDecode(dec, ids, attn, pos, expand, new + 2 * steps + 2)
         with shared_prefix_decoding(lm.model):
-            out["shared_s"] = _timed(once, steps)
-            while shared.length < new // 2:
-                once()
-            out["shared_midpoint_s"] = _timed(once, steps)
+            out["shared_s"] = _timed(lambda: shared.step(feed), steps)
+            while shared.cache.length < new // 2:
+                shared.step(feed)
+            out["shared_midpoint_s"] = _timed(lambda: shared.step(feed), steps)
     for k in ("copied_s", "shared_s", "shared_midpoint_s"):
         out[k.replace("_s", "_ms_per_row")] = round(1000 * out[k] / rows, 3)
         out[k] = round(out[k], 4)

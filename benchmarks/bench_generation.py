@@ -77,7 +77,7 @@ def measure_generation(
         return fc, time.perf_counter() - t0
 
     ours(None, ctx[:2], 2)  # warm-up: grammar tables, first passes (not timed)
-    fc, t_ours = ours(None)  # the default: jump-forward on CUDA only
+    fc, t_ours = ours(None)  # the defaults
     # what forecast() chose by default (K > 1: decoded with shared-prefix attention)
     jump_default = default_jump_forward(lm.device, k > 1 and prefix_attention.supported(lm.model))
     fc_other, t_other = ours(not jump_default)

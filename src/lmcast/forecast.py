@@ -200,7 +200,7 @@ def default_jump_forward(device: Any, shared_attention: bool) -> bool:
     """Whether jump-forward decoding is on by default: on CUDA, and for batches decoded with
     shared-prefix attention. Measured on the 2-core CPU (``docs/performance.rst``): with
     the prompt's KV copied to every row a two-token pass costs about two one-token passes
-    (greedy 0.97×); with shared-prefix attention the window's prompt keys are read once
+    (greedy 0.91×); with shared-prefix attention the window's prompt keys are read once
     for both tokens, and K = 10 at batch 20 ran 1.21× faster with it (0.97× at batch 200,
     where 200 sampled rows were all forced at once in 4 passes of 210)."""
     return str(device).startswith("cuda") or shared_attention
@@ -303,7 +303,8 @@ def _generate_batch(
     jump_forward: bool | None,
     shared_attention: bool,
 ) -> list[list[int]]:
-    """Prefill ``prompts`` once, copy prompt ``i``'s cache to ``rows[i]`` rows, decode them all.
+    """Prefill ``prompts`` once, decode ``rows[i]`` rows from prompt ``i``'s cache (kept once
+    with shared-prefix attention, else copied to each row), all rows in lock-step.
 
     Returns one list of generated token ids per row (``-1`` after the row finished).
     """
@@ -336,7 +337,7 @@ def _generate_batch(
     with torch.inference_mode():
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         if shared:
-            decode = _SharedPrefixDecode(decoder, ids, attn, pos, rows[0], max_new)
+            decode = _SharedPrefixDecode(decoder, ids, attn, pos, expand, max_new)
         else:
             decode = _StaticDecode(decoder, ids, attn, pos, expand, P + max_new)
         hidden = decode.hidden
@@ -380,6 +381,19 @@ def _generate_batch(
     return torch.stack(produced, 1).cpu().tolist()
 
 
+def _prefill(decoder: Any, ids: Any, attn: Any, pos: Any, cache: Any) -> Any:
+    """Run the ``(b, P)`` prompts through ``decoder`` into ``cache``; return the last
+    position's hidden states ``(b, h)``. Raises if the cache was not filled (a model that
+    ignored it would decode blind)."""
+    out = decoder(
+        input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True,
+        **{_cache_kwarg(decoder): cache},
+    )  # fmt: skip
+    if cache.get_seq_length() != ids.shape[1]:
+        raise RuntimeError(f"the KV cache was not filled ({type(decoder).__name__})")
+    return out.last_hidden_state[:, -1, :]
+
+
 class _StaticDecode:
     """Decoding with a static KV cache of ``cache_len`` slots (prompt + every new token),
     the prompt's rows copied to their samples' rows after the prefill (``expand`` ``(B,)``).
@@ -397,13 +411,7 @@ class _StaticDecode:
         self.decoder, self.prefill_keys = decoder, cache_len
         self.cache = StaticCache(config=decoder.config, max_cache_len=cache_len)
         self.kw = _cache_kwarg(decoder)
-        out = decoder(
-            input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True,
-            **{self.kw: self.cache},
-        )  # fmt: skip
-        if self.cache.get_seq_length() != ids.shape[1]:  # a model that ignored it decodes blind
-            raise RuntimeError(f"the KV cache was not filled ({type(decoder).__name__})")
-        self.hidden = out.last_hidden_state[:, -1, :]
+        self.hidden = _prefill(decoder, ids, attn, pos, self.cache)
         if ids.shape[0] != expand.numel():  # shared prefix: copy each prompt's cache to its rows
             self.cache.reorder_cache(expand)
             attn, pos, self.hidden = attn[expand], pos[expand], self.hidden[expand]
@@ -425,28 +433,22 @@ class _StaticDecode:
 
 
 class _SharedPrefixDecode:
-    """Decoding ``rows`` samples per prompt with the prompt's KV kept once
+    """Decoding the same number of samples per prompt (``expand`` ``(B,)``: each row's
+    prompt, rows of a prompt adjacent) with the prompt's KV kept once
     (:mod:`lmcast.prefix_attention`): each pass attends to the ``P`` prompt keys plus the
     row's generated tokens, and only those are charged."""
 
     def __init__(
-        self, decoder: Any, ids: Any, attn: Any, pos: Any, rows: int, max_new: int
+        self, decoder: Any, ids: Any, attn: Any, pos: Any, expand: Any, max_new: int
     ) -> None:
-        import torch
         from transformers import DynamicCache
 
         self.decoder, self.prefill_keys = decoder, ids.shape[1]
         prefix = DynamicCache(config=decoder.config)
-        out = decoder(
-            input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True,
-            **{_cache_kwarg(decoder): prefix},
-        )  # fmt: skip
-        if prefix.get_seq_length() != ids.shape[1]:
-            raise RuntimeError(f"the KV cache was not filled ({type(decoder).__name__})")
-        expand = torch.arange(ids.shape[0], device=ids.device).repeat_interleave(rows)
+        self.hidden = _prefill(decoder, ids, attn, pos, prefix)[expand]
+        rows = expand.numel() // ids.shape[0]
         self.cache = prefix_attention.SharedPrefixCache(prefix, attn, rows, max_new)
         self.kw = _cache_kwarg(decoder)
-        self.hidden = out.last_hidden_state[:, -1, :][expand]
         self.pos = pos[expand]
 
     def step(self, feed: Any) -> tuple[Any, int]:

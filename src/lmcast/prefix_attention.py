@@ -50,11 +50,10 @@ class SharedPrefixCache:
         self.prefix_v = [layer.values for layer in layers]
         g, kvh, _, d = self.prefix_k[0].shape
         self.groups, self.rows = int(g), int(rows)
-        self.prefix_mask = prefix_mask.bool()
         # -inf where the prompt is padding, 0 elsewhere: (G, 1, 1, P), added to the scores
         self.prefix_bias = torch.zeros(
-            self.prefix_mask.shape, dtype=torch.float32, device=self.prefix_mask.device
-        ).masked_fill(~self.prefix_mask, float("-inf"))[:, None, None, :]
+            prefix_mask.shape, dtype=torch.float32, device=prefix_mask.device
+        ).masked_fill(~prefix_mask.bool(), float("-inf"))[:, None, None, :]
         b = self.groups * self.rows
         like = self.prefix_k[0]
         self.suffix_k = [like.new_zeros((b, kvh, capacity, d)) for _ in layers]
