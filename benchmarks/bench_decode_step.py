@@ -9,7 +9,9 @@ One process, one model: for G windows × K samples (``--samples``), prefill G pr
   ``--new // 2`` generated tokens (a forecast's midpoint, where each row attends to its
   own generated tokens too).
 
-Per-row figures (seconds per pass / rows) show what a larger ``--batch-size`` buys.
+Per-row figures (seconds per pass / rows) show what a larger ``--batch-size`` buys;
+``copied_attention_share`` is the share of a copied pass's CPU time spent in attention
+(``torch.profiler``, the same passes again).
 
     .venv/bin/python benchmarks/bench_decode_step.py --model smollm2-135m --out step.json
 """
@@ -28,6 +30,20 @@ def _timed(fn, steps: int) -> float:
     for _ in range(steps):
         fn()
     return (time.perf_counter() - t0) / steps
+
+
+def _attention_share(fn, steps: int) -> float:
+    """Share of ``steps`` calls' own CPU time spent in scaled-dot-product attention kernels
+    (``torch.profiler``)."""
+    from torch.profiler import profile
+
+    with profile() as prof:
+        for _ in range(steps):
+            fn()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    sdpa = sum(e.self_cpu_time_total for e in events if "scaled_dot_product" in e.key)
+    return round(sdpa / total, 3) if total else 0.0
 
 
 def measure(
@@ -53,8 +69,9 @@ def measure(
     feed = torch.randint(100, 1000, (rows, 1), generator=gen).to(dev)
     out: dict = {"windows": windows, "samples": samples, "rows": rows}
     with torch.inference_mode():
-        copied = _StaticDecode(dec, ids, attn, pos, expand, prompt + new + steps + 1)
+        copied = _StaticDecode(dec, ids, attn, pos, expand, prompt + new + 2 * steps + 2)
         out["copied_s"] = _timed(lambda: copied.step(feed), steps)
+        out["copied_attention_share"] = _attention_share(lambda: copied.step(feed), steps)
         shared = _SharedPrefixDecode(dec, ids, attn, pos, expand, new + 2 * steps + 2)
         with shared_prefix_decoding(lm.model):
             out["shared_s"] = _timed(lambda: shared.step(feed), steps)

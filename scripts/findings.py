@@ -256,6 +256,9 @@ def performance(src: Path, out: Path) -> None:
                 [
                     f"{run['windows']} × {run['samples']} = {run['rows']}",
                     f"{run['copied_ms_per_row']:.2f}",
+                    f"{run['copied_attention_share']:.0%}"
+                    if "copied_attention_share" in run
+                    else "–",
                     f"{run['shared_ms_per_row']:.2f}",
                     f"{run['shared_midpoint_ms_per_row']:.2f}",
                     f"{run['copied_s'] / run['shared_midpoint_s']:.2f}×",
@@ -264,6 +267,7 @@ def performance(src: Path, out: Path) -> None:
     head = [
         "rows (windows × samples)",
         "prompt KV copied, ms per row",
+        "copied: attention's share of the pass",
         "kept once, ms per row (start)",
         "kept once, ms per row (midpoint)",
         "copied / kept once (midpoint)",
