@@ -485,3 +485,29 @@ def test_plan_batches_covers_every_sample_once_in_equal_chunks(lengths, samples,
     sizes = {j.rows for b in batches for j in b}
     assert max(sizes) - min(sizes) <= 1
     assert len([j for b in batches for j in b]) == len(lengths) * -(-samples // cap)
+
+
+@pytest.mark.parametrize(
+    ("samples", "batch", "shared", "jump"),
+    [(1, 8, True, False), (3, 6, True, True), (3, 4, False, False), (5, 2, False, True)],
+)
+def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, shared, jump):
+    """The reservation is an upper bound on the charge whatever the decoding path (shared
+    prefix or copied rows, jump-forward or not, samples split across batches), and a
+    ``flop_limit`` below the first batch's bound stops generation before it runs."""
+    from lmcast.errors import BudgetExceededError
+    from lmcast.forecast import GenerationStats, forecast, projected_generation_flops
+
+    rng = np.random.default_rng(samples)
+    # mixed token densities: the longest series is not the one with the most tokens
+    contexts = [np.round(rng.uniform(0, 2, (14, 2)), 2), np.round(rng.uniform(50, 99, (9, 2)), 2)]
+    kw = {"samples": samples, "batch_size": batch, "progress": False}
+    fc = forecast(
+        tiny_lm, contexts, 4, 0.5, 2, jump_forward=jump, shared_attention=shared, **kw
+    )  # fmt: skip
+    bound = projected_generation_flops(tiny_lm, contexts, 4, 0.5, 2, samples, batch)
+    assert 0 < fc.stats.flops <= bound
+    stats = GenerationStats()
+    with pytest.raises(BudgetExceededError, match="stopped before a batch"):
+        forecast(tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw)
+    assert stats.flops == 0

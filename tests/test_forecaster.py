@@ -82,6 +82,7 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
     for r in rows:
         assert float(r["q0.1"]) <= float(r["median"]) <= float(r["q0.9"])
     assert sorted(p.name for p in (tmp_path / "f_figures").iterdir()) == [
+        ".lmcast-files.json",  # the manifest that makes the folder lmcast's own
         "series_0.png",
         "series_2.png",
     ]
@@ -124,6 +125,75 @@ def test_forecast_bad_input_one_line_nothing_written(tmp_path, tiny_dir, run_cli
     assert code == 2 and last.startswith("lmcast: error:") and needle in last, err
     assert "Traceback" not in err
     assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f_figures").exists()
+
+
+def test_figures_folder_never_loses_files_lmcast_did_not_write(
+    tmp_path, tiny_dir, run_cli, monkeypatch
+):
+    """Audit finding 1: `--figures DIR` emptied DIR (`--figures .` the working directory)."""
+    data = _ragged_csv(tmp_path / "s.csv")
+    argv = ["--model", tiny_dir, "--data", data, "--horizon", 2, "--samples", 2]
+    argv += ["--ledger", f"sqlite:///{tmp_path / 'l.db'}", "--out", tmp_path / "f.csv"]
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep me")
+    for figs in (notes, "."):
+        monkeypatch.chdir(tmp_path)
+        code, _, err = run_cli("forecast", *argv, "--figures", figs)
+        assert code == 2 and "holds files lmcast did not write" in err.strip().splitlines()[-1]
+        assert not (tmp_path / "f.csv").exists()
+    assert (notes / "mine.txt").read_text() == "keep me" and data.is_file()
+    # an empty folder is filled; run again, lmcast's own folder is refreshed: the files
+    # lmcast listed are replaced or removed, a file someone added there stays
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    assert run_cli("forecast", *argv, "--figures", figs)[0] == 0
+    assert (figs / "series_a.png").is_file() and (figs / "series_b.png").is_file()
+    (figs / "added.txt").write_text("mine")
+    code, _, err = run_cli("forecast", *argv, "--figures", figs, "--series", "a")
+    assert code == 0, err
+    assert sorted(p.name for p in figs.iterdir()) == [
+        ".lmcast-files.json",
+        "added.txt",
+        "series_a.png",
+    ]
+
+
+def test_figure_names_stay_distinct_after_sanitising():
+    from lmcast.predict import figure_names
+
+    names = figure_names(["a/b", "a?b", "A?B", "x" * 400, "ok"])
+    assert len(set(n.lower() for n in names)) == 5
+    assert names[:2] == ["series_a_b.png", "series_a_b-2.png"]
+    assert all(len(n) < 100 for n in names)
+
+
+def test_forecast_never_charges_past_its_budget_with_mixed_token_densities(
+    tmp_path, tiny_dir, run_cli
+):
+    """Audit finding 2: the projection probed the series with the most steps, not the most
+    tokens (a 60-step series of small values beside a 59-step one of values near -1000), and
+    the run was charged 119 % of the budget. Now the reservation bounds the charge: at a
+    budget just below what the run costs, it is refused with nothing spent."""
+    from lmcast.ledger import Ledger
+
+    lines = ["id,t,x"]
+    lines += [f"small,{k},{1 + 0.01 * (k % 7):.2f}" for k in range(60)]
+    lines += [f"big,{k},{-1000 - 37.25 * (k % 5):.2f}" for k in range(59)]
+    data = tmp_path / "mixed.csv"
+    data.write_text("\n".join(lines) + "\n")
+    argv = ["--model", tiny_dir, "--data", data, "--horizon", 3, "--samples", 2]
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    code, _, err = run_cli("forecast", *argv, "--ledger", url, "--out", tmp_path / "a.csv")
+    assert code == 0, err
+    (rec,) = Ledger(url).records()
+    assert 0 < rec.flops <= rec.projected_flops  # the reservation bounded the charge
+    tight = f"sqlite:///{tmp_path / 'b.db'}"
+    Ledger(tight, budget=rec.flops - 1)
+    code, _, err = run_cli("forecast", *argv, "--ledger", tight, "--out", tmp_path / "b.csv")
+    assert code == 3 and "refused" in err, err
+    assert Ledger(tight).used() <= Ledger(tight).budget()
+    assert not (tmp_path / "b.csv").exists()
 
 
 def test_export_loads_in_a_fresh_process_with_the_same_forecast(

@@ -181,3 +181,16 @@ def test_postgres_concurrent_reservations_and_masking(fresh_pg_db, run_cli):
     with pytest.raises(BudgetExceededError) as exc:
         ledger.reserve("x", "y", "train", 10**6)
     assert "S3cretPW" not in str(exc.value)
+
+
+@pytest.mark.parametrize("budget", [1e19, float("nan"), float("inf"), -1.0])
+def test_a_budget_the_ledger_cannot_store_is_one_clear_error(tmp_path, budget):
+    """Audit finding 9: a budget above ~9.2e18 overflowed SQLite's INTEGER as a traceback."""
+    from lmcast.errors import LmcastError
+    from lmcast.ledger import MAX_FLOPS, Ledger
+
+    with pytest.raises(LmcastError, match="finite number of FLOPs"):
+        Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=budget)
+    led = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=MAX_FLOPS)
+    led.update(led.reserve("e", "n", "train", MAX_FLOPS), MAX_FLOPS, status="done")
+    assert led.used() == MAX_FLOPS and led.remaining() <= 0

@@ -116,13 +116,13 @@ def resolve_encoding(cfg: EvalConfig, ds: Dataset) -> tuple[float, str, int]:
 
 
 def projected_flops(
-    lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig
+    lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig, negative: bool
 ) -> int:
-    """FLOPs a forecast of these windows will cost, from the real prompt lengths of the first four."""
+    """An upper bound on the FLOPs forecasting these windows costs (every prompt tokenized)."""
     from lmcast.forecast import projected_generation_flops
 
     return projected_generation_flops(
-        lm, contexts[:4], len(contexts), cfg.horizon, alpha, precision, samples=cfg.samples
+        lm, contexts, cfg.horizon, alpha, precision, cfg.samples, cfg.batch_size, negative
     )
 
 
@@ -144,19 +144,22 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     alpha, rule, precision = resolve_encoding(cfg, ds)
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-    # Reserve the projected FLOPs before any generation (refused when they do not fit).
+    # Reserve an upper bound before any generation (refused when it does not fit);
+    # charge what ran, also when interrupted.
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
-    run_id = ledger.reserve(
+    negative = bool(np.any(ds.trajectories < 0))
+    projected = projected_flops(lm, contexts, alpha, precision, cfg, negative)
+    t0 = time.time()
+    done = GenerationStats()
+    with ledger.reservation(
         cfg.experiment,
         f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         "evaluate",
-        projected_flops(lm, contexts, alpha, precision, cfg),
+        projected,
+        spent=lambda: done.flops,
         config={**asdict(cfg), "precision": precision, "alpha": alpha},
         what=f"evaluation of {cfg.model}",
-    )
-    t0 = time.time()
-    done = GenerationStats()
-    try:
+    ):
         fc = forecast(
             lm,
             contexts,
@@ -168,15 +171,12 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
             top_p=cfg.top_p,
             batch_size=cfg.batch_size,
             seed=cfg.seed,
-            allow_negative=bool(np.any(ds.trajectories < 0)),
+            allow_negative=negative,
             progress=progress,
             stats=done,
+            flop_limit=projected,
         )
-    except BaseException:  # charge the batches that finished; release the rest
-        ledger.update(run_id, done.flops, status="stopped")
-        raise
     gen_seconds = time.time() - t0
-    ledger.update(run_id, fc.stats.flops, status="done")
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
     result.metrics["encoding"] = {"alpha": alpha, "alpha_rule": rule, "precision": precision}
     result.metrics["seconds"]["generation"] = round(gen_seconds, 2)

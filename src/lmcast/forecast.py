@@ -220,6 +220,7 @@ def generate_texts(
     samples: int = 1,
     jump_forward: bool | None = None,
     shared_attention: bool = True,
+    flop_limit: int | None = None,
 ) -> tuple[list[str], GenerationStats]:
     """Generate ``samples`` constrained continuations of ``horizon`` steps for each prompt.
 
@@ -235,6 +236,9 @@ def generate_texts(
     together with the chosen token (two tokens in one pass). Greedy texts are the same
     (sampled ones are drawn from the same distribution, not the same random stream).
     ``None`` (the default) decides per batch (:func:`default_jump_forward`).
+    ``flop_limit``: the FLOPs reserved for this call; a batch whose bound
+    (:func:`batch_flops_bound`) would take the charge past it is not started
+    (:class:`~lmcast.errors.BudgetExceededError`, ``stats`` holds what finished).
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -256,12 +260,18 @@ def generate_texts(
         log.info("batch of %d sequences split to %d to fit in memory", batch_size, rows_cap)
     # the caller's stats object fills batch by batch: an interrupted run still knows its FLOPs
     stats = stats if stats is not None else GenerationStats()
+    spent_before = stats.flops
     out_texts: list[str] = [""] * (len(prompts) * samples)
     bar = tqdm(
         total=len(out_texts), desc="forecasting", unit="seq", disable=not progress, leave=False
     )
     row0 = 0
     for jobs in plan_batches(lengths, samples, rows_cap):
+        if flop_limit is not None:
+            bound = batch_flops_bound(
+                lm, tab, [lengths[j.prompt] for j in jobs], [j.rows for j in jobs], max_new
+            )
+            _check_limit(bound, stats.flops - spent_before, flop_limit)
         gen_ids = _generate_batch(
             lm,
             tab,
@@ -287,6 +297,17 @@ def generate_texts(
         bar.update(r)
     bar.close()
     return out_texts, stats
+
+
+def _check_limit(bound: int, spent: int, flop_limit: int) -> None:
+    """Refuse a batch that could take this call's charge past ``flop_limit`` (before it runs)."""
+    from lmcast.errors import BudgetExceededError
+
+    if spent + bound > flop_limit:
+        raise BudgetExceededError(
+            f"generation stopped before a batch that could cost {bound:.3e} FLOPs: "
+            f"{spent:.3e} of the {flop_limit:.3e} reserved are spent"
+        )
 
 
 def _generate_batch(
@@ -488,40 +509,55 @@ def _advance(
 
 def projected_generation_flops(
     lm: LoadedModel,
-    probes: Sequence[np.ndarray],
-    windows: int,
+    contexts: Sequence[np.ndarray],
     horizon: int,
     alpha: float,
     precision: int,
     samples: int = 1,
+    batch_size: int = 64,
+    allow_negative: bool = False,
 ) -> int:
-    """FLOPs ``windows × samples`` forecasts of ``horizon`` steps will cost (a ledger reservation).
+    """An upper bound on the FLOPs :func:`forecast` charges for these contexts (a reservation).
 
-    The prompt length is the longest of the ``probes`` contexts (``(C_i, V)``), tokenized
-    for real; generated tokens per step are that prompt's tokens per context step. Each
-    window's prompt is prefilled once and shared by its ``samples``.
+    Every context (``(C_i, V)``) is tokenized for real, batched as :func:`generate_texts`
+    batches them at ``batch_size`` rows, and each batch is bounded by
+    :func:`batch_flops_bound`: its longest prompt, and the most tokens the grammar lets a
+    sequence generate (``horizon`` steps of the longest step it can write). A run whose
+    batches are split further to fit memory is checked batch by batch against its
+    reservation (``flop_limit`` of :func:`generate_texts`) and stops before exceeding it.
     """
-    lengths = [
-        (
-            len(
-                lm.tokenizer(
-                    encoding.encode(c, alpha, precision) + encoding.STEP_SEP,
-                    add_special_tokens=False,
-                )["input_ids"]
-            ),
-            len(c),
+    grammar = grammar_for(contexts, alpha, precision, allow_negative)
+    tab = _tables(lm, grammar)
+    max_new = horizon * tab.auto.max_chars_per_step() + 1
+    prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+    lengths = [len(t) for t in lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+    return sum(
+        batch_flops_bound(
+            lm, tab, [lengths[j.prompt] for j in jobs], [j.rows for j in jobs], max_new
         )
-        for c in probes
-    ]
-    prompt_tokens, steps = max(lengths)
-    per_step = max(1, round(prompt_tokens / steps))
+        for jobs in plan_batches(lengths, samples, batch_size)
+    )
+
+
+def batch_flops_bound(
+    lm: LoadedModel, tab: _Tables, prompt_lengths: list[int], rows: list[int], max_new: int
+) -> int:
+    """The most one batch of :func:`_generate_batch` can charge: its prompts (tokens
+    ``prompt_lengths``, ``rows[i]`` sequences each) padded to the longest, prefilled once
+    each, then ``max_new`` one-token passes of every row attending to all ``P + max_new``
+    keys. A two-token (jump-forward) pass costs no more than two one-token passes, a pass
+    with shared-prefix attention attends to fewer keys, and a batch feeds at most
+    ``max_new`` tokens per row, so the charge never exceeds this."""
+    P = max(prompt_lengths)
     return flops.generation_flops(
         lm.arch,
-        prompt_tokens,
-        horizon * per_step + 1,
-        batch=windows * samples,
+        P,
+        max_new + 1,
+        batch=sum(rows),
         lora=lm.lora,
-        prefill_batch=windows,
+        head_vocab=int(tab.token_ids.numel()),
+        static_kv=P + max_new,
+        prefill_batch=len(rows),
     )
 
 
@@ -559,6 +595,7 @@ def forecast(
     stats: GenerationStats | None = None,
     jump_forward: bool | None = None,
     shared_attention: bool = True,
+    flop_limit: int | None = None,
 ) -> Forecast:
     """Forecast ``horizon`` steps after each context window.
 
@@ -572,6 +609,8 @@ def forecast(
         stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
         jump_forward: feed grammar-forced tokens without a pass of their own
             (:func:`generate_texts`; default: :func:`default_jump_forward`).
+        flop_limit: FLOPs reserved for this call; no batch starts that could exceed it
+            (:func:`generate_texts`).
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
@@ -590,6 +629,7 @@ def forecast(
         samples=samples,
         jump_forward=jump_forward,
         shared_attention=shared_attention,
+        flop_limit=flop_limit,
     )
     values = np.full((n, samples, horizon, v), np.nan)
     parsed = np.zeros((n, samples), dtype=np.int64)

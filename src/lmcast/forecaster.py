@@ -229,38 +229,20 @@ class Forecaster:
         per_step = context.shape[1] * (digits + self.precision + 3)
         return max(0, (limit - used - 1) // per_step)
 
-    def predict(
-        self,
-        context: Any,
-        horizon: int,
-        samples: int = 20,
-        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
-        temperature: float = 0.7,
-        top_p: float = 0.9,
-        batch_size: int = 16,
-        seed: int = 0,
-        progress: bool = False,
-        stats: Any = None,
-    ) -> Prediction:
-        """Forecast ``horizon`` steps after the end of each series.
-
-        Args:
-            context: ``(C, V)``, ``(N, C, V)``, or a list of ``(C_i, V)`` arrays.
-            horizon: steps to forecast (bounded by the model's context window).
-            samples: K sample paths per series; 1 is greedy decoding.
-            quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
-            stats: a :class:`~lmcast.forecast.GenerationStats` filled batch by batch.
+    def checked(
+        self, context: Any, horizon: int, samples: int = 1
+    ) -> tuple[list[np.ndarray], float]:
+        """``(contexts, alpha)``: the series as ``(C_i, V)`` arrays and the scale they are
+        encoded with (the adapter's, else automatic from these contexts), after every check
+        :meth:`predict` makes.
 
         Raises:
-            LmcastError: bad input (see :func:`as_contexts`, :func:`check_quantiles`),
-                ``horizon`` or ``samples`` below 1, or a horizon the context window
-                cannot hold after the prompt.
+            LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
+                below 1, or a horizon the context window cannot hold after the prompt.
         """
         from lmcast import encoding
-        from lmcast.forecast import forecast
 
         ctx = as_contexts(context)
-        levels = check_quantiles(quantiles)
         if horizon < 1 or samples < 1:
             raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
         alpha = self.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in ctx]))
@@ -271,6 +253,55 @@ class Forecaster:
                 f"horizon {horizon} does not fit: the model's context window holds at most "
                 f"{room} more steps after a {len(longest)}-step prompt (shorten the context)"
             )
+        return ctx, alpha
+
+    def projected_flops(
+        self, context: Any, horizon: int, samples: int = 20, batch_size: int = 64
+    ) -> int:
+        """An upper bound on the FLOPs :meth:`predict` charges for these arguments (every
+        series tokenized; see :func:`lmcast.forecast.projected_generation_flops`)."""
+        from lmcast.forecast import projected_generation_flops
+
+        ctx, alpha = self.checked(context, horizon, samples)
+        negative = any(bool(np.any(c < 0)) for c in ctx)
+        return projected_generation_flops(
+            self.lm, ctx, horizon, alpha, self.precision, samples, batch_size, negative
+        )
+
+    def predict(
+        self,
+        context: Any,
+        horizon: int,
+        samples: int = 20,
+        quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        batch_size: int = 64,
+        seed: int = 0,
+        progress: bool = False,
+        stats: Any = None,
+        flop_limit: int | None = None,
+    ) -> Prediction:
+        """Forecast ``horizon`` steps after the end of each series.
+
+        Args:
+            context: ``(C, V)``, ``(N, C, V)``, or a list of ``(C_i, V)`` arrays.
+            horizon: steps to forecast (bounded by the model's context window).
+            samples: K sample paths per series; 1 is greedy decoding.
+            quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
+            batch_size: most sequences decoded together (lowered to fit memory).
+            stats: a :class:`~lmcast.forecast.GenerationStats` filled batch by batch.
+            flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
+                batch starts that could exceed it.
+
+        Raises:
+            LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
+            BudgetExceededError: a batch could exceed ``flop_limit``.
+        """
+        from lmcast.forecast import forecast
+
+        ctx, alpha = self.checked(context, horizon, samples)
+        levels = check_quantiles(quantiles)
         fc = forecast(
             self.lm,
             ctx,
@@ -285,6 +316,7 @@ class Forecaster:
             allow_negative=any(bool(np.any(c < 0)) for c in ctx),
             progress=progress,
             stats=stats,
+            flop_limit=flop_limit,
         )
         v = ctx[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))

@@ -25,9 +25,10 @@ holds a reservation; what it charged stays charged.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from lmcast.runinfo import mask_secrets
 
 DEFAULT_BUDGET = 1e17
 LEASE_SECONDS = 3600.0
+MAX_FLOPS = 2**63 - 1  # the ledger's columns are 64-bit integers; budgets are capped here
 _PG_LOCK_KEY = 0x6C6D63617374  # "lmcast": the advisory lock of budget transactions
 
 
@@ -166,8 +168,18 @@ class Ledger:
             return self._budget(conn)
 
     def set_budget(self, flops: float) -> None:
-        """Set the budget (FLOPs)."""
+        """Set the budget (FLOPs).
+
+        Raises:
+            LmcastError: not a finite number in ``[0, MAX_FLOPS]`` (the ledger stores
+                FLOPs as 64-bit integers).
+        """
         import sqlalchemy as sa
+
+        if not (math.isfinite(flops) and 0 <= flops <= MAX_FLOPS):
+            raise LmcastError(
+                f"budget {flops:g}: must be a finite number of FLOPs from 0 to {MAX_FLOPS:.3e}"
+            )
 
         with self.engine.begin() as conn:
             conn.execute(sa.delete(self.settings).where(self.settings.c.key == "budget"))
@@ -280,6 +292,34 @@ class Ledger:
                     )
                     return resume_id
             return self._insert_row(conn, experiment, name, kind, 0, projected, "running", config)
+
+    @contextmanager
+    def reservation(
+        self,
+        experiment: str,
+        name: str,
+        kind: str,
+        projected: float,
+        spent: Callable[[], float],
+        config: dict | None = None,
+        what: str = "run",
+    ) -> Iterator[int]:
+        """Reserve ``projected`` FLOPs, run the body, then charge what ``spent()`` says.
+
+        The row ends ``done`` when the body returns and ``stopped`` when it raises (an
+        interrupt included), charged with the work that finished, its reservation
+        released either way. Yields the run's id.
+
+        Raises:
+            BudgetExceededError: the reservation does not fit (nothing runs).
+        """
+        run_id = self.reserve(experiment, name, kind, projected, config=config, what=what)
+        try:
+            yield run_id
+        except BaseException:
+            self.update(run_id, spent(), status="stopped")
+            raise
+        self.update(run_id, spent(), status="done")
 
     def run_flops(self, run_id: int) -> int | None:
         """FLOPs charged to one run so far (``None`` for an unknown id)."""

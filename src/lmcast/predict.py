@@ -72,12 +72,11 @@ def load_series(
 
 def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     """The CSV path and the figure folder, refused before any work if they cannot be written."""
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_output, check_owned_folder
 
     out = check_output(cfg.out)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
-    check_output(figs, "--figures", folder=True)
-    return out, figs
+    return out, check_owned_folder(figs, "--figures")
 
 
 def _csv_text(rows: list[dict]) -> str:
@@ -89,7 +88,10 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
-    """One PNG per series, written into a temporary folder that then replaces ``figs``."""
+    """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
+    (:func:`~lmcast.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
+    from lmcast.runinfo import fill_owned_folder
+
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
     lo, hi = pred.quantiles[0], pred.quantiles[-1]
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
@@ -98,19 +100,33 @@ def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if figs.exists():
-        shutil.rmtree(figs)
-    os.replace(tmp, figs)
+    fill_owned_folder(tmp, figs)
+
+
+def figure_names(ids: list[str]) -> list[str]:
+    """One distinct PNG file name per series id: ``series_<id>.png`` with characters other
+    than letters, digits and ``-_.`` replaced, at most 80 of them, and ``-2``, ``-3``… added
+    where two ids would share a name (``a/b`` and ``a?b``)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for sid in ids:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)[:80]
+        name, k = f"series_{safe}.png", 1
+        while name.lower() in seen:
+            k += 1
+            name = f"series_{safe}-{k}.png"
+        seen.add(name.lower())
+        names.append(name)
+    return names
 
 
 def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band) -> None:
     from lmcast.plots import plot_forecast
 
     lo, hi = bands
-    for i, sid in enumerate(ids):
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)
+    for i, (sid, name) in enumerate(zip(ids, figure_names(ids), strict=True)):
         plot_forecast(
-            tmp / f"series_{safe}.png",
+            tmp / name,
             np.concatenate([times[i], horizons[i]]),
             values[i],
             None,
@@ -128,8 +144,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     Returns:
         ``{"out", "figures", "series", "rows", "flops", "alpha", "precision"}``.
     """
-    from lmcast import encoding
-    from lmcast.forecast import GenerationStats, projected_generation_flops
+    from lmcast.forecast import GenerationStats
     from lmcast.forecaster import Forecaster, as_contexts
     from lmcast.ledger import Ledger
     from lmcast.runinfo import write_text
@@ -145,28 +160,19 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
     fc.variables = tuple(variables)
-    alpha = fc.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in contexts]))
-    fc.alpha = alpha
-    longest = max(contexts, key=len)
-    room = fc.max_horizon(longest, alpha)
-    if cfg.horizon > room:
-        raise LmcastError(
-            f"--horizon {cfg.horizon} does not fit: {fc.lm.name}'s context window holds at most "
-            f"{room} more steps after a {len(longest)}-step prompt (use --context-steps)"
-        )
-    projected = projected_generation_flops(
-        fc.lm, [longest], len(contexts), cfg.horizon, alpha, fc.precision, samples=cfg.samples
-    )
-    run_id = ledger.reserve(
+    contexts, fc.alpha = fc.checked(contexts, cfg.horizon, cfg.samples)
+    # an upper bound from every series' own tokens; no batch starts that could exceed it
+    projected = fc.projected_flops(contexts, cfg.horizon, cfg.samples, cfg.batch_size)
+    done = GenerationStats()
+    with ledger.reservation(
         cfg.experiment,
         f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
         "evaluate",
         projected,
+        spent=lambda: done.flops,
         config=asdict(cfg),
         what=f"forecast of {len(contexts)} series",
-    )
-    done = GenerationStats()
-    try:
+    ):
         pred = fc.predict(
             contexts,
             cfg.horizon,
@@ -176,11 +182,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             seed=cfg.seed,
             progress=True,
             stats=done,
+            flop_limit=projected,
         )
-    except BaseException:  # charge the batches that finished; release the rest
-        ledger.update(run_id, done.flops, status="stopped")
-        raise
-    ledger.update(run_id, pred.flops, status="done")
     horizons = [forecast_times(t, cfg.horizon) for t in times]
     rows = pred.rows(ids, horizons)
     _figures(figs, ids, times, values, horizons, pred, variables)
@@ -192,7 +195,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "series": len(ids),
         "rows": len(rows),
         "flops": pred.flops,
-        "alpha": alpha,
+        "alpha": fc.alpha,
         "precision": fc.precision,
     }
 

@@ -117,6 +117,71 @@ def check_output(path: str | os.PathLike, flag: str = "--out", folder: bool = Fa
     return p
 
 
+OWNED_MANIFEST = ".lmcast-files.json"
+
+
+def check_owned_folder(path: str | os.PathLike, flag: str) -> Path:
+    """Refuse, before any work, an output folder lmcast may not fill (one line).
+
+    A folder is usable when it does not exist, is empty, or is lmcast's own: it holds
+    the manifest (:data:`OWNED_MANIFEST`) lmcast wrote when it filled it before. A
+    folder of anyone else's files is never emptied or overwritten.
+
+    Raises:
+        LmcastError: as :func:`check_output`, or the folder holds files lmcast did not write.
+    """
+    from lmcast.errors import LmcastError
+
+    p = check_output(path, flag, folder=True)
+    if p.is_dir() and not (p / OWNED_MANIFEST).is_file() and any(p.iterdir()):
+        raise LmcastError(
+            f"{flag} {path}: exists and holds files lmcast did not write "
+            "(choose a new or empty folder)"
+        )
+    return p
+
+
+def fill_owned_folder(tmp: Path, dest: Path) -> Path:
+    """Move the files of the fresh folder ``tmp`` into ``dest`` and record them.
+
+    ``dest`` must have passed :func:`check_owned_folder`. A missing ``dest`` becomes
+    ``tmp`` renamed (atomic); in an existing one only the files lmcast listed in its
+    manifest last time are replaced or removed, anything else there is left alone. The
+    manifest is written last.
+    """
+    names = sorted(f.name for f in tmp.iterdir() if f.is_file())
+    if not dest.exists():
+        write_json(tmp / OWNED_MANIFEST, {"files": names})
+        os.replace(tmp, dest)
+        return dest
+    for old in _owned_files(dest):
+        if old not in names:
+            (dest / old).unlink(missing_ok=True)
+    for name in names:
+        os.replace(tmp / name, dest / name)
+    tmp.rmdir()
+    write_json(dest / OWNED_MANIFEST, {"files": names})
+    return dest
+
+
+def _owned_files(folder: Path) -> list[str]:
+    """Plain file names the folder's manifest lists (nothing that leaves the folder)."""
+    try:
+        files = json.loads((folder / OWNED_MANIFEST).read_text()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [
+        f
+        for f in files
+        if isinstance(f, str)
+        and f
+        and Path(f).name == f
+        and f not in (".", "..")
+        and (folder / f).is_file()
+        and not (folder / f).is_symlink()
+    ]
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically (temp file in the same folder + rename)."""
     path = Path(path)
