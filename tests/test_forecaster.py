@@ -289,3 +289,94 @@ def test_prediction_rows_and_frame_are_long_format():
     assert len(frame) == 2 * 3 * 2 and list(frame["time"][:2]) == [4.0, 4.0]
     assert np.allclose(frame["median"], frame["q0.5"])
     assert (frame["q0.1"] <= frame["q0.9"]).all()
+
+
+def test_sigterm_charges_what_ran_and_releases_the_reservation(
+    tmp_path, tiny_dir, run_cli, monkeypatch
+):
+    """Audit finding 6: SIGTERM (what `timeout` and `kill` send) left the forecast's row
+    'running' and its reservation held for an hour. Now it is handled like Ctrl-C: the
+    batches that finished are charged, the row is 'stopped', exit 143, no CSV written."""
+    import os
+    import signal
+
+    from lmcast import forecast as fmod
+    from lmcast.ledger import Ledger
+
+    real, calls = fmod._generate_batch, []
+
+    def killed_in_second_batch(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fmod, "_generate_batch", killed_in_second_batch)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    argv = ["--model", tiny_dir, "--data", _ragged_csv(tmp_path / "s.csv"), "--horizon", 2]
+    argv += ["--samples", 2, "--batch-size", 2, "--ledger", url, "--out", tmp_path / "f.csv"]
+    code, _, err = run_cli("forecast", *argv)
+    assert code == 143 and err.strip().endswith("lmcast: terminated"), err
+    (row,) = Ledger(url).records()
+    assert row.status == "stopped" and 0 < row.flops < row.projected_flops
+    assert Ledger(url).reserved() == 0 and not (tmp_path / "f.csv").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
+
+
+def _export_folder(path, tiny_dir, encoding_text=None, export_text=None):
+    import json
+
+    path.mkdir()
+    (path / "adapter_config.json").write_text("{}")
+    (path / "adapter_model.safetensors").write_bytes(b"")
+    meta = {"base_model": str(tiny_dir), "variables": ["x"]}
+    (path / "lmcast_export.json").write_text(export_text or json.dumps(meta))
+    (path / "encoding.json").write_text(encoding_text or '{"alpha": 0.5, "precision": 2}')
+    return path
+
+
+@pytest.mark.parametrize(
+    ("encoding_text", "export_text", "needle"),
+    [
+        ('{"alpha": NaN, "precision": 2}', None, "alpha nan is outside"),
+        ('{"alpha": -1, "precision": 2}', None, "alpha -1 is outside"),
+        ('{"alpha": Infinity, "precision": 2}', None, "alpha inf is outside"),
+        ('{"alpha": 0, "precision": 2}', None, "alpha 0 is outside"),
+        ('{"alpha": 1e-300, "precision": 2}', None, "is outside"),
+        ('{"alpha": "1", "precision": 2}', None, "alpha must be a number"),
+        ('{"alpha": 1, "precision": -1}', None, "precision -1 is outside"),
+        ('{"alpha": 1, "precision": 2.5}', None, "precision must be an integer"),
+        ("[1, 2]", None, "corrupt encoding record"),
+        (None, "not json", "not a readable export record"),
+        (None, "[1, 2]", "a JSON object is expected"),
+        (None, '{"base_model": {"a": 1}}', "base_model must be a model name"),
+        (None, '{"base_model": "m", "variables": "xy"}', "variables must be a list"),
+    ],
+)
+def test_a_tampered_export_is_one_line_before_any_work(
+    tmp_path, tiny_dir, run_cli, encoding_text, export_text, needle
+):
+    """Audit finding 3: tampered `encoding.json`/`lmcast_export.json` gave tracebacks, or
+    silent changes (alpha 0 replaced by the automatic alpha, alpha 1e-300 accepted)."""
+    if export_text and export_text.startswith('{"base_model": "m"'):
+        export_text = export_text.replace('"m"', f'"{tiny_dir}"')
+    folder = _export_folder(tmp_path / "exp", tiny_dir, encoding_text, export_text)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    argv = ["--model", tiny_dir, "--adapter", folder, "--data", _ragged_csv(tmp_path / "s.csv")]
+    code, _, err = run_cli(
+        "forecast", *argv, "--horizon", 2, "--ledger", url, "--out", tmp_path / "f.csv"
+    )
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("lmcast: error:") and needle in last, err
+    assert "Traceback" not in err and not (tmp_path / "f.csv").exists()
+
+
+def test_values_the_adapter_scale_cannot_write_are_refused(tiny_dir):
+    """An adapter scale far from the series' (alpha 1e-12 on values near 1000) needs more
+    integer digits than a forecast can write: one clear error, not minutes of generation."""
+    from lmcast import Forecaster
+
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    fc.alpha = 1e-12
+    with pytest.raises(LmcastError, match="need 16 integer digits"):
+        fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1)

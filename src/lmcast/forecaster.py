@@ -41,6 +41,7 @@ from lmcast.errors import LmcastError
 
 #: the file an export (and a training run) names its base model in
 EXPORT_FILE = "lmcast_export.json"
+MAX_INT_DIGITS = 12  # integer digits of a scaled value beyond which a forecast is refused
 
 
 @dataclass(frozen=True)
@@ -156,16 +157,42 @@ def as_contexts(context: Any) -> list[np.ndarray]:
     return out
 
 
+def read_export_meta(folder: str | os.PathLike) -> dict:
+    """The ``lmcast_export.json`` of an exported forecaster, its schema checked:
+    an object whose ``base_model`` is a string and ``variables`` a list of strings.
+
+    Raises:
+        LmcastError: unreadable, not JSON, or of the wrong shape (one line).
+    """
+    f = Path(folder) / EXPORT_FILE
+    try:
+        meta = json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise LmcastError(f"{f}: not a readable export record ({exc})") from None
+    if not isinstance(meta, dict):
+        raise LmcastError(f"{f}: not an export record (a JSON object is expected)")
+    if not isinstance(meta.get("base_model"), str) or not meta["base_model"]:
+        raise LmcastError(f"{f}: base_model must be a model name, got {meta.get('base_model')!r}")
+    variables = meta.get("variables", [])
+    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
+        raise LmcastError(f"{f}: variables must be a list of names")
+    return meta
+
+
 def base_model_of(adapter: str | os.PathLike) -> str | None:
     """The base model an exported forecaster or a training run was trained from, if recorded."""
     path = Path(adapter)
-    for f, key in ((path / EXPORT_FILE, "base_model"), (path / "run.json", None)):
-        if f.is_file():
-            try:
-                data = json.loads(f.read_text())
-                return data[key] if key else data["config"]["model"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise LmcastError(f"{f}: unreadable ({exc!r})") from None
+    if (path / EXPORT_FILE).is_file():
+        return read_export_meta(path)["base_model"]
+    f = path / "run.json"
+    if f.is_file():
+        try:
+            model = json.loads(f.read_text())["config"]["model"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise LmcastError(f"{f}: unreadable ({exc!r})") from None
+        if not isinstance(model, str):
+            raise LmcastError(f"{f}: config.model must be a model name, got {model!r}")
+        return model
     return None
 
 
@@ -208,7 +235,7 @@ class Forecaster:
                 for f in ("adapter_config.json", "adapter_model.safetensors", "encoding.json"):
                     if not (path / f).is_file():
                         raise LmcastError(f"{path}: exported forecaster is missing {f}")
-                variables = tuple(json.loads((path / EXPORT_FILE).read_text()).get("variables", ()))
+                variables = tuple(read_export_meta(path).get("variables", ()))
             base = base_model_of(path)
             if base is not None and Path(base).name != Path(model).name and base != model:
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
@@ -218,15 +245,15 @@ class Forecaster:
         return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables)
 
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
-        """The most steps the model's context window holds after this context's prompt."""
+        """The most steps the model's context window holds after this context's prompt
+        (each step bounded by the grammar's longest: one token per character at most)."""
         from lmcast import encoding
+        from lmcast.forecast import grammar_for
 
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
         prompt = encoding.encode(context, alpha, self.precision) + encoding.STEP_SEP
         used = len(self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        digits = max(3, len(str(int(np.abs(context).max() / alpha))) + 1)
-        # at most one token per character: sign, integer digits, '.', decimals, separator
-        per_step = context.shape[1] * (digits + self.precision + 3)
+        per_step = grammar_for([context], alpha, self.precision, True).max_chars_per_step()
         return max(0, (limit - used - 1) // per_step)
 
     def checked(
@@ -246,6 +273,12 @@ class Forecaster:
         if horizon < 1 or samples < 1:
             raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
         alpha = self.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in ctx]))
+        digits = len(str(int(max(float(np.abs(c).max()) for c in ctx) / alpha)))
+        if digits > MAX_INT_DIGITS:
+            raise LmcastError(
+                f"values scaled by alpha {alpha:g} need {digits} integer digits "
+                f"(at most {MAX_INT_DIGITS}: the adapter's scale does not suit these series)"
+            )
         longest = max(ctx, key=len)
         room = self.max_horizon(longest, alpha)
         if horizon > room:

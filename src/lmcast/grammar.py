@@ -43,6 +43,13 @@ class Grammar:
     def start(self) -> State:
         return ("start", 0)
 
+    def max_chars_per_step(self) -> int:
+        """The most characters one step can take (sign, integer digits, point, decimals and
+        a separator per number); a token holds at least one, so it bounds tokens too."""
+        per_number = int(self.allow_negative) + self.max_int_digits
+        per_number += 1 + self.precision if self.precision else 0
+        return self.n_vars * (per_number + 1)
+
     def _after_number(self, v: int, ch: str) -> State | None:
         if ch == "," and v < self.n_vars - 1:
             return ("start", v + 1)
@@ -137,9 +144,5 @@ class TokenAutomaton:
             raise ValueError("the tokenizer has no token that can start a number")
 
     def max_chars_per_step(self) -> int:
-        """An upper bound on characters in one step (for a token budget)."""
-        g = self.grammar
-        per_number = (
-            int(g.allow_negative) + g.max_int_digits + (1 + g.precision if g.precision else 0)
-        )
-        return g.n_vars * (per_number + 1)
+        """An upper bound on characters in one step (:meth:`Grammar.max_chars_per_step`)."""
+        return self.grammar.max_chars_per_step()

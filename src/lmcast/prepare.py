@@ -123,11 +123,34 @@ def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
     return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys})
 
 
+ALPHA_RANGE = (1e-12, 1e12)  # scales whose encoded values stay writable in a few digits
+MAX_PRECISION = 6
+
+
+def check_encoding(alpha: object, precision: object) -> tuple[float, int]:
+    """``(alpha, precision)`` of an encoding record, checked: alpha a finite number in
+    :data:`ALPHA_RANGE`, precision an integer from 0 to :data:`MAX_PRECISION`.
+
+    Raises:
+        ValueError: either is out of range or of the wrong type.
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise ValueError(f"alpha must be a number, got {alpha!r}")
+    if not ALPHA_RANGE[0] <= float(alpha) <= ALPHA_RANGE[1]:  # NaN fails too
+        raise ValueError(f"alpha {alpha!r} is outside {ALPHA_RANGE[0]:g} to {ALPHA_RANGE[1]:g}")
+    if isinstance(precision, bool) or not isinstance(precision, int):
+        raise ValueError(f"precision must be an integer, got {precision!r}")
+    if not 0 <= precision <= MAX_PRECISION:
+        raise ValueError(f"precision {precision} is outside 0 to {MAX_PRECISION}")
+    return float(alpha), precision
+
+
 def read_encoding_record(adapter: str | os.PathLike | None) -> dict | None:
     """The ``encoding.json`` saved by the training run of an adapter (folder or run folder).
 
     Raises:
-        LmcastError: the file exists but is not valid JSON with ``alpha`` and ``precision``.
+        LmcastError: the file exists but is not JSON with ``alpha`` and ``precision`` that
+            pass :func:`check_encoding`.
     """
     if not adapter:
         return None
@@ -135,8 +158,8 @@ def read_encoding_record(adapter: str | os.PathLike | None) -> dict | None:
         if p.is_file():
             try:
                 rec = json.loads(p.read_text())
-                float(rec["alpha"]), int(rec["precision"])
+                check_encoding(rec["alpha"], rec["precision"])
             except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise LmcastError(f"{p}: corrupt encoding record ({exc!r})") from None
+                raise LmcastError(f"{p}: corrupt encoding record ({exc})") from None
             return rec
     return None

@@ -13,7 +13,9 @@ exit code (2 for bad input, 3 for a refused budget), no traceback.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from lmcast import __version__
@@ -85,9 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure(-1 if args.quiet else args.verbose)
     quiet_third_party()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         cmd.handler(config_from_args(cmd.config, args))
         return 0
+    except Terminated:  # charged what was done and released its reservation, as for Ctrl-C
+        sys.stderr.write("lmcast: terminated\n")
+        return 143
     except LmcastError as exc:
         sys.stderr.write(f"lmcast: error: {exc}\n")
         return exc.exit_code
@@ -97,3 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file system refusal the checks did not foresee: one line
         sys.stderr.write(f"lmcast: error: {exc}\n")
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what ``kill`` and ``timeout`` send), raised where the process is, so the
+    same clean-up as Ctrl-C runs: work done is charged, reservations are released."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(f"signal {signum}")
