@@ -143,3 +143,24 @@ def test_workspace_owns_stage_paths(tmp_path, monkeypatch):
     ws.sweep_results.write_text('{"rows": [')  # a truncated stage output
     with pytest.raises(LmcastError, match="unreadable stage output"):
         ws.read(ws.sweep_results)
+
+
+def test_the_study_api_takes_typed_values_and_only_the_cli_parses_strings():
+    """`run_sweep`/`run_context_study` take a grid dict and a list of lengths; strings are
+    the CLI's (`parse_grid`, `parse_lengths`), which give the same typed values."""
+    from lmcast.cli.study import parse_grid, parse_lengths
+    from lmcast.errors import LmcastError
+    from lmcast.study.context import check_lengths
+    from lmcast.study.sweep import check_grid
+
+    typed = check_grid({"lr": [0.003, 1e-3, 0.003], "rank": [8.0, 4]})
+    assert typed == {"lr": [1e-3, 3e-3], "rank": [4, 8]}
+    assert isinstance(typed["rank"][0], int)
+    assert parse_grid(["lr=0.003,1e-3", "rank=8,4"]) == typed
+    assert check_lengths([512, 256, 512]) == parse_lengths("512,256") == [256, 512]
+    for bad in ({}, {"depth": [1]}, {"lr": []}, {"rank": [2.5]}, {"lr": ["1e-3"]}):
+        with pytest.raises(LmcastError):
+            check_grid(bad)
+    for bad in ([], [4], [256.0], [True]):
+        with pytest.raises(LmcastError):
+            check_lengths(bad)

@@ -282,7 +282,14 @@ class TrainConfig(ModelData):
 
 
 @dataclass(kw_only=True)
-class SweepConfig(ModelData, Protocol, TrialBudget):
+class TrialSpec(ModelData, Protocol, TrialBudget):
+    """What every trial of a sweep or a context study shares (its grid point aside)."""
+
+    context_length: int = opt(128, "training window in tokens")
+
+
+@dataclass(kw_only=True)
+class SweepConfig(TrialSpec):
     """``lmcast sweep``: a grid of training runs scored on the validation split."""
 
     grid: list[str] | None = opt(  # noqa: RUF009 (None default; the CLI appends)
@@ -292,7 +299,6 @@ class SweepConfig(ModelData, Protocol, TrialBudget):
     storage: str | None = opt(None, "Optuna storage URL (default: sqlite:///<workspace>/sweep.db)")
     study: str = opt("sweep", "study name inside the storage")
     workers: int = opt(1, "worker processes on this machine")
-    context_length: int = opt(128, "training window in tokens")
 
 
 @dataclass(kw_only=True)

@@ -3,21 +3,70 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict, fields
+from typing import Any
 
-from lmcast.configs import ContextStudyConfig, ReportConfig, RunConfig, SweepConfig
+from lmcast.configs import ContextStudyConfig, ReportConfig, RunConfig, SweepConfig, TrialSpec
+from lmcast.errors import LmcastError
 
 
 def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
+def parse_grid(specs: list[str] | None) -> dict[str, list]:
+    """``["lr=1e-5,1e-4", "rank=2,4"]`` → ``{"lr": [1e-5, 1e-4], "rank": [2, 4]}``."""
+    from lmcast.study.sweep import AXES, check_grid
+
+    grid: dict[str, list] = {}
+    for spec in specs or []:
+        name, sep, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in AXES:
+            raise LmcastError(
+                f"--grid {spec!r}: expected NAME=V1,V2,… with NAME one of {', '.join(AXES)}"
+            )
+        try:
+            grid[name] = [AXES[name](v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise LmcastError(f"--grid {spec!r}: values must be {AXES[name].__name__}s") from None
+        if not grid[name]:
+            raise LmcastError(f"--grid {spec!r}: no values")
+    if not grid:
+        raise LmcastError("give at least one --grid NAME=V1,V2,…")
+    return check_grid(grid)
+
+
+def parse_lengths(text: str) -> list[int]:
+    """``"128,512"`` → ``[128, 512]`` (integers >= 8)."""
+    try:
+        vals = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise LmcastError(
+            f"--context-lengths must be comma-separated integers, got {text!r}"
+        ) from None
+    if not vals or min(vals) < 8:
+        raise LmcastError(f"--context-lengths must be integers >= 8, got {text!r}")
+    return vals
+
+
+def _spec(cfg: Any) -> TrialSpec:
+    """The trial spec inside a sweep or context-study config."""
+    return TrialSpec(
+        **{f.name: getattr(cfg, f.name) for f in fields(TrialSpec) if hasattr(cfg, f.name)}
+    )
+
+
 def sweep(cfg: SweepConfig) -> dict:
     """Run the sweep and print its results table."""
     from lmcast.logs import quiet_optuna
     from lmcast.study.sweep import format_results, run_sweep
+    from lmcast.study.workspace import Workspace
 
+    grid = parse_grid(cfg.grid)
     quiet_optuna()
-    res = run_sweep(cfg)
+    ws = Workspace.at(cfg.workspace, ledger=cfg.ledger, storage=cfg.storage)
+    res = run_sweep(ws, grid, _spec(cfg), cfg.study, cfg.workers, config=asdict(cfg))
     _out(format_results(res))
     return res
 
@@ -25,8 +74,14 @@ def sweep(cfg: SweepConfig) -> dict:
 def context(cfg: ContextStudyConfig) -> dict:
     """Run the context-length study and print its table."""
     from lmcast.study.context import format_context, run_context_study
+    from lmcast.study.workspace import Workspace
 
-    res = run_context_study(cfg)
+    lengths = parse_lengths(cfg.context_lengths)
+    ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
+    base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
+    res = run_context_study(
+        ws, lengths, _spec(cfg), base, from_best=cfg.from_best, config=asdict(cfg)
+    )
     _out(format_context(res))
     return res
 

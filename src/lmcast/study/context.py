@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from lmcast.configs import ContextStudyConfig, ModelData, Protocol, SweepConfig, TrialBudget, shared
+from lmcast.configs import TrialSpec
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
 from lmcast.runinfo import write_json
@@ -14,17 +12,17 @@ from lmcast.study.workspace import Workspace
 log = get_logger("context")
 
 
-def parse_lengths(text: str) -> list[int]:
-    """``"128,512"`` → ``[128, 512]`` (positive integers)."""
-    try:
-        vals = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError:
-        raise LmcastError(
-            f"--context-lengths must be comma-separated integers, got {text!r}"
-        ) from None
-    if not vals or min(vals) < 8:
-        raise LmcastError(f"--context-lengths must be integers >= 8, got {text!r}")
-    return vals
+def check_lengths(lengths: list[int]) -> list[int]:
+    """The training window lengths, deduplicated and sorted (integers >= 8).
+
+    Raises:
+        LmcastError: none given, or one that is not an integer >= 8.
+    """
+    if not lengths or not all(isinstance(v, int) and not isinstance(v, bool) for v in lengths):
+        raise LmcastError(f"context lengths must be integers >= 8, got {lengths!r}")
+    if min(lengths) < 8:
+        raise LmcastError(f"context lengths must be integers >= 8, got {lengths!r}")
+    return sorted(set(lengths))
 
 
 def best_from_sweep(ws: Workspace) -> dict:
@@ -57,24 +55,31 @@ def identical_sweep_trial(ws: Workspace, trial: Trial) -> dict | None:
     return None
 
 
-def run_context_study(cfg: ContextStudyConfig) -> dict:
-    """Train and score one run per context length; write ``context/results.json``."""
-    ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
-    lengths = parse_lengths(cfg.context_lengths)
-    base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
-    if cfg.from_best:
+def run_context_study(
+    ws: Workspace,
+    lengths: list[int],
+    spec: TrialSpec,
+    base: dict,
+    from_best: bool = True,
+    config: dict | None = None,
+) -> dict:
+    """Train and score one run per context length; write ``context/results.json``.
+
+    Args:
+        lengths: training window lengths in tokens.
+        spec: what every trial shares (its ``context_length`` is each of ``lengths``).
+        base: ``lr``, ``rank`` and ``precision`` of every trial; with ``from_best``, the
+            sweep's best trial's values replace those it swept.
+        config: the command's own config, stored beside the results.
+    """
+    lengths = check_lengths(lengths)
+    base = dict(base)
+    if from_best:
         base.update({k: v for k, v in best_from_sweep(ws).items() if k in base})
-    scfg = SweepConfig(
-        **shared(ModelData, cfg),
-        **shared(Protocol, cfg),
-        **shared(TrialBudget, cfg),
-        workspace=str(ws.root),
-        grid=["lr=1"],
-    )
     rows = []
     for length in lengths:
         point = {**base, "context_length": length}
-        trial = make_trial(scfg, point, experiment="context-study", root="context")
+        trial = make_trial(ws, spec, point, experiment="context-study", root="context")
         same = identical_sweep_trial(ws, trial)
         if same is not None:
             log.info(
@@ -84,7 +89,7 @@ def run_context_study(cfg: ContextStudyConfig) -> dict:
             continue
         log.info("context length %d (%s)", length, point)
         rows.append(run_trial(trial))
-    res = {"base": base, "rows": rows, "best": best_record(rows), "config": asdict(cfg)}
+    res = {"base": base, "rows": rows, "best": best_record(rows), "config": config or {}}
     write_json(ws.context_results, res)
     _plot(ws, rows)
     return res

@@ -16,14 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast import flops as flopsmod
-from lmcast.configs import (
-    ContextStudyConfig,
-    EvalConfig,
-    ReportConfig,
-    RunConfig,
-    SweepConfig,
-    TrainConfig,
-)
+from lmcast.configs import EvalConfig, ReportConfig, RunConfig, TrainConfig, TrialSpec
 from lmcast.logs import get_logger
 from lmcast.study.plan import eval_flops, format_plan, plan
 from lmcast.study.profiles import Profile, load_profile
@@ -46,18 +39,19 @@ class RunContext:
     def data(self) -> Path:
         return Path(self.cfg.data) if self.cfg.data else self.ws.data_file
 
-    def trial_common(self) -> dict[str, Any]:
-        """The fields a sweep and a context study of this run share."""
+    def trial_spec(self, **kw: Any) -> TrialSpec:
+        """What every sweep and context-study trial of this run shares; ``kw``: the stage's
+        own budget (steps, batch, evaluations, validation trajectories)."""
         prot = self.profile.protocol
-        return {
-            "data": str(self.data),
-            "model": self.model,
-            "workspace": str(self.ws.root),
-            "context_steps": prot.context_steps,
-            "horizon": prot.horizon,
-            "ledger": self.ws.ledger_url,
-            "progress": self.cfg.progress,
-        }
+        return TrialSpec(
+            data=str(self.data),
+            model=self.model,
+            context_steps=prot.context_steps,
+            horizon=prot.horizon,
+            ledger=self.ws.ledger_url,
+            progress=self.cfg.progress,
+            **kw,
+        )
 
     def eval_config(self, **kw: Any) -> EvalConfig:
         """An evaluation on the profile's protocol and this study's ledger."""
@@ -107,18 +101,15 @@ def _sweep(ctx: RunContext) -> None:
     from lmcast.study.sweep import run_sweep
 
     sw = ctx.profile.sweep
-    log.info("stage: sweep (%s)", ", ".join(sw.grid_specs()))
-    run_sweep(
-        SweepConfig(
-            **ctx.trial_common(),
-            grid=sw.grid_specs(),
-            max_steps=sw.max_steps,
-            context_length=sw.context_length,
-            batch_size=sw.batch_size,
-            eval_steps=sw.eval_steps,
-            val_trajectories=sw.val_trajectories,
-        )
+    log.info("stage: sweep %s", sw.grid)
+    spec = ctx.trial_spec(
+        max_steps=sw.max_steps,
+        context_length=sw.context_length,
+        batch_size=sw.batch_size,
+        eval_steps=sw.eval_steps,
+        val_trajectories=sw.val_trajectories,
     )
+    run_sweep(ctx.ws, sw.grid, spec)
 
 
 def _context(ctx: RunContext) -> None:
@@ -126,16 +117,15 @@ def _context(ctx: RunContext) -> None:
 
     cs = ctx.profile.context_study
     log.info("stage: context-length study %s", cs.context_lengths)
-    run_context_study(
-        ContextStudyConfig(
-            **ctx.trial_common(),
-            context_lengths=",".join(str(v) for v in cs.context_lengths),
-            max_steps=cs.max_steps,
-            batch_size=cs.batch_size,
-            eval_steps=cs.eval_every,
-            val_trajectories=cs.val_trajectories,
-        )
+    spec = ctx.trial_spec(
+        max_steps=cs.max_steps,
+        batch_size=cs.batch_size,
+        eval_steps=cs.eval_every,
+        val_trajectories=cs.val_trajectories,
     )
+    defaults = TrainConfig(data="", out="")
+    base = {"lr": defaults.lr, "rank": defaults.rank, "precision": defaults.precision}
+    run_context_study(ctx.ws, cs.context_lengths, spec, base)
 
 
 def _final(ctx: RunContext) -> None:
@@ -145,7 +135,7 @@ def _final(ctx: RunContext) -> None:
 
     best = ctx.ws.read(ctx.ws.context_results)["best"]["params"]
     prot, fin = ctx.profile.protocol, ctx.profile.final
-    precision, rank = int(best.get("precision", 2)), int(best.get("rank", 8))
+    precision, rank = int(best["precision"]), int(best["rank"])
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
     pairs = [(prot.context_steps, prot.horizon), *prot.extra(), *prot.extra()]

@@ -68,10 +68,6 @@ class SweepSpec:
     eval_steps: int = _count()
     val_trajectories: int = _count()
 
-    def grid_specs(self) -> list[str]:
-        """The grid as ``--grid`` strings, e.g. ``["lr=0.001,0.003", "rank=8"]``."""
-        return [f"{k}={','.join(str(v) for v in vals)}" for k, vals in self.grid.items()]
-
 
 @dataclass(frozen=True)
 class ContextSpec:

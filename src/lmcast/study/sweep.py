@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lmcast.configs import EvalConfig, ModelData, Protocol, SweepConfig, TrainConfig, shared
+from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSpec, shared
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
 from lmcast.runinfo import write_json
@@ -49,26 +49,33 @@ _NOT_WEIGHTS = {
 }
 
 
-def parse_grid(specs: list[str] | None) -> dict[str, list]:
-    """``["lr=1e-5,1e-4", "rank=2,4"]`` → ``{"lr": [1e-5, 1e-4], "rank": [2, 4]}``."""
-    grid: dict[str, list] = {}
-    for spec in specs or []:
-        name, sep, values = spec.partition("=")
-        name = name.strip().replace("-", "_")
-        if not sep or name not in AXES:
-            raise LmcastError(
-                f"--grid {spec!r}: expected NAME=V1,V2,… with NAME one of {', '.join(AXES)}"
-            )
-        try:
-            vals = [AXES[name](v) for v in values.split(",") if v.strip()]
-        except ValueError:
-            raise LmcastError(f"--grid {spec!r}: values must be {AXES[name].__name__}s") from None
-        if not vals:
-            raise LmcastError(f"--grid {spec!r}: no values")
-        grid[name] = sorted(set(vals))
+def check_grid(grid: dict[str, list]) -> dict[str, list]:
+    """The grid with each axis's values typed, deduplicated and sorted.
+
+    ``{"lr": [1e-4, 1e-3], "rank": [8]}``: names from :data:`AXES`, each a non-empty list.
+
+    Raises:
+        LmcastError: an unknown axis, no values, or a value of the wrong type.
+    """
     if not grid:
-        raise LmcastError("give at least one --grid NAME=V1,V2,…")
-    return grid
+        raise LmcastError("the grid has no axis (e.g. {'lr': [1e-4, 1e-3]})")
+    out: dict[str, list] = {}
+    for name, values in grid.items():
+        if name not in AXES:
+            raise LmcastError(f"grid axis {name!r}: not one of {', '.join(AXES)}")
+        kind = AXES[name]
+        if not isinstance(values, (list, tuple)) or not values:
+            raise LmcastError(f"grid axis {name!r}: no values")
+        ok = all(
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and (kind is float or v == int(v))
+            for v in values
+        )
+        if not ok:
+            raise LmcastError(f"grid axis {name!r}: values must be {kind.__name__}s, got {values}")
+        out[name] = sorted({kind(v) for v in values})
+    return out
 
 
 def best_record(rows: list[dict]) -> dict:
@@ -93,11 +100,6 @@ def point_key(point: dict) -> str:
     )
 
 
-def workspace_of(cfg: SweepConfig) -> Workspace:
-    """The workspace a sweep configuration writes into."""
-    return Workspace.at(cfg.workspace, ledger=cfg.ledger, storage=cfg.storage)
-
-
 @dataclass(frozen=True)
 class Trial:
     """One grid point of a sweep: where it lives and the configs that train and score it."""
@@ -119,35 +121,40 @@ class Trial:
 
 
 def make_trial(
-    cfg: SweepConfig, point: dict, experiment: str = "sweep", root: str = "sweep"
+    ws: Workspace,
+    spec: TrialSpec,
+    point: dict,
+    experiment: str = "sweep",
+    root: str = "sweep",
 ) -> Trial:
-    """The train and evaluation configs of one grid point (a pure function of its inputs)."""
-    ws = workspace_of(cfg)
+    """The train and evaluation configs of one grid point (a pure function of its inputs):
+    ``spec`` with the point's values (``lr``, ``rank``, … from :data:`AXES`) replaced,
+    trained into ``ws.root / root / point_key(point)`` and charged to ``ws``'s ledger."""
     out = ws.root / root / point_key(point)
     tcfg = TrainConfig(
-        **shared(ModelData, cfg),
+        **shared(ModelData, spec),
         out=str(out),
-        max_steps=cfg.max_steps,
-        context_length=cfg.context_length,
-        batch_size=cfg.batch_size,
-        eval_steps=cfg.eval_steps,
-        save_steps=cfg.eval_steps,
-        seed=cfg.seed,
+        max_steps=spec.max_steps,
+        context_length=spec.context_length,
+        batch_size=spec.batch_size,
+        eval_steps=spec.eval_steps,
+        save_steps=spec.eval_steps,
+        seed=spec.seed,
         ledger=ws.ledger_url,
         experiment=experiment,
-        progress=cfg.progress,
+        progress=spec.progress,
     )
     tcfg = replace(tcfg, **{k: v for k, v in point.items() if k in AXES})
     ecfg = EvalConfig(
-        **shared(ModelData, cfg),
-        **shared(Protocol, cfg),
+        **shared(ModelData, spec),
+        **shared(Protocol, spec),
         adapter=str(out),
         split="val",
-        trajectories=cfg.val_trajectories,
+        trajectories=spec.val_trajectories,
         oracle=False,
         visualize_first_n=2,
         out=str(out / "val"),
-        seed=cfg.seed,
+        seed=spec.seed,
         ledger=ws.ledger_url,
         experiment=experiment,
     )
@@ -233,79 +240,87 @@ def _record_in_optuna(study: Any, grid: dict[str, list], point: dict, rec: dict 
     )
 
 
-def _study(cfg: SweepConfig) -> Any:
+def _study(ws: Workspace, study: str) -> Any:
     import optuna
 
     return optuna.create_study(
-        study_name=cfg.study,
-        storage=workspace_of(cfg).storage_url,
-        direction="minimize",
-        load_if_exists=True,
+        study_name=study, storage=ws.storage_url, direction="minimize", load_if_exists=True
     )
 
 
-def worker(cfg: SweepConfig) -> list[dict]:
+def worker(
+    ws: Workspace, grid: dict[str, list], spec: TrialSpec, study: str = "sweep"
+) -> list[dict]:
     """Claim and run grid points until none is left; returns the records this worker produced."""
     from tqdm.auto import tqdm
 
-    grid = parse_grid(cfg.grid)
-    claims = Claims(workspace_of(cfg).storage_url, cfg.study)  # a bad URL: one line, first
-    study = _study(cfg)
+    grid = check_grid(grid)
+    claims = Claims(ws.storage_url, study)  # a bad URL: one line, first
+    optuna_study = _study(ws, study)
     done: list[dict] = []
     for point in tqdm(
-        grid_points(grid), desc="sweep trials", unit="trial", disable=not cfg.progress
+        grid_points(grid), desc="sweep trials", unit="trial", disable=not spec.progress
     ):
         key = point_key(point)
-        if claims.status(key) == "done" and read_record(make_trial(cfg, point).out) is None:
+        trial = make_trial(ws, spec, point)
+        if claims.status(key) == "done" and read_record(trial.out) is None:
             claims.set(key, "failed")  # marked done but its record is gone: take it again
         if not claims.claim(key):
             continue
         log.info("trial %s", key)
         try:
             with claims.holding(key):  # the lease stays fresh while the trial runs
-                rec = run_trial(make_trial(cfg, point))
+                rec = run_trial(trial)
         except BaseException:
             claims.set(key, "failed")
-            _record_in_optuna(study, grid, point, None)
+            _record_in_optuna(optuna_study, grid, point, None)
             raise
-        _record_in_optuna(study, grid, point, rec)
+        _record_in_optuna(optuna_study, grid, point, rec)
         claims.set(key, "done")
         done.append(rec)
     return done
 
 
-def _worker_entry(cfg_dict: dict) -> None:
-    """Entry point of a spawned worker process."""
+def _worker_entry(ws: Workspace, grid: dict[str, list], spec: dict, study: str) -> None:
+    """Entry point of a spawned worker process (``spec`` as a dict: plain pickling)."""
     from lmcast.logs import configure, quiet_optuna, quiet_third_party
 
     configure(0)
     quiet_third_party()
     quiet_optuna()
-    worker(SweepConfig(**cfg_dict))
+    worker(ws, grid, TrialSpec(**spec), study)
 
 
-def run_sweep(cfg: SweepConfig) -> dict:
-    """Run ``cfg.workers`` local workers (each claims grid points) and return the results table."""
-    parse_grid(cfg.grid)
-    ws = workspace_of(cfg)
+def run_sweep(
+    ws: Workspace,
+    grid: dict[str, list],
+    spec: TrialSpec,
+    study: str = "sweep",
+    workers: int = 1,
+    config: dict | None = None,
+) -> dict:
+    """Run ``workers`` local workers over ``grid`` (each claims grid points), write
+    ``sweep/results.json`` (with ``config``, the command's own, when given) and return the
+    results table (:func:`results`)."""
+    grid = check_grid(grid)
     fresh = not ws.root.exists()
     ws.root.mkdir(parents=True, exist_ok=True)
     try:  # a bad storage URL: one line, before Optuna's traceback
-        Claims(ws.storage_url, cfg.study)
+        Claims(ws.storage_url, study)
     except LmcastError:
         if fresh and not any(ws.root.iterdir()):
             ws.root.rmdir()  # nothing half-made is left behind
         raise
-    _study(cfg)
-    if cfg.workers <= 1:
-        worker(cfg)
+    _study(ws, study)
+    if workers <= 1:
+        worker(ws, grid, spec, study)
     else:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
+        quiet = asdict(replace(spec, progress=False))
         procs = [
-            ctx.Process(target=_worker_entry, args=(asdict(replace(cfg, progress=False)),))
-            for _ in range(cfg.workers)
+            ctx.Process(target=_worker_entry, args=(ws, grid, quiet, study)) for _ in range(workers)
         ]
         for p in procs:
             p.start()
@@ -316,22 +331,24 @@ def run_sweep(cfg: SweepConfig) -> dict:
             raise LmcastError(
                 f"{len(failed)} sweep worker(s) failed (exit codes {failed}); rerun to retry"
             )
-    res = results(cfg)
-    write_json(ws.sweep_results, {**res, "config": asdict(cfg)})
+    res = results(ws, grid, spec, study)
+    write_json(ws.sweep_results, {**res, "config": config or {"grid": grid, **asdict(spec)}})
     return res
 
 
-def results(cfg: SweepConfig) -> dict:
+def results(ws: Workspace, grid: dict[str, list], spec: TrialSpec, study: str = "sweep") -> dict:
     """The table of finished grid points (from the trial folders) and the best one."""
-    grid = parse_grid(cfg.grid)
+    grid = check_grid(grid)
     points = grid_points(grid)
-    rows = [rec for rec in (read_record(make_trial(cfg, p).out) for p in points) if rec is not None]
+    rows = [
+        rec for rec in (read_record(make_trial(ws, spec, p).out) for p in points) if rec is not None
+    ]
     return {
         "grid": grid,
         "rows": rows,
         "best": best_record(rows) if rows else None,
-        "storage": workspace_of(cfg).storage_url,
-        "study": cfg.study,
+        "storage": ws.storage_url,
+        "study": study,
         "complete": len(rows) == len(points),
     }
 
