@@ -164,3 +164,38 @@ def test_the_study_api_takes_typed_values_and_only_the_cli_parses_strings():
     for bad in ([], [4], [256.0], [True]):
         with pytest.raises(LmcastError):
             check_lengths(bad)
+
+
+def test_tied_options_are_decided_by_the_stated_rule_not_by_noise():
+    """A 256-token window that scores lower by noise (paired interval includes zero) is not
+    chosen over 512; one that is significantly better is; records without per-trajectory
+    errors fall back to the lowest MAE."""
+    import numpy as np
+
+    from lmcast.study.choice import LONGEST_WINDOW, LOWEST_VAL_LOSS, choose
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 0.6, 50)
+
+    def row(length, errs, loss=0.6):
+        return {
+            "key": f"context_length={length}",
+            "params": {"context_length": length},
+            "val_mae": float(np.mean(errs)),
+            "val_loss": loss,
+            "val_per_trajectory": list(errs),
+        }
+
+    noisy = [row(256, base + rng.normal(-0.01, 0.1, 50)), row(512, base)]
+    c = choose(noisy, LONGEST_WINDOW)
+    assert c["lowest_mae"] == "context_length=256" and c["chosen"] == "context_length=512"
+    assert c["comparisons"]["context_length=512"]["verdict"] == "no significant difference"
+    assert "longest training window" in c["rule"]
+    clear = [row(256, base - 0.15), row(512, base)]
+    c = choose(clear, LONGEST_WINDOW)
+    assert c["chosen"] == "context_length=256" and c["rule"].endswith("significantly")
+    lr = [row(1, base + rng.normal(-0.005, 0.05, 50), loss=0.7), row(2, base, loss=0.5)]
+    assert choose(lr, LOWEST_VAL_LOSS)["lowest_mae"] == "context_length=1"
+    assert choose(lr, LOWEST_VAL_LOSS)["chosen"] == "context_length=2"
+    old = [{**r, "val_per_trajectory": None} for r in noisy]
+    assert choose(old, LONGEST_WINDOW)["chosen"] == "context_length=256"

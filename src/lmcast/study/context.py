@@ -6,7 +6,8 @@ from lmcast.configs import TrialSpec
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
 from lmcast.runinfo import write_json
-from lmcast.study.sweep import Trial, best_record, make_trial, run_trial
+from lmcast.study.choice import LONGEST_WINDOW, choose, chosen_row
+from lmcast.study.sweep import Trial, make_trial, run_trial
 from lmcast.study.workspace import Workspace
 
 log = get_logger("context")
@@ -89,7 +90,14 @@ def run_context_study(
             continue
         log.info("context length %d (%s)", length, point)
         rows.append(run_trial(trial))
-    res = {"base": base, "rows": rows, "best": best_record(rows), "config": config or {}}
+    choice = choose(rows, LONGEST_WINDOW, seed=spec.seed)
+    res = {
+        "base": base,
+        "rows": rows,
+        "best": chosen_row(rows, choice),
+        "choice": choice,
+        "config": config or {},
+    }
     write_json(ws.context_results, res)
     _plot(ws, rows)
     return res
@@ -119,5 +127,7 @@ def format_context(res: dict) -> str:
             f"{r['params']['context_length']:>8}{r['val_mae']:>10.4f}"
             f"{(r['val_loss'] or float('nan')):>10.4f}{r['steps']:>7}"
         )
-    lines.append(f"\nbest context length: {res['best']['params']['context_length']}")
+    lines.append(f"\nchosen context length: {res['best']['params']['context_length']}")
+    if res.get("choice"):
+        lines.append(f"rule: {res['choice']['rule']}")
     return "\n".join(lines)

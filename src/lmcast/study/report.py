@@ -177,10 +177,19 @@ def sweep_section(ctx: ReportContext) -> list[str]:
             f"| {tc['lr']:g} | {tc['rank']} | {tc['precision']} | {r['val_mae']:.4f} | "
             f"{_fmt(r['val_loss_initial'])} → {_fmt(r['val_loss'])} | {r['steps']} | {r['train_flops']:.3e} |"
         )
-    L += ["", f"Best: `{sweep['best']['key']}`.", ""]
+    L += ["", *_choice_lines(sweep, "best"), ""]
     for p in _heatmaps(sweep, ctx.fig_dir):
         L += [f"![sweep heat-map]({ctx.rel(p)})", ""]
     return L
+
+
+def _choice_lines(res: dict, best: str) -> list[str]:
+    """How a stage chose: its rule and paired intervals (older results: the best key)."""
+    from lmcast.study.choice import format_choice
+
+    if res.get("choice"):
+        return format_choice(res["choice"])
+    return [f"Best: `{res[best]['key']}`."]
 
 
 def context_section(ctx: ReportContext) -> list[str]:
@@ -199,6 +208,7 @@ def context_section(ctx: ReportContext) -> list[str]:
             f"| {r['params']['context_length']} | {r['val_mae']:.4f} | {_fmt(r['val_loss'])} | "
             f"{r['steps']} | {r['train_flops']:.3e} |"
         )
+    L += ["", *_choice_lines(res, "best")]
     f = ctx.copy_fig(ctx.ws.context_figure, "context_length.png")
     if f:
         L += ["", f"![context-length study]({f})"]

@@ -28,6 +28,7 @@ from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSp
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
 from lmcast.runinfo import write_json
+from lmcast.study.choice import LOWEST_VAL_LOSS, choose, chosen_row
 from lmcast.study.claims import Claims
 from lmcast.study.workspace import Workspace
 
@@ -76,11 +77,6 @@ def check_grid(grid: dict[str, list]) -> dict[str, list]:
             raise LmcastError(f"grid axis {name!r}: values must be {kind.__name__}s, got {values}")
         out[name] = sorted({kind(v) for v in values})
     return out
-
-
-def best_record(rows: list[dict]) -> dict:
-    """The trial record with the lowest validation MAE (ties: lower validation loss)."""
-    return min(rows, key=lambda r: (r["val_mae"], r["val_loss"] or 0.0))
 
 
 def grid_points(grid: dict[str, list]) -> list[dict]:
@@ -208,6 +204,7 @@ def run_trial(trial: Trial) -> dict:
         "eval_flops": ev["flops"],
         "out": str(out),
         "persistence_val_mae": ev["persistence"]["original"]["mae"],
+        "val_per_trajectory": ev["per_trajectory_mae"]["model"],
         "train_config": asdict(tcfg),
         "trained_now": tres is not None,
     }
@@ -343,10 +340,12 @@ def results(ws: Workspace, grid: dict[str, list], spec: TrialSpec, study: str = 
     rows = [
         rec for rec in (read_record(make_trial(ws, spec, p).out) for p in points) if rec is not None
     ]
+    choice = choose(rows, LOWEST_VAL_LOSS, seed=spec.seed) if rows else None
     return {
         "grid": grid,
         "rows": rows,
-        "best": best_record(rows) if rows else None,
+        "best": chosen_row(rows, choice) if choice else None,
+        "choice": choice,
         "storage": ws.storage_url,
         "study": study,
         "complete": len(rows) == len(points),
@@ -368,5 +367,7 @@ def format_results(res: dict) -> str:
             + f"{r['val_mae']:>10.4f}{vl:>10.4f}{r['parse_success']:>7.2f}{r['steps']:>7}"
         )
     if res["best"]:
-        lines.append(f"\nbest: {res['best']['key']} (val MAE {res['best']['val_mae']:.4f})")
+        lines.append(f"\nchosen: {res['best']['key']} (val MAE {res['best']['val_mae']:.4f})")
+        if res.get("choice"):
+            lines.append(f"rule: {res['choice']['rule']}")
     return "\n".join(lines)
