@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +64,33 @@ def reference_loop(
     if lm.device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - t0
+
+
+def layer_matmul_rate(arch, tokens: int, dtype_name: str, repeats: int = 5) -> dict:
+    """FLOP/s of one decoder layer's linear maps at the model's shapes: ``tokens`` rows
+    through q, k, v, o and the three MLP projections (``(tokens × in)·(in × out)``,
+    ``tokens·out·(2·in − 1)`` FLOPs each, the ledger's rule), timed together after a
+    warm-up. The attention scores and the norms are left out: this is the rate the
+    CPU reaches on the work that dominates training's count, its practical ceiling."""
+    import torch
+
+    h, kv, f = arch.hidden, arch.kv_heads * arch.d_head, arch.intermediate
+    shapes = [(h, h), (h, kv), (h, kv), (h, h), (h, f), (h, f), (f, h)]
+    dtype = getattr(torch, dtype_name)
+    xs = {n: torch.randn(tokens, n, dtype=dtype) for n in {h, f}}
+    ws = [torch.randn(i, o, dtype=dtype) for i, o in shapes]
+
+    def layer() -> None:
+        for (i, _), w in zip(shapes, ws, strict=True):
+            xs[i] @ w
+
+    layer()
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        layer()
+    seconds = (time.perf_counter() - t0) / repeats
+    flops = sum(tokens * o * (2 * i - 1) for i, o in shapes)
+    return {"dtype": dtype_name, "tokens": tokens, "flops_per_s": flops / seconds}
 
 
 def measure_train(
@@ -129,6 +158,15 @@ def measure_train(
     # achieved FLOP/s by lmcast's own count (restricted head: what it computes)
     flops_per_s = summary["step_flops"] * ours_tps / (batch_size * context_length)
     out["achieved_flops_per_s"] = flops_per_s
+    if not torch.cuda.is_available():  # the CPU's own ceiling at the model's shapes
+        from lmcast.flops import resolve_architecture
+
+        arch = resolve_architecture(model)
+        rows = batch_size * context_length
+        rates = {d: layer_matmul_rate(arch, rows, d)["flops_per_s"] for d in ("bfloat16", "float32")}
+        out["layer_matmul_flops_per_s"] = {d: round(v) for d, v in rates.items()}
+        ceiling = max(rates.values())
+        out["share_of_layer_matmul_rate"] = round(flops_per_s / ceiling, 3)
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
@@ -138,6 +176,8 @@ def measure_train(
 
 
 def main() -> None:
+    from lmcast.runinfo import machine_name
+
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -148,6 +188,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--autocast", default="auto", choices=["auto", "bf16", "no"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="also write the JSON here")
     args = ap.parse_args()
     out = measure_train(
         args.model,
@@ -158,7 +199,11 @@ def main() -> None:
         args.autocast,
         args.seed,
     )
+    out["machine"] = machine_name()
+    out["command"] = shlex.join(["benchmarks/bench_train.py", *sys.argv[1:]])
     print(json.dumps(out, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":

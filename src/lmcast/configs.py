@@ -6,8 +6,9 @@ tests share these defaults. Run folders store the resolved config as JSON.
 
 Fields several commands share live in small base classes (:class:`ModelData`,
 :class:`Protocol`, :class:`TrialBudget`); :func:`shared` copies the fields of
-one base from a config into the keyword arguments of another, so a sweep trial
-or a pipeline stage never copies a config field by field.
+one base from a config into the keyword arguments of another. Where a config
+is built from a profile (``lmcast.study.pipeline``) or a trial spec
+(``lmcast.study.sweep.make_trial``), the fields are named once there.
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ class ForecastConfig:
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
+    progress: bool = opt(True, "show a progress bar (per finished sequence)")
 
 
 @dataclass(kw_only=True)

@@ -61,13 +61,6 @@ def select_windows(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray
     return idx, x[:, :c], x[:, c : c + h]
 
 
-def _score(fc: np.ndarray, truth: np.ndarray, alpha: float, variables: tuple[str, ...]) -> dict:
-    return {
-        "original": metrics.point_metrics(fc, truth, variables),
-        "scaled": metrics.point_metrics(fc / alpha, truth / alpha, variables),
-    }
-
-
 @dataclass
 class EvalResult:
     """An evaluation: the ``metrics.json`` content and the arrays behind it.

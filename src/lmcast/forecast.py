@@ -15,7 +15,7 @@ stop at the horizon, and exact token counts for the FLOP ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -285,6 +285,7 @@ def generate_texts(
             stats,
             jump_forward,
             shared_attention,
+            bar.update,
         )
         r = 0
         for j in jobs:
@@ -294,7 +295,6 @@ def generate_texts(
                 out_texts[j.prompt * samples + j.first + s] = text
                 r += 1
         row0 += r
-        bar.update(r)
     bar.close()
     return out_texts, stats
 
@@ -323,10 +323,12 @@ def _generate_batch(
     stats: GenerationStats,
     jump_forward: bool | None,
     shared_attention: bool,
+    finished_rows: Callable[[int], Any] = lambda n: None,
 ) -> list[list[int]]:
     """Prefill ``prompts`` once, decode ``rows[i]`` rows from prompt ``i``'s cache (kept once
     with shared-prefix attention, else copied to each row), all rows in lock-step.
 
+    ``finished_rows(k)`` is told as ``k`` more rows complete their horizon (progress).
     Returns one list of generated token ids per row (``-1`` after the row finished).
     """
     import torch
@@ -355,6 +357,7 @@ def _generate_batch(
     )
     if jump_forward is None:
         jump_forward = default_jump_forward(lm.device, shared)
+    n_done = 0
     with torch.inference_mode():
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         if shared:
@@ -370,7 +373,8 @@ def _generate_batch(
                 state, done_steps, finished = _advance(
                     tab, sub, state, done_steps, finished, horizon, produced
                 )
-                if bool(finished.all()):
+                n_done = _report_finished(finished, n_done, finished_rows)
+                if n_done == B:
                     break
                 feed = tab.token_ids[sub][:, None]
                 if jump_forward:
@@ -382,11 +386,13 @@ def _generate_batch(
                         state, done_steps, finished = _advance(
                             tab, nxt_sub, state, done_steps, finished, horizon, produced
                         )
-                        if bool(finished.all()):
+                        n_done = _report_finished(finished, n_done, finished_rows)
+                        if n_done == B:
                             break
                         feed = torch.cat([feed, tab.token_ids[nxt_sub][:, None]], 1)
                 hidden, keys = decode.step(feed)
                 passes.append((feed.shape[1], keys))
+    finished_rows(B - n_done)  # rows stopped by the token cap count as done too
     n_new = len(produced)
     stats.prompt_tokens += int(b * P)
     stats.generated_tokens += int(B * n_new)
@@ -400,6 +406,15 @@ def _generate_batch(
         prefill_batch=b,
     ) + flops.decode_passes_flops(lm.arch, passes, B, lora=lm.lora, head_vocab=head_vocab)  # fmt: skip
     return torch.stack(produced, 1).cpu().tolist()
+
+
+def _report_finished(finished: Any, before: int, finished_rows: Callable[[int], Any]) -> int:
+    """Rows finished now (one host sync, which the stop test needed anyway); tell the
+    progress callback about the new ones."""
+    now = int(finished.sum())
+    if now > before:
+        finished_rows(now - before)
+    return now
 
 
 def _prefill(decoder: Any, ids: Any, attn: Any, pos: Any, cache: Any) -> Any:

@@ -180,7 +180,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             quantiles=levels,
             batch_size=cfg.batch_size,
             seed=cfg.seed,
-            progress=True,
+            progress=cfg.progress,
             stats=done,
             flop_limit=projected,
         )

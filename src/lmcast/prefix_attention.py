@@ -3,8 +3,9 @@
 With ``--samples K`` the K rows of a window share its prompt. Copying the prompt's
 KV cache to K rows (what :meth:`StaticCache.reorder_cache` does) makes every decode
 step read K copies of the same keys and values, and on a CPU decode attention is
-bound by those reads: at 200 rows (20 windows × 10 samples) and 800 cached tokens,
-SDPA was 72 % of a SmolLM2 decode step on the 2-core CPU (``torch.profiler``).
+bound by those reads: at 200 rows (20 windows × 10 samples) over a 560-token prompt,
+SDPA was 74 % of a SmolLM2 decode pass on the 2-core CPU (``torch.profiler`` in
+``benchmarks/bench_decode_step.py``; ``docs/performance/cpu_decode_step.json``).
 
 Here the prompt's keys and values are kept once per window (``G`` prompts), and
 the generated ones per row. Each decode pass splits attention in two:

@@ -586,7 +586,7 @@ def validate(s: Setup, state: TrainState) -> float | None:
 
 
 def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> None:
-    """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last two; update the ledger."""
+    """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last ``keep_checkpoints``; update the ledger."""
     import torch
     from peft import get_peft_model_state_dict
 

@@ -2,8 +2,8 @@
 
 One row per (study, key), unique, so two workers racing for a grid point
 cannot both win the insert. A running claim is a lease: its worker renews it
-(:meth:`Claims.holding`, every ``LEASE_SECONDS / 4``); one not renewed for
-``LEASE_SECONDS`` — its worker crashed, on any host — can be taken again, as
+(:meth:`Claims.holding`, every ``CLAIM_LEASE_SECONDS / 4``); one not renewed for
+``CLAIM_LEASE_SECONDS`` — its worker crashed, on any host — can be taken again, as
 can a failed one or one whose worker process on this host has died (checked
 at once, without waiting for the lease). So a crashed trial is retried by the
 next ``lmcast sweep``, wherever it ran.
@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 #: seconds a running claim lives without a renewal
-LEASE_SECONDS = 600.0
+CLAIM_LEASE_SECONDS = 600.0
 
 
 class Claims:
@@ -59,7 +59,7 @@ class Claims:
                 ) from None
         self.study = study
         self.me = (socket.gethostname(), os.getpid())
-        self.lease = LEASE_SECONDS
+        self.lease = CLAIM_LEASE_SECONDS
 
     def _stale(self, row: Any) -> bool:
         if row.status == "failed":
