@@ -119,6 +119,35 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
         "skipped: data, baseline, sweep, context-study, final, final-test, other-protocols" in out
     )
     assert len(ledger.records()) == n_runs  # a second invocation does no work
+    # another profile (a different rank) on the same workspace: refused, nothing run
+    changed = yaml.safe_load(prof.read_text())
+    changed["sweep"]["grid"]["rank"] = [4]
+    prof.write_text(yaml.safe_dump(changed))
+    code, out, err = run_cli("run", "--profile", prof, "--workspace", ws, "--no-progress")
+    assert code == 2 and "ran with another profile" in err and "--force-restage" in err, err
+    assert len(ledger.records()) == n_runs
+
+
+def test_force_restage_moves_old_stage_outputs_aside_and_deletes_nothing(tmp_path):
+    """Audit finding 7: a changed profile, data file or model is noticed; --force-restage
+    keeps every old output (moved into restaged-*/) and records the new fingerprint."""
+    from lmcast.errors import LmcastError
+    from lmcast.study.pipeline import check_fingerprint
+    from lmcast.study.workspace import Workspace
+
+    ws = Workspace.at(tmp_path / "ws")
+    old = {"profile": "p1", "model": "m", "data": "d"}
+    check_fingerprint(ws, old, force=False)  # a new workspace records it
+    (ws.sweep_dir / "t1").mkdir(parents=True)
+    (ws.sweep_dir / "t1" / "record.json").write_text("{}")
+    check_fingerprint(ws, old, force=False)  # unchanged: continues
+    new = {**old, "model": "other", "data": "d2"}
+    with pytest.raises(LmcastError, match="another model, data"):
+        check_fingerprint(ws, new, force=False)
+    check_fingerprint(ws, new, force=True)
+    (aside,) = ws.root.glob("restaged-*")
+    assert (aside / "sweep" / "t1" / "record.json").read_text() == "{}"
+    assert not ws.sweep_dir.exists() and ws.read(ws.fingerprint_file) == new
 
 
 @pytest.mark.parametrize("name", ["quick", "cpu", "gpu"])
@@ -201,7 +230,7 @@ def test_two_sweep_workers_share_one_store(tmp_path, tiny_dir, lv_file, run_cli,
     # rerun: finished trials are never rerun
     code, out, err = run_cli(*sweep_args)
     assert code == 0 and len(Ledger(ledger_url).records()) == 8
-    assert "best:" in out
+    assert "chosen:" in out and "rule:" in out
 
 
 def test_sweep_rerun_redoes_trials_missing_their_markers(tmp_path, tiny_dir, lv_file, run_cli):

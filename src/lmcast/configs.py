@@ -335,4 +335,9 @@ class RunConfig:
     model: str | None = opt(None, "model (default: the profile's)")
     workspace: str | None = opt(None, WORKSPACE_HELP)
     dry_run: bool = opt(False, "print the planned experiments and projected FLOPs; run nothing")
+    force_restage: bool = opt(
+        False,
+        "the profile, data or model changed: move the old stage outputs aside "
+        "(into restaged-<time>/, nothing deleted) and run every stage again",
+    )
     progress: bool = opt(True, "show progress bars")

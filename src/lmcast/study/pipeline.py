@@ -245,6 +245,7 @@ def run_pipeline(cfg: RunConfig) -> dict:
     ledger = Ledger(ws.ledger_url)
     if not ledger.records():  # a new ledger takes the profile's budget
         ledger.set_budget(profile.budget)
+    check_fingerprint(ws, fingerprint(profile, model, cfg.data), cfg.force_restage)
     ctx = RunContext(cfg, profile, ws, model)
     skipped = []
     for stage in STAGES:
@@ -255,6 +256,67 @@ def run_pipeline(cfg: RunConfig) -> dict:
             continue
         stage.run(ctx)
     return {"workspace": str(ws.root), "skipped": skipped, **ctx.outputs}
+
+
+def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str]:
+    """What decides a study's results: the profile (every resolved value, hashed), the
+    model, and the data file (its SHA-256) or the profile's own simulation."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    prof = json.dumps(asdict(profile), sort_keys=True, default=str)
+    if data is None:
+        data_id = "simulated by the profile"
+    else:
+        h = hashlib.sha256()
+        with open(data, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        data_id = f"{Path(data).name} sha256:{h.hexdigest()[:16]}"
+    return {
+        "profile": hashlib.sha256(prof.encode()).hexdigest()[:16],
+        "model": model,
+        "data": data_id,
+    }
+
+
+def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
+    """Refuse to continue a study whose profile, data or model changed (one line naming
+    what); with ``force`` move the old stage outputs aside into ``restaged-<time>/``
+    (nothing is deleted) and record ``now``.
+
+    Raises:
+        LmcastError: the recorded fingerprint differs and ``force`` is off.
+    """
+    import time
+
+    from lmcast.errors import LmcastError
+    from lmcast.runinfo import write_json
+
+    before = ws.read(ws.fingerprint_file)
+    old_outputs = [d for d in ws.stage_dirs if d.exists()]
+    if before is None and not old_outputs:
+        write_json(ws.fingerprint_file, now)
+        return
+    if isinstance(before, dict) and before == now:
+        return
+    changed = (
+        [k for k in now if before.get(k) != now[k]]
+        if isinstance(before, dict)
+        else ["unrecorded (a workspace from an older lmcast)"]
+    )
+    if not force:
+        raise LmcastError(
+            f"{ws.root}: its stages ran with another {', '.join(changed)}; "
+            "use a new --workspace, or --force-restage to move the old stage outputs aside"
+        )
+    aside = ws.root / f"restaged-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside.mkdir()
+    for d in old_outputs:
+        d.rename(aside / d.name)
+    log.info("moved the old stage outputs into %s (changed: %s)", aside, ", ".join(changed))
+    write_json(ws.fingerprint_file, now)
 
 
 def arch_for(model: str) -> flopsmod.Architecture:

@@ -98,6 +98,23 @@ class Workspace:
     def report_path(self) -> Path:
         return self.root / "report" / "report.md"
 
+    @property
+    def fingerprint_file(self) -> Path:
+        """What the study's stages were run with (profile, data, model)."""
+        return self.root / "fingerprint.json"
+
+    @property
+    def stage_dirs(self) -> list[Path]:
+        """The folders the stages write (what ``--force-restage`` moves aside)."""
+        return [
+            self.baseline_dir,
+            self.sweep_dir,
+            self.context_dir,
+            self.final_dir,
+            self.root / "protocols",
+            self.report_path.parent,
+        ]
+
     # -- results I/O ---------------------------------------------------------------
 
     @staticmethod
