@@ -636,3 +636,38 @@ def test_resume_never_leaves_checkpointed_work_unpaid(tmp_path, tiny_dir, lv_fil
     train(_cfg(tmp_path, tiny_dir, lv_file, "part", max_steps=8, resume=True))
     (row,) = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
     assert row.flops == full.flops
+
+
+def test_a_run_grown_from_a_trial_equals_the_uninterrupted_run_and_pays_only_its_steps(
+    tmp_path, tiny_dir, lv_file
+):
+    """Nothing thrown away: a trial at a constant learning rate (after the same warm-up) is
+    the prefix of a warmup-stable-decay run, so a run that continues the trial's checkpoint
+    (--init-from) ends with the weights of the uninterrupted run, and its ledger row charges
+    only its own steps (the trial's stay charged to the trial)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from lmcast.ledger import Ledger
+    from lmcast.train import train
+
+    kw = {"max_steps": 8, "warmup_steps": 2, "eval_steps": 100, "decay_fraction": 0.25}
+    full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", schedule="wsd", **kw))
+    trial = train(
+        _cfg(tmp_path, tiny_dir, lv_file, "trial", schedule="constant", save_steps=5,
+             **{**kw, "max_steps": 5})
+    )  # fmt: skip
+    grown = train(
+        _cfg(tmp_path, tiny_dir, lv_file, "grown", schedule="wsd", init_from=str(tmp_path / "trial"), **kw)
+    )  # fmt: skip
+    assert grown.steps == 8
+    wa = load_file(tmp_path / "full/adapter/adapter_model.safetensors")
+    wb = load_file(tmp_path / "grown/adapter/adapter_model.safetensors")
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=1e-6)
+    rows = {r.name: r for r in Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").records()}
+    step = json.loads((tmp_path / "full" / "summary.json").read_text())["step_flops"]
+    assert rows[str(tmp_path / "trial")].flops == trial.flops
+    own = rows[str(tmp_path / "grown")].flops
+    assert 3 * step < own < trial.flops + 3 * step  # its 3 steps and validations, not the trial's
+    assert own + trial.flops >= full.flops  # every step paid once, by one of them

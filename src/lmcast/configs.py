@@ -250,7 +250,16 @@ class TrainConfig(ModelData):
     stride: int | None = opt(None, "tokens between window starts (default: half the window)")
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(
-        "cosine", "learning-rate schedule after warm-up", choices=["cosine", "linear", "constant"]
+        "cosine",
+        "learning-rate schedule after warm-up; wsd: warm-up, stable, then a cosine decay over "
+        "the last --decay-fraction of the steps (a run that continues another keeps its prefix)",
+        choices=["cosine", "linear", "constant", "wsd"],
+    )
+    decay_fraction: float = opt(0.2, "wsd: share of the steps the learning rate decays over")
+    init_from: str | None = opt(
+        None,
+        "continue another run's newest checkpoint (a run folder or a checkpoint folder): its "
+        "LoRA weights, optimizer and step; its FLOPs stay charged to that run",
     )
     weight_decay: float = opt(0.0, "AdamW weight decay")
     max_grad_norm: float = opt(1.0, "gradient clipping norm (0: off)")

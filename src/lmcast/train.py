@@ -118,6 +118,15 @@ def _schedule(cfg: TrainConfig, optimizer: Any) -> Any:
     warmup = (
         cfg.warmup_steps if cfg.warmup_steps is not None else max(1, round(0.05 * cfg.max_steps))
     )
+    if cfg.schedule == "wsd":
+        decay = max(1, round(cfg.decay_fraction * cfg.max_steps))
+        return get_scheduler(
+            "warmup_stable_decay",
+            optimizer,
+            num_warmup_steps=warmup,
+            num_training_steps=cfg.max_steps,
+            scheduler_specific_kwargs={"num_decay_steps": decay},
+        )
     name = {"constant": "constant_with_warmup"}.get(cfg.schedule, cfg.schedule)
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=cfg.max_steps)
 
@@ -159,7 +168,8 @@ def load_checkpoint(out: Path) -> tuple[Path, dict]:
 
     import torch
 
-    for ckpt in checkpoints(out):
+    found = [out] if (out / "state.pt").is_file() else checkpoints(out)
+    for ckpt in found:
         try:
             state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
             if not (isinstance(state, dict) and {"lora", "optimizer", "step"} <= set(state)):
@@ -199,6 +209,14 @@ def check_config(cfg: TrainConfig) -> None:
             raise LmcastError(f"{flag} must be >= 0, got {value}")
     if cfg.eval_steps < 1:
         raise LmcastError(f"--eval-steps must be >= 1, got {cfg.eval_steps}")
+    if cfg.max_flops is not None and not (cfg.max_flops > 0 and math.isfinite(cfg.max_flops)):
+        raise LmcastError(f"--max-flops must be a positive finite number, got {cfg.max_flops}")
+    if not 0 < cfg.decay_fraction <= 1:
+        raise LmcastError(f"--decay-fraction must be in (0, 1], got {cfg.decay_fraction}")
+    if cfg.init_from is not None and cfg.resume:
+        raise LmcastError("--init-from starts a new run; --resume continues this run's own")
+    if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
+        raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
     if cfg.stride is not None and cfg.stride < 1:
         raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
     check_precision(cfg.precision)
@@ -249,6 +267,7 @@ class TrainState:
     best_state: dict | None = None
     last_loss: float | None = None
     tokens_done: int = 0
+    inherited: int = 0  # FLOPs of the run this one continues (--init-from), charged there
 
 
 @dataclass
@@ -465,11 +484,13 @@ def micro_batch(
     return micro
 
 
-def resume_state(s: Setup) -> TrainState:
-    """Load LoRA weights, optimizer, schedule and counters from the newest loadable checkpoint."""
+def resume_state(s: Setup, source: Path | None = None) -> TrainState:
+    """Load LoRA weights, optimizer, schedule and counters from the newest loadable checkpoint
+    of this run, or of ``source`` (``--init-from``: the history restarts here, and the
+    source's FLOPs are marked inherited, charged to its own run)."""
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
-    ckpt, state = load_checkpoint(s.out)
+    ckpt, state = load_checkpoint(source or s.out)
     mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(s.peft_model()).items()}
     theirs = {k: tuple(v.shape) for k, v in state["lora"].items()}
     if mine != theirs:  # another --rank, --lora-targets or --lora-layers than the run had
@@ -483,6 +504,9 @@ def resume_state(s: Setup) -> TrainState:
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
     log.info("resumed from %s (step %d, %.3e FLOPs used)", ckpt, state["step"], state["flops"])
+    if source is not None:  # a new run grown from another: its own history starts here
+        step = state["step"]
+        return TrainState(step=step, used=state["flops"], inherited=state["flops"])
     if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
         from lmcast.runinfo import write_text
 
@@ -494,6 +518,7 @@ def resume_state(s: Setup) -> TrainState:
         history=state["history"],
         best_val=state.get("best_val", math.inf),
         since_best=state.get("since_best", 0),
+        inherited=state.get("inherited", 0),
     )
 
 
@@ -506,7 +531,9 @@ def allotment(
     the ledger has left once other live runs' reservations are held back.
     """
     cfg = s.cfg
-    allot = min(cfg.max_flops or math.inf, state.used + ledger.remaining(exclude=own_row))
+    # --max-flops caps this run's own work: FLOPs inherited from --init-from are not in it
+    cap = cfg.max_flops + state.inherited if cfg.max_flops is not None else math.inf
+    allot = min(cap, state.used + ledger.remaining(exclude=own_row))
     projected = state.used + (cfg.max_steps - state.step) * s.step_flops + s.n_evals * s.val_flops
     first_cost = s.step_flops + (s.val_flops if state.step == 0 and len(s.val_w) else 0)
     if state.used + first_cost > allot:
@@ -545,7 +572,8 @@ def open_run(
     )
     # The row holds at least the checkpoint's work: a row behind it (a ledger written by an
     # older lmcast, or edited) is raised to it, so no work done before the checkpoint goes unpaid.
-    run = LedgerRun(ledger, run_id, max(ledger.run_flops(run_id) or 0, state.used), state.used)
+    own = state.used - state.inherited  # work charged to another run is not this row's
+    run = LedgerRun(ledger, run_id, max(ledger.run_flops(run_id) or 0, own), state.used)
     if cfg.report_to != "none":
         scalars = {k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))}
         try:
@@ -604,6 +632,7 @@ def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> No
             "history": state.history,
             "best_val": state.best_val,
             "since_best": state.since_best,
+            "inherited": state.inherited,
         },
         d / ".state.pt.tmp",
     )
@@ -801,16 +830,26 @@ def train(cfg: TrainConfig) -> TrainResult:
     ckpt = checkpoint_to_resume(cfg)
     s = setup(cfg)
     ledger = Ledger(cfg.ledger)
-    state = resume_state(s) if ckpt is not None else TrainState()
+    if ckpt is not None:
+        state = resume_state(s)
+    elif cfg.init_from is not None:
+        state = resume_state(s, Path(cfg.init_from))
+    else:
+        state = TrainState()
+    if state.step >= cfg.max_steps:
+        raise LmcastError(
+            f"--max-steps {cfg.max_steps}: the run continued with --init-from is already at "
+            f"step {state.step}"
+        )
     if ckpt is None and s.main:  # a fresh start: rows of an earlier, killed attempt go
         (s.out / "metrics.jsonl").unlink(missing_ok=True)
     own = ledger.find_run(str(s.out), "train") if cfg.resume else None
     allot, projected = allotment(s, state, ledger, own)
     run = open_run(s, state, ledger, allot, projected, own)
     try:
-        if state.step == 0:
+        if state.step == 0 or (state.inherited and not state.history):
             val0 = validate(s, state)
-            log_row(s, state, {"step": 0, "val_loss": val0, "flops": state.used})
+            log_row(s, state, {"step": state.step, "val_loss": val0, "flops": state.used})
             state.best_val = val0 if val0 is not None else math.inf
         else:
             val0 = next(
