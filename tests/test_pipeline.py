@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -318,18 +319,45 @@ def test_crashed_trial_is_retried(tmp_path):
     assert not Claims(url, "s").claim("k1")
 
 
-def test_pipeline_on_users_data_file(tmp_path, tiny_dir, lv_file, run_cli):
-    """``--data`` skips simulation and every stage uses the given file."""
+def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    """``--data`` skips simulation and every stage uses the given file. With ``final.grow``
+    the trials train at a constant rate and the final model continues the chosen one's
+    checkpoint: its steps add to the trial's, its ledger row charges only its own."""
+    from lmcast.ledger import Ledger
+
     prof = _profile(tmp_path, tiny_dir)
+    raw = yaml.safe_load(prof.read_text())
+    raw["final"].update(grow=True, decay_fraction=0.5)
+    raw["recipe"] = {"target_modules": "q_proj,k_proj,v_proj,o_proj", "warmup_steps": 1}
+    prof.write_text(yaml.safe_dump(raw))
     ws = tmp_path / "ws2"
     code, _out, err = run_cli(
         "run", "--profile", prof, "--workspace", ws, "--data", lv_file, "--no-progress"
     )
     assert code == 0, err
     assert not (ws / "data").exists()
-    base = json.loads((ws / "final" / "run.json").read_text())
-    assert base["config"]["data"] == str(lv_file)
-    assert str(lv_file) in (ws / "report" / "report.md").read_text()
+    final = json.loads((ws / "final" / "run.json").read_text())["config"]
+    assert final["data"] == str(lv_file)
+    report = (ws / "report" / "report.md").read_text()
+    assert str(lv_file) in report and "Grown from trial" in report
+    chosen = json.loads((ws / "context" / "results.json").read_text())["best"]
+    trial = json.loads((Path(chosen.get("reused_from") or chosen["out"]) / "run.json").read_text())
+    assert trial["config"]["schedule"] == "constant" and final["schedule"] == "wsd"
+    assert final["init_from"] in (chosen["out"], chosen.get("reused_from"))
+    assert final["max_steps"] == chosen["steps"] + raw["final"]["max_steps"]
+    assert (
+        final["target_modules"]
+        == trial["config"]["target_modules"]
+        == "q_proj,k_proj,v_proj,o_proj"
+    )
+    summary = json.loads((ws / "final" / "summary.json").read_text())
+    (row,) = [
+        r for r in Ledger(f"sqlite:///{ws / 'ledger.db'}").records() if r.name == str(ws / "final")
+    ]
+    assert row.flops < summary["flops"]  # the trial's FLOPs are not charged twice
+    assert row.flops >= raw["final"]["max_steps"] * summary["step_flops"]
 
 
 def test_unknown_profile_is_one_line_error(run_cli):

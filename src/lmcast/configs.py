@@ -297,6 +297,13 @@ class TrialSpec(ModelData, Protocol, TrialBudget):
     """What every trial of a sweep or a context study shares (its grid point aside)."""
 
     context_length: int = opt(128, "training window in tokens")
+    target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
+    warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
+    schedule: str = opt(
+        "cosine",
+        "learning-rate schedule after warm-up (constant: a prefix a final run can continue)",
+        choices=["cosine", "linear", "constant", "wsd"],
+    )
 
 
 @dataclass(kw_only=True)

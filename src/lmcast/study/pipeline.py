@@ -42,7 +42,7 @@ class RunContext:
     def trial_spec(self, **kw: Any) -> TrialSpec:
         """What every sweep and context-study trial of this run shares; ``kw``: the stage's
         own budget (steps, batch, evaluations, validation trajectories)."""
-        prot = self.profile.protocol
+        prot, recipe = self.profile.protocol, self.profile.recipe
         return TrialSpec(
             data=str(self.data),
             model=self.model,
@@ -50,6 +50,10 @@ class RunContext:
             horizon=prot.horizon,
             ledger=self.ws.ledger_url,
             progress=self.cfg.progress,
+            target_modules=recipe.target_modules,
+            warmup_steps=recipe.warmup_steps,
+            # a trial the final model continues stays in the stable phase (no decay)
+            schedule="constant" if self.profile.final.grow else "cosine",
             **kw,
         )
 
@@ -129,12 +133,14 @@ def _context(ctx: RunContext) -> None:
 
 
 def _final(ctx: RunContext) -> None:
-    """Train the best lr/rank/precision and context length on what remains of the budget."""
+    """Train the chosen lr/rank/precision and context length on what remains of the budget;
+    with ``final.grow``, continue the chosen trial's checkpoint (see :class:`FinalSpec`)."""
     from lmcast.ledger import Ledger
     from lmcast.train import train
 
-    best = ctx.ws.read(ctx.ws.context_results)["best"]["params"]
-    prot, fin = ctx.profile.protocol, ctx.profile.final
+    chosen = ctx.ws.read(ctx.ws.context_results)["best"]
+    best = chosen["params"]
+    prot, fin, recipe = ctx.profile.protocol, ctx.profile.final, ctx.profile.recipe
     precision, rank = int(best["precision"]), int(best["rank"])
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
@@ -142,28 +148,39 @@ def _final(ctx: RunContext) -> None:
     n, arch = prot.test_trajectories, arch_for(ctx.model)
     reserve = sum(eval_flops(arch, n, c, h, precision, lora) for c, h in pairs)
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
-    log.info("stage: final training %s (allotment %.3e FLOPs)", best, allot)
     out = ctx.ws.final_dir
-    train(
-        TrainConfig(
-            model=ctx.model,
-            data=str(ctx.data),
-            out=str(out),
-            max_steps=fin.max_steps,
-            batch_size=fin.batch_size,
-            eval_steps=fin.eval_steps,
-            save_steps=fin.eval_steps,
-            ledger=ctx.ws.ledger_url,
-            experiment="final",
-            lr=float(best["lr"]),
-            rank=rank,
-            precision=precision,
-            context_length=int(best["context_length"]),
-            max_flops=allot,
-            resume=(out / "checkpoints").is_dir(),
-            progress=ctx.cfg.progress,
-        )
+    cfg = TrainConfig(
+        model=ctx.model,
+        data=str(ctx.data),
+        out=str(out),
+        max_steps=fin.max_steps,
+        batch_size=fin.batch_size,
+        eval_steps=fin.eval_steps,
+        save_steps=fin.eval_steps,
+        ledger=ctx.ws.ledger_url,
+        experiment="final",
+        lr=float(best["lr"]),
+        rank=rank,
+        precision=precision,
+        context_length=int(best["context_length"]),
+        target_modules=recipe.target_modules,
+        warmup_steps=recipe.warmup_steps,
+        max_flops=allot,
+        resume=(out / "checkpoints").is_dir(),
+        progress=ctx.cfg.progress,
     )
+    if fin.grow:
+        trial = chosen.get("reused_from") or chosen["out"]
+        cfg = replace(
+            cfg,
+            max_steps=int(chosen["steps"]) + fin.max_steps,
+            schedule="wsd",
+            decay_fraction=fin.decay_fraction,
+            init_from=None if cfg.resume else trial,
+        )
+        log.info("stage: final training grown from trial %s (+%d steps)", trial, fin.max_steps)
+    log.info("stage: final training %s (allotment %.3e FLOPs)", best, allot)
+    train(cfg)
 
 
 def _final_test(ctx: RunContext) -> None:

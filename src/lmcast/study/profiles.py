@@ -86,11 +86,28 @@ class ContextSpec:
 
 @dataclass(frozen=True)
 class FinalSpec:
-    """``final``: the final model's training (capped by the remaining budget)."""
+    """``final``: the final model's training (capped by the remaining budget).
+
+    With ``grow``, nothing the study trained is thrown away: the sweep and context-study
+    trials train at a constant learning rate after the warm-up (the stable phase of a
+    warmup-stable-decay schedule), and the final model continues the chosen trial's
+    checkpoint for ``max_steps`` more steps, the last ``decay_fraction`` of the whole run
+    decaying. Its trials then need the final's ``batch_size``.
+    """
 
     max_steps: int = _count()
     batch_size: int = _count()
     eval_steps: int = _count()
+    grow: bool = False
+    decay_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """``recipe``: how every training run of the study (trials and final) adapts the model."""
+
+    target_modules: str = "q_proj,v_proj"
+    warmup_steps: int = _count(10)
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class Profile:
     sweep: SweepSpec
     context_study: ContextSpec
     final: FinalSpec
+    recipe: RecipeSpec = field(default_factory=RecipeSpec)
 
 
 def profile_path(name: str) -> Path:
@@ -160,6 +178,15 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
                 raise LmcastError(f"profile {source}: missing key {key}")
             continue
         values[f.name] = _value(hints[f.name], raw[f.name], key, source, f.metadata.get("min"))
+    if cls is Profile and values["final"].grow:
+        fb = values["final"].batch_size
+        if values["sweep"].batch_size != fb or values["context_study"].batch_size != fb:
+            raise LmcastError(
+                f"profile {source}: final.grow continues a trial, so sweep.batch_size and "
+                f"context_study.batch_size must equal final.batch_size ({fb})"
+            )
+        if not 0 < values["final"].decay_fraction <= 1:
+            raise LmcastError(f"profile {source}: final.decay_fraction must be in (0, 1]")
     if cls is ProtocolSpec:
         for pair in values.get("also") or []:
             if len(pair) != 2 or min(pair) < 1:
@@ -195,6 +222,10 @@ def _value(tp: Any, value: Any, key: str, source: str, minimum: int | None) -> A
         if not isinstance(value, list) or not value:
             raise bad("a non-empty list")
         return [_value(typing.get_args(tp)[0], v, key, source, minimum) for v in value]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if tp is str:
         if not isinstance(value, str) or not value:
             raise bad("a string")

@@ -271,6 +271,14 @@ def final_section(ctx: ReportContext) -> list[str]:
         f"{final['protocol']['context_steps']} → {final['protocol']['horizon']} steps.",
         "",
     ]
+    if tc.get("init_from"):
+        L += [
+            f"Grown from trial `{Path(tc['init_from']).name}`: it continued that trial's "
+            f"checkpoint (the trial's FLOPs are charged to its own experiment, once), "
+            f"{tc.get('schedule')} schedule, the last {tc.get('decay_fraction', 0):.0%} decaying; "
+            f"LoRA on {tc.get('target_modules')}.",
+            "",
+        ]
     L += _metrics_table(
         final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
     )
