@@ -1,7 +1,8 @@
 """Typed study profiles (``lmcast run --profile``): YAML validated into frozen dataclasses.
 
 A profile is a complete description of a study: every key is required except
-``context_study.eval_steps`` (default: its ``max_steps``). A typo, a missing
+``context_study.eval_steps`` (default: its ``max_steps``), ``final.grow`` and
+``final.decay_fraction``, and ``recipe`` (default: LoRA on q/v, warm-up over 5 % of each run's steps). A typo, a missing
 key, a value of the wrong type, a list where a mapping belongs or malformed
 YAML is one :class:`~lmcast.errors.LmcastError` line naming the key.
 """
@@ -107,7 +108,7 @@ class RecipeSpec:
     """``recipe``: how every training run of the study (trials and final) adapts the model."""
 
     target_modules: str = "q_proj,v_proj"
-    warmup_steps: int = _count(10)
+    warmup_steps: int | None = None  # None: 5 % of each run's steps (TrainConfig's rule)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     for f in dataclasses.fields(cls):
         key = f"{where}{f.name}"
         if f.name not in raw:
-            if f.default is dataclasses.MISSING:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise LmcastError(f"profile {source}: missing key {key}")
             continue
         values[f.name] = _value(hints[f.name], raw[f.name], key, source, f.metadata.get("min"))
