@@ -93,6 +93,80 @@ def curve(src: Path, out: Path) -> None:
     (out / "curve_table.inc").write_text(_table(head, rows))
 
 
+RECIPES = {  # curve file -> the recipe it ran (from its own args)
+    "curve.json": "q/v, lr 1e-3, cosine",
+    "curve_recipe.json": "every linear layer, lr 2e-3, cosine",
+    "curve_recipe_qv.json": "q/v, lr 2e-3, cosine",
+}
+
+
+def _describe(data: dict) -> str:
+    a = data["args"]
+    targets = "every linear layer" if "gate_proj" in a.get("extra", "") else "q/v"
+    return (
+        f"{targets}, lr {a['lr']:g}, warm-up {a['warmup']}, cosine over {a['steps']} steps "
+        f"× {a['batch_size']} × {a['context_length']} tokens"
+    )
+
+
+def _crossing(data: dict) -> dict | None:
+    """The first point whose paired interval against persistence excludes zero (beats)."""
+    for p in data["points"]:
+        if (p.get("vs_persistence") or {}).get("verdict") == "beats":
+            return p
+    return None
+
+
+def recipes(src: Path, out: Path) -> None:
+    """Every committed learning curve on one plot (MAE relative to its own persistence) and
+    the recipe table: tokens, FLOPs and seconds to beat persistence, and the best point."""
+    from lmcast.plots import _plt, save_figure
+
+    curves = [(f, json.loads((src / f).read_text())) for f in RECIPES if (src / f).is_file()]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    rows = []
+    for _name, data in curves:
+        pts = data["points"]
+        label = _describe(data)
+        ax.plot(
+            [p["tokens"] for p in pts],
+            [p["mae"] / p["persistence_mae"] for p in pts],
+            marker="o",
+            label=label.split(", warm-up")[0] + f" ({data['args']['trajectories']} traj.)",
+        )
+        cross = _crossing(data)
+        tps = data.get("train_tokens_per_s") or float("nan")
+        best = min(pts[1:], key=lambda p: p["mae"])
+        rows.append(
+            [
+                label,
+                str(data["args"]["trajectories"]),
+                f"{cross['tokens']:,}" if cross else "not reached",
+                f"{cross['train_flops']:.2e}" if cross else "–",
+                f"{cross['tokens'] / tps / 60:.0f} min at {tps:.0f} tokens/s" if cross else "–",
+                f"{best['mae']:.3f} at {best['tokens']:,} (persistence {best['persistence_mae']:.3f})",
+                _versus(best.get("vs_persistence")),
+            ]
+        )
+    ax.axhline(1.0, color="grey", ls="--", label="persistence")
+    ax.set_xlabel("training tokens (512-token windows)")
+    ax.set_ylabel("val MAE / persistence MAE, 80 → 20")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    save_figure(fig, out / "recipe_curves.png")
+    head = [
+        "recipe",
+        "val traj.",
+        "tokens to beat persistence",
+        "FLOPs then",
+        "CPU time then",
+        "best val MAE",
+        "Δ vs persistence at best [95 % CI]",
+    ]
+    (out / "recipe_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
+
+
 def ablations(src: Path, out: Path) -> None:
     """The ablation table: each variant against the base, paired over trajectories."""
     path = src / "ablations.json"
@@ -320,6 +394,7 @@ def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     curve(src, out)
+    recipes(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
