@@ -7,6 +7,8 @@ import json
 import h5py
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lmcast.data import import_csv, load_dataset, split_indices
 from lmcast.errors import DataError
@@ -305,3 +307,94 @@ def test_argparse_errors_are_a_short_usage_and_one_error_line(capsys):
             main(argv)
         err = capsys.readouterr().err
         assert stop.value.code == 2 and err.count("\n") == 2 and err.startswith(needle), err
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("id,t,x\na,0,1\na,0,2\n", "has time 0 twice"),
+        ("id,t,x\na,nan,1\na,1,2\n", "is not finite"),
+        ("id,t,x\na,0,1,9\na,1,2\n", "more fields than the header"),
+    ],
+)
+def test_csv_reader_refuses_what_data_import_refused(tmp_path, text, needle):
+    """Audit finding 8: `forecast` accepted duplicate (id, t) rows, NaN times and extra
+    fields that `data import` refused; both read through one reader now."""
+    from lmcast.data import read_long_csv
+    from lmcast.errors import DataError
+
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=needle):
+        read_long_csv(path)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["", "id,t,x\n", "id,t,x,y\n", "\ufeffid,t,x\n"]).flatmap(
+        lambda head: st.text(alphabet='ab,01234.-e\nainf"; \r', max_size=120).map(
+            lambda body: head + body
+        )
+    )
+)
+def test_any_csv_text_reads_or_is_one_data_error(tmp_path, text):
+    """Fuzz: any text as a CSV gives series or a DataError (one line), never a traceback."""
+    from lmcast.data import read_long_csv
+    from lmcast.errors import DataError
+
+    path = tmp_path / "fuzz.csv"
+    path.write_text(text)
+    try:
+        ls = read_long_csv(path)
+    except DataError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert len(ls.ids) == len(ls.times) == len(ls.values) >= 1
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        _json,
+        st.fixed_dictionaries({"alpha": _json, "precision": _json}),
+        st.fixed_dictionaries({"base_model": _json, "variables": _json}),
+    )
+)
+def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, record):
+    """Fuzz: any JSON as `encoding.json` or `lmcast_export.json` is accepted only with a
+    finite alpha in range and an integer precision 0-6 (a model name and a list of names),
+    else it is one LmcastError, never a traceback."""
+    import math
+
+    from lmcast.errors import LmcastError
+    from lmcast.forecaster import read_export_meta
+    from lmcast.prepare import read_encoding_record
+
+    (tmp_path / "encoding.json").write_text(json.dumps(record))
+    (tmp_path / "lmcast_export.json").write_text(json.dumps(record))
+    try:
+        rec = read_encoding_record(tmp_path)
+    except LmcastError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert math.isfinite(rec["alpha"]) and 1e-12 <= rec["alpha"] <= 1e12
+        assert rec["precision"] in range(7)
+    try:
+        meta = read_export_meta(tmp_path)
+    except LmcastError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert isinstance(meta["base_model"], str) and meta["base_model"]

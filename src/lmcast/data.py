@@ -264,7 +264,9 @@ def read_long_csv(
 
     Raises:
         DataError: not a file, unreadable, duplicate or missing columns, no rows,
-            non-numeric values.
+            non-numeric values, a non-finite time, a (series, time) pair twice, or a row
+            with more fields than the header. ``lmcast forecast`` and ``lmcast data
+            import`` both read CSV through here.
     """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -293,13 +295,22 @@ def read_long_csv(
     if missing or not var_cols:
         raise _fail(csv_path, f"no variable columns found (missing: {missing})")
     series: dict[str, list[tuple[float, list[float]]]] = {}
+    seen: set[tuple[str, float]] = set()
     for lineno, row in enumerate(rows, start=2):
+        if None in row:  # more fields than the header names
+            raise _fail(csv_path, f"line {lineno}: more fields than the header's {len(header)}")
         try:
             t = float(row[time_column])
             vals = [float(row[c]) for c in var_cols]
         except (TypeError, ValueError):
             raise _fail(csv_path, f"line {lineno}: non-numeric time or value") from None
-        series.setdefault(row[id_column], []).append((t, vals))
+        sid = row[id_column]
+        if not math.isfinite(t):
+            raise _fail(csv_path, f"line {lineno}: time {row[time_column]!r} is not finite")
+        if (sid, t) in seen:
+            raise _fail(csv_path, f"line {lineno}: series {sid!r} has time {t:g} twice")
+        seen.add((sid, t))
+        series.setdefault(sid, []).append((t, vals))
     ids, times, values = list(series), [], []
     for sid in ids:
         pts = sorted(series[sid], key=lambda p: p[0])
