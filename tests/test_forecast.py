@@ -229,6 +229,12 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
     for f in ("metrics.json", "per_trajectory.csv", "run.json", "figures/error_hist.png"):
         assert (out / f).exists(), f
     assert len(list((out / "figures").glob("trajectory_*.png"))) == 2
+    versions = json.loads((out / "run.json").read_text())["versions"]
+    import torch
+    import transformers
+
+    assert versions["torch"].startswith(torch.__version__.split("+")[0])
+    assert versions["transformers"] == transformers.__version__
     recs = Ledger(url).records()
     assert len(recs) == 1 and recs[0].kind == "evaluate" and recs[0].flops == res["flops"] > 0
     # the paired comparison is computed from the per-trajectory errors it reports

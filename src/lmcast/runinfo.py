@@ -69,6 +69,19 @@ def machine_name(device: str = "cpu") -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
+def package_versions() -> dict[str, str | None]:
+    """Versions of the libraries a run's numbers depend on (``None`` where not installed)."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in ("torch", "transformers", "peft", "accelerate", "numpy", "scipy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def run_info(config: dict, seed: int | None, kind: str) -> dict:
     """The metadata block stored beside a run's outputs."""
     return {
@@ -77,6 +90,7 @@ def run_info(config: dict, seed: int | None, kind: str) -> dict:
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "seed": seed,
         "lmcast_version": __version__,
+        "versions": package_versions(),
         "git_commit": git_commit(),
         "python": platform.python_version(),
         "host": platform.node(),
