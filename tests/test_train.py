@@ -671,3 +671,42 @@ def test_a_run_grown_from_a_trial_equals_the_uninterrupted_run_and_pays_only_its
     own = rows[str(tmp_path / "grown")].flops
     assert 3 * step < own < trial.flops + 3 * step  # its 3 steps and validations, not the trial's
     assert own + trial.flops >= full.flops  # every step paid once, by one of them
+
+
+@pytest.mark.parametrize("tamper", ["empty", "partial", "nan", "huge_rank", "wrong_shape"])
+def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir, lv_file, tamper):
+    """Audit finding 5: an empty or partial safetensors loaded as a silent no-op adapter,
+    NaN weights crashed at sampling, and r=65536 allocated gigabytes before any check."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from lmcast.errors import LmcastError
+    from lmcast.models import load_model
+    from lmcast.train import train
+
+    train(_cfg(tmp_path, tiny_dir, lv_file, max_steps=1, save_steps=0, eval_steps=100))
+    adapter = tmp_path / "bad"
+    shutil.copytree(tmp_path / "run" / "adapter", adapter)
+    load_model(str(tiny_dir), adapter=str(adapter), device="cpu")  # untouched: loads
+    weights = load_file(adapter / "adapter_model.safetensors")
+    first = sorted(weights)[0]
+    if tamper == "empty":
+        weights, needle = {}, "weights lack"
+    elif tamper == "partial":
+        weights.pop(first)
+        needle = "weights lack"
+    elif tamper == "nan":
+        weights[first] = torch.full_like(weights[first], float("nan"))
+        needle = "NaN or infinite"
+    elif tamper == "wrong_shape":
+        weights[first] = torch.zeros(weights[first].shape[0] + 1, weights[first].shape[1])
+        needle = "has shape"
+    else:
+        cfg = json.loads((adapter / "adapter_config.json").read_text())
+        (adapter / "adapter_config.json").write_text(json.dumps({**cfg, "r": 65536}))
+        needle = "rank r=65536"
+    save_file(weights, adapter / "adapter_model.safetensors")
+    with pytest.raises(LmcastError, match=needle):
+        load_model(str(tiny_dir), adapter=str(adapter), device="cpu")

@@ -24,6 +24,7 @@ Names a user can give:
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import socket
 from dataclasses import dataclass, field
@@ -339,11 +340,87 @@ def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
         path = path / "adapter"
     if not (path / "adapter_config.json").is_file():
         raise LmcastError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
+    check_adapter(path, model)
     try:
         return PeftModel.from_pretrained(model, str(path), is_trainable=False)
     except Exception as exc:  # truncated weights, a config for another model, bad JSON
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise LmcastError(f"{adapter}: cannot load the LoRA adapter ({first[:300]})") from None
+
+
+def check_adapter(path: Path, model: Any) -> None:
+    """Check a saved LoRA adapter against ``model`` before PEFT allocates anything.
+
+    ``adapter_config.json``: a LoRA config whose rank is an integer from 1 to the
+    model's hidden size and whose ``lora_alpha`` is a finite number;
+    ``adapter_model.safetensors`` (its header first, then the tensors): an ``A`` and a
+    ``B`` matrix for every linear module the config targets (modules of other kinds are
+    left to PEFT's own checks), of shapes ``(r, in)`` and
+    ``(out, r)`` that fit the module, every value finite.
+
+    Raises:
+        LmcastError: the first problem, in one line.
+    """
+    import json
+    import math
+
+    from safetensors import SafetensorError, safe_open
+
+    where = f"{path}: LoRA adapter"
+    try:
+        cfg = json.loads((path / "adapter_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise LmcastError(f"{where} config is not readable JSON ({exc})") from None
+    if not isinstance(cfg, dict) or cfg.get("peft_type", "LORA") != "LORA":
+        raise LmcastError(f"{where} config is not a LoRA config")
+    r, alpha = cfg.get("r"), cfg.get("lora_alpha")
+    hidden = int(model.config.hidden_size)
+    if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= hidden:
+        raise LmcastError(f"{where} rank r={r!r} must be an integer from 1 to {hidden}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise LmcastError(f"{where} lora_alpha={alpha!r} must be a finite number")
+    targets = cfg.get("target_modules")
+    targets = [targets] if isinstance(targets, str) else targets
+    if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
+        raise LmcastError(f"{where} target_modules must name modules, got {targets!r}")
+    layers = cfg.get("layers_to_transform")
+    expected = {
+        name: (mod.in_features, mod.out_features)
+        for name, mod in model.named_modules()
+        if name.rsplit(".", 1)[-1] in targets
+        and hasattr(mod, "in_features")
+        and (
+            layers is None
+            or _layer_index(name) in (layers if isinstance(layers, list) else [layers])
+        )
+    }
+    file = path / "adapter_model.safetensors"
+    try:
+        with safe_open(str(file), "pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+            for name, (n_in, n_out) in expected.items():
+                for part, shape in (("lora_A", (r, n_in)), ("lora_B", (n_out, r))):
+                    key = f"base_model.model.{name}.{part}.weight"
+                    if key not in shapes:
+                        raise LmcastError(
+                            f"{where} weights lack {key} ({len(shapes)} tensors for "
+                            f"{2 * len(expected)} expected)"
+                        )
+                    if shapes[key] != shape:
+                        raise LmcastError(f"{where} {key} has shape {shapes[key]}, not {shape}")
+                    if not bool(f.get_tensor(key).isfinite().all()):
+                        raise LmcastError(f"{where} {key} holds NaN or infinite values")
+    except (OSError, SafetensorError) as exc:
+        raise LmcastError(f"{where} weights are not readable safetensors ({exc})") from None
+
+
+def _layer_index(module_name: str) -> int | None:
+    """The layer number in a module name like ``model.layers.3.self_attn.q_proj``."""
+    parts = module_name.split(".")
+    for a, b in itertools.pairwise(parts):
+        if a == "layers" and b.isdigit():
+            return int(b)
+    return None
 
 
 def decoder_and_head(model: Any) -> tuple[Any, Any]:
