@@ -380,3 +380,46 @@ def test_values_the_adapter_scale_cannot_write_are_refused(tiny_dir):
     fc.alpha = 1e-12
     with pytest.raises(LmcastError, match="need 16 integer digits"):
         fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1)
+
+
+def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    """Audit finding 4: `run.json` a list, `flops` a string or partial test metrics gave a
+    traceback and left a `.export-*` folder. Now: a broken run record is one line; broken
+    optional parts are left out of the card; the card starts with the Hub's YAML header and
+    run metadata cannot inject markup."""
+    import json
+    import shutil
+
+    from lmcast.configs import TrainConfig
+    from lmcast.train import train
+
+    run = tmp_path / "run"
+    train(
+        TrainConfig(
+            model=str(tiny_dir), data=str(lv_file), out=str(run), context_length=64,
+            batch_size=2, max_steps=1, save_steps=0, eval_steps=10, progress=False,
+            autocast="no", device="cpu", ledger=f"sqlite:///{tmp_path / 'l.db'}",
+        )
+    )  # fmt: skip
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**info, "command": "lmcast <script>x</script>"}))
+    (run / "summary.json").write_text(json.dumps({"flops": "lots"}))
+    (run / "test").mkdir()
+    (run / "test" / "metrics.json").write_text(json.dumps({"protocol": {"split": "test"}}))
+    code, _, err = run_cli("export", run, "--out", tmp_path / "exp")
+    assert code == 0, err
+    card = (tmp_path / "exp" / "README.md").read_text()
+    assert (
+        card.startswith("---\nlibrary_name: peft\n")
+        and "pipeline_tag: time-series-forecasting" in card
+    )
+    assert "<script>" not in card and "&lt;script&gt;" in card
+    assert "FLOPs: not recorded" in card and "Not evaluated on a test split" in card
+    broken = tmp_path / "broken"
+    shutil.copytree(run, broken)
+    (broken / "run.json").write_text("[1, 2]")
+    code, _, err = run_cli("export", broken, "--out", tmp_path / "exp2")
+    assert code == 2 and "not a training run record" in err and "Traceback" not in err
+    assert not (tmp_path / "exp2").exists() and not list(tmp_path.glob(".export-*"))

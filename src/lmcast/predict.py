@@ -213,7 +213,7 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.models import model_revision
+    from lmcast.prepare import check_encoding
     from lmcast.runinfo import write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
@@ -227,14 +227,47 @@ def export_run(cfg: ExportConfig) -> Path:
         raise LmcastError(f"--out {out}: already exists")
     if not out.parent.is_dir():
         raise LmcastError(f"{out.parent}: no such folder")
-    info = json.loads((run / "run.json").read_text())
-    tcfg = info.get("config", {})
+    info = _read_json(run / "run.json")
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise LmcastError(f"{run / 'run.json'}: not a training run record (no config object)")
+    tcfg = info["config"]
+    if not isinstance(tcfg.get("model"), str):
+        raise LmcastError(f"{run / 'run.json'}: config.model must be a model name")
+    enc = _read_json(run / "encoding.json")
+    if not isinstance(enc, dict):
+        raise LmcastError(f"{run / 'encoding.json'}: not an encoding record")
+    try:
+        check_encoding(enc.get("alpha"), enc.get("precision"))
+    except ValueError as exc:
+        raise LmcastError(f"{run / 'encoding.json'}: {exc}") from None
+    meta = _export_meta(run, info, tcfg)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
-    for p in need[:3]:
-        shutil.copyfile(p, tmp / p.name)
+    try:
+        for p in need[:3]:
+            shutil.copyfile(p, tmp / p.name)
+        write_json(tmp / EXPORT_FILE, meta)
+        write_text(tmp / "README.md", model_card(meta, enc))
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # lmcast's own temporary folder
+        raise
+    return out
+
+
+def _export_meta(run: Path, info: dict, tcfg: dict) -> dict:
+    """``lmcast_export.json``'s content; malformed optional parts (test metrics, the FLOP
+    count) are left out rather than trusted."""
+    from lmcast.models import model_revision
+
     test = _read_json(run / "test" / "metrics.json")
     summary = _read_json(run / "summary.json")
-    meta = {
+    flops = summary.get("flops") if isinstance(summary, dict) else None
+    try:
+        test_metrics = {k: test[k] for k in ("protocol", "model", "persistence", "comparisons")}
+        _test_lines(test_metrics)  # the card can be written from them
+    except (TypeError, KeyError, ValueError, AttributeError):
+        test_metrics = None
+    return {
         "base_model": tcfg.get("model"),
         "base_revision": model_revision(tcfg.get("model") or ""),
         "variables": _variables(tcfg.get("data")),
@@ -242,16 +275,12 @@ def export_run(cfg: ExportConfig) -> Path:
         "training": {
             k: tcfg.get(k) for k in ("data", "max_steps", "batch_size", "context_length", "lr")
         },
-        "train_flops": summary.get("flops") if summary else None,
-        "test_metrics": {k: test[k] for k in ("protocol", "model", "persistence", "comparisons")}
-        if test
+        "train_flops": flops
+        if isinstance(flops, (int, float)) and not isinstance(flops, bool)
         else None,
-        "command": info.get("command"),
+        "test_metrics": test_metrics,
+        "command": info.get("command") if isinstance(info.get("command"), str) else None,
     }
-    write_json(tmp / EXPORT_FILE, meta)
-    write_text(tmp / "README.md", model_card(meta, json.loads((run / "encoding.json").read_text())))
-    os.replace(tmp, out)
-    return out
 
 
 def _read_json(path: Path) -> dict | None:
@@ -273,30 +302,38 @@ def _variables(data: str | None) -> list[str]:
 
 
 def model_card(meta: dict, enc: dict) -> str:
-    """The export's ``README.md``: what the forecaster is, how it was made, how well it does."""
-    t = meta["training"]
+    """The export's ``README.md``: the Hub's YAML header, what the forecaster is, how it was
+    made, how well it does. Text from run metadata is HTML-escaped (no raw markup)."""
+    t, e = meta["training"], _esc
     lines = [
+        "---",
+        "library_name: peft",
+        f"base_model: {json.dumps(str(meta['base_model']))}",
+        "pipeline_tag: time-series-forecasting",
+        "tags: [lmcast, lora, llmtime, time-series]",
+        "---",
+        "",
         "# lmcast forecaster",
         "",
-        f"LoRA adapter for `{meta['base_model']}` (revision `{meta['base_revision']}`), "
-        f"forecasting {', '.join(meta['variables']) or 'series'} as LLMTIME text "
+        f"LoRA adapter for `{e(meta['base_model'])}` (revision `{e(meta['base_revision'])}`), "
+        f"forecasting {e(', '.join(meta['variables'])) or 'series'} as LLMTIME text "
         f"(alpha {enc['alpha']:g}, precision {enc['precision']}).",
         "",
         "```python",
         "from lmcast import Forecaster",
-        f"fc = Forecaster.load(model={meta['base_model']!r}, adapter='THIS_FOLDER')",
+        f"fc = Forecaster.load(model={str(meta['base_model'])!r}, adapter='THIS_FOLDER')",
         "pred = fc.predict(context, horizon=20)   # context: (steps, variables)",
         "```",
         "",
         "## Training",
         "",
-        f"- data: `{t['data']}`; {t['max_steps']} steps × {t['batch_size']} windows × "
-        f"{t['context_length']} tokens, lr {t['lr']}",
-        f"- LoRA: {meta['lora']}",
+        f"- data: `{e(t.get('data'))}`; {e(t.get('max_steps'))} steps × {e(t.get('batch_size'))} "
+        f"windows × {e(t.get('context_length'))} tokens, lr {e(t.get('lr'))}",
+        f"- LoRA: {e(meta['lora'])}",
         f"- FLOPs spent training: {meta['train_flops']:.3e}"
         if meta["train_flops"]
         else "- FLOPs: not recorded",
-        f"- command: `{meta['command']}`" if meta.get("command") else "- command: not recorded",
+        f"- command: `{e(meta['command'])}`" if meta.get("command") else "- command: not recorded",
         "",
         "## Test metrics",
         "",
@@ -305,21 +342,36 @@ def model_card(meta: dict, enc: dict) -> str:
     if not tm:
         lines.append("Not evaluated on a test split (run `lmcast evaluate --adapter RUN`).")
     else:
-        p = tm["protocol"]
-        lines += [
-            f"{p['n_trajectories']} {p['split']} trajectories, {p['context_steps']} → {p['horizon']} steps: "
-            f"MAE {tm['model']['original']['mae']:.4f} (persistence {tm['persistence']['original']['mae']:.4f}).",
-            "",
-        ]
-        for name, c in (tm.get("comparisons") or {}).items():
-            lo, hi = c["ci95"]
-            lines.append(
-                f"- vs {name}: {c['verdict']} (MAE difference {c['mean_difference']:+.4f}, "
-                f"95 % CI [{lo:+.4f}, {hi:+.4f}], wins {c['win_rate']:.0%})"
-            )
+        lines += _test_lines(tm)
     lines += [
         "",
         "Files: `adapter_model.safetensors`, `adapter_config.json`, `encoding.json`, "
         f"`{EXPORT_FILE}`; nothing here is executable (no pickle).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _esc(value: object) -> str:
+    import html
+
+    return html.escape(str(value), quote=False).replace("`", "'")
+
+
+def _test_lines(tm: dict) -> list[str]:
+    """The card's test-metric lines (raises on malformed metrics, which are then left out)."""
+    p = tm["protocol"]
+    lines = [
+        f"{int(p['n_trajectories'])} {_esc(p['split'])} trajectories, "
+        f"{int(p['context_steps'])} → {int(p['horizon'])} steps: "
+        f"MAE {float(tm['model']['original']['mae']):.4f} "
+        f"(persistence {float(tm['persistence']['original']['mae']):.4f}).",
+        "",
+    ]
+    for name, c in (tm.get("comparisons") or {}).items():
+        lo, hi = (float(v) for v in c["ci95"])
+        lines.append(
+            f"- vs {_esc(name)}: {_esc(c['verdict'])} (MAE difference "
+            f"{float(c['mean_difference']):+.4f}, 95 % CI [{lo:+.4f}, {hi:+.4f}], "
+            f"wins {float(c['win_rate']):.0%})"
+        )
+    return lines
