@@ -375,7 +375,7 @@ _json = st.recursive(
 )
 def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, record):
     """Fuzz: any JSON as `encoding.json` or `lmcast_export.json` is accepted only with a
-    finite alpha in range and an integer precision 0-6 (a model name and a list of names),
+    finite alpha in range and an integer precision 0-8 (a model name and a list of names),
     else it is one LmcastError, never a traceback."""
     import math
 
@@ -391,10 +391,25 @@ def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, r
         assert "\n" not in str(exc)
     else:
         assert math.isfinite(rec["alpha"]) and 1e-12 <= rec["alpha"] <= 1e12
-        assert rec["precision"] in range(7)
+        assert rec["precision"] in range(9)
     try:
         meta = read_export_meta(tmp_path)
     except LmcastError as exc:
         assert "\n" not in str(exc)
     else:
         assert isinstance(meta["base_model"], str) and meta["base_model"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "needle"), [(["a"], "must name each of the 2"), (["a", "a"], "names a series twice")]
+)
+def test_series_ids_are_checked_when_the_file_is_read(tmp_path, ids, needle):
+    """Audit finding 9: an HDF5 whose `series_ids` was shorter than its series failed with
+    a traceback after generation (FLOPs charged); now the file is refused when read."""
+    path = tmp_path / "ids.h5"
+    with h5py.File(path, "w") as f:
+        f["trajectories"] = np.ones((2, 5, 1), dtype=np.float32)
+        f["time"] = np.arange(5, dtype=np.float64)
+        f.attrs["series_ids"] = ids
+    with pytest.raises(DataError, match=needle):
+        load_dataset(path)

@@ -534,3 +534,27 @@ def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, 
     with pytest.raises(BudgetExceededError, match="stopped before a batch"):
         forecast(tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw)
     assert stats.flops == 0
+
+
+@pytest.mark.parametrize("broken", ["unknown_type", "pickle_weights"])
+def test_a_model_folder_that_cannot_load_is_one_line(tmp_path, lv_file, run_cli, broken):
+    """Audit finding 9: a --model folder whose config names an unknown model type, or whose
+    weights are a pickle, was refused as a traceback."""
+    from tiny_models import save_tiny
+
+    model_dir = save_tiny(tmp_path / "tiny")
+    if broken == "unknown_type":
+        cfg = json.loads((model_dir / "config.json").read_text())
+        (model_dir / "config.json").write_text(json.dumps({**cfg, "model_type": "no-such-arch"}))
+    else:
+        for f in model_dir.glob("*.safetensors"):
+            f.unlink()
+        (model_dir / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # a pickle
+    code, _, err = run_cli(
+        "evaluate", "--model", model_dir, "--data", lv_file, "--trajectories", 1,
+        "--horizon", 2, "--out", tmp_path / "ev", "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+        "--no-oracle",
+    )  # fmt: skip
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and last.startswith("lmcast: error: cannot load model"), err
+    assert "Traceback" not in err and not (tmp_path / "ev").exists()

@@ -199,3 +199,24 @@ def test_tied_options_are_decided_by_the_stated_rule_not_by_noise():
     assert choose(lr, LOWEST_VAL_LOSS)["chosen"] == "context_length=2"
     old = [{**r, "val_per_trajectory": None} for r in noisy]
     assert choose(old, LONGEST_WINDOW)["chosen"] == "context_length=256"
+
+
+@pytest.mark.parametrize(
+    "text", ['{"best": null}', "[]", '{"best": {"params": [1]}}', '{"best": {"params": {"lr": 1}}}']
+)
+def test_a_stage_result_of_the_wrong_shape_is_one_line(tmp_path, run_cli, text):
+    """Audit finding 9: `{"best": null}` in a stage's results.json gave a traceback."""
+    from lmcast.errors import LmcastError
+    from lmcast.study.workspace import Workspace
+
+    ws = Workspace.at(tmp_path / "ws")
+    ws.context_dir.mkdir(parents=True)
+    ws.context_results.write_text(text)
+    with pytest.raises(LmcastError, match="not a stage result with a chosen trial"):
+        ws.read_choice(ws.context_results, ("lr", "rank", "precision", "context_length"))
+    ws.sweep_dir.mkdir(parents=True)
+    ws.sweep_results.write_text(text if "lr" not in text else "7")
+    code, _, err = run_cli(
+        "context-study", "--workspace", ws.root, "--data", "x.h5", "--no-progress"
+    )
+    assert code == 2 and "not a stage result" in err and "Traceback" not in err, err

@@ -136,6 +136,14 @@ def validate(
             names = None
     if names is None:
         names = DEFAULT_VARIABLES if v == 2 else tuple(f"var{i}" for i in range(v))
+    ids = attrs.get("series_ids")
+    if ids is not None:
+        if isinstance(ids, (str, bytes)) or np.ndim(ids) != 1 or len(ids) != n:
+            raise _fail(path, f"attribute 'series_ids' must name each of the {n} series")
+        ids = [str(x.decode() if isinstance(x, bytes) else x) for x in ids]
+        if len(set(ids)) != n:
+            raise _fail(path, "attribute 'series_ids' names a series twice")
+        attrs["series_ids"] = ids
     return Dataset(
         trajectories=traj.astype(np.float32, copy=False),
         time=time.astype(np.float64, copy=False),

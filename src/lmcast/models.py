@@ -310,6 +310,10 @@ def load_model(
         raise ModelNotFoundError(
             f"cannot load model {name!r}: {str(exc).splitlines()[0]}"
         ) from None
+    except (ValueError, KeyError, TypeError, RuntimeError, ImportError) as exc:
+        # an unknown model type, weights in a format refused (a pickle), a broken config
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LmcastError(f"cannot load model {name!r}: {first[:300]}") from None
     model.to(dev)
     lora = None
     if adapter is not None:

@@ -124,7 +124,6 @@ def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
 
 
 ALPHA_RANGE = (1e-12, 1e12)  # scales whose encoded values stay writable in a few digits
-MAX_PRECISION = 6
 
 
 def check_encoding(alpha: object, precision: object) -> tuple[float, int]:

@@ -137,7 +137,7 @@ def encode(cfg: EncodeConfig) -> dict:
 
     from lmcast import encoding
     from lmcast.data import load_dataset, split_indices
-    from lmcast.prepare import resolve_alpha
+    from lmcast.prepare import check_precision, resolve_alpha
     from lmcast.qwen_tokens import qwen_token_ids
 
     ds = load_dataset(cfg.data)
@@ -146,6 +146,7 @@ def encode(cfg: EncodeConfig) -> dict:
         raise DataError(f"--index {cfg.index} is out of range: {cfg.data} holds {n} trajectories")
     if cfg.steps < 0:
         raise DataError(f"--steps must be >= 0, got {cfg.steps}")
+    check_precision(cfg.precision)
     alpha, rule = resolve_alpha(cfg.alpha, ds, split_indices(n)["train"])
     x = ds.trajectories[cfg.index]
     if cfg.steps:

@@ -33,9 +33,9 @@ def best_from_sweep(ws: Workspace) -> dict:
         raise LmcastError(
             f"{ws.sweep_results}: no sweep results; run `lmcast sweep` first or pass --no-from-best"
         )
-    if not res.get("best"):
+    if isinstance(res, dict) and res.get("best") is None and res.get("rows") == []:
         raise LmcastError(f"{ws.sweep_results}: the sweep has no finished trial")
-    return res["best"]["params"]
+    return ws.read_choice(ws.sweep_results, ())["params"]
 
 
 def identical_sweep_trial(ws: Workspace, trial: Trial) -> dict | None:

@@ -138,7 +138,8 @@ def _final(ctx: RunContext) -> None:
     from lmcast.ledger import Ledger
     from lmcast.train import train
 
-    chosen = ctx.ws.read(ctx.ws.context_results)["best"]
+    keys = ("lr", "rank", "precision", "context_length")
+    chosen = ctx.ws.read_choice(ctx.ws.context_results, keys)
     best = chosen["params"]
     prot, fin, recipe = ctx.profile.protocol, ctx.profile.final, ctx.profile.recipe
     precision, rank = int(best["precision"]), int(best["rank"])

@@ -117,6 +117,24 @@ class Workspace:
 
     # -- results I/O ---------------------------------------------------------------
 
+    @classmethod
+    def read_choice(cls, path: Path, keys: tuple[str, ...]) -> dict:
+        """The chosen trial record of a sweep or context-study ``results.json``, its shape
+        checked: ``best`` an object whose ``params`` hold ``keys``.
+
+        Raises:
+            LmcastError: missing, unreadable, or of another shape (one line).
+        """
+        res = cls.read(path)
+        best = res.get("best") if isinstance(res, dict) else None
+        params = best.get("params") if isinstance(best, dict) else None
+        if not isinstance(params, dict) or any(k not in params for k in keys):
+            raise LmcastError(
+                f"{path}: not a stage result with a chosen trial ({', '.join(keys)}); "
+                "delete it to rerun the stage"
+            )
+        return best
+
     @staticmethod
     def read(path: Path) -> Any | None:
         """A stage's JSON output, or ``None`` when it does not exist.
