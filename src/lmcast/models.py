@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.errors import LmcastError, ModelNotFoundError
-from lmcast.flops import Architecture, LoraSpec, arch_from_hf_config
+from lmcast.flops import Architecture, LoraSpec, arch_from_hf_config, resolve_architecture
 from lmcast.logs import get_logger
 
 log = get_logger("models")
@@ -322,6 +322,24 @@ def load_model(
     model.eval()
     arch = arch_from_hf_config(model.config.to_dict(), name=name)
     return LoadedModel(model, _prepare_tokenizer(tok), name, arch, lora)
+
+
+def architecture_of(name: str) -> Architecture:
+    """A model's architecture numbers without loading its weights: built in, from a local
+    ``config.json``, else from the config alone (``AutoConfig``, cache or hub)."""
+    try:
+        return resolve_architecture(name)
+    except KeyError:
+        pass
+    from transformers import AutoConfig
+
+    src, local = resolve_source(name)
+    try:
+        cfg = AutoConfig.from_pretrained(src, local_files_only=local, trust_remote_code=False)
+    except (OSError, ValueError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LmcastError(f"cannot read the config of {name!r}: {first[:300]}") from None
+    return arch_from_hf_config(cfg.to_dict(), name=name)
 
 
 def wrap_model(model: Any, tokenizer: Any, name: str = "custom") -> LoadedModel:

@@ -338,12 +338,8 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
 
 
 def arch_for(model: str) -> flopsmod.Architecture:
-    """Architecture numbers of a model name: built in, from a config, or by loading it."""
-    if model in flopsmod.ARCHITECTURES:
-        return flopsmod.ARCHITECTURES[model]
-    try:
-        return flopsmod.resolve_architecture(model)
-    except KeyError:
-        from lmcast.models import load_model
+    """Architecture numbers of a model name, without loading weights
+    (:func:`lmcast.models.architecture_of`)."""
+    from lmcast.models import architecture_of
 
-        return load_model(model).arch
+    return architecture_of(model)
