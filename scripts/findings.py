@@ -321,6 +321,59 @@ def performance(src: Path, out: Path) -> None:
         )
     head = ["run", "batch", "seed-style tokens/s", "lmcast tokens/s", "speedup"]
     (out / "performance_train.inc").write_text(_table(head, train) if train else "(none)\n")
+    ceiling = []
+    for path in sorted(src.glob("*_train*.json")):
+        r = json.loads(path.read_text())
+        rates = r.get("layer_matmul_flops_per_s")
+        if not rates:  # measured before the benchmark reported the CPU's own ceiling
+            continue
+        ceiling.append(
+            [
+                path.stem,
+                f"{r['batch']} × {r['context_length']}",
+                f"{rates['bfloat16'] / 1e9:,.0f}",
+                f"{rates['float32'] / 1e9:,.0f}",
+                f"{r['achieved_flops_per_s'] / 1e9:,.0f}",
+                f"{r['share_of_layer_matmul_rate']:.0%}",
+            ]
+        )
+    head = [
+        "run",
+        "batch",
+        "layer matmuls, bf16 GFLOP/s",
+        "layer matmuls, float32 GFLOP/s",
+        "training GFLOP/s (ledger count)",
+        "share of the faster",
+    ]
+    (out / "performance_ceiling.inc").write_text(
+        _table(head, ceiling) if ceiling else "(not measured yet)\n"
+    )
+    oracle = src / "cpu_oracle.json"
+    if oracle.is_file():
+        r = json.loads(oracle.read_text())
+        rows = [
+            [
+                f"{r['trajectories']} × {r['protocol']}, noise σ {r['noise_sigma']}",
+                f"{r['one_at_a_time_s']:.1f}",
+                f"{r['batched_s']:.1f}",
+                f"{r['speedup']:.1f}×",
+                f"{r['one_at_a_time_mae']:.4f}",
+                f"{r['batched_mae']:.4f}",
+            ]
+        ]
+        head = [
+            "contexts",
+            "scipy one at a time s",
+            "batched s",
+            "speedup",
+            "MAE scipy",
+            "MAE batched",
+        ]
+        (out / "performance_oracle.inc").write_text(
+            _table(head, rows) + f"\nMachine: {r['machine']}.\n"
+        )
+    else:
+        (out / "performance_oracle.inc").write_text("(not measured yet)\n")
     step = src / "cpu_decode_step.json"
     rows = []
     if step.is_file():
