@@ -104,20 +104,11 @@ class Ledger:
     def __init__(self, url: str | None = None, budget: float | None = None) -> None:
         import sqlalchemy as sa
 
+        from lmcast.database import create_tables, open_engine
+
         self.url = resolve_url(url)
         self.shown_url = mask_secrets(self.url)  # what messages and outputs show
-        connect_args = {}
-        if self.url.startswith("sqlite:///"):
-            db = Path(self.url.removeprefix("sqlite:///"))
-            if str(db) != ":memory:":
-                db.parent.mkdir(parents=True, exist_ok=True)
-            connect_args = {"timeout": 60}
-        try:
-            self.engine = sa.create_engine(self.url, connect_args=connect_args, future=True)
-        except Exception as exc:  # bad URL or missing driver
-            raise LmcastError(
-                mask_secrets(f"cannot open ledger {self.shown_url!r}: {exc}")
-            ) from None
+        self.engine = open_engine(self.url, "ledger", make_folder=True)
         if self.engine.dialect.name == "sqlite":
             _immediate_transactions(self.engine)
         meta = sa.MetaData()
@@ -141,14 +132,7 @@ class Ledger:
             sa.Column("key", sa.String(100), primary_key=True),
             sa.Column("value", sa.Text, nullable=False),
         )
-        try:
-            meta.create_all(self.engine)
-        except sa.exc.DBAPIError as exc:
-            if "already exists" not in str(exc):  # another process created it first
-                first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
-                raise LmcastError(
-                    mask_secrets(f"cannot open ledger {self.shown_url!r}: {first}")
-                ) from None
+        create_tables(meta, self.engine, self.url, "ledger")
         if budget is not None:
             self.set_budget(budget)
 

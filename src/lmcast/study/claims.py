@@ -29,15 +29,10 @@ class Claims:
     def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
 
-        from lmcast.errors import LmcastError
-        from lmcast.runinfo import mask_secrets
+        from lmcast.database import create_tables, open_engine
 
         self.sa = sa
-        args = {"timeout": 60} if url.startswith("sqlite") else {}
-        try:
-            self.engine = sa.create_engine(url, connect_args=args)
-        except Exception as exc:  # a malformed URL or a missing driver
-            raise LmcastError(mask_secrets(f"cannot open sweep storage {url!r}: {exc}")) from None
+        self.engine = open_engine(url, "sweep storage")
         meta = sa.MetaData()
         self.table = sa.Table(
             "lmcast_claims",
@@ -49,14 +44,7 @@ class Claims:
             sa.Column("pid", sa.Integer, nullable=False),
             sa.Column("updated", sa.Float, nullable=False),
         )
-        try:
-            meta.create_all(self.engine)
-        except sa.exc.DBAPIError as exc:  # a concurrent worker created it, or unreachable
-            if "already exists" not in str(exc):
-                first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
-                raise LmcastError(
-                    mask_secrets(f"cannot open sweep storage {url!r}: {first or exc}")
-                ) from None
+        create_tables(meta, self.engine, url, "sweep storage")
         self.study = study
         self.me = (socket.gethostname(), os.getpid())
         self.lease = CLAIM_LEASE_SECONDS
