@@ -163,7 +163,9 @@ def measure_train(
 
         arch = resolve_architecture(model)
         rows = batch_size * context_length
-        rates = {d: layer_matmul_rate(arch, rows, d)["flops_per_s"] for d in ("bfloat16", "float32")}
+        rates = {
+            d: layer_matmul_rate(arch, rows, d)["flops_per_s"] for d in ("bfloat16", "float32")
+        }
         out["layer_matmul_flops_per_s"] = {d: round(v) for d, v in rates.items()}
         ceiling = max(rates.values())
         out["share_of_layer_matmul_rate"] = round(flops_per_s / ceiling, 3)

@@ -133,7 +133,7 @@ def test_top_layer_lora_stops_backward_and_is_charged_so(tmp_path, lv_file):
         keep_checkpoints=0,
     )
     res = train(cfg)
-    tuned = load_model(str(model_dir), adapter=str(tmp_path / "run"))
+    tuned = load_model(str(model_dir), adapter=str(tmp_path / "run"), merge=False)
     layers = tuned.model.base_model.model.model.layers
     adapted = [i for i, m in enumerate(layers) if any("lora_A" in n for n, _ in m.named_modules())]
     assert adapted == [2, 3]
@@ -611,7 +611,7 @@ def test_broken_adapter_and_resume_with_other_lora_settings_one_line(
     ):
         code, _, err = run_cli(*argv)
         last = err.strip().splitlines()[-1]  # after transformers' own loading bar
-        assert code == 2 and "cannot load the LoRA adapter" in last and "Traceback" not in err
+        assert code == 2 and "LoRA adapter" in last and "Traceback" not in err
     assert not (tmp_path / "e").exists() and not (tmp_path / "f.csv").exists()
     code, _, err = run_cli(
         "train", *common, "--out", tmp_path / "r", "--context-length", "64", "--rank", "8",

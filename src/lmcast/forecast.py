@@ -402,9 +402,9 @@ def _generate_batch(
     head_vocab = int(tab.token_ids.numel())
     # the prefill (one new token from it), then the passes that ran
     stats.flops += flops.generation_flops(
-        lm.arch, P, 1, batch=B, lora=lm.lora, head_vocab=head_vocab, static_kv=decode.prefill_keys,
+        lm.arch, P, 1, batch=B, lora=lm.lora_cost, head_vocab=head_vocab, static_kv=decode.prefill_keys,
         prefill_batch=b,
-    ) + flops.decode_passes_flops(lm.arch, passes, B, lora=lm.lora, head_vocab=head_vocab)  # fmt: skip
+    ) + flops.decode_passes_flops(lm.arch, passes, B, lora=lm.lora_cost, head_vocab=head_vocab)  # fmt: skip
     return torch.stack(produced, 1).cpu().tolist()
 
 
@@ -569,7 +569,7 @@ def batch_flops_bound(
         P,
         max_new + 1,
         batch=sum(rows),
-        lora=lm.lora,
+        lora=lm.lora_cost,
         head_vocab=int(tab.token_ids.numel()),
         static_kv=P + max_new,
         prefill_batch=len(rows),

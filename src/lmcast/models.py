@@ -54,6 +54,7 @@ class LoadedModel:
         name: the name the user gave.
         arch: architecture numbers for FLOP accounting.
         lora: the LoRA spec of an applied adapter, if any.
+        merged: the adapter's weights were merged into the base weights (inference).
         cache: per-model derived tables (the forecaster's grammar tables), kept
             with the model so they live and die with it.
     """
@@ -64,6 +65,13 @@ class LoadedModel:
     arch: Architecture
     lora: LoraSpec | None = None
     cache: dict = field(default_factory=dict, repr=False)
+    merged: bool = False
+
+    @property
+    def lora_cost(self) -> LoraSpec | None:
+        """The LoRA branches a forward pass runs, for the ledger: none once the adapter's
+        weights are merged into the base weights (the pass then costs the base model's)."""
+        return None if self.merged else self.lora
 
     @property
     def device(self) -> Any:
@@ -290,8 +298,13 @@ def load_model(
     adapter: str | os.PathLike | None = None,
     device: str | None = None,
     dtype: str | None = None,
+    merge: bool = True,
 ) -> LoadedModel:
-    """Load a model (and optionally a LoRA adapter directory) for inference or training."""
+    """Load a model (and optionally a LoRA adapter directory) for inference or training.
+
+    ``merge``: fold the adapter into the base weights (inference: faster, the ledger then
+    charges the base model's passes; :attr:`LoadedModel.lora` still describes the adapter).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src, local = resolve_source(name)
@@ -315,13 +328,18 @@ def load_model(
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise LmcastError(f"cannot load model {name!r}: {first[:300]}") from None
     model.to(dev)
-    lora = None
+    lora, merged = None, False
     if adapter is not None:
         model = apply_adapter(model, adapter)
         lora = lora_spec_of(model)
+        if merge:
+            # W + (alpha/r)·B·A folded into W: a forward pass then runs the base model's
+            # matmuls only; with LoRA on every linear layer, forecasting ran 2.1x faster
+            # merged (benchmarks/bench_merge.py, docs/performance/cpu_merge.json)
+            model, merged = model.merge_and_unload(), True
     model.eval()
     arch = arch_from_hf_config(model.config.to_dict(), name=name)
-    return LoadedModel(model, _prepare_tokenizer(tok), name, arch, lora)
+    return LoadedModel(model, _prepare_tokenizer(tok), name, arch, lora, merged=merged)
 
 
 def architecture_of(name: str) -> Architecture:

@@ -836,7 +836,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         state = resume_state(s, Path(cfg.init_from))
     else:
         state = TrainState()
-    if state.step >= cfg.max_steps:
+    if ckpt is None and cfg.init_from is not None and state.step >= cfg.max_steps:
         raise LmcastError(
             f"--max-steps {cfg.max_steps}: the run continued with --init-from is already at "
             f"step {state.step}"
