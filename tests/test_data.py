@@ -136,6 +136,9 @@ def test_qwen_token_ids_reference():
 def test_encode_index_out_of_range(lv_file, run_cli):
     code, _, err = run_cli("encode", "--data", lv_file, "--index", 999)
     assert code == 2 and "out of range" in err
+    # audit finding 9 (a regression): --precision -1 was a traceback
+    code, _, err = run_cli("encode", "--data", lv_file, "--precision", -1)
+    assert code == 2 and "--precision must be between 0 and 8" in err and "Traceback" not in err
 
 
 def test_import_csv_roundtrip(tmp_path, run_cli):
