@@ -11,13 +11,10 @@ the weights in their dtype).
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from json_out import emit
 
 
 def main() -> dict:
@@ -58,7 +55,6 @@ def main() -> dict:
     a, b = outs["branches"], outs["merged"]
     res = {
         "machine": machine_name(),
-        "command": shlex.join(["benchmarks/bench_merge.py", *sys.argv[1:]]),
         "lora": str(models["branches"].lora),
         "windows": args.n,
         "protocol": f"{args.context_steps} -> {args.horizon}",
@@ -70,10 +66,7 @@ def main() -> dict:
         "merged_mae": float(np.nanmean(np.abs(b[:, 0] - truth))),
         "mae_between": float(np.nanmean(np.abs(a - b))),
     }
-    print(json.dumps(res, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
-    return res
+    return emit(res, args.out, "bench_merge.py")
 
 
 if __name__ == "__main__":

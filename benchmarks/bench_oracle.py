@@ -11,13 +11,10 @@ fits inexact, as on real data.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from json_out import emit
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -47,7 +44,6 @@ def main(argv: list[str] | None = None) -> dict:
     ref = np.stack([baselines._simulate(th[None], t[: c + h], 0.5)[0, c:] for th, _ in fits])
     out = {
         "machine": machine_name(),
-        "command": shlex.join(["benchmarks/bench_oracle.py", *(argv or sys.argv[1:])]),
         "trajectories": args.n,
         "protocol": f"{c} -> {h}",
         "noise_sigma": args.noise,
@@ -57,10 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
         "batched_mae": float(np.abs(res.forecasts - truth).mean()),
         "one_at_a_time_mae": float(np.abs(ref - truth).mean()),
     }
-    print(json.dumps(out, indent=1))
-    if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    return out
+    return emit(out, args.out, "bench_oracle.py", argv)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from json_out import emit
 
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -202,10 +201,7 @@ def main() -> None:
         args.seed,
     )
     out["machine"] = machine_name()
-    out["command"] = shlex.join(["benchmarks/bench_train.py", *sys.argv[1:]])
-    print(json.dumps(out, indent=2))
-    if args.out:
-        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    emit(out, args.out, "bench_train.py")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmcast.lotka_volterra import PARAM_RANGES, LVParams, integrate
+from lmcast.lotka_volterra import PARAM_NAMES, PARAM_RANGES, LVParams, integrate
 
 
 def persistence(contexts: np.ndarray, horizon: int) -> np.ndarray:
@@ -63,8 +63,8 @@ def fit_one(
 
     y = np.asarray(context, dtype=np.float64)
     scale = np.maximum(np.abs(y).mean(axis=0), 1e-3)
-    lo = np.concatenate([_LO, [0.0, 0.0]])
-    hi = np.concatenate([_HI, [max(50.0, 3 * y[0, 0]), max(50.0, 3 * y[0, 1])]])
+    lo, hi = _bounds(y[None])
+    hi = hi[0]
 
     def resid_many(thetas: np.ndarray) -> np.ndarray:
         sim = _simulate(thetas, times, max_dt)
@@ -88,9 +88,9 @@ def fit_one(
     best, best_cost = None, np.inf
     for s in range(starts):
         if s == 0:
-            rates = np.array([np.mean(PARAM_RANGES[k]) for k in ("a", "b", "d", "g", "inv_k")])
+            rates = np.array([np.mean(PARAM_RANGES[k]) for k in PARAM_NAMES])
         else:
-            rates = np.array([rng.uniform(*PARAM_RANGES[k]) for k in ("a", "b", "d", "g", "inv_k")])
+            rates = np.array([rng.uniform(*PARAM_RANGES[k]) for k in PARAM_NAMES])
         x0 = np.clip(np.concatenate([rates, y[0]]), lo, hi)
         try:
             res = least_squares(fun, x0, jac=jac, bounds=(lo, hi), max_nfev=60, x_scale="jac")
@@ -117,11 +117,10 @@ def _bounds(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _starts(y: np.ndarray, starts: int, seed: int) -> np.ndarray:
     """``(N, S, 7)`` starting points: the range centres, then random rates; the context's
     first values as initial populations."""
-    keys = ("a", "b", "d", "g", "inv_k")
     rng = np.random.default_rng(seed)
     rates = np.empty((len(y), starts, 5))
-    rates[:, 0] = [np.mean(PARAM_RANGES[k]) for k in keys]
-    for j, k in enumerate(keys):
+    rates[:, 0] = [np.mean(PARAM_RANGES[k]) for k in PARAM_NAMES]
+    for j, k in enumerate(PARAM_NAMES):
         rates[:, 1:, j] = rng.uniform(*PARAM_RANGES[k], size=(len(y), starts - 1))
     init = np.broadcast_to(y[:, None, 0, :], (len(y), starts, 2))
     return np.concatenate([rates, init], axis=2)

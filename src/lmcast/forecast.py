@@ -250,7 +250,7 @@ def generate_texts(
 
     tab = _tables(lm, grammar)
     tok = lm.tokenizer
-    max_new = horizon * tab.auto.max_chars_per_step() + 1
+    max_new = max_new_tokens(tab, horizon)
     lengths = [len(t) for t in tok(prompts, add_special_tokens=False)["input_ids"]]
     elem = lm.model.dtype.itemsize if hasattr(lm.model, "dtype") else 4
     longest = max(lengths, default=1)
@@ -268,9 +268,7 @@ def generate_texts(
     row0 = 0
     for jobs in plan_batches(lengths, samples, rows_cap):
         if flop_limit is not None:
-            bound = batch_flops_bound(
-                lm, tab, [lengths[j.prompt] for j in jobs], [j.rows for j in jobs], max_new
-            )
+            bound = batch_flops_bound(lm, tab, lengths, jobs, max_new)
             _check_limit(bound, stats.flops - spent_before, flop_limit)
         gen_ids = _generate_batch(
             lm,
@@ -543,36 +541,45 @@ def projected_generation_flops(
     """
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
     tab = _tables(lm, grammar)
-    max_new = horizon * tab.auto.max_chars_per_step() + 1
-    prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+    max_new = max_new_tokens(tab, horizon)
+    prompts = llmtime_prompts(contexts, alpha, precision)
     lengths = [len(t) for t in lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
     return sum(
-        batch_flops_bound(
-            lm, tab, [lengths[j.prompt] for j in jobs], [j.rows for j in jobs], max_new
-        )
+        batch_flops_bound(lm, tab, lengths, jobs, max_new)
         for jobs in plan_batches(lengths, samples, batch_size)
     )
 
 
+def max_new_tokens(tab: _Tables, horizon: int) -> int:
+    """The token cap of one sequence: ``horizon`` steps of the longest step the grammar can
+    write (a token holds at least one character), plus the end."""
+    return horizon * tab.auto.max_chars_per_step() + 1
+
+
+def llmtime_prompts(contexts: Sequence[np.ndarray], alpha: float, precision: int) -> list[str]:
+    """The prompt of each ``(C_i, V)`` context: its LLMTIME text followed by ``;``."""
+    return [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+
+
 def batch_flops_bound(
-    lm: LoadedModel, tab: _Tables, prompt_lengths: list[int], rows: list[int], max_new: int
+    lm: LoadedModel, tab: _Tables, lengths: Sequence[int], jobs: Sequence[_Job], max_new: int
 ) -> int:
-    """The most one batch of :func:`_generate_batch` can charge: its prompts (tokens
-    ``prompt_lengths``, ``rows[i]`` sequences each) padded to the longest, prefilled once
-    each, then ``max_new`` one-token passes of every row attending to all ``P + max_new``
-    keys. A two-token (jump-forward) pass costs no more than two one-token passes, a pass
-    with shared-prefix attention attends to fewer keys, and a batch feeds at most
-    ``max_new`` tokens per row, so the charge never exceeds this."""
-    P = max(prompt_lengths)
+    """The most one batch of :func:`_generate_batch` can charge: its ``jobs``' prompts
+    (``lengths[job.prompt]`` tokens, ``job.rows`` sequences each) padded to the longest,
+    prefilled once each, then ``max_new`` one-token passes of every row attending to all
+    ``P + max_new`` keys. A two-token (jump-forward) pass costs no more than two one-token
+    passes, a pass with shared-prefix attention attends to fewer keys, and a batch feeds at
+    most ``max_new`` tokens per row, so the charge never exceeds this."""
+    P = max(lengths[j.prompt] for j in jobs)
     return flops.generation_flops(
         lm.arch,
         P,
         max_new + 1,
-        batch=sum(rows),
+        batch=sum(j.rows for j in jobs),
         lora=lm.lora_cost,
         head_vocab=int(tab.token_ids.numel()),
         static_kv=P + max_new,
-        prefill_batch=len(rows),
+        prefill_batch=len(jobs),
     )
 
 
@@ -629,7 +636,7 @@ def forecast(
     """
     n, v = len(contexts), np.shape(contexts[0])[-1]
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
-    prompts = [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+    prompts = llmtime_prompts(contexts, alpha, precision)
     texts, stats = generate_texts(
         lm,
         prompts,

@@ -41,7 +41,6 @@ from lmcast.errors import LmcastError
 
 #: the file an export (and a training run) names its base model in
 EXPORT_FILE = "lmcast_export.json"
-MAX_INT_DIGITS = 12  # integer digits of a scaled value beyond which a forecast is refused
 
 
 @dataclass(frozen=True)
@@ -247,11 +246,10 @@ class Forecaster:
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
         """The most steps the model's context window holds after this context's prompt
         (each step bounded by the grammar's longest: one token per character at most)."""
-        from lmcast import encoding
-        from lmcast.forecast import grammar_for
+        from lmcast.forecast import grammar_for, llmtime_prompts
 
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
-        prompt = encoding.encode(context, alpha, self.precision) + encoding.STEP_SEP
+        (prompt,) = llmtime_prompts([context], alpha, self.precision)
         used = len(self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         per_step = grammar_for([context], alpha, self.precision, True).max_chars_per_step()
         return max(0, (limit - used - 1) // per_step)
@@ -268,16 +266,17 @@ class Forecaster:
                 below 1, or a horizon the context window cannot hold after the prompt.
         """
         from lmcast import encoding
+        from lmcast.prepare import MAX_SCALED
 
         ctx = as_contexts(context)
         if horizon < 1 or samples < 1:
             raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
         alpha = self.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in ctx]))
-        digits = len(str(int(max(float(np.abs(c).max()) for c in ctx) / alpha)))
-        if digits > MAX_INT_DIGITS:
+        scaled = max(float(np.abs(c).max()) for c in ctx) / alpha
+        if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.prepare)
             raise LmcastError(
-                f"values scaled by alpha {alpha:g} need {digits} integer digits "
-                f"(at most {MAX_INT_DIGITS}: the adapter's scale does not suit these series)"
+                f"values scaled by alpha {alpha:g} need {len(str(int(scaled)))} integer digits "
+                f"(at most {MAX_SCALED:.0e}: the adapter's scale does not suit these series)"
             )
         longest = max(ctx, key=len)
         room = self.max_horizon(longest, alpha)

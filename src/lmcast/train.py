@@ -505,8 +505,7 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     s.scheduler.load_state_dict(state["scheduler"])
     log.info("resumed from %s (step %d, %.3e FLOPs used)", ckpt, state["step"], state["flops"])
     if source is not None:  # a new run grown from another: its own history starts here
-        step = state["step"]
-        return TrainState(step=step, used=state["flops"], inherited=state["flops"])
+        return TrainState(step=state["step"], used=state["flops"], inherited=state["flops"])
     if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
         from lmcast.runinfo import write_text
 

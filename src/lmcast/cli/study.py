@@ -38,16 +38,16 @@ def parse_grid(specs: list[str] | None) -> dict[str, list]:
 
 
 def parse_lengths(text: str) -> list[int]:
-    """``"128,512"`` → ``[128, 512]`` (integers >= 8)."""
+    """``"128,512"`` → ``[128, 512]`` (checked by :func:`lmcast.study.context.check_lengths`)."""
+    from lmcast.study.context import check_lengths
+
     try:
-        vals = sorted({int(v) for v in text.split(",") if v.strip()})
+        vals = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise LmcastError(
             f"--context-lengths must be comma-separated integers, got {text!r}"
         ) from None
-    if not vals or min(vals) < 8:
-        raise LmcastError(f"--context-lengths must be integers >= 8, got {text!r}")
-    return vals
+    return check_lengths(vals)
 
 
 def _spec(cfg: Any) -> TrialSpec:

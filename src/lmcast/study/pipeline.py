@@ -283,15 +283,13 @@ def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str
     import json
     from dataclasses import asdict
 
+    from lmcast.data import file_sha256
+
     prof = json.dumps(asdict(profile), sort_keys=True, default=str)
     if data is None:
         data_id = "simulated by the profile"
     else:
-        h = hashlib.sha256()
-        with open(data, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        data_id = f"{Path(data).name} sha256:{h.hexdigest()[:16]}"
+        data_id = f"{Path(data).name} sha256:{file_sha256(data)[:16]}"
     return {
         "profile": hashlib.sha256(prof.encode()).hexdigest()[:16],
         "model": model,
