@@ -213,7 +213,7 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.prepare import check_encoding
+    from lmcast.prepare import read_encoding_record
     from lmcast.runinfo import write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
@@ -233,13 +233,7 @@ def export_run(cfg: ExportConfig) -> Path:
     tcfg = info["config"]
     if not isinstance(tcfg.get("model"), str):
         raise LmcastError(f"{run / 'run.json'}: config.model must be a model name")
-    enc = _read_json(run / "encoding.json")
-    if not isinstance(enc, dict):
-        raise LmcastError(f"{run / 'encoding.json'}: not an encoding record")
-    try:
-        check_encoding(enc.get("alpha"), enc.get("precision"))
-    except ValueError as exc:
-        raise LmcastError(f"{run / 'encoding.json'}: {exc}") from None
+    enc = read_encoding_record(run)  # checked; present (``need`` above)
     meta = _export_meta(run, info, tcfg)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
