@@ -220,9 +220,24 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
         "--visualize-first-n",
         2,
         "--no-oracle",
+        "--baselines",
+        "var,theta,snaive",
+        "--season-length",
+        4,
     )
     assert code == 0, err
     res = json.loads(stdout)
+    # classical references: scored like the model, compared in pairs, drawn per step
+    assert [c["label"] for c in res["classical"].values()] == ["VAR", "AutoTheta", "SeasonalNaive"]
+    for label in ("VAR", "AutoTheta", "SeasonalNaive"):
+        assert res["comparisons"][label]["n"] == 3
+        assert len(res["per_trajectory_mae"][label]) == 3
+    for entry in (res["model"], res["persistence"], *res["classical"].values()):
+        f = entry["field"]
+        assert len(f["per_step_mae"]) == 5 and f["mase"] > 0 and f["wql"] > 0
+        assert np.mean(f["per_step_mae"]) == pytest.approx(entry["original"]["mae"])
+    assert (out / "figures/per_step_mae.png").exists()
+    assert np.load(out / "forecasts.npz")["classical_VAR"].shape == (3, 5, 2)
     assert res["model"]["parse_success"] == 1.0
     assert set(res["model"]["original"]["per_variable"]) == {"prey", "predator"}
     assert "persistence" in res and res["protocol"]["n_trajectories"] == 3
@@ -243,6 +258,27 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
     diff = np.subtract(per["model"], per["persistence"])
     assert c["n"] == 3 and c["mean_difference"] == pytest.approx(diff.mean())
     assert c["ci95"][0] <= c["mean_difference"] <= c["ci95"][1]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--baselines", "ets,prophet"], "unknown reference forecaster 'prophet'"),
+        (["--baselines", "ets", "--season-length", "12"], "shorter than two seasons"),
+        (["--baselines", "ets,ets"], "named twice"),
+        (["--baselines", "snaive", "--season-length", "0"], "--season-length must be >= 1"),
+    ],
+)
+def test_bad_reference_forecasters_are_one_line_before_any_work(
+    tmp_path, lv_file, run_cli, flags, message
+):
+    out = tmp_path / "eval"
+    code, _, err = run_cli(
+        "evaluate", "--model", tmp_path / "no-model", "--data", lv_file, "--context-steps", 20,
+        "--horizon", 5, "--out", out, "--ledger", f"sqlite:///{tmp_path / 'l.db'}", *flags,
+    )  # fmt: skip
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "l.db").exists()
 
 
 def test_evaluate_refused_over_budget(tmp_path, lv_file, run_cli):

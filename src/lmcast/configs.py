@@ -170,6 +170,14 @@ class EvalConfig(ModelData, Protocol):
         64, "sequences generated together (an upper bound: lowered to fit in memory)"
     )
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
+    baselines: str = opt(
+        "",
+        "classical reference forecasters besides persistence, comma-separated: ets, arima, "
+        "theta, snaive, naive (statsforecast, each variable alone), var (statsmodels, jointly)",
+    )
+    season_length: int = opt(
+        1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)"
+    )
     visualize_first_n: int = opt(5, "trajectory figures to draw")
     out: str | None = opt(None, "output folder (default: <workspace>/eval/<model>-<split>)")
     seed: int = opt(0, "seed (sampling, split, oracle starts)")

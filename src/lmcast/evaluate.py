@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmcast import baselines, metrics
+from lmcast import baselines, classical, metrics
 from lmcast.configs import EvalConfig
 from lmcast.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
@@ -75,6 +75,7 @@ class EvalResult:
         point: ``(N, H, V)`` point forecast, unparsed steps filled.
         persistence: ``(N, H, V)`` last-value forecasts.
         oracle: ``(N, H, V)`` ODE-oracle forecasts, or ``None``.
+        references: classical forecaster label → ``(N, H, V)`` point forecasts.
         errors: forecaster name → ``(N, V)`` per-window MAE.
         times: ``(C + H,)`` sample times of a window.
         variables: the V variable names.
@@ -91,6 +92,7 @@ class EvalResult:
     persistence: np.ndarray
     oracle: np.ndarray | None
     errors: dict[str, np.ndarray]
+    references: dict[str, np.ndarray]
     times: np.ndarray
     variables: tuple[str, ...]
     out: Path
@@ -134,6 +136,8 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     check_output(out_dir, "--out", folder=True)
     ds = load_dataset(cfg.data)
     idx, contexts, truths = select_windows(ds, cfg)
+    for name in classical.check_names(cfg.baselines):  # one line before the model loads
+        classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
     alpha, rule, precision = resolve_encoding(cfg, ds)
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
@@ -185,6 +189,37 @@ def _scores(fc: np.ndarray, truth: np.ndarray, alpha: float, variables: tuple[st
     }
 
 
+def field_scores(
+    point: np.ndarray, quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray
+) -> dict:
+    """The field's metrics of one forecaster (original units).
+
+    Args:
+        point: ``(N, H, V)`` point forecasts.
+        quantiles: ``(Q, N, H, V)`` at :data:`lmcast.metrics.WQL_QUANTILES` (a point
+            forecaster repeats its point Q times).
+        truth: ``(N, H, V)``.
+        scale: ``(N, V)`` MASE scale (:func:`lmcast.metrics.seasonal_scale` of the contexts).
+
+    Returns:
+        ``{"mase", "smape", "wql", "per_step_mae", "per_trajectory_mase"}``: MASE the mean
+        over windows with a defined scale, sMAPE in percent, WQL over the whole set.
+    """
+    per = metrics.mase(point, truth, scale)
+    finite = np.isfinite(per)
+    return {
+        "mase": float(per[finite].mean()) if finite.any() else None,
+        "smape": float(metrics.smape(point, truth).mean()),
+        "wql": metrics.wql(quantiles, truth),
+        "per_step_mae": [float(x) for x in metrics.per_step_mae(point, truth)],
+        "per_trajectory_mase": [float(x) if np.isfinite(x) else None for x in per],
+    }
+
+
+def _point_quantiles(point: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(point, dtype=np.float64)[None], len(metrics.WQL_QUANTILES), axis=0)
+
+
 def _score(
     cfg: EvalConfig,
     ds: Dataset,
@@ -224,6 +259,16 @@ def _score(
         "tokens": {"prompt": fc.stats.prompt_tokens, "generated": fc.stats.generated_tokens},
         "seconds": {"generation": 0.0},
     }
+    scale = metrics.seasonal_scale(contexts, cfg.season_length)
+    model_q = metrics.sample_quantiles(fc.samples) if cfg.samples > 1 else _point_quantiles(point)
+    model_q = np.where(np.isfinite(model_q), model_q, point[None])  # unparsed: the point
+    m["model"]["field"] = field_scores(point, model_q, truths, scale)
+    m["persistence"]["field"] = field_scores(persist, _point_quantiles(persist), truths, scale)
+    m["metrics_note"] = (
+        f"MASE scale: each context's seasonal-naive MAE at season {cfg.season_length}; "
+        "WQL over quantiles 0.1..0.9 (a greedy or point forecaster puts every quantile at "
+        "its point); sMAPE in percent"
+    )
     if cfg.samples > 1:
         m["model"]["probabilistic"] = {
             "crps": metrics.crps(fc.samples, truths),
@@ -249,6 +294,22 @@ def _score(
         }
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
+    refs: dict[str, np.ndarray] = {}
+    for name in classical.check_names(cfg.baselines):
+        cf = classical.forecast(name, contexts, cfg.horizon, cfg.season_length)
+        label = classical.label(name)
+        refs[label] = cf.point
+        m.setdefault("classical", {})[name] = {
+            "label": label,
+            **_scores(cf.point, truths, alpha, variables),
+            "field": field_scores(cf.point, cf.quantiles, truths, scale),
+            "failures": int(cf.failed.sum()),
+            "failure_policy": "a failed fit is scored as persistence",
+        }
+        m["seconds"][name] = round(cf.seconds, 2)
+        errors[label] = metrics.per_window_mae(cf.point, truths)
+    if oracle_fc is not None:
+        m["oracle"]["field"] = field_scores(oracle_fc, _point_quantiles(oracle_fc), truths, scale)
     m["per_trajectory_mae"] = {k: e.mean(axis=1).tolist() for k, e in errors.items()}
     m["comparisons"] = compare_errors(errors, cfg.seed)
     return EvalResult(
@@ -262,6 +323,7 @@ def _score(
         persist,
         oracle_fc,
         errors,
+        refs,
         times,
         variables,
         out_dir,
@@ -313,6 +375,7 @@ def _write_figures(r: EvalResult) -> None:
         series = {"model": r.point[k], "persistence": r.persistence[k]}
         if r.oracle is not None:
             series["ODE oracle"] = r.oracle[k]
+        series.update({name: fc[k] for name, fc in r.references.items()})
         plots.plot_forecast(
             fig_dir / f"trajectory_{int(r.indices[k]):04d}.png",
             r.times,
@@ -324,6 +387,22 @@ def _write_figures(r: EvalResult) -> None:
             title=f"{r.cfg.model} · trajectory {int(r.indices[k])} · {r.cfg.split}",
         )
     plots.plot_error_hist(fig_dir / "error_hist.png", r.errors, r.variables)
+    steps = list(range(1, r.cfg.horizon + 1))
+    plots.plot_curves(
+        fig_dir / "per_step_mae.png",
+        {name: (steps, _per_step(r, name)) for name in r.errors},
+        "steps ahead",
+        "MAE (original units)",
+        title=f"error against steps ahead · {len(r.indices)} {r.cfg.split} trajectories",
+    )
+
+
+def _per_step(r: EvalResult, name: str) -> list[float]:
+    """``(H,)`` MAE at each step ahead of the forecaster ``name`` (a key of ``r.errors``)."""
+    point = {"model": r.point, "persistence": r.persistence, "ODE oracle": r.oracle}.get(name)
+    if point is None:
+        point = r.references[name]
+    return [float(x) for x in metrics.per_step_mae(point, r.truths)]
 
 
 def write_outputs(r: EvalResult) -> None:
@@ -347,11 +426,26 @@ def write_outputs(r: EvalResult) -> None:
         point=r.point,
         persistence=r.persistence,
         oracle=r.oracle if r.oracle is not None else np.zeros(0),
+        **{f"classical_{name}": fc for name, fc in r.references.items()},
     )
     os.replace(tmp, r.out / "forecasts.npz")
     write_text(r.out / "generated.txt", "\n".join(s[0] for s in r.forecast.texts) + "\n")
     _write_figures(r)
     write_json(r.out / "metrics.json", r.metrics)
+
+
+_FIXED = (("model", "model"), ("persistence", "persistence"), ("oracle", "ODE oracle"))
+
+
+def scored_forecasters(result: dict) -> list[tuple[str, dict]]:
+    """``(label, scores)`` of every forecaster in a ``metrics.json``: the model, persistence,
+    the ODE oracle and the classical references, in that order."""
+    out = [(label, result[k]) for k, label in _FIXED if k in result]
+    return out + [(c["label"], c) for c in result.get("classical", {}).values()]
+
+
+def _cell(x: float | None, width: int, digits: int = 4) -> str:
+    return f"{'–':>{width}}" if x is None else f"{x:>{width}.{digits}f}"
 
 
 def summary_table(result: dict) -> str:
@@ -360,29 +454,29 @@ def summary_table(result: dict) -> str:
     head = (
         f"{'forecaster':<14}{'MAE':>9}{'RMSE':>9}"
         + "".join(f"{'MAE ' + v:>14}{'RMSE ' + v:>14}" for v in variables)
-        + f"{'parse':>8}"
+        + f"{'MASE':>9}{'sMAPE':>9}{'WQL':>9}{'parse':>8}"
     )
     lines = [head]
-    for key, label in (
-        ("model", "model"),
-        ("persistence", "persistence"),
-        ("oracle", "ODE oracle"),
-    ):
-        if key not in result:
-            continue
-        m = result[key]["original"]
+    for label, entry in scored_forecasters(result):
+        m, f = entry["original"], entry.get("field", {})
         row = f"{label:<14}{m['mae']:>9.4f}{m['rmse']:>9.4f}" + "".join(
             f"{m['per_variable'][v]['mae']:>14.4f}{m['per_variable'][v]['rmse']:>14.4f}"
             for v in variables
         )
-        row += f"{result['model']['parse_success']:>8.2f}" if key == "model" else f"{'':>8}"
+        row += _cell(f.get("mase"), 9) + _cell(f.get("smape"), 9, 2) + _cell(f.get("wql"), 9)
+        row += f"{entry['parse_success']:>8.2f}" if "parse_success" in entry else f"{'':>8}"
         lines.append(row)
     p = result["protocol"]
     lines.append(
         f"\n{p['n_trajectories']} {p['split']} trajectories, {p['context_steps']} → {p['horizon']} "
         f"steps; {result['flops']:.3e} FLOPs charged; outputs in {result.get('out')}"
     )
+    if "metrics_note" in result:
+        lines.append(result["metrics_note"])
     if "oracle" in result:
         lines.append(f"ODE oracle failures: {result['oracle']['failures']}")
+    for c in result.get("classical", {}).values():
+        if c["failures"]:
+            lines.append(f"{c['label']} failures (scored as persistence): {c['failures']}")
     lines += comparison_lines(result.get("comparisons", {}))
     return "\n".join(lines)

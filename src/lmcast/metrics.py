@@ -6,7 +6,9 @@ variables, in whatever units the caller passes (original or scaled).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import warnings
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -93,6 +95,120 @@ def crps(samples: np.ndarray, truth: np.ndarray) -> float:
     term1 = np.nanmean(np.abs(x - y), axis=1)
     term2 = np.nanmean(np.abs(x[:, :, None] - x[:, None, :]), axis=(1, 2))
     return float(np.mean(term1 - 0.5 * term2))
+
+
+# The quantile levels of the weighted quantile loss (GluonTS / Chronos: 0.1, …, 0.9).
+WQL_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def seasonal_scale(contexts: Sequence[np.ndarray], season: int = 1) -> np.ndarray:
+    """MASE's scale: each context's in-sample seasonal-naive MAE, ``mean |y_t − y_{t−m}|``.
+
+    Args:
+        contexts: N arrays ``(C_i, V)`` (or one ``(N, C, V)`` array).
+        season: m ≥ 1; a context must have more than m steps.
+
+    Returns:
+        ``(N, V)``; NaN where a context is constant at lag m (MASE is undefined there).
+    """
+    out = []
+    for c in contexts:
+        c = np.asarray(c, dtype=np.float64)
+        if c.shape[0] <= season:
+            raise ValueError(f"a context of {c.shape[0]} steps has no lag-{season} difference")
+        d = np.mean(np.abs(c[season:] - c[:-season]), axis=0)
+        out.append(np.where(d > 0, d, np.nan))
+    return np.array(out).reshape(len(out), -1)
+
+
+def mase(forecast: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(N,)`` mean absolute scaled error of each window (mean over steps and variables).
+
+    Args:
+        forecast, truth: ``(N, H, V)``.
+        scale: ``(N, V)`` from :func:`seasonal_scale` (NaN scales are left out of the mean;
+            a window whose every scale is NaN scores NaN).
+    """
+    err = np.mean(np.abs(np.asarray(forecast) - np.asarray(truth)), axis=1) / scale
+    with np.errstate(all="ignore"), _quiet():
+        return np.nanmean(err, axis=1)
+
+
+def smape(forecast: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``(N,)`` symmetric MAPE in percent, ``200·|f − y| / (|f| + |y|)`` (0 where both are 0)."""
+    f, y = np.asarray(forecast, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    den = np.abs(f) + np.abs(y)
+    with np.errstate(all="ignore"):
+        r = np.where(den > 0, 200.0 * np.abs(f - y) / den, 0.0)
+    return r.mean(axis=(1, 2))
+
+
+def per_step_mae(forecast: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``(H,)`` MAE at each step ahead (mean over windows and variables)."""
+    return np.mean(np.abs(np.asarray(forecast) - np.asarray(truth)), axis=(0, 2))
+
+
+def sample_quantiles(samples: np.ndarray, qs: Sequence[float] = WQL_QUANTILES) -> np.ndarray:
+    """``(Q, N, H, V)`` quantiles of ``(N, S, H, V)`` samples (unparsed NaN samples ignored)."""
+    with _quiet():
+        return np.nanquantile(np.asarray(samples, dtype=np.float64), list(qs), axis=1)
+
+
+def wql(quantiles: np.ndarray, truth: np.ndarray, qs: Sequence[float] = WQL_QUANTILES) -> float:
+    """Weighted quantile loss (GluonTS ``mean_weighted_sum_quantile_loss``, as Chronos reports).
+
+    ``mean over q of 2 · Σ pinball_q(ŷ_q, y) / Σ |y|``, the sums over every window, step
+    and variable.
+
+    Args:
+        quantiles: ``(Q, N, H, V)`` forecast quantiles at the levels ``qs``.
+        truth: ``(N, H, V)``.
+    """
+    y = np.asarray(truth, dtype=np.float64)
+    q = np.asarray(quantiles, dtype=np.float64)
+    if q.shape != (len(qs), *y.shape):
+        raise ValueError(f"quantiles {q.shape} do not match {len(qs)} levels × truth {y.shape}")
+    level = np.asarray(qs, dtype=np.float64).reshape(-1, *([1] * y.ndim))
+    d = y[None] - q
+    pinball = np.maximum(level * d, (level - 1) * d)
+    total = np.abs(y).sum()
+    return float(np.mean(2 * pinball.reshape(len(qs), -1).sum(axis=1) / total))
+
+
+def geometric_mean_relative(scores: dict[str, dict[str, float]], reference: str) -> dict:
+    """The relative-score aggregate: per forecaster, the geometric mean over datasets of its
+    score divided by ``reference``'s on the same dataset (below 1: better than the reference).
+
+    Args:
+        scores: forecaster → dataset → score (MASE, WQL, …).
+        reference: the forecaster every score is divided by (seasonal naive in Chronos).
+
+    Returns:
+        forecaster → geometric mean, over the datasets both have finite, positive scores
+        for (NaN when there are none).
+    """
+    ref = scores[reference]
+    out = {}
+    for name, per in scores.items():
+        ratios = [
+            per[d] / ref[d]
+            for d in per
+            if d in ref
+            and np.isfinite(per[d])
+            and np.isfinite(ref[d])
+            and per[d] > 0
+            and ref[d] > 0
+        ]
+        out[name] = float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
+    return out
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence numpy's all-NaN-slice warnings (a NaN result is the answer there)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 def coverage(samples: np.ndarray, truth: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> float:

@@ -1,0 +1,223 @@
+"""Classical reference forecasters from the libraries forecasters trust.
+
+* ``ets``, ``arima``, ``theta``, ``snaive``, ``naive``: statsforecast's ``AutoETS``,
+  ``AutoARIMA``, ``AutoTheta``, ``SeasonalNaive`` and ``Naive``, each variable of each
+  series on its own, with the season length given (1: no seasonality).
+* ``var``: statsmodels' vector autoregression over all variables jointly (lag order by
+  AIC, at most :data:`VAR_MAX_LAGS`), Gaussian quantiles from its forecast covariance —
+  the classical multivariate reference for predator–prey data.
+
+Every forecaster returns a point forecast (the model's mean) and the quantiles
+:data:`lmcast.metrics.WQL_QUANTILES` (from the model's prediction intervals), so the
+same metrics score it as the language model. A fit that raises or returns non-finite
+values falls back to the last value (persistence) for that series and is counted in
+``failed``, never dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmcast.errors import LmcastError
+from lmcast.metrics import WQL_QUANTILES
+
+# name → (label in tables, what it is)
+CLASSICAL: dict[str, tuple[str, str]] = {
+    "ets": ("AutoETS", "statsforecast AutoETS (exponential smoothing, chosen by AICc)"),
+    "arima": ("AutoARIMA", "statsforecast AutoARIMA (chosen by AICc)"),
+    "theta": ("AutoTheta", "statsforecast AutoTheta"),
+    "snaive": ("SeasonalNaive", "statsforecast SeasonalNaive (the value one season back)"),
+    "naive": ("Naive", "statsforecast Naive (the last value)"),
+    "var": ("VAR", "statsmodels VAR over all variables jointly, lag order by AIC"),
+}
+VAR_MAX_LAGS = 8
+
+
+def check_names(names: Sequence[str] | str) -> tuple[str, ...]:
+    """Validate reference-forecaster names (a list or a comma-separated string).
+
+    Raises:
+        LmcastError: an unknown name (the message lists the known ones), or a name twice.
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = tuple(names)
+    for n in names:
+        if n not in CLASSICAL:
+            raise LmcastError(
+                f"unknown reference forecaster {n!r} (choose from {', '.join(CLASSICAL)})"
+            )
+    if len(set(names)) != len(names):
+        raise LmcastError(f"a reference forecaster is named twice in {','.join(names)}")
+    return names
+
+
+def label(name: str) -> str:
+    """The table label of a reference forecaster (``ets`` → ``AutoETS``)."""
+    return CLASSICAL[name][0]
+
+
+def check_applicable(
+    name: str, contexts: Sequence[np.ndarray], season_length: int, horizon: int
+) -> None:
+    """Refuse, in one line, what the forecaster cannot do with these contexts.
+
+    Raises:
+        LmcastError: ``season_length < 1``; a context shorter than two seasons for a
+            seasonal model; ``var`` on one variable or on a context too short for one lag.
+    """
+    if season_length < 1:
+        raise LmcastError(f"--season-length must be >= 1, got {season_length}")
+    if horizon < 1:
+        raise LmcastError(f"the horizon must be >= 1, got {horizon}")
+    shortest = min(np.asarray(c).shape[0] for c in contexts)
+    if season_length > 1 and shortest < 2 * season_length and name != "var":
+        raise LmcastError(
+            f"{label(name)}: a context of {shortest} steps is shorter than two seasons "
+            f"of {season_length} (give more context or a shorter --season-length)"
+        )
+    if shortest < 3:
+        raise LmcastError(f"{label(name)}: a context of {shortest} steps is too short to fit")
+    if name == "var":
+        v = np.asarray(contexts[0]).shape[1]
+        if v < 2:
+            raise LmcastError("VAR needs at least 2 variables per series (this data has 1)")
+        if shortest < v + 3:
+            raise LmcastError(f"VAR: a context of {shortest} steps is too short for {v} variables")
+
+
+@dataclass
+class ClassicalForecast:
+    """Forecasts of one reference forecaster.
+
+    Attributes:
+        name: the forecaster (``ets``, ``var``, …).
+        point: ``(N, H, V)`` point forecasts (the model's mean).
+        quantiles: ``(Q, N, H, V)`` at :data:`lmcast.metrics.WQL_QUANTILES`.
+        failed: ``(N,)`` series whose fit failed and were forecast by persistence.
+        seconds: wall time of all fits.
+    """
+
+    name: str
+    point: np.ndarray
+    quantiles: np.ndarray
+    failed: np.ndarray
+    seconds: float
+
+
+def forecast(
+    name: str,
+    contexts: Sequence[np.ndarray],
+    horizon: int,
+    season_length: int = 1,
+    quantiles: Sequence[float] = WQL_QUANTILES,
+) -> ClassicalForecast:
+    """Forecast ``horizon`` steps after each context with the reference forecaster ``name``.
+
+    Args:
+        contexts: N arrays ``(C_i, V)`` (lengths may differ) or one ``(N, C, V)`` array.
+        horizon: H ≥ 1.
+        season_length: the season in steps (12 for monthly data with a yearly cycle; 1: none).
+        quantiles: levels in (0, 1), symmetric around 0.5 (the intervals are central).
+    """
+    check_names([name])
+    ctx = [np.asarray(c, dtype=np.float64) for c in contexts]
+    check_applicable(name, ctx, season_length, horizon)
+    qs = tuple(float(q) for q in quantiles)
+    n, v = len(ctx), ctx[0].shape[1]
+    point = np.empty((n, horizon, v))
+    quant = np.empty((len(qs), n, horizon, v))
+    failed = np.zeros(n, dtype=bool)
+    t0 = time.perf_counter()
+    for i, c in enumerate(ctx):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if name == "var":
+                    p, q = _var(c, horizon, qs)
+                else:
+                    p, q = _univariate(name, c, horizon, season_length, qs)
+            ok = bool(np.isfinite(p).all() and np.isfinite(q).all())
+        except Exception:  # any failed fit is scored as persistence and counted
+            ok = False
+        if not ok:
+            p = np.repeat(c[-1:], horizon, axis=0)
+            q = np.repeat(p[None], len(qs), axis=0)
+            failed[i] = True
+        point[i], quant[:, i] = p, q
+    return ClassicalForecast(name, point, quant, failed, time.perf_counter() - t0)
+
+
+def _level(q: float) -> float | int:
+    """The central-interval level (percent) whose lower or upper end is quantile ``q``;
+    an int when whole, as statsforecast names its columns after the level it was given."""
+    level = round(abs(200 * q - 100), 6)
+    return int(level) if level == int(level) else level
+
+
+def _columns(qs: tuple[float, ...]) -> list[str]:
+    """statsforecast output columns holding the quantiles ``qs`` (the median is the mean)."""
+    return [
+        "mean" if abs(q - 0.5) < 1e-9 else f"{'lo' if q < 0.5 else 'hi'}-{_level(q)}" for q in qs
+    ]
+
+
+def _levels(qs: tuple[float, ...]) -> list[float | int]:
+    return sorted({_level(q) for q in qs if abs(q - 0.5) > 1e-9})
+
+
+def _univariate(
+    name: str, c: np.ndarray, horizon: int, season: int, qs: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``((H, V), (Q, H, V))``: each variable of one ``(C, V)`` context fitted on its own."""
+    from statsforecast import models
+
+    def make():
+        if name == "naive":
+            return models.Naive()
+        cls = {
+            "ets": models.AutoETS,
+            "arima": models.AutoARIMA,
+            "theta": models.AutoTheta,
+            "snaive": models.SeasonalNaive,
+        }[name]
+        return cls(season_length=season)
+
+    levels, cols = _levels(qs), _columns(qs)
+    point = np.empty((horizon, c.shape[1]))
+    quant = np.empty((len(qs), horizon, c.shape[1]))
+    for k in range(c.shape[1]):
+        y = np.ascontiguousarray(c[:, k])
+        if np.ptp(y) == 0:  # a constant series: every model's answer is that constant
+            point[:, k] = y[-1]
+            quant[:, :, k] = y[-1]
+            continue
+        r = make().forecast(y=y, h=horizon, level=levels)
+        point[:, k] = r["mean"]
+        quant[:, :, k] = np.stack([r[col] for col in cols])
+    return point, quant
+
+
+def _var(c: np.ndarray, horizon: int, qs: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``((H, V), (Q, H, V))``: one VAR over all variables of a ``(C, V)`` context."""
+    from scipy import stats
+    from statsmodels.tsa.api import VAR
+
+    c_len, v = c.shape
+    max_lags = max(1, min(VAR_MAX_LAGS, (c_len - 1) // (v + 1) - 1))
+    res = VAR(c).fit(maxlags=max_lags, ic="aic", trend="c")
+    k = res.k_ar
+    point = (
+        res.forecast(c[-k:] if k else c[:0], horizon)
+        if k
+        else np.repeat(res.params[:1], horizon, axis=0)
+    )
+    cov = res.forecast_cov(horizon) if k else np.repeat(res.sigma_u[None], horizon, axis=0)
+    sd = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0, None))
+    z = stats.norm.ppf(np.asarray(qs)).reshape(-1, 1, 1)
+    return point, point[None] + z * sd[None]
