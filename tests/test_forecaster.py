@@ -107,7 +107,8 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
         (["--horizon", "100000"], "does not fit"),
         (["--context-steps", "1"], "--context-steps must be >= 2"),
         (["--series", "zzz"], "no series 'zzz'"),
-        (["--nan"], "NaN or infinite value inside the context"),
+        (["--nan", "--missing", "error"], "series 'b' has 1 empty value(s)"),
+        (["--layout", "wide"], "line 2: non-numeric time or value"),
         (["--out", "."], "is a folder, not a file"),
     ],
 )
@@ -423,3 +424,24 @@ def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
     code, _, err = run_cli("export", broken, "--out", tmp_path / "exp2")
     assert code == 2 and "not a training run record" in err and "Traceback" not in err
     assert not (tmp_path / "exp2").exists() and not list(tmp_path.glob(".export-*"))
+
+
+def test_forecast_continues_the_dates_of_a_nixtla_csv(tmp_path, tiny_dir, run_cli):
+    import csv
+
+    lines = ["unique_id,ds,y"]
+    for k in range(24):
+        if k != 7:  # a missing month: filled, and reported in the result
+            lines.append(f"s1,{2019 + k // 12}-{k % 12 + 1:02d}-01,{100 + 10 * np.sin(k / 2):.2f}")
+    data = tmp_path / "monthly.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "f.csv"
+    code, stdout, err = run_cli(
+        "forecast", "--model", tiny_dir, "--data", data, "--horizon", 3, "--samples", 2,
+        "--out", out, "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "missing steps filled by interpolation: s1 1" in stdout
+    rows = list(csv.DictReader(out.open()))
+    assert [r["time"] for r in rows] == ["2021-01-01", "2021-02-01", "2021-03-01"]
+    assert {r["variable"] for r in rows} == {"y"}

@@ -29,6 +29,7 @@ def _profile(tmp_path, tiny_dir):
             "test_trajectories": 3,
             "also": [[8, 6]],
             "eval_batch_size": 2,
+            "baselines": ["var", "theta"],
         },
         "sweep": {
             "grid": {"lr": [0.001, 0.01], "rank": [2]},
@@ -87,13 +88,14 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
     ):
         assert section in report
     # the final section compares paired, with intervals, against every reference
-    for name in ("zero-shot", "persistence", "ODE oracle"):
+    for name in ("zero-shot", "persistence", "ODE oracle", "VAR", "AutoTheta"):
         row = re.search(
             rf"^\| {name} \| [+-][\d.]+ \| \[[+-][\d.]+, [+-][\d.]+\] \| .*\*\*(.+)\*\* \|$",
             report,
             re.M,
         )
         assert row and row.group(1) in ("beats", "loses to", "no significant difference"), name
+    assert "per_step_mae.png" in report and "| MASE | sMAPE % | WQL |" in report
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
         assert (ws / "report" / img).exists(), img
     ledger = Ledger(f"sqlite:///{ws / 'ledger.db'}")

@@ -41,12 +41,23 @@ def _broken(kind: str) -> tuple[object, str]:
         return prof, "protocol.test_trajectories must be >= 1"
     if kind == "top-level-list":
         return [prof], "the top level must be a mapping"
+    if kind == "unknown-reference":
+        prof["protocol"]["baselines"] = ["ets", "lstm"]
+        return prof, "protocol.baselines: unknown reference forecaster 'lstm'"
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize(
     "kind",
-    ["typo", "missing", "list-for-mapping", "wrong-type", "not-positive", "top-level-list"],
+    [
+        "typo",
+        "missing",
+        "list-for-mapping",
+        "wrong-type",
+        "not-positive",
+        "top-level-list",
+        "unknown-reference",
+    ],
 )
 def test_bad_profile_is_one_line_exit_2(tmp_path, run_cli, kind):
     doc, words = _broken(kind)

@@ -44,6 +44,25 @@ class Protocol:
 
 
 @dataclass(kw_only=True)
+class CsvInput:
+    """How a CSV of series is read (:func:`lmcast.data.read_long_csv`)."""
+
+    id_column: str = opt("id", "long layout: the column naming the series")
+    time_column: str = opt("t", "the column holding the time (numbers or ISO dates)")
+    layout: str = opt(
+        "auto",
+        "CSV layout: long (id,t,vars…), nixtla (unique_id,ds,y) or wide (a time column, one "
+        "column per series); auto recognises them by their columns",
+        choices=["auto", "long", "nixtla", "wide"],
+    )
+    missing: str = opt(
+        "interpolate",
+        "a missing time step or empty cell: interpolate (linearly, counted) or error",
+        choices=["interpolate", "error"],
+    )
+
+
+@dataclass(kw_only=True)
 class TrialBudget:
     """How each trial of a sweep or context study trains and is scored."""
 
@@ -86,13 +105,11 @@ class InfoConfig:
 
 
 @dataclass(kw_only=True)
-class ImportConfig:
-    """``lmcast data import``: a long-format CSV of series into the HDF5 layout."""
+class ImportConfig(CsvInput):
+    """``lmcast data import``: a CSV of series (long, Nixtla or wide) into the HDF5 layout."""
 
-    csv: str = opt(help="long-format CSV: one row per series and time")
+    csv: str = opt(help="CSV: long (id,t,vars…), Nixtla (unique_id,ds,y) or wide")
     out: str = opt(help="output HDF5 path")
-    id_column: str = opt("id", "column naming the series")
-    time_column: str = opt("t", "column holding the time")
 
 
 @dataclass(kw_only=True)
@@ -194,14 +211,17 @@ class EvalConfig(ModelData, Protocol):
 
 
 @dataclass(kw_only=True)
-class ForecastConfig:
+class ForecastConfig(CsvInput):
     """``lmcast forecast``: the next steps of your own series, with quantile bands."""
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     adapter: str | None = opt(
         None, "a training run folder or an 'lmcast export' folder (its encoding is used)"
     )
-    data: str = opt(help="HDF5 file, or a long-format CSV as 'data import' reads (id,t,vars…)")
+    data: str = opt(
+        help="HDF5 file, or a CSV: long (id,t,vars…), Nixtla (unique_id,ds,y) or wide; "
+        "times may be ISO dates"
+    )
     series: list[str] | None = opt(  # noqa: RUF009 (None default; the CLI appends)
         None, "forecast only this series (an id, or an index for HDF5); repeat for several"
     )
@@ -213,8 +233,6 @@ class ForecastConfig:
     quantiles: str = opt("0.1,0.5,0.9", "comma-separated quantile levels in (0, 1)")
     out: str = opt("forecast.csv", "output CSV (one row per series × step × variable)")
     figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
-    id_column: str = opt("id", "CSV column naming the series")
-    time_column: str = opt("t", "CSV column holding the time")
     batch_size: int = opt(
         64, "sequences generated together (an upper bound: lowered to fit in memory)"
     )

@@ -244,19 +244,65 @@ def describe(ds: Dataset, percentiles: Sequence[float] = (1, 5, 25, 50, 75, 95, 
 
 @dataclass(frozen=True)
 class LongSeries:
-    """Series read from a long-format CSV, each of its own length.
+    """Series read from a CSV, each of its own length, on a regular time axis.
 
     Attributes:
         ids: N series ids, in order of first appearance.
-        times: N arrays ``(T_i,)`` of sample times, increasing.
-        values: N arrays ``(T_i, V)``.
+        times: N arrays ``(T_i,)`` of sample times, increasing (dates: step numbers).
+        values: N arrays ``(T_i, V)``, gaps and empty cells filled.
         variables: V variable (column) names.
+        axes: N :class:`~lmcast.timeaxis.Axis` (dates and their frequency, if any).
+        filled: N counts of time steps that were missing or had an empty cell, filled by
+            linear interpolation.
+        layout: ``"long"`` (``id,t,vars…``), ``"nixtla"`` (``unique_id,ds,y``) or
+            ``"wide"`` (a time column and one column per series).
     """
 
     ids: list[str]
     times: list[np.ndarray]
     values: list[np.ndarray]
     variables: list[str]
+    axes: list = field(default_factory=list)
+    filled: list[int] = field(default_factory=list)
+    layout: str = "long"
+
+
+CSV_LAYOUTS = ("auto", "long", "nixtla", "wide")
+NIXTLA_COLUMNS = ("unique_id", "ds", "y")
+WIDE_TIME_COLUMNS = ("ds", "date", "time", "timestamp", "t")
+MISSING_CELLS = ("", "na", "nan", "null", "none")
+
+
+def _layout(header: list[str], layout: str, id_column: str, time_column: str) -> tuple:
+    """``(layout, id column or None, time column)`` of a CSV header."""
+    if layout not in CSV_LAYOUTS:
+        raise DataError(f"--layout must be one of {', '.join(CSV_LAYOUTS)}, got {layout!r}")
+    if layout == "nixtla" or (
+        layout == "auto" and set(NIXTLA_COLUMNS) <= set(header) and id_column not in header
+    ):
+        return "nixtla", "unique_id", "ds"
+    if layout == "long" or (layout == "auto" and id_column in header):
+        return "long", id_column, time_column
+    names = [time_column, *WIDE_TIME_COLUMNS] if layout == "wide" or layout == "auto" else []
+    time_col = next((c for c in names if c in header), None)
+    if time_col is None:
+        raise DataError(
+            f"columns {', '.join(header)} fit no layout: long ({id_column},{time_column},"
+            f"variables…), Nixtla (unique_id,ds,y) or wide (a time column such as ds, then "
+            f"one column per series)"
+        )
+    return "wide", None, time_col
+
+
+def _cell(text: str | None) -> float:
+    """A value cell: a number, or NaN when empty/NA (filled or refused later)."""
+    t = (text or "").strip()
+    if t.lower() in MISSING_CELLS:
+        return math.nan
+    v = float(t)
+    if not math.isfinite(v):
+        raise ValueError(t)
+    return v
 
 
 def read_long_csv(
@@ -264,18 +310,35 @@ def read_long_csv(
     id_column: str = "id",
     time_column: str = "t",
     variables: Sequence[str] | None = None,
+    layout: str = "auto",
+    missing: str = "interpolate",
 ) -> LongSeries:
-    """Read a long-format CSV (one row per series and time); series may differ in length.
+    """Read series from a CSV in any of three layouts; series may differ in length.
 
-    Every column other than ``id_column`` and ``time_column`` is a variable
-    (or only ``variables`` when given). A UTF-8 byte-order mark is accepted.
+    Layouts (``layout="auto"`` recognises them by their columns):
+
+    * ``long``: ``id_column``, ``time_column`` and one column per variable (or only
+      ``variables``); one row per series and time.
+    * ``nixtla``: ``unique_id, ds, y`` (the statsforecast/Nixtla long format; other
+      columns are ignored); one variable ``y``.
+    * ``wide``: a time column (``time_column`` or ``ds``/``date``/``time``/``timestamp``)
+      and one column per series; one variable ``y``.
+
+    Times are numbers or ISO dates/datetimes (:mod:`lmcast.timeaxis`): each series must lie
+    on a regular grid (a frequency is inferred for dates); missing grid points and empty
+    or ``NA`` cells are filled by linear interpolation and counted in ``filled``, or refused
+    with ``missing="error"``. A UTF-8 byte-order mark is accepted.
 
     Raises:
         DataError: not a file, unreadable, duplicate or missing columns, no rows,
-            non-numeric values, a non-finite time, a (series, time) pair twice, or a row
-            with more fields than the header. ``lmcast forecast`` and ``lmcast data
-            import`` both read CSV through here.
+            non-numeric values, a non-finite or unparsable time, a (series, time) pair
+            twice, a row with more fields than the header, irregular times, or a gap under
+            ``missing="error"``. ``lmcast forecast``, ``lmcast benchmark`` and ``lmcast
+            data import`` all read CSV through here.
     """
+    from lmcast.errors import LmcastError
+    from lmcast.timeaxis import Axis, parse_times, regular_axis
+
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise _fail(csv_path, "no such file" if not csv_path.exists() else "not a file")
@@ -293,38 +356,75 @@ def read_long_csv(
         raise _fail(csv_path, f"duplicate column name(s) {', '.join(map(repr, dup))} in the header")
     if not rows:
         raise _fail(csv_path, "CSV has no data rows")
-    for col in (id_column, time_column):
-        if col not in header:
-            raise _fail(csv_path, f"missing column {col!r} (columns: {', '.join(header)})")
-    var_cols = (
-        list(variables) if variables else [c for c in header if c not in (id_column, time_column)]
-    )
-    missing = [c for c in var_cols if c not in header]
-    if missing or not var_cols:
-        raise _fail(csv_path, f"no variable columns found (missing: {missing})")
-    series: dict[str, list[tuple[float, list[float]]]] = {}
-    seen: set[tuple[str, float]] = set()
+    try:
+        kind, id_col, time_col = _layout(header, layout, id_column, time_column)
+    except DataError as exc:
+        raise _fail(csv_path, str(exc)) from None
+    if kind == "nixtla":
+        var_cols = ["y"]
+    elif kind == "wide":
+        var_cols = [c for c in header if c != time_col]
+    else:
+        for col in (id_column, time_column):
+            if col not in header:
+                raise _fail(csv_path, f"missing column {col!r} (columns: {', '.join(header)})")
+        var_cols = (
+            list(variables) if variables else [c for c in header if c not in (id_col, time_col)]
+        )
+    missing_cols = [c for c in var_cols if c not in header]
+    if missing_cols or not var_cols:
+        raise _fail(csv_path, f"no variable columns found (missing: {missing_cols})")
+    # (series id, time text, values) per row; a wide row holds one value per series
+    records: list[tuple[str, str, list[float]]] = []
     for lineno, row in enumerate(rows, start=2):
         if None in row:  # more fields than the header names
             raise _fail(csv_path, f"line {lineno}: more fields than the header's {len(header)}")
         try:
-            t = float(row[time_column])
-            vals = [float(row[c]) for c in var_cols]
+            vals = [_cell(row[c]) for c in var_cols]
         except (TypeError, ValueError):
             raise _fail(csv_path, f"line {lineno}: non-numeric time or value") from None
-        sid = row[id_column]
-        if not math.isfinite(t):
-            raise _fail(csv_path, f"line {lineno}: time {row[time_column]!r} is not finite")
-        if (sid, t) in seen:
-            raise _fail(csv_path, f"line {lineno}: series {sid!r} has time {t:g} twice")
-        seen.add((sid, t))
-        series.setdefault(sid, []).append((t, vals))
-    ids, times, values = list(series), [], []
+        t = (row[time_col] or "").strip()
+        if not t:
+            raise _fail(csv_path, f"line {lineno}: empty time")
+        if kind == "wide":
+            records += [(c, t, [v]) for c, v in zip(var_cols, vals, strict=True)]
+        else:
+            records.append((row[id_col], t, vals))
+    try:
+        nums, stamps = parse_times([r[1] for r in records])
+    except LmcastError as exc:
+        raise _fail(csv_path, str(exc)) from None
+    key = stamps.astype(np.int64).astype(np.float64) if stamps is not None else nums
+    series: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        series.setdefault(r[0], []).append(i)
+    ids, axes, values, filled = list(series), [], [], []
+    names = ["y"] if kind != "long" else var_cols
     for sid in ids:
-        pts = sorted(series[sid], key=lambda p: p[0])
-        times.append(np.array([p[0] for p in pts]))
-        values.append(np.array([p[1] for p in pts], dtype=np.float64))
-    return LongSeries(ids, times, values, var_cols)
+        rows_i = np.array(series[sid])
+        order = rows_i[np.argsort(key[rows_i], kind="stable")]
+        k = key[order]
+        same = np.flatnonzero(np.diff(k) == 0)
+        if same.size:
+            dup_t = records[order[same[0]]][1]
+            raise _fail(csv_path, f"series {sid!r} has time {dup_t} twice")
+        vals = np.array([records[j][2] for j in order], dtype=np.float64)
+        try:
+            if len(order) < 2:
+                axis: Axis = Axis(nums[order], stamps[order] if stamps is not None else None)
+                fills = 0
+                if np.isnan(vals).any():
+                    raise LmcastError(f"series {sid!r} has one row and no value")
+            else:
+                axis, vals, fills = regular_axis(
+                    nums[order], stamps[order] if stamps is not None else None, vals, missing, sid
+                )
+        except LmcastError as exc:
+            raise _fail(csv_path, str(exc)) from None
+        axes.append(axis)
+        values.append(vals)
+        filled.append(fills)
+    return LongSeries(ids, [a.times for a in axes], values, names, axes, filled, kind)
 
 
 def import_csv(
@@ -332,8 +432,10 @@ def import_csv(
     id_column: str = "id",
     time_column: str = "t",
     variables: Sequence[str] | None = None,
+    layout: str = "auto",
+    missing: str = "interpolate",
 ) -> Dataset:
-    """Read a long-format CSV (see :func:`read_long_csv`) into a :class:`Dataset`.
+    """Read a CSV (see :func:`read_long_csv`) into a :class:`Dataset`.
 
     All series must have the same number of rows and the same sample times.
 
@@ -341,7 +443,7 @@ def import_csv(
         DataError: as :func:`read_long_csv`, plus unequal lengths or misaligned times.
     """
     csv_path = Path(csv_path)
-    ls = read_long_csv(csv_path, id_column, time_column, variables)
+    ls = read_long_csv(csv_path, id_column, time_column, variables, layout, missing)
     ref_times = ls.times[0]
     for sid, times in zip(ls.ids, ls.times, strict=True):
         if times.shape != ref_times.shape:

@@ -28,7 +28,6 @@ encoding; without an adapter it is computed from the series given, as
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,7 +77,8 @@ class Prediction:
 
         Args:
             ids: N series names (default ``0 … N-1``).
-            times: N arrays ``(H,)`` of forecast times (default: the step number).
+            times: N sequences of H forecast times, numbers or ISO date texts (default: the
+                step number).
         """
         n, _, h, v = self.samples.shape
         med, qs = self.median, self.quantiles
@@ -89,7 +89,7 @@ class Prediction:
                     row = {
                         "series": ids[i] if ids is not None else str(i),
                         "step": s + 1,
-                        "time": _short(times[i][s], 10) if times is not None else float(s + 1),
+                        "time": _time_cell(times[i][s]) if times is not None else float(s + 1),
                         "variable": self.variables[k],
                         "median": _short(med[i, s, k]),
                     }
@@ -108,6 +108,11 @@ class Prediction:
 def _short(x: float, digits: int = 6) -> float:
     """``x`` to ``digits`` significant digits (no 141.41400000000002 in CSVs)."""
     return float(f"{float(x):.{digits}g}")
+
+
+def _time_cell(t: object) -> object:
+    """A forecast time as the CSV shows it: a date's ISO text as is, a number shortened."""
+    return t if isinstance(t, str) else _short(float(t), 10)
 
 
 def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
@@ -356,7 +361,8 @@ class Forecaster:
 
 
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:
-    """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing."""
-    t = np.asarray(times, dtype=np.float64)
-    step = t[-1] - t[-2] if len(t) > 1 and math.isfinite(t[-1] - t[-2]) else 1.0
-    return t[-1] + step * np.arange(1, horizon + 1)
+    """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing
+    (:func:`lmcast.timeaxis.continue_numeric`)."""
+    from lmcast.timeaxis import continue_numeric
+
+    return continue_numeric(times, horizon)

@@ -1,7 +1,7 @@
 """``lmcast forecast`` and ``lmcast export``: forecasts of one's own series, shareable forecasters.
 
-:func:`forecast_series` reads an HDF5 file or a long-format CSV (series of any
-lengths), forecasts past the end of each series with a
+:func:`forecast_series` reads an HDF5 file or a CSV (long, Nixtla or wide layout,
+numeric or date times, series of any lengths), forecasts past the end of each series with a
 :class:`~lmcast.forecaster.Forecaster`, charges the ledger, and writes a
 long-format CSV plus one figure per series. :func:`export_run` turns a training
 run into a self-contained folder (adapter safetensors, encoding, base model,
@@ -17,57 +17,83 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmcast.configs import ExportConfig, ForecastConfig
+from lmcast.configs import CsvInput, ExportConfig, ForecastConfig
 from lmcast.errors import DataError, LmcastError
 from lmcast.forecaster import EXPORT_FILE, check_quantiles, forecast_times
 from lmcast.logs import get_logger
 
+if TYPE_CHECKING:
+    from lmcast.data import LongSeries
+
 log = get_logger("predict")
 
 
-def load_series(
-    cfg: ForecastConfig,
-) -> tuple[list[str], list[np.ndarray], list[np.ndarray], list[str]]:
-    """``(ids, times, values, variables)`` of the series to forecast, ``--series`` applied.
+def read_series(path: str | os.PathLike, csv: CsvInput | None = None) -> LongSeries:
+    """Every series of an HDF5 file or a CSV (any layout :func:`lmcast.data.read_long_csv`
+    reads, as ``csv`` says) as :class:`~lmcast.data.LongSeries`.
+
+    Raises:
+        DataError: unreadable data.
+    """
+    from lmcast.data import LongSeries, load_dataset, read_long_csv
+    from lmcast.timeaxis import Axis
+
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        c = csv or CsvInput()
+        return read_long_csv(path, c.id_column, c.time_column, layout=c.layout, missing=c.missing)
+    ds = load_dataset(path)
+    n = ds.shape[0]
+    time = np.asarray(ds.time, dtype=np.float64)
+    return LongSeries(
+        [str(x) for x in ds.attrs.get("series_ids", range(n))],
+        [time] * n,
+        [np.asarray(x, dtype=np.float64) for x in ds.trajectories],
+        list(ds.variables),
+        [Axis(time)] * n,
+        [0] * n,
+        "hdf5",
+    )
+
+
+def load_series(cfg: ForecastConfig) -> LongSeries:
+    """The series to forecast, ``--series`` and ``--context-steps`` applied.
 
     ``times[i]`` is ``(T_i,)``, ``values[i]`` is ``(T_i, V)``; the context is the last
-    ``--context-steps`` of each.
+    ``--context-steps`` of each (its axis cut alike, so forecasts continue its dates).
 
     Raises:
         DataError: unreadable data, an unknown ``--series``.
     """
-    from lmcast.data import load_dataset, read_long_csv
+    from lmcast.timeaxis import Axis
 
-    path = Path(cfg.data)
-    if path.suffix.lower() == ".csv":
-        ls = read_long_csv(path, cfg.id_column, cfg.time_column)
-        ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
-    else:
-        ds = load_dataset(path)
-        ids = [str(x) for x in ds.attrs.get("series_ids", range(ds.shape[0]))]
-        times = [np.asarray(ds.time, dtype=np.float64)] * ds.shape[0]
-        values = [np.asarray(x, dtype=np.float64) for x in ds.trajectories]
-        variables = list(ds.variables)
+    ls = read_series(cfg.data, cfg)
+    keep = list(range(len(ls.ids)))
     if cfg.series:
-        index = {sid: i for i, sid in enumerate(ids)}
+        index = {sid: i for i, sid in enumerate(ls.ids)}
         unknown = [s for s in cfg.series if s not in index]
         if unknown:
-            raise DataError(f"{path}: no series {unknown[0]!r} (ids: {', '.join(ids[:8])}…)")
+            raise DataError(f"{cfg.data}: no series {unknown[0]!r} (ids: {', '.join(ls.ids[:8])}…)")
         keep = [index[s] for s in cfg.series]
-        ids, times, values = (
-            [ids[i] for i in keep],
-            [times[i] for i in keep],
-            [values[i] for i in keep],
-        )
-    if cfg.context_steps is not None:
-        c = cfg.context_steps
-        times, values = [t[-c:] for t in times], [v[-c:] for v in values]
-    return ids, times, values, variables
+    cut = slice(-cfg.context_steps, None) if cfg.context_steps is not None else slice(None)
+    axes = [ls.axes[i] for i in keep]
+    axes = [
+        Axis(a.times[cut], a.stamps[cut] if a.stamps is not None else None, a.freq) for a in axes
+    ]
+    return replace(
+        ls,
+        ids=[ls.ids[i] for i in keep],
+        times=[a.times for a in axes],
+        values=[ls.values[i][cut] for i in keep],
+        axes=axes,
+        filled=[ls.filled[i] for i in keep],
+    )
 
 
 def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
@@ -155,7 +181,11 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     if cfg.context_steps is not None and cfg.context_steps < 2:
         raise LmcastError(f"--context-steps must be >= 2, got {cfg.context_steps}")
     out, figs = _check_outputs(cfg)
-    ids, times, values, variables = load_series(cfg)
+    ls = load_series(cfg)
+    ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
+    for sid, n in zip(ids, ls.filled, strict=True):
+        if n:
+            log.info("series %s: %d missing step(s) filled by linear interpolation", sid, n)
     contexts = as_contexts(values)  # short or non-finite series: one line, before the model
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
@@ -184,8 +214,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             stats=done,
             flop_limit=projected,
         )
-    horizons = [forecast_times(t, cfg.horizon) for t in times]
-    rows = pred.rows(ids, horizons)
+    horizons = [forecast_times(t, cfg.horizon) for t in times]  # numeric, for the figures
+    rows = pred.rows(ids, [a.after(cfg.horizon) for a in ls.axes])
     _figures(figs, ids, times, values, horizons, pred, variables)
     write_text(out, _csv_text(rows))
     log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
@@ -193,6 +223,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "out": str(out),
         "figures": str(figs),
         "series": len(ids),
+        "filled": dict(zip(ids, ls.filled, strict=True)),
         "rows": len(rows),
         "flops": pred.flops,
         "alpha": fc.alpha,

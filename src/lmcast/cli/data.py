@@ -88,10 +88,10 @@ def _format_dynamics(dyn: dict) -> list[str]:
 
 
 def import_(cfg: ImportConfig) -> Path:
-    """Convert a long-format CSV to the HDF5 layout."""
+    """Convert a CSV (long, Nixtla or wide; gaps filled as ``--missing`` says) to HDF5."""
     from lmcast.data import import_csv, save_dataset
 
-    ds = import_csv(cfg.csv, id_column=cfg.id_column, time_column=cfg.time_column)
+    ds = import_csv(cfg.csv, cfg.id_column, cfg.time_column, layout=cfg.layout, missing=cfg.missing)
     ds.attrs = {k: v for k, v in ds.attrs.items() if k != "series_ids"} | {
         "series_ids": [str(s) for s in ds.attrs.get("series_ids", [])]
     }

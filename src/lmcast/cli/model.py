@@ -86,9 +86,17 @@ def forecast(cfg: ForecastConfig) -> dict:
     from lmcast.predict import forecast_series
 
     res = forecast_series(cfg)
+    filled = {k: v for k, v in res["filled"].items() if v}
+    gaps = (
+        "; missing steps filled by interpolation: "
+        + ", ".join(f"{k} {v}" for k, v in list(filled.items())[:5])
+        + (" …" if len(filled) > 5 else "")
+        if filled
+        else ""
+    )
     _out(
         f"{res['series']} series × {cfg.horizon} steps → {res['out']} ({res['rows']} rows); "
-        f"figures in {res['figures']}; {res['flops']:.3e} FLOPs charged"
+        f"figures in {res['figures']}; {res['flops']:.3e} FLOPs charged{gaps}"
     )
     return res
 

@@ -67,6 +67,7 @@ class RunContext:
             horizon=prot.horizon,
             trajectories=prot.test_trajectories,
             batch_size=prot.eval_batch_size,
+            season_length=prot.season_length,
             ledger=self.ws.ledger_url,
             split="test",
             **kw,
@@ -190,7 +191,10 @@ def _final_test(ctx: RunContext) -> None:
     log.info("stage: final test evaluation")
     evaluate(
         ctx.eval_config(
-            adapter=str(ctx.ws.final_dir), out=str(ctx.ws.final_test_dir), experiment="final"
+            adapter=str(ctx.ws.final_dir),
+            out=str(ctx.ws.final_test_dir),
+            experiment="final",
+            baselines=ctx.profile.protocol.references(),  # fitted once, beside the final model
         ),
         progress=ctx.cfg.progress,
     )
@@ -211,6 +215,7 @@ def _other_protocols(ctx: RunContext) -> None:
                 out=str(d / name),
                 experiment="baseline" if adapter is None else "final",
                 oracle=adapter is not None,  # fit once per protocol
+                baselines=ctx.profile.protocol.references() if adapter else "",
             )
             evaluate(replace(cfg, context_steps=c, horizon=h), progress=ctx.cfg.progress)
 

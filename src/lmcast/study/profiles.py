@@ -51,11 +51,18 @@ class ProtocolSpec:
     test_trajectories: int = _count()
     also: list[list[int]] | None = None
     eval_batch_size: int = _count(64)
+    baselines: list[str] | None = None
+    season_length: int = _count(1)
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
         models are tested on (same test trajectories)."""
         return [(int(c), int(h)) for c, h in self.also or []]
+
+    def references(self) -> str:
+        """``baselines``: the classical forecasters the final model is tested against
+        (``lmcast.classical`` names), as ``evaluate --baselines`` takes them."""
+        return ",".join(self.baselines or [])
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,12 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
         if not 0 < values["final"].decay_fraction <= 1:
             raise LmcastError(f"profile {source}: final.decay_fraction must be in (0, 1]")
     if cls is ProtocolSpec:
+        from lmcast.classical import check_names
+
+        try:
+            check_names(values.get("baselines") or [])
+        except LmcastError as exc:
+            raise LmcastError(f"profile {source}: {where}baselines: {exc}") from None
         for pair in values.get("also") or []:
             if len(pair) != 2 or min(pair) < 1:
                 raise LmcastError(

@@ -35,22 +35,31 @@ def _metrics_row(label: str, precision: str, m: dict, parse: float | None) -> st
     cells = [label, precision, _fmt(o["mae"]), _fmt(o["rmse"])]
     for n in names:
         cells += [_fmt(pv[n]["mae"]), _fmt(pv[n]["rmse"])]
+    f = m.get("field", {})
+    cells += [_fmt(f[k]) if f.get(k) is not None else "–" for k in ("mase", "smape", "wql")]
     cells.append("–" if parse is None else f"{parse:.2f}")
     return "| " + " | ".join(cells) + " |"
 
 
 def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
+    """Every forecaster of a ``metrics.json`` (the model, persistence, the ODE oracle, the
+    classical references) with MAE/RMSE overall and per variable, MASE, sMAPE and WQL."""
+    from lmcast.evaluate import scored_forecasters
+
     names = list(result["model"]["original"]["per_variable"])
     head = (
         ["forecaster", "precision", "MAE", "RMSE"]
         + [f"{n} {m}" for n in names for m in ("MAE", "RMSE")]
-        + ["parse"]
+        + ["MASE", "sMAPE %", "WQL", "parse"]
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines.append(_metrics_row(label, precision, result["model"], result["model"]["parse_success"]))
-    lines.append(_metrics_row("persistence", "–", result["persistence"], None))
-    if "oracle" in result:
-        lines.append(_metrics_row("ODE oracle", "–", result["oracle"], None))
+    for name, entry in scored_forecasters(result):
+        if name == "model":
+            lines.append(_metrics_row(label, precision, entry, entry["parse_success"]))
+        else:
+            lines.append(_metrics_row(name, "–", entry, None))
+    if "metrics_note" in result:
+        lines += ["", f"_{result['metrics_note']}._"]
     return lines
 
 
@@ -285,6 +294,9 @@ def final_section(ctx: ReportContext) -> list[str]:
     base = ctx.baseline
     if base:
         L += _comparison(final, base)
+    f = ctx.copy_fig(ctx.ws.final_test_dir / "figures" / "per_step_mae.png", "per_step_mae.png")
+    if f:
+        L += ["", f"![error against steps ahead, every forecaster]({f})"]
     f = ctx.copy_fig(ctx.ws.final_dir / "loss_curve.png", "final_loss_curve.png")
     if f:
         L += ["", f"![final training loss]({f})"]

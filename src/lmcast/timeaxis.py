@@ -1,0 +1,227 @@
+"""Time axes of series as people have them: numbers or dates, a regular step, gaps filled.
+
+A series' sample times must lie on a regular grid: numbers ``t0 + k·step`` or dates at a
+frequency pandas names (``MS`` monthly, ``QS-OCT`` quarterly, ``W-SUN`` weekly, ``h``
+hourly, …; inferred, never asked for). Missing grid points (a gap) and missing values
+(an empty cell) are filled by linear interpolation and counted, or refused under
+``missing="error"``. Times that fit no grid are refused with one line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmcast.errors import LmcastError
+
+MISSING_POLICIES = ("interpolate", "error")
+# A grid may hold at most this many times as many points as the series has
+# observations; sparser than that, the times are called irregular.
+MAX_GRID_RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A regular time axis.
+
+    Attributes:
+        times: ``(T,)`` float times (numbers as given; dates as step numbers from 0).
+        stamps: ``(T,)`` ``datetime64[ns]`` dates, or ``None`` for numeric times.
+        freq: the pandas frequency of dates (``"MS"``, ``"QS-OCT"``…), or ``None``.
+    """
+
+    times: np.ndarray
+    stamps: np.ndarray | None = None
+    freq: str | None = None
+
+    def after(self, horizon: int) -> list[str] | np.ndarray:
+        """The ``horizon`` times after the axis: dates continue its frequency (ISO text,
+        ``YYYY-MM-DD`` when every date is midnight), numbers its step."""
+        if self.stamps is None:
+            return continue_numeric(self.times, horizon)
+        import pandas as pd
+
+        nxt = pd.date_range(pd.Timestamp(self.stamps[-1]), periods=horizon + 1, freq=self.freq)[1:]
+        return format_stamps(nxt)
+
+
+def continue_numeric(times: np.ndarray, horizon: int) -> np.ndarray:
+    """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing (1 for one time)."""
+    t = np.asarray(times, dtype=np.float64)
+    step = t[-1] - t[-2] if len(t) > 1 and math.isfinite(t[-1] - t[-2]) else 1.0
+    return t[-1] + step * np.arange(1, horizon + 1)
+
+
+def format_stamps(stamps) -> list[str]:
+    """ISO text of dates: ``YYYY-MM-DD`` when all are midnight, else ``YYYY-MM-DD HH:MM:SS``."""
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(stamps)
+    fmt = "%Y-%m-%d" if (idx == idx.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+    return list(idx.strftime(fmt))
+
+
+def parse_times(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(numbers, dates)``: all-numeric texts → ``(float array, None)``; else every text must
+    be a date or datetime → ``(step placeholder zeros, datetime64[ns] array)``.
+
+    Raises:
+        LmcastError: a text that is neither (names it), a time zone mix, a non-finite number.
+    """
+    try:
+        nums = np.array([float(x) for x in texts], dtype=np.float64)
+    except ValueError:
+        nums = None
+    if nums is not None:
+        bad = ~np.isfinite(nums)
+        if bad.any():
+            raise LmcastError(f"time {texts[int(np.argmax(bad))]!r} is not finite")
+        return nums, None
+    import pandas as pd
+
+    for x in texts:
+        try:
+            float(x)
+            raise LmcastError(f"time column mixes numbers ({x!r}) and dates")
+        except ValueError:
+            pass
+    try:
+        idx = pd.to_datetime(pd.Series(texts), format="ISO8601")
+    except (ValueError, TypeError, OverflowError) as exc:
+        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise LmcastError(f"time column: not numbers and not ISO dates ({first})") from None
+    if getattr(idx.dt, "tz", None) is not None:
+        idx = idx.dt.tz_convert("UTC").dt.tz_localize(None)
+    return np.zeros(len(texts)), idx.to_numpy(dtype="datetime64[ns]")
+
+
+def regular_axis(
+    times: np.ndarray, stamps: np.ndarray | None, values: np.ndarray, missing: str, name: str
+) -> tuple[Axis, np.ndarray, int]:
+    """Put one series on its regular grid.
+
+    Args:
+        times: ``(T,)`` increasing numeric times (ignored when ``stamps`` is given).
+        stamps: ``(T,)`` increasing ``datetime64[ns]`` dates, or ``None``.
+        values: ``(T, V)``, NaN where a cell was empty.
+        missing: ``"interpolate"`` or ``"error"``.
+        name: the series' id, for messages.
+
+    Returns:
+        ``(axis, values on the grid (T', V), points filled)`` where filled counts grid
+        points that were absent plus empty cells.
+
+    Raises:
+        LmcastError: irregular times; a gap or empty cell under ``missing="error"``; a
+            variable with no value at all.
+    """
+    if missing not in MISSING_POLICIES:
+        raise LmcastError(f"--missing must be one of {', '.join(MISSING_POLICIES)}")
+    if stamps is None:
+        grid_pos, axis = _numeric_grid(np.asarray(times, dtype=np.float64), name)
+    else:
+        grid_pos, axis = _date_grid(stamps, name)
+    n_grid = len(axis.times)
+    gaps = n_grid - len(grid_pos)
+    full = np.full((n_grid, values.shape[1]), np.nan)
+    full[grid_pos] = values
+    empty = int(np.isnan(values).sum(axis=1).astype(bool).sum())
+    if (gaps or empty) and missing == "error":
+        what = f"{gaps} missing time step(s)" if gaps else f"{empty} empty value(s)"
+        raise LmcastError(
+            f"series {name!r} has {what} (use --missing interpolate to fill them linearly)"
+        )
+    filled = int(np.isnan(full).any(axis=1).sum())
+    if filled:
+        x = np.arange(n_grid, dtype=np.float64)
+        for k in range(full.shape[1]):
+            ok = ~np.isnan(full[:, k])
+            if not ok.any():
+                raise LmcastError(f"series {name!r}: a variable has no value at all")
+            full[:, k] = np.interp(x, x[ok], full[ok, k])  # ends: the nearest value
+    return axis, full, filled
+
+
+def _numeric_grid(t: np.ndarray, name: str) -> tuple[np.ndarray, Axis]:
+    if len(t) < 2:
+        return np.arange(len(t)), Axis(t)
+    d = np.diff(t)
+    step = float(d.min())
+    k = d / step
+    on_grid = np.all(np.abs(k - np.round(k)) <= 1e-6 * np.maximum(1.0, k))
+    if not on_grid or np.round(k).sum() + 1 > MAX_GRID_RATIO * len(t):
+        raise LmcastError(
+            f"series {name!r}: times are not regularly spaced (steps from {d.min():g} to "
+            f"{d.max():g}, not multiples of one step)"
+        )
+    pos = np.concatenate([[0], np.cumsum(np.round(k).astype(np.int64))])
+    return pos, Axis(t[0] + step * np.arange(pos[-1] + 1))
+
+
+def _date_grid(stamps: np.ndarray, name: str) -> tuple[np.ndarray, Axis]:
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(stamps)
+    if len(idx) < 3:
+        raise LmcastError(f"series {name!r}: {len(idx)} dates are too few to infer a frequency")
+    freq = pd.infer_freq(idx)
+    grid = idx if freq else None
+    if grid is None:  # gaps: the step is the largest common step of the observed ones
+        grid, freq = _calendar_grid(idx) or _duration_grid(idx) or (None, None)
+    if grid is None or not idx.isin(grid).all() or len(grid) > MAX_GRID_RATIO * len(idx):
+        raise LmcastError(
+            f"series {name!r}: dates are not at a regular frequency "
+            f"({format_stamps(idx[:3])[0]}, {format_stamps(idx[1:3])[0]}, …)"
+        )
+    pos = grid.get_indexer(idx)
+    return pos, Axis(np.arange(len(grid), dtype=np.float64), grid.to_numpy("datetime64[ns]"), freq)
+
+
+def _calendar_grid(idx) -> tuple | None:
+    """Month-based steps (monthly, quarterly, yearly) with some months missing."""
+    import pandas as pd
+
+    if not (idx == idx.normalize()).all():
+        return None
+    months = idx.year * 12 + idx.month
+    step = int(np.gcd.reduce(np.diff(months)))
+    if step < 1:
+        return None
+    if (idx.day == 1).all():
+        anchor = "MS"
+    elif idx.is_month_end.all():
+        anchor = "ME"
+    else:
+        return None
+    freq = f"{step}{anchor}" if step > 1 else anchor
+    grid = pd.date_range(idx[0], idx[-1], freq=freq)
+    return grid, pd.tseries.frequencies.to_offset(freq).freqstr
+
+
+def _duration_grid(idx) -> tuple | None:
+    """Fixed-length steps (days, hours, weeks…) with some steps missing."""
+    import pandas as pd
+
+    ns = idx.asi8
+    step = int(np.gcd.reduce(np.diff(ns)))
+    if step <= 0 or (ns[-1] - ns[0]) // step + 1 > MAX_GRID_RATIO * len(ns):
+        return None
+    offset = pd.tseries.frequencies.to_offset(pd.Timedelta(step, unit="ns"))
+    return pd.date_range(idx[0], idx[-1], freq=offset), offset.freqstr
+
+
+def season_of(freq: str | None) -> int:
+    """A default season length for a pandas frequency: 12 monthly, 4 quarterly, 7 daily,
+    24 hourly, 52 weekly, 1 otherwise (yearly, numeric times, unknown)."""
+    if not freq:
+        return 1
+    import pandas as pd
+
+    base = pd.tseries.frequencies.to_offset(freq)
+    name, n = base.name.split("-")[0], base.n
+    per_year = {"MS": 12, "ME": 12, "QS": 4, "QE": 4, "W": 52}.get(name)
+    if per_year is not None:
+        return per_year // n if per_year % n == 0 and per_year // n > 1 else 1
+    return {"D": 7, "B": 5, "h": 24}.get(name, 1) if n == 1 else 1
