@@ -113,6 +113,13 @@ class ImportConfig(CsvInput):
 
 
 @dataclass(kw_only=True)
+class ClassicsConfig:
+    """``lmcast data classics``: real public series shipped inside installed packages."""
+
+    out: str = opt(help="output folder (new or empty): monthly/weekly/quarterly/yearly.csv")
+
+
+@dataclass(kw_only=True)
 class PrepareConfig:
     """``lmcast data prepare``: LLMTIME texts per split and meta.json."""
 
@@ -243,6 +250,39 @@ class ForecastConfig(CsvInput):
     )
     experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar (per finished sequence)")
+
+
+@dataclass(kw_only=True)
+class BenchmarkConfig(CsvInput):
+    """``lmcast benchmark``: datasets × forecasters at one protocol → one leaderboard."""
+
+    data: list[str] = opt(  # noqa: RUF009 (the CLI appends)
+        help="a dataset: HDF5, or CSV (long, Nixtla or wide); repeat for several"
+    )
+    forecasters: str = opt(
+        "zero-shot,ets,arima,theta,snaive",
+        "comma-separated: zero-shot, adapter:PATH (a run or export folder), ets, arima, "
+        "theta, snaive, naive, var",
+    )
+    horizon: int = opt(help="steps held out at the end of every series and forecast")
+    context_steps: int | None = opt(
+        200, "context: at most this many steps before the held-out ones (0: all)"
+    )
+    season_length: int | None = opt(
+        None, "season in steps (default: from the dates' frequency, 12 monthly …; else 1)"
+    )
+    max_series: int | None = opt(None, "use only the first N series of each dataset")
+    model: str = opt("smollm2-135m", "model of zero-shot and adapter forecasters")
+    samples: int = opt(20, "sample paths per series for the language-model forecasters")
+    batch_size: int = opt(64, "sequences generated together (lowered to fit in memory)")
+    seed: int = opt(0, "sampling seed")
+    device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
+    out: str = opt(help="output folder (new, empty, or a benchmark folder to resume)")
+    ledger: str | None = opt(
+        None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
+    )
+    experiment: str = opt("benchmark", "experiment name the FLOPs are charged to")
+    json: bool = opt(False, "print the leaderboard JSON")
 
 
 @dataclass(kw_only=True)

@@ -27,7 +27,7 @@ class Command:
     epilog: str = ""
 
 
-GROUP_HELP = {"data": "data files: simulate, inspect, import, encode splits"}
+GROUP_HELP = {"data": "data files: simulate, inspect, import, real series, encode splits"}
 
 RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   1. data          simulate (the profile's data.simulate) unless --data is given
@@ -61,6 +61,22 @@ examples:
   lmcast forecast --data my.csv --adapter exported/ --context-steps 60 --quantiles 0.05,0.5,0.95
 """
 
+BENCHMARK_EPILOG = """protocol: the last --horizon steps of every series are held out; the steps before
+them (at most --context-steps) are the context. Scores per dataset and forecaster: MAE,
+MASE (scale: the context's seasonal-naive MAE), sMAPE, WQL (quantiles 0.1..0.9),
+per-step error. Leaderboard: geometric means over series, relative to seasonal naive.
+Outputs: leaderboard.md, leaderboard.json, per_step.png, results/<dataset>/<forecaster>.json
+(each written when done: run the same command again to resume).
+
+examples:
+  lmcast data classics --out classics     # real series shipped inside statsmodels/statsforecast
+  lmcast benchmark --data classics/monthly.csv --data classics/quarterly.csv \\
+      --forecasters zero-shot,ets,arima,theta,snaive --horizon 12 --out bench
+  lmcast data simulate --out lv.h5 --n 100
+  lmcast benchmark --data lv.h5 --forecasters zero-shot,var,ets,naive --horizon 20 \\
+      --context-steps 80 --max-series 20 --out bench-lv
+"""
+
 SWEEP_EPILOG = """examples:
   lmcast sweep --data lv.h5 --grid "lr=1e-5,5e-5,1e-4" --grid "rank=2,4,8"
   lmcast sweep --data lv.h5 --grid "lr=1e-4" --grid "precision=2,3" --workers 2
@@ -83,9 +99,15 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("data", "import"),
-        "convert a long-format CSV of series into the HDF5 layout",
+        "convert a CSV of series (long, Nixtla or wide; dates allowed) into the HDF5 layout",
         c.ImportConfig,
         data.import_,
+    ),
+    Command(
+        ("data", "classics"),
+        "write real public series shipped inside statsmodels/statsforecast as Nixtla CSVs",
+        c.ClassicsConfig,
+        data.classics,
     ),
     Command(
         ("data", "prepare"),
@@ -117,6 +139,13 @@ COMMANDS: tuple[Command, ...] = (
         c.ForecastConfig,
         model.forecast,
         FORECAST_EPILOG,
+    ),
+    Command(
+        ("benchmark",),
+        "datasets × forecasters (language model and classical) → one leaderboard",
+        c.BenchmarkConfig,
+        model.benchmark,
+        BENCHMARK_EPILOG,
     ),
     Command(
         ("export",),

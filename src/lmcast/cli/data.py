@@ -6,7 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from lmcast.configs import EncodeConfig, ImportConfig, InfoConfig, PrepareConfig, SimulateConfig
+from lmcast.configs import (
+    ClassicsConfig,
+    EncodeConfig,
+    ImportConfig,
+    InfoConfig,
+    PrepareConfig,
+    SimulateConfig,
+)
 from lmcast.errors import DataError
 from lmcast.logs import get_logger
 
@@ -100,6 +107,21 @@ def import_(cfg: ImportConfig) -> Path:
         "wrote %s: %d series × %d steps × %d variables %s", path, *ds.shape, list(ds.variables)
     )
     return path
+
+
+def classics(cfg: ClassicsConfig) -> list[str]:
+    """Write the real-series suite (:mod:`lmcast.real_series`); print the files."""
+    from lmcast.data import read_long_csv
+    from lmcast.real_series import write_classics
+
+    paths = write_classics(cfg.out)
+    for p in paths:
+        ls = read_long_csv(p)
+        _out(
+            f"{p}: {len(ls.ids)} series, {sum(len(v) for v in ls.values)} steps, "
+            f"{ls.axes[0].freq} ({sum(ls.filled)} missing steps)"
+        )
+    return [str(p) for p in paths]
 
 
 def _parse_fractions(text: str) -> tuple[float, float, float]:

@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 from lmcast.configs import (
+    BenchmarkConfig,
     BudgetConfig,
     EvalConfig,
     ExportConfig,
@@ -108,3 +109,16 @@ def export(cfg: ExportConfig) -> str:
     out = export_run(cfg)
     _out(f"exported {cfg.run} → {out} (load with Forecaster.load(adapter='{out}'))")
     return str(out)
+
+
+def benchmark(cfg: BenchmarkConfig) -> dict:
+    """Run or resume a benchmark; print the leaderboard (or its JSON)."""
+    from lmcast.benchmark import leaderboard_markdown, run_benchmark
+
+    board = run_benchmark(cfg)
+    if cfg.json:
+        _out(json.dumps({k: v for k, v in board.items() if k != "results"}, indent=2))
+    else:
+        text = leaderboard_markdown(board, cfg)
+        _out(text.split("\n## Per dataset")[0].rstrip() + f"\n\nwritten to {board['out']}")
+    return board

@@ -1,0 +1,447 @@
+"""``lmcast benchmark``: several datasets × several forecasters at one protocol → one leaderboard.
+
+Protocol: the last ``horizon`` steps of every series are held out; the (at most)
+``context_steps`` steps before them are the context. Each forecaster forecasts every
+series of every dataset; each (dataset, forecaster) is scored with MAE, MASE (scale: the
+context's seasonal-naive MAE), sMAPE, WQL (quantiles 0.1…0.9) and per-step MAE, and
+written to ``results/<dataset>/<forecaster>.json`` as soon as it is done, so an
+interrupted benchmark resumes where it stopped. The leaderboard aggregates over series
+the way Chronos does over datasets: the geometric mean of each forecaster's MASE (and
+WQL) divided by seasonal naive's on the same series.
+
+Forecasters: ``zero-shot`` (the model, no adapter), ``adapter:PATH`` (a training run or an
+``lmcast export`` folder), and the classical references of :mod:`lmcast.classical`. The
+language-model forecasters scale each series on its own (LLMTIME) unless the adapter fixes
+the scale, and reserve then charge their FLOPs on the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmcast import classical, metrics
+from lmcast.configs import BenchmarkConfig
+from lmcast.data import LongSeries
+from lmcast.errors import LmcastError
+from lmcast.logs import get_logger
+from lmcast.runinfo import write_json, write_text
+
+log = get_logger("benchmark")
+
+MARKER = "benchmark.json"  # written first into --out: the folder is lmcast's
+PROTOCOL_KEYS = ("horizon", "context_steps", "season_length", "samples", "model", "seed")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One dataset at the benchmark's protocol.
+
+    Attributes:
+        name: the dataset's name (its file stem, made unique).
+        path: the file.
+        ids: N series ids.
+        contexts: N arrays ``(C_i, V)``.
+        truths: ``(N, H, V)`` held-out steps.
+        season: the season length used (``--season-length``, else from the dates).
+        filled: N counts of filled missing steps.
+    """
+
+    name: str
+    path: str
+    ids: list[str]
+    contexts: list[np.ndarray]
+    truths: np.ndarray
+    season: int
+    filled: list[int]
+
+
+def parse_forecasters(text: str) -> list[str]:
+    """``zero-shot,adapter:runs/t1,ets`` → the list, each checked.
+
+    Raises:
+        LmcastError: an unknown name, an ``adapter:`` without a folder, a name twice.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise LmcastError("--forecasters is empty")
+    for n in names:
+        if n == "zero-shot":
+            continue
+        if n.startswith("adapter:"):
+            if not Path(n[len("adapter:") :]).is_dir():
+                raise LmcastError(f"{n}: no such adapter folder")
+            continue
+        if n not in classical.CLASSICAL:
+            raise LmcastError(
+                f"unknown forecaster {n!r} (choose from zero-shot, adapter:PATH, "
+                f"{', '.join(classical.CLASSICAL)})"
+            )
+    if len(set(names)) != len(names):
+        raise LmcastError("a forecaster is named twice in --forecasters")
+    return names
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a forecaster or dataset name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:80] or "x"
+
+
+def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
+    """Read one dataset and cut it into contexts and held-out steps.
+
+    Raises:
+        DataError: unreadable data.
+        LmcastError: a series too short for the horizon plus three context steps, or for
+            two seasons of context with a seasonal forecaster.
+    """
+    from lmcast.predict import read_series
+    from lmcast.timeaxis import season_of
+
+    ls: LongSeries = read_series(path, cfg)
+    keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
+    h = cfg.horizon
+    season = cfg.season_length or season_of(ls.axes[0].freq if ls.axes else None)
+    contexts, truths = [], []
+    for i in keep:
+        v = ls.values[i]
+        if len(v) < h + 3:
+            raise LmcastError(
+                f"{path}: series {ls.ids[i]!r} has {len(v)} steps, too few to hold out "
+                f"{h} and keep 3 for context"
+            )
+        ctx = v[:-h]
+        if cfg.context_steps:
+            ctx = ctx[-cfg.context_steps :]
+        contexts.append(ctx)
+        truths.append(v[-h:])
+    return Task(
+        name,
+        str(path),
+        [ls.ids[i] for i in keep],
+        contexts,
+        np.stack(truths),
+        season,
+        [ls.filled[i] for i in keep],
+    )
+
+
+def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None:
+    """Refuse, before any work, what a forecaster cannot do on a dataset (one line)."""
+    for t in tasks:
+        for f in forecasters:
+            if f in classical.CLASSICAL and not (f == "var" and t.contexts[0].shape[1] < 2):
+                try:
+                    classical.check_applicable(f, t.contexts, t.season, horizon)
+                except LmcastError as exc:
+                    raise LmcastError(f"{t.path}: {exc}") from None
+
+
+def _lm_forecast(
+    name: str, task: Task, cfg: BenchmarkConfig, ledger: Any, loaded: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
+    (``loaded`` keeps each forecaster's model between datasets)."""
+    from lmcast.forecast import GenerationStats
+    from lmcast.forecaster import Forecaster
+
+    if name not in loaded:
+        adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
+        fc = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
+        loaded[name] = (fc, fc.alpha)
+    fc, fixed = loaded[name]
+    jobs = []
+    for c in task.contexts:  # LLMTIME: each series on its own scale unless the adapter fixes it
+        fc.alpha = fixed
+        ctx, alpha = fc.checked([c], cfg.horizon, cfg.samples)
+        fc.alpha = alpha
+        jobs.append((ctx, alpha, fc.projected_flops(ctx, cfg.horizon, cfg.samples, cfg.batch_size)))
+    projected = sum(j[2] for j in jobs)
+    done = GenerationStats()
+    samples = []
+    with ledger.reservation(
+        cfg.experiment,
+        f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
+        "evaluate",
+        projected,
+        spent=lambda: done.flops,
+        config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
+        what=f"{name} on {task.name}",
+    ):
+        for k, (ctx, alpha, bound) in enumerate(jobs):
+            fc.alpha = alpha
+            pred = fc.predict(
+                ctx,
+                cfg.horizon,
+                samples=cfg.samples,
+                batch_size=cfg.batch_size,
+                seed=cfg.seed + k,
+                progress=False,
+                stats=done,
+                flop_limit=done.flops + bound,  # each series within its own bound
+            )
+            samples.append(pred.samples[0])
+    s = np.stack(samples)  # (N, K, H, V)
+    last = np.stack([c[-1] for c in task.contexts])
+    point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
+    q = metrics.sample_quantiles(s)
+    q = np.where(np.isfinite(q), q, point[None])  # a step no sample parsed: the point
+    return point, q, int(done.flops)
+
+
+def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
+    """Every metric of one forecaster on one dataset (original units).
+
+    Returns:
+        ``{"mae", "mase", "smape", "wql", "per_step_mae", "per_step_scaled",
+        "per_series": {id: {"mae", "mase", "wql"}}}``; MASE over series with a defined scale.
+    """
+    scale = metrics.seasonal_scale(task.contexts, task.season)
+    per_mase = metrics.mase(point, task.truths, scale)
+    err = np.abs(point - task.truths)  # (N, H, V)
+    with np.errstate(all="ignore"):
+        scaled = np.nanmean(err / scale[:, None, :], axis=2)  # (N, H)
+    ok = np.isfinite(per_mase)
+    per_series = {}
+    for i, sid in enumerate(task.ids):
+        per_series[sid] = {
+            "mae": float(err[i].mean()),
+            "mase": float(per_mase[i]) if ok[i] else None,
+            "wql": metrics.wql(quantiles[:, i : i + 1], task.truths[i : i + 1])
+            if np.abs(task.truths[i]).sum() > 0
+            else None,
+        }
+    return {
+        "mae": float(err.mean()),
+        "mase": float(per_mase[ok].mean()) if ok.any() else None,
+        "smape": float(metrics.smape(point, task.truths).mean()),
+        "wql": metrics.wql(quantiles, task.truths),
+        "per_step_mae": [float(x) for x in metrics.per_step_mae(point, task.truths)],
+        "per_step_scaled": [float(x) for x in np.nanmean(scaled[ok], axis=0)] if ok.any() else None,
+        "per_series": per_series,
+    }
+
+
+def run_one(
+    name: str, task: Task, cfg: BenchmarkConfig, ledger: Any, loaded: dict[str, Any]
+) -> dict:
+    """Forecast and score one (dataset, forecaster); the result ``results/…json`` holds
+    (``loaded``: language models already loaded, by forecaster name)."""
+    t0 = time.perf_counter()
+    flops, failures = 0, 0
+    if name in classical.CLASSICAL:
+        if name == "var" and task.contexts[0].shape[1] < 2:
+            return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
+        cf = classical.forecast(name, task.contexts, cfg.horizon, task.season)
+        point, quant, failures = cf.point, cf.quantiles, int(cf.failed.sum())
+    else:
+        point, quant, flops = _lm_forecast(name, task, cfg, ledger, loaded)
+    return {
+        "forecaster": name,
+        "label": classical.label(name) if name in classical.CLASSICAL else name,
+        "dataset": task.name,
+        "series": len(task.ids),
+        "season_length": task.season,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "flops": flops,
+        "failures": failures,
+        **score(task, point, quant),
+    }
+
+
+def _check_out(out: Path, protocol: dict) -> None:
+    """``--out`` must be new, empty, or a benchmark folder of the same protocol."""
+    if out.exists() and not out.is_dir():
+        raise LmcastError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        marker = out / MARKER
+        if not marker.is_file():
+            raise LmcastError(
+                f"--out {out} holds files lmcast did not write (choose a new or empty folder)"
+            )
+        try:
+            old = json.loads(marker.read_text()).get("protocol")
+        except (OSError, ValueError, AttributeError):
+            old = None
+        if old != protocol:
+            raise LmcastError(
+                f"--out {out} holds a benchmark run at another protocol ({old}); "
+                "choose a new folder"
+            )
+
+
+def run_benchmark(cfg: BenchmarkConfig) -> dict:
+    """Run (or resume) the benchmark ``cfg`` describes; write and return the leaderboard."""
+    from lmcast.ledger import Ledger
+
+    if cfg.horizon < 1 or cfg.samples < 1 or cfg.batch_size < 1:
+        raise LmcastError("--horizon, --samples and --batch-size must be >= 1")
+    if cfg.context_steps and cfg.context_steps < 3:
+        raise LmcastError(f"--context-steps must be >= 3, got {cfg.context_steps}")
+    if cfg.season_length is not None and cfg.season_length < 1:
+        raise LmcastError(f"--season-length must be >= 1, got {cfg.season_length}")
+    if not cfg.data:
+        raise LmcastError("give at least one --data file")
+    names = parse_forecasters(cfg.forecasters)
+    out = Path(cfg.out)
+    protocol = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
+    _check_out(out, protocol)
+    tasks, seen = [], set()
+    for path in cfg.data:
+        stem = slug(Path(path).stem)
+        name, k = stem, 1
+        while name in seen:
+            k += 1
+            name = f"{stem}-{k}"
+        seen.add(name)
+        tasks.append(load_task(path, name, cfg))
+    check_tasks(tasks, names, cfg.horizon)
+    lm_names = [n for n in names if n not in classical.CLASSICAL]
+    ledger = Ledger(cfg.ledger) if lm_names else None
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / MARKER, {"protocol": protocol, "config": asdict(cfg)})
+    results: list[dict] = []
+    loaded: dict[str, Any] = {}
+    for t in tasks:
+        for n in names:
+            path = out / "results" / t.name / f"{slug(n)}.json"
+            if path.is_file():
+                results.append(json.loads(path.read_text()))
+                log.info("%s on %s: done before, skipped", n, t.name)
+                continue
+            log.info("%s on %s (%d series)", n, t.name, len(t.ids))
+            res = run_one(n, t, cfg, ledger, loaded)
+            res["filled"] = dict(zip(t.ids, t.filled, strict=True))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, res)
+            results.append(res)
+    board = leaderboard(results, names)
+    write_json(out / "leaderboard.json", board)
+    write_text(out / "leaderboard.md", leaderboard_markdown(board, cfg))
+    _figure(out / "per_step.png", results, names)
+    board["out"] = str(out)
+    return board
+
+
+def leaderboard(results: list[dict], names: list[str]) -> dict:
+    """Aggregate per-(dataset, forecaster) results into the leaderboard.
+
+    Over every series (each counts once): the geometric mean of MASE, the geometric means
+    of MASE and WQL relative to seasonal naive (when ``snaive`` ran), the series a
+    forecaster forecasts better than seasonal naive (by MASE), seconds and FLOPs.
+    """
+    done = [r for r in results if "skipped" not in r]
+    per: dict[str, dict[str, dict]] = {n: {} for n in names}
+    for r in done:
+        for sid, s in r["per_series"].items():
+            per[r["forecaster"]][f"{r['dataset']}/{sid}"] = s
+
+    def table(key: str) -> dict[str, dict[str, float]]:
+        return {
+            n: {k: (v[key] if v[key] is not None else float("nan")) for k, v in per[n].items()}
+            for n in names
+        }
+
+    mase, wql = table("mase"), table("wql")
+    rows = []
+    for n in names:
+        vals = np.array([v for v in mase[n].values() if np.isfinite(v) and v > 0])
+        rows.append(
+            {
+                "forecaster": n,
+                "label": next((r["label"] for r in done if r["forecaster"] == n), n),
+                "series": len(per[n]),
+                "mase_gmean": float(np.exp(np.log(vals).mean())) if vals.size else None,
+                "seconds": round(sum(r["seconds"] for r in done if r["forecaster"] == n), 2),
+                "flops": int(sum(r["flops"] for r in done if r["forecaster"] == n)),
+                "failures": int(sum(r["failures"] for r in done if r["forecaster"] == n)),
+            }
+        )
+    if "snaive" in names:
+        rel_mase = metrics.geometric_mean_relative(mase, "snaive")
+        rel_wql = metrics.geometric_mean_relative(wql, "snaive")
+        for row in rows:
+            n = row["forecaster"]
+            row["mase_vs_snaive"] = rel_mase[n]
+            row["wql_vs_snaive"] = rel_wql[n]
+            ref = mase["snaive"]
+            row["better_than_snaive"] = int(
+                sum(1 for k, v in mase[n].items() if k in ref and v < ref[k])
+            )
+    per_dataset = {}
+    for r in done:
+        per_dataset.setdefault(r["dataset"], {})[r["forecaster"]] = {
+            k: r[k] for k in ("mae", "mase", "smape", "wql", "seconds", "flops", "failures")
+        }
+    return {"rows": rows, "per_dataset": per_dataset, "results": done}
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
+    """The leaderboard and the per-dataset table as markdown."""
+    rows = board["rows"]
+    rel = "mase_vs_snaive" in rows[0]
+    total = rows[0]["series"] if rows else 0
+    head = ["forecaster", "MASE (geometric mean)"]
+    if rel:
+        head += ["MASE vs seasonal naive", "WQL vs seasonal naive", "better than seasonal naive"]
+    head += ["seconds", "FLOPs"]
+    L = [
+        "# lmcast benchmark",
+        "",
+        f"{len(board['per_dataset'])} dataset(s), {total} series; the last {cfg.horizon} steps of "
+        f"each held out, context at most {cfg.context_steps or 'all'} steps; language models "
+        f"{cfg.samples} samples (median = point). Relative scores: geometric mean over series "
+        "of the score divided by seasonal naive's (below 1: better).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in sorted(rows, key=lambda r: r.get("mase_vs_snaive") or r["mase_gmean"] or 1e9):
+        cells = [r["label"], _f(r["mase_gmean"])]
+        if rel:
+            cells += [
+                _f(r["mase_vs_snaive"]),
+                _f(r["wql_vs_snaive"]),
+                f"{r['better_than_snaive']} of {r['series']}",
+            ]
+        cells += [f"{r['seconds']:.1f}", f"{r['flops']:.3e}" if r["flops"] else "–"]
+        L.append("| " + " | ".join(cells) + " |")
+    L += ["", "## Per dataset", "", "| dataset | forecaster | MAE | MASE | sMAPE % | WQL |"]
+    L.append("|---|---|---|---|---|---|")
+    for d, per in board["per_dataset"].items():
+        for n, s in per.items():
+            L.append(
+                f"| {d} | {n} | {_f(s['mae'], 4)} | {_f(s['mase'])} | {_f(s['smape'], 2)} | "
+                f"{_f(s['wql'])} |"
+            )
+    L += ["", "![scaled error against steps ahead](per_step.png)", ""]
+    return "\n".join(L)
+
+
+def _figure(path: Path, results: list[dict], names: list[str]) -> None:
+    """Mean absolute scaled error against steps ahead, every forecaster on one plot
+    (averaged over datasets)."""
+    from lmcast.plots import plot_curves
+
+    series = {}
+    for n in names:
+        curves = [r.get("per_step_scaled") for r in results if r["forecaster"] == n]
+        curves = [c for c in curves if c]
+        if curves:
+            y = np.mean(np.array(curves), axis=0)
+            series[next(r.get("label", n) for r in results if r["forecaster"] == n)] = (
+                list(range(1, len(y) + 1)),
+                [float(v) for v in y],
+            )
+    if series:
+        plot_curves(path, series, "steps ahead", "scaled absolute error (MASE units)")

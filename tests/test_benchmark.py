@@ -1,0 +1,145 @@
+"""``lmcast benchmark`` and ``lmcast data classics``: datasets × forecasters → one leaderboard."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _monthly(path, n=40, series=("a", "b", "c")):
+    lines = ["unique_id,ds,y"]
+    for j, sid in enumerate(series):
+        for k in range(n):
+            y = 50 + 10 * j + 5 * np.sin(2 * np.pi * k / 12) + 0.3 * k
+            lines.append(f"{sid},{2015 + k // 12}-{k % 12 + 1:02d}-01,{y:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, run_cli):
+    from lmcast.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    out = tmp_path / "bench"
+    argv = [
+        "benchmark", "--data", _monthly(tmp_path / "m.csv"), "--data", lv_file,
+        "--forecasters", "zero-shot,var,snaive,theta", "--horizon", 4, "--max-series", 3,
+        "--context-steps", 24, "--samples", 2, "--model", tiny_dir, "--out", out,
+        "--ledger", url, "--json",
+    ]  # fmt: skip
+    code, stdout, err = run_cli(*argv)
+    assert code == 0, err
+    board = json.loads(stdout)
+    rows = {r["forecaster"]: r for r in board["rows"]}
+    assert set(rows) == {"zero-shot", "var", "snaive", "theta"}
+    assert rows["snaive"]["mase_vs_snaive"] == pytest.approx(1.0)
+    assert rows["snaive"]["series"] == 6 and rows["var"]["series"] == 3  # VAR: lv only
+    assert set(board["per_dataset"]) == {"m", "lv"}
+    m_snaive = json.loads((out / "results/m/snaive.json").read_text())
+    assert m_snaive["season_length"] == 12  # inferred from the monthly dates
+    assert json.loads((out / "results/lv/snaive.json").read_text())["season_length"] == 1
+    assert json.loads((out / "results/m/var.json").read_text())["skipped"]
+    # every LM FLOP is on the ledger, charged once per (dataset, forecaster)
+    ledger = Ledger(url)
+    recs = ledger.records()
+    assert len(recs) == 2 and all(r.status == "done" for r in recs)
+    assert sum(r.flops for r in recs) == rows["zero-shot"]["flops"] > 0
+    for f in ("leaderboard.md", "leaderboard.json", "per_step.png", "benchmark.json"):
+        assert (out / f).is_file(), f
+    md = (out / "leaderboard.md").read_text()
+    assert "| AutoTheta |" in md and "better than seasonal naive" in md
+    # MASE by hand for one series: the scale is the context's lag-12 MAE
+    from lmcast.data import read_long_csv
+
+    ls = read_long_csv(tmp_path / "m.csv")
+    y = ls.values[0][:, 0]
+    ctx, truth = y[:-4][-24:], y[-4:]
+    scale = np.mean(np.abs(ctx[12:] - ctx[:-12]))
+    snaive = ctx[-12:][:4]
+    assert m_snaive["per_series"]["a"]["mase"] == pytest.approx(
+        np.mean(np.abs(snaive - truth)) / scale
+    )
+    # resumed: nothing runs again; a deleted result is the only one redone
+    assert run_cli(*argv)[0] == 0 and len(ledger.records()) == 2
+    (out / "results/lv/zero-shot.json").unlink()
+    code, stdout2, _ = run_cli(*argv)
+    assert code == 0 and len(ledger.records()) == 3
+    assert json.loads(stdout2)["per_dataset"] == board["per_dataset"] | {
+        "lv": json.loads(stdout2)["per_dataset"]["lv"]
+    }
+    # another protocol in the same folder: refused
+    code, _, err = run_cli(*[a if a != 4 else 5 for a in argv])
+    assert code == 2 and "another protocol" in err
+
+
+@pytest.mark.parametrize(
+    ("case", "needle"),
+    [
+        ("unknown", "unknown forecaster 'prophet'"),
+        ("irregular", "not at a regular frequency"),
+        ("duplicate", "twice"),
+        ("short-season", "shorter than two seasons"),
+        ("foreign-out", "holds files lmcast did not write"),
+        ("no-adapter", "no such adapter folder"),
+    ],
+)
+def test_benchmark_bad_input_is_one_line_nothing_written(tmp_path, run_cli, case, needle):
+    data = _monthly(tmp_path / "m.csv", n=40)
+    forecasters = "snaive,ets"
+    out = tmp_path / "bench"
+    extra = []
+    if case == "unknown":
+        forecasters = "ets,prophet"
+    elif case == "irregular":
+        data.write_text("unique_id,ds,y\na,2021-01-01,1\na,2021-01-02,2\na,2021-01-09,3\n")
+    elif case == "duplicate":
+        text = data.read_text().splitlines()
+        data.write_text("\n".join([*text, text[5]]) + "\n")
+    elif case == "short-season":
+        data = _monthly(tmp_path / "short.csv", n=20)
+    elif case == "foreign-out":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    elif case == "no-adapter":
+        forecasters = f"adapter:{tmp_path / 'nothing'}"
+    code, _, err = run_cli(
+        "benchmark", "--data", data, "--forecasters", forecasters, "--horizon", 4,
+        "--out", out, "--ledger", f"sqlite:///{tmp_path / 'l.db'}", *extra,
+    )  # fmt: skip
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    if case == "foreign-out":
+        assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    else:
+        assert not out.exists()
+    assert not (tmp_path / "l.db").exists()
+
+
+def test_data_classics_writes_real_series_that_read_back(tmp_path, run_cli):
+    from lmcast.data import read_long_csv
+
+    code, stdout, err = run_cli("data", "classics", "--out", tmp_path / "c")
+    assert code == 0, err
+    freqs = {}
+    for name in ("monthly", "weekly", "quarterly", "yearly"):
+        ls = read_long_csv(tmp_path / "c" / f"{name}.csv")
+        assert ls.layout == "nixtla"
+        freqs[name] = ls.axes[0].freq
+    assert freqs == {"monthly": "MS", "weekly": "W-SAT", "quarterly": "QS-OCT", "yearly": "YS-JAN"}
+    ls = read_long_csv(tmp_path / "c" / "monthly.csv")
+    air = ls.values[ls.ids.index("air_passengers")][:, 0]
+    assert air[:3].tolist() == [112.0, 118.0, 132.0] and len(air) == 144
+    assert "weekly.csv: 1 series, 2284 steps, W-SAT (59 missing steps)" in stdout
+    code, _, err = run_cli("data", "classics", "--out", tmp_path / "c")  # only its own files
+    assert code == 0
+    (tmp_path / "c" / "x.txt").write_text("mine")
+    code, _, err = run_cli("data", "classics", "--out", tmp_path / "c")
+    assert code == 2 and "new or empty folder" in err
