@@ -445,3 +445,31 @@ def test_forecast_continues_the_dates_of_a_nixtla_csv(tmp_path, tiny_dir, run_cl
     rows = list(csv.DictReader(out.open()))
     assert [r["time"] for r in rows] == ["2021-01-01", "2021-02-01", "2021-03-01"]
     assert {r["variable"] for r in rows} == {"y"}
+
+
+def test_forecast_with_classical_references_adds_their_rows(tmp_path, tiny_dir, run_cli):
+    import csv
+
+    out = tmp_path / "f.csv"
+    code, stdout, err = run_cli(
+        "forecast", "--model", tiny_dir, "--data", _ragged_csv(tmp_path / "s.csv"),
+        "--horizon", 3, "--samples", 2, "--out", out, "--baselines", "var,theta",
+        "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[:2] == ["forecaster", "series"]
+    by = {}
+    for r in rows:
+        by.setdefault(r["forecaster"], []).append(r)
+    # 2 series × 3 steps × 2 variables each
+    assert {k: len(v) for k, v in by.items()} == {"lmcast": 12, "VAR": 12, "AutoTheta": 12}
+    for r in by["VAR"]:
+        assert float(r["q0.1"]) <= float(r["median"]) <= float(r["q0.9"])
+    assert [r["time"] for r in by["AutoTheta"][:6:2]] == ["15.0", "15.5", "16.0"]  # 30 steps of 0.5
+    code, _, err = run_cli(
+        "forecast", "--model", tiny_dir, "--data", _ragged_csv(tmp_path / "s.csv"),
+        "--horizon", 3, "--out", tmp_path / "g.csv", "--baselines", "snaive",
+        "--season-length", 12, "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 2 and "shorter than two seasons" in err and not (tmp_path / "g.csv").exists()

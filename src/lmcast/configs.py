@@ -250,6 +250,14 @@ class ForecastConfig(CsvInput):
     )
     experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar (per finished sequence)")
+    baselines: str = opt(
+        "",
+        "also forecast with classical references (ets, arima, theta, snaive, naive, var): "
+        "their rows get the forecaster's name in a 'forecaster' column",
+    )
+    season_length: int | None = opt(
+        None, "season in steps for the references (default: from the dates, 12 monthly …; else 1)"
+    )
 
 
 @dataclass(kw_only=True)

@@ -89,12 +89,12 @@ class Prediction:
                     row = {
                         "series": ids[i] if ids is not None else str(i),
                         "step": s + 1,
-                        "time": _time_cell(times[i][s]) if times is not None else float(s + 1),
+                        "time": time_cell(times[i][s]) if times is not None else float(s + 1),
                         "variable": self.variables[k],
-                        "median": _short(med[i, s, k]),
+                        "median": short_number(med[i, s, k]),
                     }
                     for q, level in enumerate(self.quantile_levels):
-                        row[f"q{level:g}"] = _short(qs[q, i, s, k])
+                        row[f"q{level:g}"] = short_number(qs[q, i, s, k])
                     out.append(row)
         return out
 
@@ -105,14 +105,14 @@ class Prediction:
         return pd.DataFrame(self.rows(ids, times))
 
 
-def _short(x: float, digits: int = 6) -> float:
+def short_number(x: float, digits: int = 6) -> float:
     """``x`` to ``digits`` significant digits (no 141.41400000000002 in CSVs)."""
     return float(f"{float(x):.{digits}g}")
 
 
-def _time_cell(t: object) -> object:
+def time_cell(t: object) -> object:
     """A forecast time as the CSV shows it: a date's ISO text as is, a number shortened."""
-    return t if isinstance(t, str) else _short(float(t), 10)
+    return t if isinstance(t, str) else short_number(float(t), 10)
 
 
 def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lmcast import classical
 from lmcast.configs import CsvInput, ExportConfig, ForecastConfig
 from lmcast.errors import DataError, LmcastError
 from lmcast.forecaster import EXPORT_FILE, check_quantiles, forecast_times
@@ -113,7 +114,7 @@ def _csv_text(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
+def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) -> None:
     """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
     (:func:`~lmcast.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
     from lmcast.runinfo import fill_owned_folder
@@ -122,7 +123,7 @@ def _figures(figs: Path, ids, times, values, horizons, pred, variables) -> None:
     lo, hi = pred.quantiles[0], pred.quantiles[-1]
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
     try:
-        _draw(tmp, ids, times, values, horizons, pred, variables, (lo, hi), band)
+        _draw(tmp, ids, times, values, horizons, pred, variables, (lo, hi), band, refs)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -146,7 +147,7 @@ def figure_names(ids: list[str]) -> list[str]:
     return names
 
 
-def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band) -> None:
+def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band, refs) -> None:
     from lmcast.plots import plot_forecast
 
     lo, hi = bands
@@ -156,7 +157,7 @@ def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band) -> No
             np.concatenate([times[i], horizons[i]]),
             values[i],
             None,
-            {"median": pred.median[i]},
+            {"median": pred.median[i], **{label: fc[i] for label, fc in refs.items()}},
             variables,
             band=(lo[i], hi[i]) if pred.samples.shape[1] > 1 else None,
             title=f"series {sid}: {len(times[i])} context steps, {len(horizons[i])} forecast",
@@ -174,6 +175,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.forecaster import Forecaster, as_contexts
     from lmcast.ledger import Ledger
     from lmcast.runinfo import write_text
+    from lmcast.timeaxis import season_of
 
     levels = check_quantiles(_parse_levels(cfg.quantiles))
     if cfg.horizon < 1 or cfg.samples < 1 or cfg.batch_size < 1:
@@ -187,6 +189,10 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         if n:
             log.info("series %s: %d missing step(s) filled by linear interpolation", sid, n)
     contexts = as_contexts(values)  # short or non-finite series: one line, before the model
+    season = cfg.season_length or season_of(ls.axes[0].freq if ls.axes else None)
+    references = classical.check_names(cfg.baselines)
+    for name in references:
+        classical.check_applicable(name, contexts, season, cfg.horizon)
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
     fc.variables = tuple(variables)
@@ -215,8 +221,16 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             flop_limit=projected,
         )
     horizons = [forecast_times(t, cfg.horizon) for t in times]  # numeric, for the figures
-    rows = pred.rows(ids, [a.after(cfg.horizon) for a in ls.axes])
-    _figures(figs, ids, times, values, horizons, pred, variables)
+    stamps = [a.after(cfg.horizon) for a in ls.axes]
+    rows = pred.rows(ids, stamps)
+    refs: dict[str, np.ndarray] = {}
+    if references:
+        rows = [{"forecaster": "lmcast", **r} for r in rows]
+        for name in references:
+            cf = classical.forecast(name, contexts, cfg.horizon, season, levels)
+            refs[classical.label(name)] = cf.point
+            rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
+    _figures(figs, ids, times, values, horizons, pred, variables, refs)
     write_text(out, _csv_text(rows))
     log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
     return {
@@ -229,6 +243,29 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "alpha": fc.alpha,
         "precision": fc.precision,
     }
+
+
+def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
+    """The CSV rows of one classical reference: its point forecast as the median column and
+    its interval ends as the quantile columns (same layout as the model's rows)."""
+    from lmcast.forecaster import short_number, time_cell
+
+    rows = []
+    for i, sid in enumerate(ids):
+        for s in range(cf.point.shape[1]):
+            for k, var in enumerate(variables):
+                row = {
+                    "forecaster": label,
+                    "series": sid,
+                    "step": s + 1,
+                    "time": time_cell(stamps[i][s]),
+                    "variable": var,
+                    "median": short_number(cf.point[i, s, k]),
+                }
+                for q, level in enumerate(levels):
+                    row[f"q{level:g}"] = short_number(cf.quantiles[q, i, s, k])
+                rows.append(row)
+    return rows
 
 
 def _parse_levels(text: str) -> list[float]:

@@ -3,20 +3,16 @@
 Nothing is downloaded: the series come from the data files inside the ``statsmodels``
 and ``statsforecast`` wheels (both lmcast dependencies).
 
-=============  ==========================================================  ======
-file           series (package: dataset)                                    steps
-=============  ==========================================================  ======
-monthly.csv    ``air_passengers`` (statsforecast: AirPassengers, 1949–60),   144,
-               ``elnino_sst`` (statsmodels: elnino, Niño sea-surface          732
-               temperature 1950–2010)
-weekly.csv     ``co2`` (statsmodels: co2, Mauna Loa, 1958–2001, with          2284
-               missing weeks left empty)
-quarterly.csv  ``macro_<name>`` ×12 (statsmodels: macrodata, US 1959–2009),   203,
-               ``danish_<name>`` ×5 (statsmodels: danish_data, 1974–87),      55,
-               ``interest_<name>`` ×2 (statsmodels: interest_inflation)      107
-yearly.csv     ``nile`` (statsmodels: nile, 1871–1970), ``sunspots``          100,
-               (statsmodels: sunspots, 1700–2008)                             309
-=============  ==========================================================  ======
+* ``monthly.csv``: ``air_passengers`` (statsforecast: AirPassengers, 1949–60, 144
+  steps), ``elnino_sst`` (statsmodels: elnino, Niño sea-surface temperature 1950–2010,
+  732 steps).
+* ``weekly.csv``: ``co2`` (statsmodels: co2, Mauna Loa 1958–2001, 2284 weeks, the
+  missing ones left as empty cells).
+* ``quarterly.csv``: ``macro_<name>`` ×12 (statsmodels: macrodata, US 1959–2009, 203
+  steps), ``danish_<name>`` ×5 (statsmodels: danish_data, 1974–87, 55 steps),
+  ``interest_<name>`` ×2 (statsmodels: interest_inflation, 107 steps).
+* ``yearly.csv``: ``nile`` (statsmodels: nile, 1871–1970), ``sunspots``
+  (statsmodels: sunspots, 1700–2008).
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ MISSING_POLICIES = ("interpolate", "error")
 # A grid may hold at most this many times as many points as the series has
 # observations; sparser than that, the times are called irregular.
 MAX_GRID_RATIO = 2.0
+# Numeric times may miss their grid point by this share of a step (rounded decimals).
+STEP_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -145,19 +147,23 @@ def regular_axis(
 
 
 def _numeric_grid(t: np.ndarray, name: str) -> tuple[np.ndarray, Axis]:
+    """Grid positions of numeric times and the axis; a time may sit off the grid by up to
+    :data:`STEP_TOLERANCE` of a step (times written with few decimals)."""
     if len(t) < 2:
         return np.arange(len(t)), Axis(t)
     d = np.diff(t)
-    step = float(d.min())
+    smallest = float(d.min())
+    step = float(np.median(d[d < 1.5 * smallest]))
     k = d / step
-    on_grid = np.all(np.abs(k - np.round(k)) <= 1e-6 * np.maximum(1.0, k))
+    on_grid = np.all(np.abs(k - np.round(k)) <= STEP_TOLERANCE) and np.round(k).min() >= 1
     if not on_grid or np.round(k).sum() + 1 > MAX_GRID_RATIO * len(t):
         raise LmcastError(
             f"series {name!r}: times are not regularly spaced (steps from {d.min():g} to "
             f"{d.max():g}, not multiples of one step)"
         )
     pos = np.concatenate([[0], np.cumsum(np.round(k).astype(np.int64))])
-    return pos, Axis(t[0] + step * np.arange(pos[-1] + 1))
+    # observed times stay as given; a missing step's time lies between its neighbours
+    return pos, Axis(np.interp(np.arange(pos[-1] + 1), pos, t))
 
 
 def _date_grid(stamps: np.ndarray, name: str) -> tuple[np.ndarray, Axis]:
