@@ -50,10 +50,10 @@ def measure(
     model: str, windows: int, samples: int, prompt: int, new: int, steps: int, seed: int = 0
 ) -> dict:
     """Seconds per decode pass of ``windows × samples`` rows, both ways (see the module),
-    through the decoders :func:`lmcast.forecast.generate_texts` uses."""
+    through the decoders :func:`lmcast.decode.generate_texts` uses."""
     import torch
 
-    from lmcast.forecast import _SharedPrefixDecode, _StaticDecode
+    from lmcast.decode import SharedPrefixDecode, StaticDecode
     from lmcast.models import decoder_and_head, load_model
     from lmcast.prefix_attention import shared_prefix_decoding
 
@@ -69,10 +69,10 @@ def measure(
     feed = torch.randint(100, 1000, (rows, 1), generator=gen).to(dev)
     out: dict = {"windows": windows, "samples": samples, "rows": rows}
     with torch.inference_mode():
-        copied = _StaticDecode(dec, ids, attn, pos, expand, prompt + new + 2 * steps + 2)
+        copied = StaticDecode(dec, ids, attn, pos, expand, prompt + new + 2 * steps + 2)
         out["copied_s"] = _timed(lambda: copied.step(feed), steps)
         out["copied_attention_share"] = _attention_share(lambda: copied.step(feed), steps)
-        shared = _SharedPrefixDecode(dec, ids, attn, pos, expand, new + 2 * steps + 2)
+        shared = SharedPrefixDecode(dec, ids, attn, pos, expand, new + 2 * steps + 2)
         with shared_prefix_decoding(lm.model):
             out["shared_s"] = _timed(lambda: shared.step(feed), steps)
             while shared.cache.length < new // 2:

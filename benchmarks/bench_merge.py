@@ -19,7 +19,7 @@ from json_out import emit
 
 def main() -> dict:
     from lmcast.data import load_dataset
-    from lmcast.forecast import forecast
+    from lmcast.decode import forecast
     from lmcast.models import load_model
     from lmcast.prepare import read_encoding_record
     from lmcast.runinfo import machine_name

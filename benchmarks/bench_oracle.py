@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     fits = [baselines.fit_one(noisy[i, :c], t[:c], seed=i) for i in range(args.n)]
     one = time.perf_counter() - t0
-    ref = np.stack([baselines._simulate(th[None], t[: c + h], 0.5)[0, c:] for th, _ in fits])
+    ref = np.stack([baselines.simulate_params(th[None], t[: c + h], 0.5)[0, c:] for th, _ in fits])
     out = {
         "machine": machine_name(),
         "trajectories": args.n,

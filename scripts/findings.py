@@ -34,12 +34,12 @@ def _versus(c: dict | None) -> str:
 
 def curve(src: Path, out: Path) -> None:
     """The learning curve: MAE (and validation loss) against training tokens."""
-    from lmcast.plots import _plt, save_figure
+    from lmcast.plots import pyplot, save_figure
 
     data = json.loads((src / "curve.json").read_text())
     pts = data["points"]
     tokens = [p["tokens"] for p in pts]
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ax.plot(tokens, [p["mae"] for p in pts], marker="o", label="LoRA SmolLM2 (val MAE)")
     ax.axhline(pts[0]["persistence_mae"], color="grey", ls="--", label="persistence")
@@ -120,10 +120,10 @@ def _crossing(data: dict) -> dict | None:
 def recipes(src: Path, out: Path) -> None:
     """Every committed learning curve on one plot (MAE relative to its own persistence) and
     the recipe table: tokens, FLOPs and seconds to beat persistence, and the best point."""
-    from lmcast.plots import _plt, save_figure
+    from lmcast.plots import pyplot, save_figure
 
     curves = [(f, json.loads((src / f).read_text())) for f in RECIPES if (src / f).is_file()]
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     rows = []
     for _name, data in curves:

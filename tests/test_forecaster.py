@@ -301,7 +301,7 @@ def test_sigterm_charges_what_ran_and_releases_the_reservation(
     import os
     import signal
 
-    from lmcast import forecast as fmod
+    from lmcast import decode as fmod
     from lmcast.ledger import Ledger
 
     real, calls = fmod._generate_batch, []
@@ -455,7 +455,7 @@ def test_forecast_with_classical_references_adds_their_rows(tmp_path, tiny_dir, 
     import csv
 
     out = tmp_path / "f.csv"
-    code, stdout, err = run_cli(
+    code, _, err = run_cli(
         "forecast", "--model", tiny_dir, "--data", _ragged_csv(tmp_path / "s.csv"),
         "--horizon", 3, "--samples", 2, "--out", out, "--baselines", "var,theta",
         "--ledger", f"sqlite:///{tmp_path / 'l.db'}",

@@ -36,7 +36,7 @@ _LO = np.array([1e-3, 1e-3, 1e-4, 1e-3, 0.0])
 _HI = np.array([2.0, 3.0, 2.0, 2.0, 2.0])
 
 
-def _simulate(theta: np.ndarray, times: np.ndarray, max_dt: float) -> np.ndarray:
+def simulate_params(theta: np.ndarray, times: np.ndarray, max_dt: float) -> np.ndarray:
     """``theta`` ``(M, 7)`` (5 rates, x0, y0) → states ``(M, T, 2)``."""
     p = LVParams.from_array(theta[:, :5])
     with np.errstate(all="ignore"):
@@ -67,7 +67,7 @@ def fit_one(
     hi = hi[0]
 
     def resid_many(thetas: np.ndarray) -> np.ndarray:
-        sim = _simulate(thetas, times, max_dt)
+        sim = simulate_params(thetas, times, max_dt)
         r = (sim - y[None]) / scale
         return np.nan_to_num(r, nan=1e3, posinf=1e3, neginf=-1e3).reshape(len(thetas), -1)
 
@@ -102,7 +102,7 @@ def fit_one(
             break
     if best is None:
         return np.full(7, np.nan), np.inf
-    rmse = float(np.sqrt(np.mean((_simulate(best[None], times, max_dt)[0] - y) ** 2)))
+    rmse = float(np.sqrt(np.mean((simulate_params(best[None], times, max_dt)[0] - y) ** 2)))
     return best, rmse
 
 
@@ -161,7 +161,7 @@ def fit_batch(
     scale = np.maximum(np.abs(target).mean(axis=1), 1e-3)[:, None, :]  # (M, 1, 2)
 
     def resid(th: np.ndarray, tgt: np.ndarray, sc: np.ndarray) -> np.ndarray:
-        r = (_simulate(th, times, max_dt) - tgt) / sc
+        r = (simulate_params(th, times, max_dt) - tgt) / sc
         return np.nan_to_num(r, nan=1e3, posinf=1e3, neginf=-1e3).reshape(len(th), -1)
 
     r = resid(theta, target, scale)
@@ -202,7 +202,9 @@ def fit_batch(
         live &= ~np.repeat(solved, starts)
     best = cost.reshape(n, starts).argmin(axis=1)
     params = theta.reshape(n, starts, 7)[np.arange(n), best]
-    rmse = np.sqrt(np.mean((_simulate(params, times, max_dt) - y).reshape(n, -1) ** 2, axis=1))
+    rmse = np.sqrt(
+        np.mean((simulate_params(params, times, max_dt) - y).reshape(n, -1) ** 2, axis=1)
+    )
     return params, rmse
 
 
@@ -227,7 +229,7 @@ def oracle(
     times = np.asarray(times, dtype=np.float64)
     params, rmse = fit_batch(contexts, times[:c], starts=starts, seed=seed)
     with np.errstate(all="ignore"):
-        paths = _simulate(params, times, 0.5)[:, c:]
+        paths = simulate_params(params, times, 0.5)[:, c:]
     failed = ~(np.isfinite(params).all(axis=1) & np.isfinite(paths).all(axis=(1, 2)))
     failed |= paths.shape[1] != horizon
     fc = np.where(failed[:, None, None], persistence(contexts, horizon), paths)

@@ -148,7 +148,7 @@ def _lm_forecast(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
     (``loaded`` keeps each forecaster's model between datasets)."""
-    from lmcast.forecast import GenerationStats
+    from lmcast.decode import GenerationStats
     from lmcast.forecaster import Forecaster
 
     if name not in loaded:

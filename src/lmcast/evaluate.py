@@ -29,7 +29,7 @@ from lmcast.prepare import check_precision, read_encoding_record, resolve_alpha
 from lmcast.runinfo import run_info, write_json, write_text
 
 if TYPE_CHECKING:
-    from lmcast.forecast import Forecast
+    from lmcast.decode import Forecast
 
 log = get_logger("evaluate")
 
@@ -114,7 +114,7 @@ def projected_flops(
     lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig, negative: bool
 ) -> int:
     """An upper bound on the FLOPs forecasting these windows costs (every prompt tokenized)."""
-    from lmcast.forecast import projected_generation_flops
+    from lmcast.decode import projected_generation_flops
 
     return projected_generation_flops(
         lm, contexts, cfg.horizon, alpha, precision, cfg.samples, cfg.batch_size, negative
@@ -123,7 +123,7 @@ def projected_flops(
 
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
-    from lmcast.forecast import GenerationStats, forecast
+    from lmcast.decode import GenerationStats, forecast
     from lmcast.ledger import Ledger
     from lmcast.models import load_model
     from lmcast.runinfo import check_output

@@ -251,7 +251,7 @@ class Forecaster:
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
         """The most steps the model's context window holds after this context's prompt
         (each step bounded by the grammar's longest: one token per character at most)."""
-        from lmcast.forecast import grammar_for, llmtime_prompts
+        from lmcast.decode import grammar_for, llmtime_prompts
 
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
         (prompt,) = llmtime_prompts([context], alpha, self.precision)
@@ -296,8 +296,8 @@ class Forecaster:
         self, context: Any, horizon: int, samples: int = 20, batch_size: int = 64
     ) -> int:
         """An upper bound on the FLOPs :meth:`predict` charges for these arguments (every
-        series tokenized; see :func:`lmcast.forecast.projected_generation_flops`)."""
-        from lmcast.forecast import projected_generation_flops
+        series tokenized; see :func:`lmcast.decode.projected_generation_flops`)."""
+        from lmcast.decode import projected_generation_flops
 
         ctx, alpha = self.checked(context, horizon, samples)
         negative = any(bool(np.any(c < 0)) for c in ctx)
@@ -327,7 +327,7 @@ class Forecaster:
             samples: K sample paths per series; 1 is greedy decoding.
             quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
             batch_size: most sequences decoded together (lowered to fit memory).
-            stats: a :class:`~lmcast.forecast.GenerationStats` filled batch by batch.
+            stats: a :class:`~lmcast.decode.GenerationStats` filled batch by batch.
             flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
                 batch starts that could exceed it.
 
@@ -335,7 +335,7 @@ class Forecaster:
             LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
             BudgetExceededError: a batch could exceed ``flop_limit``.
         """
-        from lmcast.forecast import forecast
+        from lmcast.decode import forecast
 
         ctx, alpha = self.checked(context, horizon, samples)
         levels = check_quantiles(quantiles)

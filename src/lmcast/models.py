@@ -3,7 +3,7 @@
 Here: resolving a model name, loading model + tokenizer (+ a LoRA adapter),
 the decoder/head split of a (PEFT-wrapped) causal LM, and the LLMTIME token
 filter (the token ids LLMTIME text can contain). :mod:`lmcast.train` and
-:mod:`lmcast.forecast` import torch/transformers/peft too, for training and
+:mod:`lmcast.decode` import torch/transformers/peft too, for training and
 decoding themselves.
 
 Names a user can give:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +21,7 @@ def _plt():
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Lay out, write (110 dpi, parent folders created) and close ``fig``; return the path."""
-    plt = _plt()
+    plt = pyplot()
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +41,7 @@ def plot_heatmap(
     title: str = "",
 ) -> Path:
     """A heat-map of ``values`` (shape ``(len(yticks), len(xticks))``, NaN = missing), cells annotated."""
-    plt = _plt()
+    plt = pyplot()
     ny, nx = values.shape
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * nx, 1.4 + 0.8 * ny))
     im = ax.imshow(values, cmap="viridis_r", aspect="auto")
@@ -79,7 +80,7 @@ def plot_forecast(
             forecasts: name → ``(H, V)``.
         band: ``(lo, hi)`` each ``(H, V)`` (e.g. the 10–90 % sample quantiles).
     """
-    plt = _plt()
+    plt = pyplot()
     c = context.shape[0]
     fig, axes = plt.subplots(len(variables), 1, figsize=(8, 2.6 * len(variables)), sharex=True)
     axes = np.atleast_1d(axes)
@@ -110,7 +111,7 @@ def plot_error_hist(
     Args:
         errors: forecaster name → ``(N, V)`` per-window MAE.
     """
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(variables), figsize=(4.2 * len(variables), 3.2))
     axes = np.atleast_1d(axes)
     for i, (ax, name) in enumerate(zip(axes, variables, strict=True)):
@@ -134,7 +135,7 @@ def plot_curves(
     logx: bool = False,
 ) -> Path:
     """Line plot of named ``(x, y)`` series (loss curves, context-length study)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for label, (x, y) in series.items():
         ax.plot(x, y, marker="o" if len(x) < 20 else None, ms=3, label=label)

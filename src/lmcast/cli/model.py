@@ -104,7 +104,7 @@ def forecast(cfg: ForecastConfig) -> dict:
 
 def export(cfg: ExportConfig) -> str:
     """Export a training run as a shareable forecaster folder; print its path."""
-    from lmcast.predict import export_run
+    from lmcast.export import export_run
 
     out = export_run(cfg)
     _out(f"exported {cfg.run} → {out} (load with Forecaster.load(adapter='{out}'))")

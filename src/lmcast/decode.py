@@ -98,7 +98,7 @@ class _Tables:
     forced: Any
 
 
-def _tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
+def grammar_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
     """The grammar's tables for this model, built once and cached on the loaded model."""
     key = ("grammar_tables", grammar, str(lm.device))
     if key not in lm.cache:
@@ -248,7 +248,7 @@ def generate_texts(
 
     from lmcast import memory
 
-    tab = _tables(lm, grammar)
+    tab = grammar_tables(lm, grammar)
     tok = lm.tokenizer
     max_new = max_new_tokens(tab, horizon)
     lengths = [len(t) for t in tok(prompts, add_special_tokens=False)["input_ids"]]
@@ -359,9 +359,9 @@ def _generate_batch(
     with torch.inference_mode():
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         if shared:
-            decode = _SharedPrefixDecode(decoder, ids, attn, pos, expand, max_new)
+            decode = SharedPrefixDecode(decoder, ids, attn, pos, expand, max_new)
         else:
-            decode = _StaticDecode(decoder, ids, attn, pos, expand, P + max_new)
+            decode = StaticDecode(decoder, ids, attn, pos, expand, P + max_new)
         hidden = decode.hidden
         with prefix_attention.shared_prefix_decoding(lm.model) if shared else nullcontext():
             for _ in range(max_new):
@@ -428,7 +428,7 @@ def _prefill(decoder: Any, ids: Any, attn: Any, pos: Any, cache: Any) -> Any:
     return out.last_hidden_state[:, -1, :]
 
 
-class _StaticDecode:
+class StaticDecode:
     """Decoding with a static KV cache of ``cache_len`` slots (prompt + every new token),
     the prompt's rows copied to their samples' rows after the prefill (``expand`` ``(B,)``).
 
@@ -466,7 +466,7 @@ class _StaticDecode:
         return out.last_hidden_state[:, -1, :], self.prefill_keys
 
 
-class _SharedPrefixDecode:
+class SharedPrefixDecode:
     """Decoding the same number of samples per prompt (``expand`` ``(B,)``: each row's
     prompt, rows of a prompt adjacent) with the prompt's KV kept once
     (:mod:`lmcast.prefix_attention`): each pass attends to the ``P`` prompt keys plus the
@@ -486,7 +486,7 @@ class _SharedPrefixDecode:
         self.pos = pos[expand]
 
     def step(self, feed: Any) -> tuple[Any, int]:
-        """As :meth:`_StaticDecode.step`."""
+        """As :meth:`StaticDecode.step`."""
         import torch
 
         w = feed.shape[1]
@@ -540,7 +540,7 @@ def projected_generation_flops(
     reservation (``flop_limit`` of :func:`generate_texts`) and stops before exceeding it.
     """
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
-    tab = _tables(lm, grammar)
+    tab = grammar_tables(lm, grammar)
     max_new = max_new_tokens(tab, horizon)
     prompts = llmtime_prompts(contexts, alpha, precision)
     lengths = [len(t) for t in lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]]

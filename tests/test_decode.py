@@ -53,7 +53,7 @@ def _contexts(n=5, c=12, seed=0):
 
 
 def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
-    from lmcast.forecast import forecast
+    from lmcast.decode import forecast
 
     ctx, _, _ = _contexts()
     fc = forecast(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
@@ -70,7 +70,7 @@ def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
 
 
 def test_batched_equals_one_at_a_time_greedy(tiny_lm):
-    from lmcast.forecast import forecast
+    from lmcast.decode import forecast
 
     ctx, _, _ = _contexts(n=6, c=10, seed=4)
     ctx[0] = ctx[0] * 3  # different prompt lengths → real left padding in the batch
@@ -91,7 +91,7 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
     the other name is swallowed by ``**kwargs`` and decoding would run blind (seen on a
     GPU machine with 5.17: every adapter scored the same). The right name is picked from
     the signature, and a cache left empty after the prefill stops the run."""
-    from lmcast import forecast as fmod
+    from lmcast import decode as fmod
 
     decoder, _ = fmod.decoder_and_head(tiny_lm.model)
     assert fmod._cache_kwarg(decoder) in inspect.signature(decoder.forward).parameters
@@ -102,7 +102,7 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
 
 
 def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):
-    from lmcast.forecast import forecast
+    from lmcast.decode import forecast
 
     ctx, _, _ = _contexts(n=2)
     a = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
@@ -188,7 +188,7 @@ def test_batched_oracle_fits_as_scipy_least_squares_does():
     res = baselines.oracle(noisy[:, :30], t[:50], 20)
     for i in range(3):
         theta, rmse = baselines.fit_one(noisy[i, :30], t[:30], seed=i)
-        ref = baselines._simulate(theta[None], t[:50], 0.5)[0, 30:]
+        ref = baselines.simulate_params(theta[None], t[:50], 0.5)[0, 30:]
         assert res.fit_rmse[i] <= rmse * 1.01 + 1e-6
         assert np.abs(res.forecasts[i] - ref).mean() < 0.02 * np.abs(ref).mean()
 
@@ -333,7 +333,7 @@ def test_unknown_model_fails_fast(tmp_path, lv_file, run_cli, monkeypatch):
 
 @pytest.mark.slow
 def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
-    from lmcast.forecast import forecast
+    from lmcast.decode import forecast
     from lmcast.models import load_model
 
     lm = load_model("smollm2-135m")
@@ -350,7 +350,7 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
 
 def test_interrupted_evaluation_charges_the_batches_it_finished(tmp_path, lv_file, monkeypatch):
     """Ctrl-C during the second batch: the ledger row is 'stopped' with the first batch's FLOPs."""
-    from lmcast import forecast as fmod
+    from lmcast import decode as fmod
     from lmcast.configs import EvalConfig
     from lmcast.evaluate import evaluate
     from lmcast.ledger import Ledger
@@ -405,7 +405,7 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
     prompt's KV stays one copy (shared-prefix attention) or is copied to each row, and
     the ledger charges the prefill once per prompt, not once per row."""
     from lmcast import flops
-    from lmcast.forecast import generate_texts
+    from lmcast.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
@@ -430,9 +430,9 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
     # the charge is the closed form of what ran: each batch's prefill at its prompt count;
     # with the prompt kept once, each pass attends to the prompt and the tokens so far,
     # with rows copied into a static cache, to all of its slots
-    from lmcast.forecast import _tables
+    from lmcast.decode import grammar_tables
 
-    tab = _tables(tiny_lm, g)
+    tab = grammar_tables(tiny_lm, g)
     max_new = 3 * tab.auto.max_chars_per_step() + 1
     assert [b[0] for b in st.batches] == [6, 6]  # 2 prompts × 3 samples per batch
     expected = sum(
@@ -455,8 +455,8 @@ def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatc
     """A batch larger than memory allows is split, not allocated: the forecasts are the
     ones an unsplit batch gives; a single sequence that cannot fit is one clear error."""
     from lmcast import memory
+    from lmcast.decode import generate_texts
     from lmcast.errors import LmcastError
-    from lmcast.forecast import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     whole, st_whole = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
@@ -475,7 +475,7 @@ def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatc
 def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     """Forced tokens fed with the chosen one: the same greedy texts, fewer decode passes,
     and the charge is the passes that ran (a two-token pass costs less than two passes)."""
-    from lmcast.forecast import _tables, generate_texts
+    from lmcast.decode import generate_texts, grammar_tables
     from lmcast.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
@@ -483,7 +483,7 @@ def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     tiny_lm = wrap_model(tiny_model("llama", layers=2, vocab=len(tok), seed=3), tok, name="t")
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     # forced: '.' after a leading 0 and after 3 integer digits (each variable), ',' and ';'
-    assert int((_tables(tiny_lm, g).forced >= 0).sum()) == 6
+    assert int((grammar_tables(tiny_lm, g).forced >= 0).sum()) == 6
     plain, st_plain = generate_texts(
         tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=False
     )
@@ -507,7 +507,7 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     copying it to every row gives (same seed), with jump-forward on or off, and charges
     fewer FLOPs (only the filled keys are attended to). Two-token passes are checked
     layer-deep in ``test_prefix_attention.py`` (sampled rows rarely are all forced at once)."""
-    from lmcast.forecast import generate_texts
+    from lmcast.decode import generate_texts
     from lmcast.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
@@ -535,7 +535,7 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
 def test_plan_batches_covers_every_sample_once_in_equal_chunks(lengths, samples, cap):
     """Every (prompt, sample) is planned exactly once, no batch exceeds its rows, and a
     prompt's samples are split into the fewest chunks that fit, equal to one row."""
-    from lmcast.forecast import plan_batches
+    from lmcast.decode import plan_batches
 
     batches = plan_batches(lengths, samples, cap)
     seen = [(j.prompt, j.first + s) for b in batches for j in b for s in range(j.rows)]
@@ -554,8 +554,8 @@ def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, 
     """The reservation is an upper bound on the charge whatever the decoding path (shared
     prefix or copied rows, jump-forward or not, samples split across batches), and a
     ``flop_limit`` below the first batch's bound stops generation before it runs."""
+    from lmcast.decode import GenerationStats, forecast, projected_generation_flops
     from lmcast.errors import BudgetExceededError
-    from lmcast.forecast import GenerationStats, forecast, projected_generation_flops
 
     rng = np.random.default_rng(samples)
     # mixed token densities: the longest series is not the one with the most tokens
