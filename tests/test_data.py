@@ -418,7 +418,7 @@ def test_series_ids_are_checked_when_the_file_is_read(tmp_path, ids, needle):
         load_dataset(path)
 
 
-def _write(path, text):
+def _text_file(path, text):
     path.write_text(text)
     return path
 
@@ -431,7 +431,7 @@ def test_nixtla_long_csv_with_monthly_dates(tmp_path):
     for sid, n in (("air", 14), ("gas", 9)):
         for k in range(n):
             lines.append(f"{sid},{2020 + k // 12}-{k % 12 + 1:02d}-01,{10 + k},x")
-    ls = read_long_csv(_write(tmp_path / "n.csv", "\n".join(lines) + "\n"))
+    ls = read_long_csv(_text_file(tmp_path / "n.csv", "\n".join(lines) + "\n"))
     assert ls.layout == "nixtla" and ls.ids == ["air", "gas"] and ls.variables == ["y"]
     assert [a.freq for a in ls.axes] == ["MS", "MS"] and ls.filled == [0, 0]
     assert ls.values[0][:, 0].tolist() == list(range(10, 24))
@@ -448,7 +448,7 @@ def test_wide_csv_gaps_and_empty_cells_are_filled_and_counted(tmp_path):
         "date,a,b\n2021-01-31,1,10\n2021-02-28,2,\n2021-03-31,3,30\n"
         "2021-05-31,5,50\n2021-06-30,6,60\n"
     )
-    path = _write(tmp_path / "w.csv", text)
+    path = _text_file(tmp_path / "w.csv", text)
     ls = read_long_csv(path)
     assert ls.layout == "wide" and ls.ids == ["a", "b"] and ls.axes[0].freq == "ME"
     assert ls.filled == [1, 2]
@@ -476,18 +476,18 @@ def test_bad_time_axes_are_one_line(tmp_path, text, needle):
     from lmcast.errors import DataError
 
     with pytest.raises(DataError, match=needle) as e:
-        read_long_csv(_write(tmp_path / "bad.csv", text))
+        read_long_csv(_text_file(tmp_path / "bad.csv", text))
     assert "\n" not in str(e.value)
 
 
 def test_numeric_gap_is_filled_and_daily_hourly_dates_continue(tmp_path):
     from lmcast.data import read_long_csv
 
-    ls = read_long_csv(_write(tmp_path / "g.csv", "id,t,x\na,0,1\na,1,2\na,3,4\na,4,5\n"))
+    ls = read_long_csv(_text_file(tmp_path / "g.csv", "id,t,x\na,0,1\na,1,2\na,3,4\na,4,5\n"))
     assert ls.filled == [1] and ls.times[0].tolist() == [0, 1, 2, 3, 4]
     np.testing.assert_allclose(ls.values[0][:, 0], [1, 2, 3, 4, 5])
     hourly = "ds,y\n2021-01-01 22:00,1\n2021-01-01 23:00,2\n2021-01-02 00:00,3\n"
-    ls = read_long_csv(_write(tmp_path / "h.csv", hourly))
+    ls = read_long_csv(_text_file(tmp_path / "h.csv", hourly))
     assert ls.axes[0].freq == "h" and ls.axes[0].after(2) == [
         "2021-01-02 01:00:00",
         "2021-01-02 02:00:00",

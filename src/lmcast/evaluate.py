@@ -26,7 +26,7 @@ from lmcast.errors import DataError, LmcastError
 from lmcast.ledger import default_workspace
 from lmcast.logs import get_logger
 from lmcast.prepare import check_precision, read_encoding_record, resolve_alpha
-from lmcast.runinfo import run_info, write_json, write_text
+from lmcast.runinfo import METRICS_FILE, run_info, write_json, write_text
 
 if TYPE_CHECKING:
     from lmcast.decode import Forecast
@@ -431,7 +431,7 @@ def write_outputs(r: EvalResult) -> None:
     os.replace(tmp, r.out / "forecasts.npz")
     write_text(r.out / "generated.txt", "\n".join(s[0] for s in r.forecast.texts) + "\n")
     _write_figures(r)
-    write_json(r.out / "metrics.json", r.metrics)
+    write_json(r.out / METRICS_FILE, r.metrics)
 
 
 _FIXED = (("model", "model"), ("persistence", "persistence"), ("oracle", "ODE oracle"))

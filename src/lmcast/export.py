@@ -18,6 +18,7 @@ from lmcast.configs import ExportConfig
 from lmcast.errors import LmcastError
 from lmcast.forecaster import EXPORT_FILE
 from lmcast.logs import get_logger
+from lmcast.runinfo import METRICS_FILE, SUMMARY_FILE
 
 log = get_logger("export")
 
@@ -68,8 +69,8 @@ def _export_meta(run: Path, info: dict, tcfg: dict) -> dict:
     count) are left out rather than trusted."""
     from lmcast.models import model_revision
 
-    test = _read_json(run / "test" / "metrics.json")
-    summary = _read_json(run / "summary.json")
+    test = _read_json(run / "test" / METRICS_FILE)
+    summary = _read_json(run / SUMMARY_FILE)
     flops = summary.get("flops") if isinstance(summary, dict) else None
     try:
         test_metrics = {k: test[k] for k in ("protocol", "model", "persistence", "comparisons")}

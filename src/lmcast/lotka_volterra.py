@@ -158,7 +158,7 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
     """
     import math
 
-    from lmcast import memory
+    from lmcast import resources
     from lmcast.errors import DataError
 
     if not math.isfinite(t_max):
@@ -170,7 +170,7 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
             f"of {max_dt} time units (at most {MAX_ITERATIONS:.0e}): shorten --t-max or --steps"
         )
     need = n * steps * 2 * BYTES_PER_VALUE
-    room = int(memory.free_bytes("cpu") * memory.MEMORY_SHARE)
+    room = int(resources.free_bytes("cpu") * resources.MEMORY_SHARE)
     if need > room:
         raise DataError(
             f"--n {n} × --steps {steps} needs about {need / 2**30:,.1f} GiB of memory; "

@@ -132,6 +132,10 @@ def check_output(path: str | os.PathLike, flag: str = "--out", folder: bool = Fa
 
 
 OWNED_MANIFEST = ".lmcast-files.json"
+# The files a run folder's stages write and others read, named once:
+METRICS_FILE = "metrics.json"  # an evaluation's scores (written last: its done-marker)
+SUMMARY_FILE = "summary.json"  # a training run's outcome
+RECORD_FILE = "record.json"  # a sweep trial's record
 
 
 def check_owned_folder(path: str | os.PathLike, flag: str) -> Path:

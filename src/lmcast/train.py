@@ -33,7 +33,7 @@ from lmcast.data import load_dataset
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.logs import get_logger
 from lmcast.prepare import build_meta, check_precision, write_encoding_record
-from lmcast.runinfo import run_info, write_json
+from lmcast.runinfo import SUMMARY_FILE, run_info, write_json
 from lmcast.windows import batch_order, make_windows
 
 log = get_logger("train")
@@ -798,7 +798,7 @@ def finish(
         run.charge(state, status="done" if stopped != "budget" else "stopped")
         _plot_losses(s.out, state.history)
         write_json(
-            s.out / "summary.json",
+            s.out / SUMMARY_FILE,
             {
                 **asdict(summary),
                 "bf16_autocast": s.bf16,

@@ -43,7 +43,7 @@ def identical_sweep_trial(ws: Workspace, trial: Trial) -> dict | None:
     want = trial.evaluate
     for rec_path in sorted(ws.sweep_dir.glob("*/record.json")):
         rec = ws.read(rec_path)
-        val = ws.read(ws.sweep_dir / rec["key"] / "val" / "metrics.json")
+        val = ws.metrics(ws.sweep_dir / rec["key"] / "val")
         if val is None or not trial.same_training(rec["train_config"]):
             continue
         prot = val["protocol"]

@@ -207,7 +207,7 @@ def _other_protocols(ctx: RunContext) -> None:
     for c, h in ctx.profile.protocol.extra():
         d = ctx.ws.protocol_dir(c, h)
         for name, adapter in (("zero-shot", None), ("final", str(ctx.ws.final_dir))):
-            if (d / name / "metrics.json").exists():
+            if ctx.ws.metrics_file(d / name).exists():
                 continue
             log.info("stage: %s test at %d → %d", name, c, h)
             cfg = ctx.eval_config(
@@ -222,7 +222,7 @@ def _other_protocols(ctx: RunContext) -> None:
 
 def _protocols_done(ctx: RunContext) -> bool:
     return all(
-        (ctx.ws.protocol_dir(c, h) / n / "metrics.json").exists()
+        ctx.ws.metrics_file(ctx.ws.protocol_dir(c, h) / n).exists()
         for c, h in ctx.profile.protocol.extra()
         for n in ("zero-shot", "final")
     )
@@ -238,11 +238,11 @@ def _report(ctx: RunContext) -> None:
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", lambda c: c.ws.data_file.exists(), _simulate, lambda c: c.cfg.data is None),
-    Stage("baseline", lambda c: (c.ws.baseline_dir / "metrics.json").exists(), _baseline),
+    Stage("baseline", lambda c: c.ws.metrics_file(c.ws.baseline_dir).exists(), _baseline),
     Stage("sweep", lambda c: c.ws.sweep_results.exists(), _sweep),
     Stage("context-study", lambda c: c.ws.context_results.exists(), _context),
     Stage("final", lambda c: (c.ws.final_dir / "adapter").exists(), _final),
-    Stage("final-test", lambda c: (c.ws.final_test_dir / "metrics.json").exists(), _final_test),
+    Stage("final-test", lambda c: c.ws.metrics_file(c.ws.final_test_dir).exists(), _final_test),
     Stage("other-protocols", _protocols_done, _other_protocols),
     # always rewritten: cheap, and reflects the ledger now
     Stage("report", lambda c: False, _report),

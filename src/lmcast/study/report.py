@@ -117,7 +117,7 @@ class ReportContext:
     @cached_property
     def baseline(self) -> dict | None:
         """The zero-shot baseline's ``metrics.json`` (read once; two sections use it)."""
-        return self.ws.read(self.ws.baseline_dir / "metrics.json")
+        return self.ws.metrics(self.ws.baseline_dir)
 
     @cached_property
     def final_run(self) -> dict | None:
@@ -267,10 +267,10 @@ def _comparison(final: dict, base: dict) -> list[str]:
 
 def final_section(ctx: ReportContext) -> list[str]:
     L = ["## Final results", ""]
-    final = ctx.ws.read(ctx.ws.final_test_dir / "metrics.json")
+    final = ctx.ws.metrics(ctx.ws.final_test_dir)
     if not final:
         return [*L, "(not run)", ""]
-    fsum = ctx.ws.read(ctx.ws.final_dir / "summary.json")
+    fsum = ctx.ws.read(ctx.ws.summary_file(ctx.ws.final_dir))
     final_run = ctx.final_run
     tc = final_run["config"] if final_run else {}
     L += [
@@ -310,8 +310,8 @@ def protocols_section(ctx: ReportContext) -> list[str]:
         return []
     L = ["## Other protocols", ""]
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        final = ctx.ws.read(d / "final" / "metrics.json")
-        base = ctx.ws.read(d / "zero-shot" / "metrics.json")
+        final = ctx.ws.metrics(d / "final")
+        base = ctx.ws.metrics(d / "zero-shot")
         if not (final and base):
             L += [f"### {d.name}", "", "(not run)", ""]
             continue

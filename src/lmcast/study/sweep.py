@@ -163,7 +163,7 @@ def make_trial(
 def read_record(out: Path) -> dict | None:
     """A trial folder's ``record.json``; None when missing or unreadable (then redone)."""
     try:
-        return Workspace.read(out / "record.json")
+        return Workspace.read(Workspace.record_file(out))
     except LmcastError as exc:
         log.warning("%s; the trial will be redone", exc)
         return None
@@ -186,12 +186,12 @@ def run_trial(trial: Trial) -> dict:
     done = read_record(out)
     if done is not None:
         return done
-    if (out / "adapter").exists() and not (out / "summary.json").exists():
+    if (out / "adapter").exists() and not Workspace.summary_file(out).exists():
         shutil.rmtree(out / "adapter")  # killed before its summary: finish again from a checkpoint
     resume = (out / "checkpoints").is_dir() and not (out / "adapter").exists()
     tcfg = replace(trial.train, resume=resume)
     tres = train(tcfg) if not (out / "adapter").exists() else None
-    summary = Workspace.read(out / "summary.json")
+    summary = Workspace.read(Workspace.summary_file(out))
     ev = evaluate(trial.evaluate, progress=trial.train.progress).metrics
     record = {
         "key": trial.key,
@@ -211,7 +211,7 @@ def run_trial(trial: Trial) -> dict:
         "train_config": asdict(tcfg),
         "trained_now": tres is not None,
     }
-    write_json(out / "record.json", record)
+    write_json(Workspace.record_file(out), record)
     return record
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from lmcast.errors import LmcastError
 from lmcast.ledger import default_workspace, resolve_url
+from lmcast.runinfo import METRICS_FILE, RECORD_FILE, SUMMARY_FILE
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,26 @@ class Workspace:
         ]
 
     # -- results I/O ---------------------------------------------------------------
+
+    @staticmethod
+    def metrics_file(folder: Path) -> Path:
+        """An evaluation folder's scores (its done-marker)."""
+        return folder / METRICS_FILE
+
+    @staticmethod
+    def summary_file(folder: Path) -> Path:
+        """A training run folder's outcome."""
+        return folder / SUMMARY_FILE
+
+    @staticmethod
+    def record_file(folder: Path) -> Path:
+        """A sweep trial folder's record."""
+        return folder / RECORD_FILE
+
+    @classmethod
+    def metrics(cls, folder: Path) -> Any | None:
+        """The scores in ``folder`` (``None`` when not evaluated yet)."""
+        return cls.read(cls.metrics_file(folder))
 
     @classmethod
     def read_choice(cls, path: Path, keys: tuple[str, ...]) -> dict:
