@@ -443,6 +443,53 @@ def _pairs(tables: list) -> list[list]:
     return [tables[i : i + 2] for i in range(0, len(tables), 2)]
 
 
+def _num(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def classics(src: Path, out: Path) -> None:
+    """The real-series benchmark (``scripts/real_series_benchmark.py`` wrote
+    ``src/classics_*.json``): one leaderboard table per run, sorted by MASE relative to
+    seasonal naive, and the per-dataset MASE table."""
+    for path in sorted(src.glob("classics_*.json")):
+        data = json.loads(path.read_text())
+        rows = sorted(data["rows"], key=lambda r: r.get("mase_vs_snaive") or 9e9)
+        body = [
+            [
+                r["label"],
+                _num(r["mase_gmean"]),
+                _num(r.get("mase_vs_snaive")),
+                _num(r.get("wql_vs_snaive")),
+                f"{r.get('better_than_snaive', '–')} of {r['series']}",
+                f"{r['seconds']:.1f}",
+                f"{r['flops']:.2e}" if r["flops"] else "–",
+            ]
+            for r in rows
+        ]
+        head = [
+            "forecaster",
+            "MASE (geometric mean)",
+            "MASE / seasonal naive",
+            "WQL / seasonal naive",
+            "series better than seasonal naive (MASE)",
+            "seconds",
+            "FLOPs",
+        ]
+        text = _table(head, body)
+        names = [r["forecaster"] for r in rows]
+        per = data["per_dataset"]
+        text += "\nMASE per dataset (mean over its series):\n\n" + _table(
+            ["dataset", *[r["label"] for r in rows]],
+            [[d, *[_num(per[d].get(n, {}).get("mase")) for n in names]] for d in per],
+        )
+        text += (
+            f"\nWall time {data['wall_seconds']:.0f} s on {data['cpu']}. Commands: "
+            + "; ".join(f"``{c}``" for c in data["commands"])
+            + ".\n"
+        )
+        (out / f"{path.stem}.inc").write_text(text)
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -453,6 +500,7 @@ def main(argv: list[str]) -> None:
     gpu_ablation_training(src, out)
     performance(src.parent / "performance", out)
     profile_run(src, out)
+    classics(src, out)
 
 
 if __name__ == "__main__":

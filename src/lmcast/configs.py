@@ -13,13 +13,60 @@ is built from a profile (``lmcast.study.pipeline``) or a trial spec
 
 from __future__ import annotations
 
+import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from lmcast.errors import LmcastError
 
-def opt(default: Any = MISSING, help: str = "", **meta: Any) -> Any:
-    """A dataclass field with one line of ``help`` (and optional CLI metadata)."""
+
+def opt(
+    default: Any = MISSING,
+    help: str = "",
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    positive: bool = False,
+    **meta: Any,
+) -> Any:
+    """A dataclass field with one line of ``help``, optional CLI metadata, and the range
+    :class:`Checked` enforces (``at_least``/``at_most`` inclusive; ``positive``: > 0 and
+    finite)."""
+    rng = {"min": at_least, "max": at_most, "positive": positive}
+    meta.update({k: v for k, v in rng.items() if v is not None and v is not False})
     return field(default=default, metadata={"help": help, **meta})
+
+
+def check_ranges(cfg: Any) -> None:
+    """Refuse, in one line naming the flag, a field outside the range its metadata states.
+
+    Raises:
+        LmcastError: ``--name must be >= m`` / ``between m and n`` / ``a positive finite
+            number``, with the value given.
+    """
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue  # None (a default to resolve later), strings, lists
+        flag = "--" + f.name.replace("_", "-")
+        lo, hi = f.metadata.get("min"), f.metadata.get("max")
+        if f.metadata.get("positive") and not (v > 0 and math.isfinite(v)):
+            raise LmcastError(f"{flag} must be a positive finite number, got {v}")
+        if lo is not None and hi is not None and not lo <= v <= hi:
+            raise LmcastError(f"{flag} must be between {lo:g} and {hi:g}, got {v}")
+        if lo is not None and not v >= lo:
+            raise LmcastError(f"{flag} must be >= {lo:g}, got {v}")
+        if hi is not None and not v <= hi:
+            raise LmcastError(f"{flag} must be <= {hi:g}, got {v}")
+
+
+@dataclass(kw_only=True)
+class Checked:
+    """Configs check their own ranges when built (as PEFT's ``LoraConfig`` and litgpt's
+    ``TrainArgs`` do), so a handler is one call and a library caller gets the same error."""
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 def shared(base: type, source: Any) -> dict[str, Any]:
@@ -28,7 +75,7 @@ def shared(base: type, source: Any) -> dict[str, Any]:
 
 
 @dataclass(kw_only=True)
-class ModelData:
+class ModelData(Checked):
     """The model and the data file a command works on."""
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
@@ -36,15 +83,15 @@ class ModelData:
 
 
 @dataclass(kw_only=True)
-class Protocol:
+class Protocol(Checked):
     """The forecast protocol: context and horizon in timesteps."""
 
-    context_steps: int = opt(50, "forecast protocol: context timesteps")
-    horizon: int = opt(50, "forecast protocol: horizon timesteps")
+    context_steps: int = opt(50, "forecast protocol: context timesteps", at_least=1)
+    horizon: int = opt(50, "forecast protocol: horizon timesteps", at_least=1)
 
 
 @dataclass(kw_only=True)
-class CsvInput:
+class CsvInput(Checked):
     """How a CSV of series is read (:func:`lmcast.data.read_long_csv`)."""
 
     id_column: str = opt("id", "long layout: the column naming the series")
@@ -63,7 +110,7 @@ class CsvInput:
 
 
 @dataclass(kw_only=True)
-class TrialBudget:
+class TrialBudget(Checked):
     """How each trial of a sweep or context study trains and is scored."""
 
     max_steps: int = opt(100, "training steps per trial")
@@ -81,7 +128,7 @@ WORKSPACE_HELP = "the study's workspace folder (default: $LMCAST_WORKSPACE, else
 
 
 @dataclass(kw_only=True)
-class SimulateConfig:
+class SimulateConfig(Checked):
     """``lmcast data simulate``: logistic-prey Lotka–Volterra trajectories."""
 
     out: str = opt(help="output HDF5 path")
@@ -92,7 +139,7 @@ class SimulateConfig:
 
 
 @dataclass(kw_only=True)
-class InfoConfig:
+class InfoConfig(Checked):
     """``lmcast data info``: shape, time span and value percentiles of a data file."""
 
     path: str = opt(help="HDF5 file in the lmcast layout", positional=True)
@@ -113,31 +160,31 @@ class ImportConfig(CsvInput):
 
 
 @dataclass(kw_only=True)
-class ClassicsConfig:
+class ClassicsConfig(Checked):
     """``lmcast data classics``: real public series shipped inside installed packages."""
 
     out: str = opt(help="output folder (new or empty): monthly/weekly/quarterly/yearly.csv")
 
 
 @dataclass(kw_only=True)
-class PrepareConfig:
+class PrepareConfig(Checked):
     """``lmcast data prepare``: LLMTIME texts per split and meta.json."""
 
     data: str = opt(help="input HDF5 file in the lmcast layout")
     out: str = opt(help="output directory for *_texts.txt and meta.json")
-    precision: int = opt(2, "decimals per scaled value")
+    precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
     alpha: str = opt("auto", "scale: a positive number, or 'auto' (from the training split)")
     split_seed: int = opt(0, "seed of the train/val/test permutation")
     split: str = opt("0.8,0.1,0.1", "train,val,test fractions by trajectory")
 
 
 @dataclass(kw_only=True)
-class EncodeConfig:
+class EncodeConfig(Checked):
     """``lmcast encode``: show one trajectory as text and token ids."""
 
     data: str = opt(help="input HDF5 file")
     index: int = opt(0, "trajectory index in the file")
-    precision: int = opt(2, "decimals per scaled value")
+    precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
     alpha: str = opt("auto", "scale: a number, or 'auto' (from the training split)")
     steps: int = opt(5, "timesteps to show (0: all)")
     model: str | None = opt(None, "also show this model's own token ids (loads its tokenizer)")
@@ -145,7 +192,7 @@ class EncodeConfig:
 
 
 @dataclass(kw_only=True)
-class FlopsConfig:
+class FlopsConfig(Checked):
     """``lmcast flops``: FLOPs of a forward pass, training step or generation."""
 
     model: str = opt(
@@ -161,7 +208,7 @@ class FlopsConfig:
 
 
 @dataclass(kw_only=True)
-class BudgetConfig:
+class BudgetConfig(Checked):
     """``lmcast budget``: the FLOP ledger's experiment table."""
 
     ledger: str | None = opt(
@@ -179,19 +226,24 @@ class EvalConfig(ModelData, Protocol):
     adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
     split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
     trajectories: int = opt(
-        50, "number of test trajectories (the first ones of the split)", aliases=["--num-samples"]
+        50,
+        "number of test trajectories (the first ones of the split)",
+        aliases=["--num-samples"],
+        at_least=1,
     )
     precision: int | None = opt(
-        None, "decimals (default: the adapter's training precision, else 2)"
+        None, "decimals (default: the adapter's training precision, else 2)", at_least=0, at_most=8
     )
     alpha: str = opt("auto", "scale: a number or 'auto' (default: the adapter's training alpha)")
     samples: int = opt(
-        1, "sampled forecasts per window: 1 greedy; K > 1 the median of K is the point forecast"
+        1,
+        "sampled forecasts per window: 1 greedy; K > 1 the median of K is the point forecast",
+        at_least=1,
     )
     temperature: float = opt(0.7, "sampling temperature (with --samples > 1)")
     top_p: float = opt(0.9, "nucleus sampling mass (with --samples > 1)")
     batch_size: int = opt(
-        64, "sequences generated together (an upper bound: lowered to fit in memory)"
+        64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
     baselines: str = opt(
@@ -200,9 +252,9 @@ class EvalConfig(ModelData, Protocol):
         "theta, snaive, naive (statsforecast, each variable alone), var (statsmodels, jointly)",
     )
     season_length: int = opt(
-        1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)"
+        1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)", at_least=1
     )
-    visualize_first_n: int = opt(5, "trajectory figures to draw")
+    visualize_first_n: int = opt(5, "trajectory figures to draw", at_least=0)
     out: str | None = opt(None, "output folder (default: <workspace>/eval/<model>-<split>)")
     seed: int = opt(0, "seed (sampling, split, oracle starts)")
     split_seed: int = opt(0, "seed of the train/val/test split")
@@ -233,15 +285,15 @@ class ForecastConfig(CsvInput):
         None, "forecast only this series (an id, or an index for HDF5); repeat for several"
     )
     context_steps: int | None = opt(
-        None, "context: the last N steps of each series (default: all of it)"
+        None, "context: the last N steps of each series (default: all of it)", at_least=2
     )
-    horizon: int = opt(help="steps to forecast after the end of each series")
-    samples: int = opt(20, "sample paths per series (1: greedy, no band)")
+    horizon: int = opt(help="steps to forecast after the end of each series", at_least=1)
+    samples: int = opt(20, "sample paths per series (1: greedy, no band)", at_least=1)
     quantiles: str = opt("0.1,0.5,0.9", "comma-separated quantile levels in (0, 1)")
     out: str = opt("forecast.csv", "output CSV (one row per series × step × variable)")
     figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
     batch_size: int = opt(
-        64, "sequences generated together (an upper bound: lowered to fit in memory)"
+        64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )
     seed: int = opt(0, "sampling seed")
     device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
@@ -256,7 +308,9 @@ class ForecastConfig(CsvInput):
         "their rows get the forecaster's name in a 'forecaster' column",
     )
     season_length: int | None = opt(
-        None, "season in steps for the references (default: from the dates, 12 monthly …; else 1)"
+        None,
+        "season in steps for the references (default: from the dates, 12 monthly …; else 1)",
+        at_least=1,
     )
 
 
@@ -272,17 +326,19 @@ class BenchmarkConfig(CsvInput):
         "comma-separated: zero-shot, adapter:PATH (a run or export folder), ets, arima, "
         "theta, snaive, naive, var",
     )
-    horizon: int = opt(help="steps held out at the end of every series and forecast")
+    horizon: int = opt(help="steps held out at the end of every series and forecast", at_least=1)
     context_steps: int | None = opt(
-        200, "context: at most this many steps before the held-out ones (0: all)"
+        200, "context: at most this many steps before the held-out ones (0: all)", at_least=0
     )
     season_length: int | None = opt(
-        None, "season in steps (default: from the dates' frequency, 12 monthly …; else 1)"
+        None,
+        "season in steps (default: from the dates' frequency, 12 monthly …; else 1)",
+        at_least=1,
     )
-    max_series: int | None = opt(None, "use only the first N series of each dataset")
+    max_series: int | None = opt(None, "use only the first N series of each dataset", at_least=1)
     model: str = opt("smollm2-135m", "model of zero-shot and adapter forecasters")
-    samples: int = opt(20, "sample paths per series for the language-model forecasters")
-    batch_size: int = opt(64, "sequences generated together (lowered to fit in memory)")
+    samples: int = opt(20, "sample paths per series for the language-model forecasters", at_least=1)
+    batch_size: int = opt(64, "sequences generated together (lowered to fit in memory)", at_least=1)
     seed: int = opt(0, "sampling seed")
     device: str = opt("auto", "cpu, cuda, cuda:1 … or auto")
     out: str = opt(help="output folder (new, empty, or a benchmark folder to resume)")
@@ -294,7 +350,7 @@ class BenchmarkConfig(CsvInput):
 
 
 @dataclass(kw_only=True)
-class ExportConfig:
+class ExportConfig(Checked):
     """``lmcast export``: a trained run as a self-contained, shareable forecaster folder."""
 
     run: str = opt(help="training run folder (holds adapter/ and encoding.json)", positional=True)
@@ -306,22 +362,26 @@ class TrainConfig(ModelData):
     """``lmcast train``: LoRA fine-tuning on the encoded training split."""
 
     out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
-    precision: int = opt(2, "decimals per scaled value")
+    precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
     alpha: str = opt("auto", "scale: a number or 'auto' (from the training split)")
     split_seed: int = opt(0, "seed of the train/val/test split")
-    lr: float = opt(1e-4, "peak learning rate (AdamW)")
-    rank: int = opt(8, "LoRA rank")
+    lr: float = opt(1e-4, "peak learning rate (AdamW)", positive=True)
+    rank: int = opt(8, "LoRA rank", at_least=1)
     lora_alpha: float = opt(16.0, "LoRA alpha (the update is scaled by alpha / rank)")
     lora_dropout: float = opt(0.0, "dropout on the LoRA input")
     target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
     lora_layers: int = opt(
-        0, "LoRA on the top N layers only; backward stops below them and is charged so (0: all)"
+        0,
+        "LoRA on the top N layers only; backward stops below them and is charged so (0: all)",
+        at_least=0,
     )
-    batch_size: int = opt(4, "windows per device per micro-batch")
-    grad_accum: int = opt(1, "micro-batches per optimizer step")
-    max_steps: int = opt(100, "optimizer steps")
-    context_length: int = opt(512, "tokens per training window")
-    stride: int | None = opt(None, "tokens between window starts (default: half the window)")
+    batch_size: int = opt(4, "windows per device per micro-batch", at_least=1)
+    grad_accum: int = opt(1, "micro-batches per optimizer step", at_least=1)
+    max_steps: int = opt(100, "optimizer steps", at_least=1)
+    context_length: int = opt(512, "tokens per training window", at_least=8)
+    stride: int | None = opt(
+        None, "tokens between window starts (default: half the window)", at_least=1
+    )
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(
         "cosine",
@@ -329,7 +389,9 @@ class TrainConfig(ModelData):
         "the last --decay-fraction of the steps (a run that continues another keeps its prefix)",
         choices=["cosine", "linear", "constant", "wsd"],
     )
-    decay_fraction: float = opt(0.2, "wsd: share of the steps the learning rate decays over")
+    decay_fraction: float = opt(
+        0.2, "wsd: share of the steps the learning rate decays over", positive=True, at_most=1
+    )
     init_from: str | None = opt(
         None,
         "continue another run's newest checkpoint (a run folder or a checkpoint folder): its "
@@ -337,16 +399,22 @@ class TrainConfig(ModelData):
     )
     weight_decay: float = opt(0.0, "AdamW weight decay")
     max_grad_norm: float = opt(1.0, "gradient clipping norm (0: off)")
-    eval_steps: int = opt(50, "validation loss every N steps (and at step 0 and the end)")
-    eval_windows: int = opt(32, "validation windows scored per evaluation (0: all)")
-    save_steps: int = opt(50, "checkpoint every N steps (0: only at the end)")
-    keep_checkpoints: int = opt(
-        2, "checkpoints kept (0: all); each holds an adapter 'evaluate --adapter' reads"
+    eval_steps: int = opt(
+        50, "validation loss every N steps (and at step 0 and the end)", at_least=1
     )
-    early_stopping: int = opt(0, "stop after N evaluations without improvement (0: off)")
+    eval_windows: int = opt(32, "validation windows scored per evaluation (0: all)", at_least=0)
+    save_steps: int = opt(50, "checkpoint every N steps (0: only at the end)", at_least=0)
+    keep_checkpoints: int = opt(
+        2,
+        "checkpoints kept (0: all); each holds an adapter 'evaluate --adapter' reads",
+        at_least=0,
+    )
+    early_stopping: int = opt(
+        0, "stop after N evaluations without improvement (0: off)", at_least=0
+    )
     resume: bool = opt(False, "continue from the run folder's last checkpoint")
     max_flops: float | None = opt(
-        None, "FLOP allotment for this run (also capped by the ledger budget)"
+        None, "FLOP allotment for this run (also capped by the ledger budget)", positive=True
     )
     restricted_head: bool = opt(
         True, "score only the tokens LLMTIME text can contain (digits . , ; - eos)"
@@ -401,12 +469,12 @@ class ContextStudyConfig(ModelData, Protocol, TrialBudget):
     from_best: bool = opt(True, "take lr, rank and precision from the sweep's best trial")
     lr: float = opt(1e-4, "learning rate (without --from-best)")
     rank: int = opt(8, "LoRA rank (without --from-best)")
-    precision: int = opt(2, "decimals (without --from-best)")
+    precision: int = opt(2, "decimals (without --from-best)", at_least=0, at_most=8)
     workspace: str | None = opt(None, WORKSPACE_HELP)
 
 
 @dataclass(kw_only=True)
-class ReportConfig:
+class ReportConfig(Checked):
     """``lmcast report``: the study report from a workspace."""
 
     workspace: str | None = opt(None, WORKSPACE_HELP)
@@ -417,7 +485,7 @@ class ReportConfig:
 
 
 @dataclass(kw_only=True)
-class RunConfig:
+class RunConfig(Checked):
     """``lmcast run``: the whole study, each stage skipped when its outputs exist."""
 
     profile: str = opt("quick", "profile name (quick, seed) or a YAML file")

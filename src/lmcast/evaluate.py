@@ -25,7 +25,7 @@ from lmcast.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
 from lmcast.ledger import default_workspace
 from lmcast.logs import get_logger
-from lmcast.prepare import check_precision, read_encoding_record, resolve_alpha
+from lmcast.prepare import read_encoding_record, resolve_alpha
 from lmcast.runinfo import METRICS_FILE, run_info, write_json, write_text
 
 if TYPE_CHECKING:
@@ -36,23 +36,15 @@ log = get_logger("evaluate")
 
 def select_windows(ds: Dataset, cfg: EvalConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(indices (N,), contexts (N, C, V), truths (N, H, V))`` for the protocol."""
-    n, t, _ = ds.shape
-    if cfg.samples < 1 or cfg.batch_size < 1:
-        raise LmcastError("--samples and --batch-size must be >= 1")
+    n, t, _ = ds.shape  # ranges were checked when cfg was built (lmcast.configs.Checked)
     if cfg.samples > 1 and not (cfg.temperature > 0 and 0 < cfg.top_p <= 1):
         raise LmcastError("sampling needs --temperature > 0 and 0 < --top-p <= 1")
-    if cfg.precision is not None:
-        check_precision(cfg.precision)
-    if cfg.context_steps < 1 or cfg.horizon < 1:
-        raise LmcastError("--context-steps and --horizon must be >= 1")
     if cfg.context_steps + cfg.horizon > t:
         raise DataError(
             f"{ds.path}: context {cfg.context_steps} + horizon {cfg.horizon} steps exceed the "
             f"{t} timesteps per trajectory"
         )
     idx = split_indices(n, seed=cfg.split_seed)[cfg.split]
-    if cfg.trajectories < 1:
-        raise LmcastError("--trajectories must be >= 1")
     if len(idx) == 0:
         raise DataError(f"{ds.path}: the {cfg.split} split is empty")
     idx = idx[: cfg.trajectories]

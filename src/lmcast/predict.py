@@ -174,11 +174,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.runinfo import write_text
     from lmcast.timeaxis import season_of
 
-    levels = check_quantiles(_parse_levels(cfg.quantiles))
-    if cfg.horizon < 1 or cfg.samples < 1 or cfg.batch_size < 1:
-        raise LmcastError("--horizon, --samples and --batch-size must be >= 1")
-    if cfg.context_steps is not None and cfg.context_steps < 2:
-        raise LmcastError(f"--context-steps must be >= 2, got {cfg.context_steps}")
+    levels = check_quantiles(_parse_levels(cfg.quantiles))  # ranges: checked in cfg
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
     ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables

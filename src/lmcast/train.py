@@ -32,7 +32,7 @@ from lmcast.configs import TrainConfig
 from lmcast.data import load_dataset
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.logs import get_logger
-from lmcast.prepare import build_meta, check_precision, write_encoding_record
+from lmcast.prepare import build_meta, write_encoding_record
 from lmcast.runinfo import SUMMARY_FILE, run_info, write_json
 from lmcast.windows import batch_order, make_windows
 
@@ -182,14 +182,8 @@ def load_checkpoint(out: Path) -> tuple[Path, dict]:
 
 def check_config(cfg: TrainConfig) -> None:
     """Refuse impossible settings with one line, before anything is loaded."""
-    if cfg.max_steps < 1 or cfg.batch_size < 1 or cfg.grad_accum < 1 or cfg.context_length < 8:
-        raise LmcastError(
-            "--max-steps, --batch-size, --grad-accum must be >= 1 and --context-length >= 8"
-        )
-    if cfg.rank < 1:
-        raise LmcastError("--rank must be >= 1")
-    if cfg.lora_layers < 0:
-        raise LmcastError(f"--lora-layers must be >= 0 (0: every layer), got {cfg.lora_layers}")
+    # ranges (steps, sizes, lr, rank, precision, …) are checked when the config is built
+    # (lmcast.configs.Checked); here what needs more than one field or the file system
     if cfg.lora_layers:
         try:  # a known name or a local directory: refuse before loading anything
             n_layers = flopsmod.resolve_architecture(cfg.model).layers
@@ -197,29 +191,10 @@ def check_config(cfg: TrainConfig) -> None:
             n_layers = cfg.lora_layers
         if cfg.lora_layers > n_layers:
             raise LmcastError(f"--lora-layers {cfg.lora_layers}: the model has {n_layers} layers")
-    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
-        raise LmcastError(f"--lr must be a positive finite number, got {cfg.lr}")
-    for flag, value in (
-        ("--keep-checkpoints", cfg.keep_checkpoints),
-        ("--save-steps", cfg.save_steps),
-        ("--eval-windows", cfg.eval_windows),
-        ("--early-stopping", cfg.early_stopping),
-    ):
-        if value < 0:
-            raise LmcastError(f"{flag} must be >= 0, got {value}")
-    if cfg.eval_steps < 1:
-        raise LmcastError(f"--eval-steps must be >= 1, got {cfg.eval_steps}")
-    if cfg.max_flops is not None and not (cfg.max_flops > 0 and math.isfinite(cfg.max_flops)):
-        raise LmcastError(f"--max-flops must be a positive finite number, got {cfg.max_flops}")
-    if not 0 < cfg.decay_fraction <= 1:
-        raise LmcastError(f"--decay-fraction must be in (0, 1], got {cfg.decay_fraction}")
     if cfg.init_from is not None and cfg.resume:
         raise LmcastError("--init-from starts a new run; --resume continues this run's own")
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
         raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
-    if cfg.stride is not None and cfg.stride < 1:
-        raise LmcastError(f"--stride must be >= 1, got {cfg.stride}")
-    check_precision(cfg.precision)
     from lmcast.models import check_device
     from lmcast.runinfo import check_output
 

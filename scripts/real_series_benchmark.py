@@ -1,0 +1,87 @@
+"""lmcast against the classical forecasters on real series: the findings page's run.
+
+Writes the real-series suite (``lmcast data classics``), runs ``lmcast benchmark`` on it
+(timed, on this machine), and keeps what the findings page shows:
+``docs/findings/<name>.json`` (leaderboard, per-dataset scores, wall time, the commands,
+the CPU) and ``docs/images/<name>_per_step.png``.
+
+Usage::
+
+    python scripts/real_series_benchmark.py --work /tmp/rsb --name classics_zero_shot \
+        --forecasters zero-shot,ets,arima,theta,snaive,naive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = ("monthly", "weekly", "quarterly", "yearly")
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", required=True, help="scratch folder (created)")
+    ap.add_argument("--name", required=True, help="output name under docs/findings")
+    ap.add_argument("--forecasters", default="zero-shot,ets,arima,theta,snaive,naive")
+    ap.add_argument("--horizon", type=int, default=12)
+    ap.add_argument("--samples", type=int, default=20)
+    args = ap.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    lmcast = [sys.executable, "-m", "lmcast"]
+    classics = work / "classics"
+    if not classics.is_dir():
+        subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
+    bench = [
+        *lmcast, "benchmark",
+        *(a for f in FILES for a in ("--data", str(classics / f"{f}.csv"))),
+        "--forecasters", args.forecasters, "--horizon", str(args.horizon),
+        "--samples", str(args.samples), "--out", str(work / "bench"),
+        "--ledger", f"sqlite:///{work / 'ledger.db'}", "--no-json",
+    ]  # fmt: skip
+    t0 = time.time()
+    subprocess.run(bench, check=True)
+    seconds = time.time() - t0
+    board = json.loads((work / "bench" / "leaderboard.json").read_text())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    record = {
+        "commands": [
+            f"lmcast data classics --out {classics.name}",
+            " ".join(["lmcast", *bench[len(lmcast) :]]).replace(str(work) + "/", ""),
+        ],
+        "wall_seconds": round(seconds, 1),
+        "cpu": f"{cpu}, {len(os.sched_getaffinity(0))} cores",
+        "rows": board["rows"],
+        "per_dataset": board["per_dataset"],
+    }
+    per_series: dict = {}  # series → forecaster → MASE
+    for r in board["results"]:
+        for sid, s in r["per_series"].items():
+            per_series.setdefault(f"{r['dataset']}/{sid}", {})[r["forecaster"]] = s["mase"]
+    record["per_series"] = per_series
+    out = ROOT / "docs" / "findings" / f"{args.name}.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    shutil.copy(
+        work / "bench" / "per_step.png", ROOT / "docs" / "images" / f"{args.name}_per_step.png"
+    )
+    print(f"wrote {out} ({seconds:.0f} s)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
