@@ -136,6 +136,7 @@ def _context(ctx: RunContext) -> None:
 def _final(ctx: RunContext) -> None:
     """Train the chosen lr/rank/precision and context length on what remains of the budget;
     with ``final.grow``, continue the chosen trial's checkpoint (see :class:`FinalSpec`)."""
+    from lmcast.errors import BudgetExceededError
     from lmcast.ledger import Ledger
     from lmcast.train import train
 
@@ -150,6 +151,11 @@ def _final(ctx: RunContext) -> None:
     n, arch = prot.test_trajectories, arch_for(ctx.model)
     reserve = sum(eval_flops(arch, n, c, h, precision, lora) for c, h in pairs)
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
+    if allot <= 0:
+        raise BudgetExceededError(
+            f"the budget left after the stages so far does not cover the final tests "
+            f"({reserve:.3e} FLOPs): nothing remains to train the final model (raise budget)"
+        )
     out = ctx.ws.final_dir
     cfg = TrainConfig(
         model=ctx.model,
