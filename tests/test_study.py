@@ -37,10 +37,13 @@ def _broken(kind: str) -> tuple[object, str]:
         prof["sweep"]["batch_size"] = "four"
         return prof, "sweep.batch_size must be an integer"
     if kind == "not-positive":
-        prof["protocol"]["test_trajectories"] = 0
-        return prof, "protocol.test_trajectories must be >= 1"
+        prof["protocol"]["trajectories"] = 0
+        return prof, "protocol.trajectories must be >= 1"
     if kind == "top-level-list":
         return [prof], "the top level must be a mapping"
+    if kind == "renamed-key":
+        prof["protocol"]["test_trajectories"] = prof["protocol"].pop("trajectories")
+        return prof, "protocol.test_trajectories is now protocol.trajectories"
     if kind == "unknown-reference":
         prof["protocol"]["baselines"] = ["ets", "lstm"]
         return prof, "protocol.baselines: unknown reference forecaster 'lstm'"
@@ -57,6 +60,7 @@ def _broken(kind: str) -> tuple[object, str]:
         "not-positive",
         "top-level-list",
         "unknown-reference",
+        "renamed-key",
     ],
 )
 def test_bad_profile_is_one_line_exit_2(tmp_path, run_cli, kind):

@@ -113,10 +113,10 @@ class CsvInput(Checked):
 class TrialBudget(Checked):
     """How each trial of a sweep or context study trains and is scored."""
 
-    max_steps: int = opt(100, "training steps per trial")
-    batch_size: int = opt(4, "windows per step")
-    eval_steps: int = opt(50, "validation loss every N steps")
-    val_trajectories: int = opt(10, "validation trajectories forecast per trial")
+    max_steps: int = opt(100, "training steps per trial", at_least=1)
+    batch_size: int = opt(4, "windows per step", at_least=1)
+    eval_steps: int = opt(50, "validation loss every N steps", at_least=1)
+    val_trajectories: int = opt(10, "validation trajectories forecast per trial", at_least=1)
     seed: int = opt(0, "seed for every trial")
     ledger: str | None = opt(
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
@@ -438,7 +438,7 @@ class TrainConfig(ModelData):
 class TrialSpec(ModelData, Protocol, TrialBudget):
     """What every trial of a sweep or a context study shares (its grid point aside)."""
 
-    context_length: int = opt(128, "training window in tokens")
+    context_length: int = opt(128, "training window in tokens", at_least=8)
     target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(

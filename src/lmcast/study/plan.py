@@ -60,14 +60,14 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
         cs.max_steps * flopsmod.train_step_flops(arch, n, cs.batch_size, lora) + val
         for n in cs.context_lengths
     )
-    test = protocol_eval(prot.test_trajectories, lora)
+    test = protocol_eval(prot.trajectories, lora)
     out = [
         Planned(
             "baseline",
             "evaluate",
             1,
-            protocol_eval(prot.test_trajectories, None),
-            f"zero-shot on {prot.test_trajectories} test trajectories",
+            protocol_eval(prot.trajectories, None),
+            f"zero-shot on {prot.trajectories} test trajectories",
         ),
         Planned(
             "sweep",
@@ -86,9 +86,7 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     ]
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
-    extra = sum(
-        eval_flops(arch, prot.test_trajectories, c, h, precision, lora) for c, h in prot.extra()
-    )
+    extra = sum(eval_flops(arch, prot.trajectories, c, h, precision, lora) for c, h in prot.extra())
     left = profile.budget - sum(p.flops for p in out) - test - 2 * extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
     out.append(
@@ -100,11 +98,9 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
             f"up to {fin.max_steps} steps; {steps} fit at {longest} tokens",
         )
     )
-    out.append(
-        Planned("final", "evaluate", 1, test, f"test on {prot.test_trajectories} trajectories")
-    )
+    out.append(Planned("final", "evaluate", 1, test, f"test on {prot.trajectories} trajectories"))
     for c, h in prot.extra():
-        n = prot.test_trajectories
+        n = prot.trajectories
         for name, with_lora in (("baseline", None), ("final", lora)):
             flops = eval_flops(arch, n, c, h, precision, with_lora)
             out.append(

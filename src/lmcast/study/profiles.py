@@ -19,6 +19,11 @@ from typing import Any
 from lmcast.errors import LmcastError
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+# Keys that took the name of the config field they set (evaluate's --trajectories, …).
+RENAMED = {
+    "protocol.test_trajectories": "protocol.trajectories",
+    "protocol.eval_batch_size": "protocol.batch_size",
+}
 
 
 def _count(default: Any = dataclasses.MISSING, minimum: int = 1) -> Any:
@@ -48,9 +53,9 @@ class ProtocolSpec:
 
     context_steps: int = _count()
     horizon: int = _count()
-    test_trajectories: int = _count()
+    trajectories: int = _count()
     also: list[list[int]] | None = None
-    eval_batch_size: int = _count(64)
+    batch_size: int = _count(64)
     baselines: list[str] | None = None
     season_length: int = _count(1)
 
@@ -175,8 +180,11 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in raw if k not in names]
     if unknown:
+        key = f"{where}{unknown[0]!s}"
+        if key in RENAMED:
+            raise LmcastError(f"profile {source}: {key} is now {RENAMED[key]} (the configs' name)")
         raise LmcastError(
-            f"profile {source}: unknown key {where}{unknown[0]!s} (expected one of: {', '.join(names)})"
+            f"profile {source}: unknown key {key} (expected one of: {', '.join(names)})"
         )
     values = {}
     for f in dataclasses.fields(cls):
