@@ -94,18 +94,20 @@ class Protocol(Checked):
 class CsvInput(Checked):
     """How a CSV of series is read (:func:`lmcast.data.read_long_csv`)."""
 
-    id_column: str = opt("id", "long layout: the column naming the series")
-    time_column: str = opt("t", "the column holding the time (numbers or ISO dates)")
+    id_column: str = opt("id", "long layout: the column naming the series", late=True)
+    time_column: str = opt("t", "the column holding the time (numbers or ISO dates)", late=True)
     layout: str = opt(
         "auto",
         "CSV layout: long (id,t,vars…), nixtla (unique_id,ds,y) or wide (a time column, one "
         "column per series); auto recognises them by their columns",
         choices=["auto", "long", "nixtla", "wide"],
+        late=True,
     )
     missing: str = opt(
         "interpolate",
         "a missing time step or empty cell: interpolate (linearly, counted) or error",
         choices=["interpolate", "error"],
+        late=True,
     )
 
 

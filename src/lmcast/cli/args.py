@@ -35,7 +35,9 @@ def add_config_args(
     """
     hints = typing.get_type_hints(cls)
     skip = set(exclude)
-    for f in dataclasses.fields(cls):
+    # fields marked late=True (a mixin's, e.g. the CSV-reading options) are listed last
+    ordered = sorted(dataclasses.fields(cls), key=lambda f: bool(f.metadata.get("late")))
+    for f in ordered:
         if f.name in skip:
             continue
         tp = _base_type(hints[f.name])
