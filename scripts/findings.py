@@ -439,8 +439,14 @@ def profile_run(src: Path, out: Path) -> None:
 
 
 def _pairs(tables: list) -> list[list]:
-    """Group the report's tables per protocol: a metrics table and its comparison table."""
-    return [tables[i : i + 2] for i in range(0, len(tables), 2)]
+    """Group the report's tables per protocol: each group starts at a metrics table (its
+    header's first cell is "forecaster"), followed by its per-step and comparison tables."""
+    groups: list[list] = []
+    for t in tables:
+        if t[0][0] == "forecaster" or not groups:
+            groups.append([])
+        groups[-1].append(t)
+    return groups
 
 
 def _num(x: float | None, digits: int = 3) -> str:

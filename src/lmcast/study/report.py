@@ -60,7 +60,27 @@ def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
             lines.append(_metrics_row(name, "–", entry, None))
     if "metrics_note" in result:
         lines += ["", f"_{result['metrics_note']}._"]
-    return lines
+    return [*lines, "", *per_step_table(result, label)]
+
+
+def per_step_table(result: dict, label: str) -> list[str]:
+    """MAE at a few steps ahead (1, then every quarter of the horizon) for every forecaster
+    of a ``metrics.json`` that reports it."""
+    from lmcast.evaluate import scored_forecasters
+
+    h = result["protocol"]["horizon"]
+    steps = sorted({1, *(max(1, round(h * k / 4)) for k in range(1, 5))})
+    rows = [
+        (label if name == "model" else name, e["field"]["per_step_mae"])
+        for name, e in scored_forecasters(result)
+        if "per_step_mae" in e.get("field", {})
+    ]
+    if not rows:
+        return []
+    head = ["MAE at step", *[str(s) for s in steps]]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join([n, *[_fmt(v[s - 1]) for s in steps]]) + " |" for n, v in rows]
+    return out
 
 
 def _heatmaps(sweep: dict, fig_dir: Path) -> list[Path]:
