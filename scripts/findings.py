@@ -418,24 +418,29 @@ def _markdown_tables(text: str) -> list[list[list[str]]]:
 
 
 def profile_run(src: Path, out: Path) -> None:
-    """A whole ``lmcast run`` report (``src/cpu_profile_report.md``, the file the run wrote):
-    its final-results tables (MAE and the paired comparisons) for every protocol."""
-    path = src / "cpu_profile_report.md"
-    if not path.is_file():
-        (out / "cpu_profile_tables.inc").write_text("(not run)\n")
-        return
-    text = path.read_text()
-    start = text.index("## Final results")
-    end = text.find("## Forecast figures", start)
-    section = text[start : end if end > 0 else None]
-    parts = []
-    for heading, table in zip(
-        ["80 → 20 (the main protocol)", *re.findall(r"^### (.+)$", section, re.M)],
-        _pairs(_markdown_tables(section)),
-        strict=False,
+    """Whole ``lmcast run`` reports (the files the runs wrote, copied to ``src``): each one's
+    final-results tables (metrics, MAE per step, paired comparisons) for every protocol."""
+    for report, inc in (
+        ("cpu_profile_report.md", "cpu_profile_tables.inc"),
+        ("cpu_fast_report.md", "cpu_fast_tables.inc"),
     ):
-        parts.append(f"**{heading}**\n\n" + "\n".join(_table(t[0], t[1:]) for t in table))
-    (out / "cpu_profile_tables.inc").write_text("\n".join(parts))
+        path = src / report
+        if not path.is_file():
+            (out / inc).write_text("(not run)\n")
+            continue
+        text = path.read_text()
+        start = text.index("## Final results")
+        end = text.find("## Forecast figures", start)
+        section = text[start : end if end > 0 else None]
+        parts = []
+        for heading, tables in zip(
+            ["80 → 20 (the main protocol)", *re.findall(r"^### (.+)$", section, re.M)],
+            _pairs(_markdown_tables(section)),
+            strict=False,
+        ):
+            body = "\n".join(_table(t[0], t[1:]) for t in tables)
+            parts.append(f"**{heading}**\n\n{body}")
+        (out / inc).write_text("\n".join(parts))
 
 
 def _pairs(tables: list) -> list[list]:
