@@ -420,8 +420,26 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
                 f"| {d} | {n} | {_f(s['mae'], 4)} | {_f(s['mase'])} | {_f(s['smape'], 2)} | "
                 f"{_f(s['wql'])} |"
             )
+    L += ["", *_per_step_lines(board, cfg.horizon)]
     L += ["", "![scaled error against steps ahead](per_step.png)", ""]
     return "\n".join(L)
+
+
+def _per_step_lines(board: dict, horizon: int) -> list[str]:
+    """Mean absolute scaled error at steps 1, H/4 … H per forecaster (mean over datasets)."""
+    steps = sorted({1, *(max(1, round(horizon * k / 4)) for k in range(1, 5))})
+    curves: dict[str, list] = {}
+    for r in board["results"]:
+        if r.get("per_step_scaled"):
+            curves.setdefault(r.get("label", r["forecaster"]), []).append(r["per_step_scaled"])
+    if not curves:
+        return []
+    head = ["scaled error at step", *[str(s) for s in steps]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, cs in curves.items():
+        mean = np.mean(np.array(cs), axis=0)
+        lines.append("| " + " | ".join([name, *[_f(mean[s - 1]) for s in steps]]) + " |")
+    return lines
 
 
 def _figure(path: Path, results: list[dict], names: list[str]) -> None:
