@@ -41,9 +41,10 @@ def _metrics_row(label: str, precision: str, m: dict, parse: float | None) -> st
     return "| " + " | ".join(cells) + " |"
 
 
-def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
+def _metrics_table(result: dict, label: str, precision: str, base: dict | None = None) -> list[str]:
     """Every forecaster of a ``metrics.json`` (the model, persistence, the ODE oracle, the
-    classical references) with MAE/RMSE overall and per variable, MASE, sMAPE and WQL."""
+    classical references; the zero-shot model of ``base`` when given) with MAE/RMSE overall
+    and per variable, MASE, sMAPE and WQL, then the MAE per step ahead."""
     from lmcast.evaluate import scored_forecasters
 
     names = list(result["model"]["original"]["per_variable"])
@@ -58,14 +59,22 @@ def _metrics_table(result: dict, label: str, precision: str) -> list[str]:
             lines.append(_metrics_row(label, precision, entry, entry["parse_success"]))
         else:
             lines.append(_metrics_row(name, "–", entry, None))
+    zero_shot = f"{base['model']['name']} (zero-shot)" if base else ""
+    if base:
+        b = base["model"]
+        lines.append(
+            _metrics_row(zero_shot, str(base["encoding"]["precision"]), b, b["parse_success"])
+        )
     if "metrics_note" in result:
         lines += ["", f"_{result['metrics_note']}._"]
-    return [*lines, "", *per_step_table(result, label)]
+    return [*lines, "", *per_step_table(result, label, base, zero_shot)]
 
 
-def per_step_table(result: dict, label: str) -> list[str]:
+def per_step_table(
+    result: dict, label: str, base: dict | None = None, base_label: str = ""
+) -> list[str]:
     """MAE at a few steps ahead (1, then every quarter of the horizon) for every forecaster
-    of a ``metrics.json`` that reports it."""
+    of a ``metrics.json`` that reports it (and ``base``'s model, labelled ``base_label``)."""
     from lmcast.evaluate import scored_forecasters
 
     h = result["protocol"]["horizon"]
@@ -75,6 +84,8 @@ def per_step_table(result: dict, label: str) -> list[str]:
         for name, e in scored_forecasters(result)
         if "per_step_mae" in e.get("field", {})
     ]
+    if base and "per_step_mae" in base["model"].get("field", {}):
+        rows.append((base_label, base["model"]["field"]["per_step_mae"]))
     if not rows:
         return []
     head = ["MAE at step", *[str(s) for s in steps]]
@@ -248,13 +259,7 @@ def _comparison(final: dict, base: dict) -> list[str]:
     """The final model against zero-shot, persistence and the oracle: paired bootstrap table."""
     from lmcast.metrics import paired_comparison
 
-    b = base["model"]
-    rows = [
-        _metrics_row(
-            f"{b['name']} (zero-shot)", str(base["encoding"]["precision"]), b, b["parse_success"]
-        ),
-        "",
-    ]
+    rows: list[str] = [""]
     comps = dict(final.get("comparisons", {}))
     paired = "per_trajectory_mae" in final and "per_trajectory_mae" in base
     if paired and base["protocol"]["indices"] == final["protocol"]["indices"]:
@@ -308,10 +313,10 @@ def final_section(ctx: ReportContext) -> list[str]:
             f"LoRA on {tc.get('target_modules')}.",
             "",
         ]
-    L += _metrics_table(
-        final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
-    )
     base = ctx.baseline
+    L += _metrics_table(
+        final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"]), base
+    )
     if base:
         L += _comparison(final, base)
     f = ctx.copy_fig(ctx.ws.final_test_dir / "figures" / "per_step_mae.png", "per_step_mae.png")
@@ -343,7 +348,7 @@ def protocols_section(ctx: ReportContext) -> list[str]:
             "",
         ]
         L += _metrics_table(
-            final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"])
+            final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"]), base
         )
         L += [*_comparison(final, base), ""]
     return L
