@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: install
 	bash scripts/demo.sh $(DEMO_WS)
 
+# one pytest-xdist worker per core (at most 4), one thread each (tests/conftest.py)
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 docs: install
 	rm -rf docs/_build

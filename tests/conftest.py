@@ -10,6 +10,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist (`make test` runs one worker per core, at most 4) each worker keeps
+# to one thread, so workers do not oversubscribe the cores: on the 2-core CPU the suite
+# took 89 s so against 132 s serial and 122 s with two workers of two threads each.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 
 @pytest.fixture(scope="session")
