@@ -174,7 +174,16 @@ def _lm_forecast(
         config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
         what=f"{name} on {task.name}",
     ):
-        for k, (ctx, alpha, bound) in enumerate(jobs):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            jobs,
+            desc=f"{name} on {task.name}",
+            unit="series",
+            disable=not cfg.progress,
+            leave=False,
+        )
+        for k, (ctx, alpha, bound) in enumerate(bar):
             fc.alpha = alpha
             pred = fc.predict(
                 ctx,

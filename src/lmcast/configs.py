@@ -348,6 +348,7 @@ class BenchmarkConfig(CsvInput):
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("benchmark", "experiment name the FLOPs are charged to")
+    progress: bool = opt(True, "show a progress bar per language-model forecaster and dataset")
     json: bool = opt(False, "print the leaderboard JSON")
 
 
