@@ -268,6 +268,7 @@ class EvalConfig(ModelData, Protocol):
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("evaluate", "experiment name the FLOPs are charged to")
+    progress: bool = opt(True, "show a progress bar (per finished sequence)")
     json: bool = opt(False, "print the metrics JSON")
 
 

@@ -68,7 +68,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     from lmcast.evaluate import evaluate as run_evaluation
     from lmcast.evaluate import summary_table
 
-    metrics = run_evaluation(cfg, progress=not cfg.json).metrics
+    metrics = run_evaluation(cfg, progress=cfg.progress and not cfg.json).metrics
     _out(json.dumps(metrics, indent=2) if cfg.json else summary_table(metrics))
     return metrics
 
