@@ -235,3 +235,26 @@ def test_a_stage_result_of_the_wrong_shape_is_one_line(tmp_path, run_cli, text):
         "context-study", "--workspace", ws.root, "--data", "x.h5", "--no-progress"
     )
     assert code == 2 and "not a stage result" in err and "Traceback" not in err, err
+
+
+def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
+    """``protocol.samples``: the tests forecast the median of K sampled paths, and the plan
+    projects K paths per test trajectory (the sweep's validation stays greedy)."""
+    from lmcast import flops
+    from lmcast.study.pipeline import RunContext
+    from lmcast.study.plan import plan
+    from lmcast.study.profiles import parse_profile
+
+    raw = _quick()
+    one = parse_profile(raw)
+    raw["protocol"]["samples"] = 3
+    three = parse_profile(raw)
+    arch = flops.resolve_architecture("smollm2-135m")
+    a, b = ({(r.experiment, r.kind): r.flops for r in plan(p, arch)} for p in (one, three))
+    assert b[("baseline", "evaluate")] > 2.5 * a[("baseline", "evaluate")]
+    assert b[("sweep", "train+evaluate")] == a[("sweep", "train+evaluate")]
+    from lmcast.configs import RunConfig
+    from lmcast.study.workspace import Workspace
+
+    ctx = RunContext(RunConfig(), three, Workspace.at(tmp_path / "ws"), "smollm2-135m")
+    assert ctx.eval_config().samples == 3 and ctx.eval_config().trajectories == 50

@@ -68,6 +68,7 @@ class RunContext:
             trajectories=prot.trajectories,
             batch_size=prot.batch_size,
             season_length=prot.season_length,
+            samples=prot.samples,
             ledger=self.ws.ledger_url,
             split="test",
             **kw,
@@ -148,7 +149,7 @@ def _final(ctx: RunContext) -> None:
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
     pairs = [(prot.context_steps, prot.horizon), *prot.extra(), *prot.extra()]
-    n, arch = prot.trajectories, arch_for(ctx.model)
+    n, arch = prot.trajectories * prot.samples, arch_for(ctx.model)
     reserve = sum(eval_flops(arch, n, c, h, precision, lora) for c, h in pairs)
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
     if allot <= 0:

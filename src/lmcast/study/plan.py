@@ -60,13 +60,14 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
         cs.max_steps * flopsmod.train_step_flops(arch, n, cs.batch_size, lora) + val
         for n in cs.context_lengths
     )
-    test = protocol_eval(prot.trajectories, lora)
+    rows = prot.trajectories * prot.samples  # every test generates K paths per trajectory
+    test = protocol_eval(rows, lora)
     out = [
         Planned(
             "baseline",
             "evaluate",
             1,
-            protocol_eval(prot.trajectories, None),
+            protocol_eval(rows, None),
             f"zero-shot on {prot.trajectories} test trajectories",
         ),
         Planned(
@@ -86,7 +87,7 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     ]
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
-    extra = sum(eval_flops(arch, prot.trajectories, c, h, precision, lora) for c, h in prot.extra())
+    extra = sum(eval_flops(arch, rows, c, h, precision, lora) for c, h in prot.extra())
     left = profile.budget - sum(p.flops for p in out) - test - 2 * extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
     out.append(
@@ -102,7 +103,7 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     for c, h in prot.extra():
         n = prot.trajectories
         for name, with_lora in (("baseline", None), ("final", lora)):
-            flops = eval_flops(arch, n, c, h, precision, with_lora)
+            flops = eval_flops(arch, rows, c, h, precision, with_lora)
             out.append(
                 Planned(name, "evaluate", 1, flops, f"test at {c} → {h} on {n} trajectories")
             )

@@ -58,6 +58,7 @@ class ProtocolSpec:
     batch_size: int = _count(64)
     baselines: list[str] | None = None
     season_length: int = _count(1)
+    samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
