@@ -27,7 +27,7 @@ def _profile(tmp_path, tiny_dir):
             "context_steps": 12,
             "horizon": 4,
             "trajectories": 3,
-            "also": [[8, 6]],
+            "also": [[8, 6, 2]],  # sampled: the median of 2 paths at 8 → 6
             "batch_size": 2,
             "baselines": ["var", "theta"],
         },
@@ -115,6 +115,10 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
     base = json.loads((ws / "baseline/metrics.json").read_text())
     final = json.loads((ws / "final/test/metrics.json").read_text())
     assert base["protocol"]["indices"] == final["protocol"]["indices"]
+    for name in ("zero-shot", "final"):  # the 8 → 6 entry's third number: 2 sampled paths
+        m = json.loads((ws / f"protocols/8-6/{name}/metrics.json").read_text())
+        assert m["model"]["samples"] == 2 and "probabilistic" in m["model"]
+    assert final["model"]["samples"] == 1
 
     code, out, err = run_cli("run", "--profile", prof, "--workspace", ws, "--no-progress")
     assert code == 0, err

@@ -258,3 +258,11 @@ def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
 
     ctx = RunContext(RunConfig(), three, Workspace.at(tmp_path / "ws"), "smollm2-135m")
     assert ctx.eval_config().samples == 3 and ctx.eval_config().trajectories == 50
+    raw["protocol"].update(samples=1, also=[[50, 50, 5]])
+    mixed = parse_profile(raw)
+    assert mixed.protocol.samples_for(50, 50) == 5 and mixed.protocol.samples_for(80, 20) == 1
+    c = {(r.experiment, r.detail): r.flops for r in plan(mixed, arch)}
+    at_50 = c[("baseline", "test at 50 → 50 on 50 trajectories")]
+    raw["protocol"]["also"] = [[50, 50]]
+    greedy = {(r.experiment, r.detail): r.flops for r in plan(parse_profile(raw), arch)}
+    assert at_50 == 5 * greedy[("baseline", "test at 50 → 50 on 50 trajectories")]

@@ -149,8 +149,11 @@ def _final(ctx: RunContext) -> None:
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
     pairs = [(prot.context_steps, prot.horizon), *prot.extra(), *prot.extra()]
-    n, arch = prot.trajectories * prot.samples, arch_for(ctx.model)
-    reserve = sum(eval_flops(arch, n, c, h, precision, lora) for c, h in pairs)
+    arch = arch_for(ctx.model)
+    reserve = sum(
+        eval_flops(arch, prot.trajectories * prot.samples_for(c, h), c, h, precision, lora)
+        for c, h in pairs
+    )
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
     if allot <= 0:
         raise BudgetExceededError(
@@ -224,7 +227,8 @@ def _other_protocols(ctx: RunContext) -> None:
                 oracle=adapter is not None,  # fit once per protocol
                 baselines=ctx.profile.protocol.references() if adapter else "",
             )
-            evaluate(replace(cfg, context_steps=c, horizon=h), progress=ctx.cfg.progress)
+            k = ctx.profile.protocol.samples_for(c, h)
+            evaluate(replace(cfg, context_steps=c, horizon=h, samples=k), progress=ctx.cfg.progress)
 
 
 def _protocols_done(ctx: RunContext) -> bool:

@@ -87,7 +87,11 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     ]
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
-    extra = sum(eval_flops(arch, rows, c, h, precision, lora) for c, h in prot.extra())
+
+    def rows_at(c: int, h: int) -> int:
+        return prot.trajectories * prot.samples_for(c, h)
+
+    extra = sum(eval_flops(arch, rows_at(c, h), c, h, precision, lora) for c, h in prot.extra())
     left = profile.budget - sum(p.flops for p in out) - test - 2 * extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
     out.append(
@@ -103,7 +107,7 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     for c, h in prot.extra():
         n = prot.trajectories
         for name, with_lora in (("baseline", None), ("final", lora)):
-            flops = eval_flops(arch, rows, c, h, precision, with_lora)
+            flops = eval_flops(arch, rows_at(c, h), c, h, precision, with_lora)
             out.append(
                 Planned(name, "evaluate", 1, flops, f"test at {c} → {h} on {n} trajectories")
             )

@@ -62,8 +62,17 @@ class ProtocolSpec:
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
-        models are tested on (same test trajectories)."""
-        return [(int(c), int(h)) for c, h in self.also or []]
+        models are tested on (same test trajectories); an entry may add a third number,
+        the sampled paths at that protocol (``[50, 50, 5]``)."""
+        return [(int(p[0]), int(p[1])) for p in self.also or []]
+
+    def samples_for(self, context_steps: int, horizon: int) -> int:
+        """Sampled paths per test forecast at a protocol: its ``also`` entry's third number,
+        else ``samples``."""
+        for p in self.also or []:
+            if (int(p[0]), int(p[1])) == (context_steps, horizon) and len(p) == 3:
+                return int(p[2])
+        return self.samples
 
     def references(self) -> str:
         """``baselines``: the classical forecasters the final model is tested against
@@ -212,10 +221,10 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
         except LmcastError as exc:
             raise LmcastError(f"profile {source}: {where}baselines: {exc}") from None
         for pair in values.get("also") or []:
-            if len(pair) != 2 or min(pair) < 1:
+            if len(pair) not in (2, 3) or min(pair) < 1:
                 raise LmcastError(
-                    f"profile {source}: {where}also must list [context_steps, horizon] pairs "
-                    f"of positive integers, got {pair!r}"
+                    f"profile {source}: {where}also must list [context_steps, horizon] or "
+                    f"[context_steps, horizon, samples] of positive integers, got {pair!r}"
                 )
     return cls(**values)
 
