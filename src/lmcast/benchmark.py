@@ -212,26 +212,24 @@ def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
         "per_series": {id: {"mae", "mase", "wql"}}}``; MASE over series with a defined scale.
     """
     scale = metrics.seasonal_scale(task.contexts, task.season)
-    per_mase = metrics.mase(point, task.truths, scale)
+    field = metrics.field_scores(point, quantiles, task.truths, scale)
+    per_mase = field.pop("per_trajectory_mase")
+    ok = np.array([m is not None for m in per_mase])
     err = np.abs(point - task.truths)  # (N, H, V)
     with np.errstate(all="ignore"):
         scaled = np.nanmean(err / scale[:, None, :], axis=2)  # (N, H)
-    ok = np.isfinite(per_mase)
     per_series = {}
     for i, sid in enumerate(task.ids):
         per_series[sid] = {
             "mae": float(err[i].mean()),
-            "mase": float(per_mase[i]) if ok[i] else None,
+            "mase": per_mase[i],
             "wql": metrics.wql(quantiles[:, i : i + 1], task.truths[i : i + 1])
             if np.abs(task.truths[i]).sum() > 0
             else None,
         }
     return {
         "mae": float(err.mean()),
-        "mase": float(per_mase[ok].mean()) if ok.any() else None,
-        "smape": float(metrics.smape(point, task.truths).mean()),
-        "wql": metrics.wql(quantiles, task.truths),
-        "per_step_mae": [float(x) for x in metrics.per_step_mae(point, task.truths)],
+        **field,
         "per_step_scaled": [float(x) for x in np.nanmean(scaled[ok], axis=0)] if ok.any() else None,
         "per_series": per_series,
     }
@@ -436,7 +434,7 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
 
 def _per_step_lines(board: dict, horizon: int) -> list[str]:
     """Mean absolute scaled error at steps 1, H/4 … H per forecaster (mean over datasets)."""
-    steps = sorted({1, *(max(1, round(horizon * k / 4)) for k in range(1, 5))})
+    steps = metrics.headline_steps(horizon)
     curves: dict[str, list] = {}
     for r in board["results"]:
         if r.get("per_step_scaled"):

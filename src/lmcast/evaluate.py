@@ -181,37 +181,6 @@ def _scores(fc: np.ndarray, truth: np.ndarray, alpha: float, variables: tuple[st
     }
 
 
-def field_scores(
-    point: np.ndarray, quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray
-) -> dict:
-    """The field's metrics of one forecaster (original units).
-
-    Args:
-        point: ``(N, H, V)`` point forecasts.
-        quantiles: ``(Q, N, H, V)`` at :data:`lmcast.metrics.WQL_QUANTILES` (a point
-            forecaster repeats its point Q times).
-        truth: ``(N, H, V)``.
-        scale: ``(N, V)`` MASE scale (:func:`lmcast.metrics.seasonal_scale` of the contexts).
-
-    Returns:
-        ``{"mase", "smape", "wql", "per_step_mae", "per_trajectory_mase"}``: MASE the mean
-        over windows with a defined scale, sMAPE in percent, WQL over the whole set.
-    """
-    per = metrics.mase(point, truth, scale)
-    finite = np.isfinite(per)
-    return {
-        "mase": float(per[finite].mean()) if finite.any() else None,
-        "smape": float(metrics.smape(point, truth).mean()),
-        "wql": metrics.wql(quantiles, truth),
-        "per_step_mae": [float(x) for x in metrics.per_step_mae(point, truth)],
-        "per_trajectory_mase": [float(x) if np.isfinite(x) else None for x in per],
-    }
-
-
-def _point_quantiles(point: np.ndarray) -> np.ndarray:
-    return np.repeat(np.asarray(point, dtype=np.float64)[None], len(metrics.WQL_QUANTILES), axis=0)
-
-
 def _score(
     cfg: EvalConfig,
     ds: Dataset,
@@ -252,10 +221,14 @@ def _score(
         "seconds": {"generation": 0.0},
     }
     scale = metrics.seasonal_scale(contexts, cfg.season_length)
-    model_q = metrics.sample_quantiles(fc.samples) if cfg.samples > 1 else _point_quantiles(point)
+    model_q = (
+        metrics.sample_quantiles(fc.samples) if cfg.samples > 1 else metrics.point_quantiles(point)
+    )
     model_q = np.where(np.isfinite(model_q), model_q, point[None])  # unparsed: the point
-    m["model"]["field"] = field_scores(point, model_q, truths, scale)
-    m["persistence"]["field"] = field_scores(persist, _point_quantiles(persist), truths, scale)
+    m["model"]["field"] = metrics.field_scores(point, model_q, truths, scale)
+    m["persistence"]["field"] = metrics.field_scores(
+        persist, metrics.point_quantiles(persist), truths, scale
+    )
     m["metrics_note"] = (
         f"MASE scale: each context's seasonal-naive MAE at season {cfg.season_length}; "
         "WQL over quantiles 0.1..0.9 (a greedy or point forecaster puts every quantile at "
@@ -294,14 +267,16 @@ def _score(
         m.setdefault("classical", {})[name] = {
             "label": label,
             **_scores(cf.point, truths, alpha, variables),
-            "field": field_scores(cf.point, cf.quantiles, truths, scale),
+            "field": metrics.field_scores(cf.point, cf.quantiles, truths, scale),
             "failures": int(cf.failed.sum()),
             "failure_policy": "a failed fit is scored as persistence",
         }
         m["seconds"][name] = round(cf.seconds, 2)
         errors[label] = metrics.per_window_mae(cf.point, truths)
     if oracle_fc is not None:
-        m["oracle"]["field"] = field_scores(oracle_fc, _point_quantiles(oracle_fc), truths, scale)
+        m["oracle"]["field"] = metrics.field_scores(
+            oracle_fc, metrics.point_quantiles(oracle_fc), truths, scale
+        )
     m["per_trajectory_mae"] = {k: e.mean(axis=1).tolist() for k, e in errors.items()}
     m["comparisons"] = compare_errors(errors, cfg.seed)
     return EvalResult(

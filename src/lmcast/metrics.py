@@ -211,6 +211,43 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def field_scores(
+    point: np.ndarray, quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray
+) -> dict:
+    """The field's metrics of one forecaster (original units).
+
+    Args:
+        point: ``(N, H, V)`` point forecasts.
+        quantiles: ``(Q, N, H, V)`` at :data:`WQL_QUANTILES` (a point
+            forecaster repeats its point Q times).
+        truth: ``(N, H, V)``.
+        scale: ``(N, V)`` MASE scale (:func:`seasonal_scale` of the contexts).
+
+    Returns:
+        ``{"mase", "smape", "wql", "per_step_mae", "per_trajectory_mase"}``: MASE the mean
+        over windows with a defined scale, sMAPE in percent, WQL over the whole set.
+    """
+    per = mase(point, truth, scale)
+    finite = np.isfinite(per)
+    return {
+        "mase": float(per[finite].mean()) if finite.any() else None,
+        "smape": float(smape(point, truth).mean()),
+        "wql": wql(quantiles, truth),
+        "per_step_mae": [float(x) for x in per_step_mae(point, truth)],
+        "per_trajectory_mase": [float(x) if np.isfinite(x) else None for x in per],
+    }
+
+
+def point_quantiles(point: np.ndarray) -> np.ndarray:
+    """``(Q, N, H, V)``: a point forecaster's ``(N, H, V)`` forecast at every WQL level."""
+    return np.repeat(np.asarray(point, dtype=np.float64)[None], len(WQL_QUANTILES), axis=0)
+
+
+def headline_steps(horizon: int) -> list[int]:
+    """The steps ahead tables show: 1, then every quarter of the horizon (1-based)."""
+    return sorted({1, *(max(1, round(horizon * k / 4)) for k in range(1, 5))})
+
+
 def coverage(samples: np.ndarray, truth: np.ndarray, lo: float = 0.1, hi: float = 0.9) -> float:
     """Share of true values inside the ``[lo, hi]`` sample-quantile interval."""
     q = np.nanquantile(samples, [lo, hi], axis=1)

@@ -72,23 +72,18 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     Raises:
         LmcastError: a text that is neither (names it), a time zone mix, a non-finite number.
     """
-    try:
-        nums = np.array([float(x) for x in texts], dtype=np.float64)
-    except ValueError:
-        nums = None
-    if nums is not None:
+    numbers = [_number(x) for x in texts]
+    if all(v is not None for v in numbers):
+        nums = np.array(numbers, dtype=np.float64)
         bad = ~np.isfinite(nums)
         if bad.any():
             raise LmcastError(f"time {texts[int(np.argmax(bad))]!r} is not finite")
         return nums, None
+    mixed = next((x for x, v in zip(texts, numbers, strict=True) if v is not None), None)
+    if mixed is not None:
+        raise LmcastError(f"time column mixes numbers ({mixed!r}) and dates")
     import pandas as pd
 
-    for x in texts:
-        try:
-            float(x)
-            raise LmcastError(f"time column mixes numbers ({x!r}) and dates")
-        except ValueError:
-            pass
     try:
         idx = pd.to_datetime(pd.Series(texts), format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
@@ -97,6 +92,13 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     if getattr(idx.dt, "tz", None) is not None:
         idx = idx.dt.tz_convert("UTC").dt.tz_localize(None)
     return np.zeros(len(texts)), idx.to_numpy(dtype="datetime64[ns]")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def regular_axis(

@@ -76,9 +76,9 @@ def per_step_table(
     """MAE at a few steps ahead (1, then every quarter of the horizon) for every forecaster
     of a ``metrics.json`` that reports it (and ``base``'s model, labelled ``base_label``)."""
     from lmcast.evaluate import scored_forecasters
+    from lmcast.metrics import headline_steps
 
-    h = result["protocol"]["horizon"]
-    steps = sorted({1, *(max(1, round(h * k / 4)) for k in range(1, 5))})
+    steps = headline_steps(result["protocol"]["horizon"])
     rows = [
         (label if name == "model" else name, e["field"]["per_step_mae"])
         for name, e in scored_forecasters(result)
