@@ -86,6 +86,36 @@ def test_var_recovers_a_linear_system_and_is_jointly_fitted():
     assert np.all(q[0] < q[-1]) and np.all(np.diff(q, axis=0) >= 0)
 
 
+def test_var_never_takes_an_explosive_lag_order_on_predator_prey_contexts():
+    """On 50-step Lotka–Volterra contexts AIC alone picks orders that blow up over 50 steps
+    (forecasts to 1e45 in the cpu profile's report); the guard takes the best-AIC order
+    that is not explosive, so every forecast stays in the data's range."""
+    import warnings
+
+    from statsmodels.tsa.api import VAR
+
+    from lmcast import lotka_volterra
+
+    x = lotka_volterra.simulate(n=40, steps=100, seed=3)[0].astype(float)
+    contexts, truth = x[:, :50], x[:, 50:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        aic_only = [VAR(c).fit(maxlags=8, ic="aic", trend="c").roots for c in contexts]
+    assert sum(classical._explosive(r, 50) for r in aic_only) >= 5  # the guard has work to do
+    f = classical.forecast("var", list(contexts), 50)
+    assert not f.failed.any()
+    assert np.abs(f.point).max() <= 1.5 * contexts.max()
+    persistence = np.abs(contexts[:, -1:] - truth).mean()
+    assert np.abs(f.point - truth).mean() < 0.5 * persistence
+
+
+def test_explosive_is_growth_over_the_horizon():
+    assert not classical._explosive(np.array([1 / 1.0003, 2.0]), 50)  # a neutral cycle
+    assert classical._explosive(np.array([1 / 1.1, 2.0]), 50)  # 1.1^50 ≈ 117
+    assert not classical._explosive(np.array([1 / 1.1, 2.0]), 5)  # 1.1^5 ≈ 1.6
+    assert not classical._explosive(np.array([]), 50)
+
+
 def test_arima_beats_seasonal_naive_on_air_passengers():
     """The library's own monthly series (statsforecast ships it): the classics work as known."""
     from statsforecast.utils import AirPassengers
