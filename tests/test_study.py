@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from lmcast.errors import LmcastError
 from lmcast.study.profiles import load_profile
 
 
@@ -266,3 +267,21 @@ def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
     raw["protocol"]["also"] = [[50, 50]]
     greedy = {(r.experiment, r.detail): r.flops for r in plan(parse_profile(raw), arch)}
     assert at_50 == 5 * greedy[("baseline", "test at 50 → 50 on 50 trajectories")]
+    # zero_shot_samples: the zero-shot model keeps its own decoding at every protocol
+    raw["protocol"].update(also=[[50, 50, 5]], zero_shot_samples=1)
+    own = parse_profile(raw)
+    assert own.protocol.samples_for(50, 50, zero_shot=True) == 1
+    assert own.protocol.samples_for(50, 50) == 5
+    d = {(r.experiment, r.detail): r.flops for r in plan(own, arch)}
+    assert d[("baseline", "test at 50 → 50 on 50 trajectories")] == at_50 // 5
+    assert (
+        d[("final", "test at 50 → 50 on 50 trajectories")]
+        == c[("final", "test at 50 → 50 on 50 trajectories")]
+    )
+    ctx = RunContext(RunConfig(), own, Workspace.at(tmp_path / "ws2"), "smollm2-135m")
+    assert ctx.eval_config().samples == 1  # zero-shot (no adapter) at 80 → 20
+    assert ctx.eval_config(context_steps=50, horizon=50).samples == 1
+    assert ctx.eval_config(adapter="final", context_steps=50, horizon=50).samples == 5
+    raw["protocol"]["zero_shot_samples"] = 0
+    with pytest.raises(LmcastError, match="zero_shot_samples"):
+        parse_profile(raw)

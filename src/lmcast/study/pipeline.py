@@ -60,19 +60,24 @@ class RunContext:
     def eval_config(self, **kw: Any) -> EvalConfig:
         """An evaluation on the profile's protocol and this study's ledger."""
         prot = self.profile.protocol
-        return EvalConfig(
-            model=self.model,
-            data=str(self.data),
-            context_steps=prot.context_steps,
-            horizon=prot.horizon,
-            trajectories=prot.trajectories,
-            batch_size=prot.batch_size,
-            season_length=prot.season_length,
-            samples=prot.samples,
-            ledger=self.ws.ledger_url,
-            split="test",
-            **kw,
-        )
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "data": str(self.data),
+            "context_steps": prot.context_steps,
+            "horizon": prot.horizon,
+            "trajectories": prot.trajectories,
+            "batch_size": prot.batch_size,
+            "season_length": prot.season_length,
+            "ledger": self.ws.ledger_url,
+            "split": "test",
+        }
+        fields.update(kw)
+        zero_shot = fields.get("adapter") is None
+        if "samples" not in kw:  # the decoding of this model at this protocol
+            fields["samples"] = prot.samples_for(
+                fields["context_steps"], fields["horizon"], zero_shot=zero_shot
+            )
+        return EvalConfig(**fields)
 
 
 @dataclass(frozen=True)
@@ -148,11 +153,12 @@ def _final(ctx: RunContext) -> None:
     precision, rank = int(best["precision"]), int(best["rank"])
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
-    pairs = [(prot.context_steps, prot.horizon), *prot.extra(), *prot.extra()]
+    tests = [(prot.context_steps, prot.horizon, False)]
+    tests += [(c, h, zero_shot) for c, h in prot.extra() for zero_shot in (True, False)]
     arch = arch_for(ctx.model)
     reserve = sum(
-        eval_flops(arch, prot.trajectories * prot.samples_for(c, h), c, h, precision, lora)
-        for c, h in pairs
+        eval_flops(arch, prot.trajectories * prot.samples_for(c, h, zs), c, h, precision, lora)
+        for c, h, zs in tests
     )
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
     if allot <= 0:
@@ -226,9 +232,10 @@ def _other_protocols(ctx: RunContext) -> None:
                 experiment="baseline" if adapter is None else "final",
                 oracle=adapter is not None,  # fit once per protocol
                 baselines=ctx.profile.protocol.references() if adapter else "",
+                context_steps=c,
+                horizon=h,
             )
-            k = ctx.profile.protocol.samples_for(c, h)
-            evaluate(replace(cfg, context_steps=c, horizon=h, samples=k), progress=ctx.cfg.progress)
+            evaluate(cfg, progress=ctx.cfg.progress)
 
 
 def _protocols_done(ctx: RunContext) -> bool:

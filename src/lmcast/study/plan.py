@@ -60,14 +60,15 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
         cs.max_steps * flopsmod.train_step_flops(arch, n, cs.batch_size, lora) + val
         for n in cs.context_lengths
     )
-    rows = prot.trajectories * prot.samples  # every test generates K paths per trajectory
-    test = protocol_eval(rows, lora)
+    # every test generates K paths per trajectory (the zero-shot model's K may differ)
+    main = (prot.context_steps, prot.horizon)
+    test = protocol_eval(prot.trajectories * prot.samples_for(*main), lora)
     out = [
         Planned(
             "baseline",
             "evaluate",
             1,
-            protocol_eval(rows, None),
+            protocol_eval(prot.trajectories * prot.samples_for(*main, zero_shot=True), None),
             f"zero-shot on {prot.trajectories} test trajectories",
         ),
         Planned(
@@ -88,11 +89,15 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
 
-    def rows_at(c: int, h: int) -> int:
-        return prot.trajectories * prot.samples_for(c, h)
+    def rows_at(c: int, h: int, zero_shot: bool) -> int:
+        return prot.trajectories * prot.samples_for(c, h, zero_shot)
 
-    extra = sum(eval_flops(arch, rows_at(c, h), c, h, precision, lora) for c, h in prot.extra())
-    left = profile.budget - sum(p.flops for p in out) - test - 2 * extra
+    extra = sum(
+        eval_flops(arch, rows_at(c, h, zs), c, h, precision, lora)
+        for c, h in prot.extra()
+        for zs in (True, False)
+    )
+    left = profile.budget - sum(p.flops for p in out) - test - extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
     out.append(
         Planned(
@@ -107,7 +112,7 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     for c, h in prot.extra():
         n = prot.trajectories
         for name, with_lora in (("baseline", None), ("final", lora)):
-            flops = eval_flops(arch, rows_at(c, h), c, h, precision, with_lora)
+            flops = eval_flops(arch, rows_at(c, h, with_lora is None), c, h, precision, with_lora)
             out.append(
                 Planned(name, "evaluate", 1, flops, f"test at {c} → {h} on {n} trajectories")
             )

@@ -59,6 +59,8 @@ class ProtocolSpec:
     baselines: list[str] | None = None
     season_length: int = _count(1)
     samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
+    # the zero-shot model's tests: None decodes as the final model's (samples_for)
+    zero_shot_samples: int | None = _count(None)
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final
@@ -66,9 +68,11 @@ class ProtocolSpec:
         the sampled paths at that protocol (``[50, 50, 5]``)."""
         return [(int(p[0]), int(p[1])) for p in self.also or []]
 
-    def samples_for(self, context_steps: int, horizon: int) -> int:
-        """Sampled paths per test forecast at a protocol: its ``also`` entry's third number,
-        else ``samples``."""
+    def samples_for(self, context_steps: int, horizon: int, zero_shot: bool = False) -> int:
+        """Sampled paths per test forecast at a protocol: ``zero_shot_samples`` for the
+        zero-shot model when set, else the ``also`` entry's third number, else ``samples``."""
+        if zero_shot and self.zero_shot_samples is not None:
+            return self.zero_shot_samples
         for p in self.also or []:
             if (int(p[0]), int(p[1])) == (context_steps, horizon) and len(p) == 3:
                 return int(p[2])

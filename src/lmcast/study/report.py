@@ -56,10 +56,11 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, entry in scored_forecasters(result):
         if name == "model":
+            label = f"{label}, {decoding(entry)}"
             lines.append(_metrics_row(label, precision, entry, entry["parse_success"]))
         else:
             lines.append(_metrics_row(name, "–", entry, None))
-    zero_shot = f"{base['model']['name']} (zero-shot)" if base else ""
+    zero_shot = f"{base['model']['name']} (zero-shot), {decoding(base['model'])}" if base else ""
     if base:
         b = base["model"]
         lines.append(
@@ -68,6 +69,17 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
     if "metrics_note" in result:
         lines += ["", f"_{result['metrics_note']}._"]
     return [*lines, "", *per_step_table(result, label, base, zero_shot)]
+
+
+def decoding(model: dict) -> str:
+    """How a language model's test forecasts were decoded (its ``metrics.json`` entry)."""
+    k = int(model.get("samples", 1))
+    if k == 1:
+        return "greedy"
+    how = f"median of {k} sampled paths"
+    if "temperature" in model:
+        how += f" (temperature {model['temperature']:g}, top-p {model['top_p']:g})"
+    return how
 
 
 def per_step_table(
