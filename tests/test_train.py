@@ -716,3 +716,40 @@ def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir,
     save_file(weights, adapter / "adapter_model.safetensors")
     with pytest.raises(LmcastError, match=needle):
         load_model(str(tiny_dir), adapter=str(adapter), device="cpu")
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+def test_loss_from_scores_only_tokens_after_the_context_part(tiny_dir, restricted):
+    """``--loss-from N``: the loss is the mean next-token loss of the tokens at positions
+    ≥ N of each window (restricted head or the model's own), per token as without it."""
+    import torch
+
+    from lmcast.models import load_model
+    from lmcast.train import LossModule
+
+    lm = load_model(str(tiny_dir))
+    ids = torch.randint(3, 17, (2, 24))
+    head = list(range(3, 17)) if restricted else None
+    with torch.no_grad():
+        logits = lm.model(input_ids=ids).logits[:, :-1]
+        if restricted:
+            logits = logits[..., head]
+            target = ids[:, 1:] - 3
+        else:
+            target = ids[:, 1:]
+        per_token = torch.nn.functional.cross_entropy(
+            logits.float().transpose(1, 2), target, reduction="none"
+        )  # (B, L - 1): token j + 1 predicted from positions ≤ j
+        for n in (0, 1, 10):
+            loss = LossModule.build(lm.model, head, n)(ids)
+            want = per_token[:, max(0, n - 1) :].mean()
+            torch.testing.assert_close(loss, want, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_from_must_leave_tokens_to_learn(tmp_path, tiny_dir, lv_file):
+    from lmcast.errors import LmcastError
+    from lmcast.train import train
+
+    with pytest.raises(LmcastError, match="--loss-from 64 leaves no token"):
+        train(_cfg(tmp_path, tiny_dir, lv_file, loss_from=64))
+    assert not (tmp_path / "run").exists()

@@ -386,6 +386,12 @@ class TrainConfig(ModelData):
     stride: int | None = opt(
         None, "tokens between window starts (default: half the window)", at_least=1
     )
+    loss_from: int = opt(
+        0,
+        "the first N tokens of each window are context only: the loss (training and "
+        "validation) starts at token N (0: every token)",
+        at_least=0,
+    )
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(
         "cosine",

@@ -65,7 +65,7 @@ class LossModule:
     """
 
     @staticmethod
-    def build(model: Any, token_ids: list[int] | None) -> Any:
+    def build(model: Any, token_ids: list[int] | None, loss_from: int = 0) -> Any:
         import torch
 
         class _Loss(torch.nn.Module):
@@ -81,7 +81,11 @@ class LossModule:
 
             def forward(self, input_ids: Any) -> Any:
                 if not self.restricted:
-                    return self.model(input_ids=input_ids, labels=input_ids).loss
+                    labels = input_ids
+                    if loss_from:
+                        labels = input_ids.clone()
+                        labels[:, :loss_from] = -100
+                    return self.model(input_ids=input_ids, labels=labels).loss
                 base = (
                     self.model.get_base_model()
                     if hasattr(self.model, "get_base_model")
@@ -91,7 +95,10 @@ class LossModule:
                 head = base.get_output_embeddings()
                 bias = head.bias[self.ids] if getattr(head, "bias", None) is not None else None
                 logits = torch.nn.functional.linear(hidden, head.weight[self.ids], bias)
-                target = self.lut[input_ids[:, 1:]]
+                target = self.lut[input_ids[:, 1:]]  # target j is token j + 1
+                if loss_from:
+                    target = target.clone()
+                    target[:, : loss_from - 1] = -100
                 return torch.nn.functional.cross_entropy(
                     logits.float().reshape(-1, logits.shape[-1]),
                     target.reshape(-1),
@@ -191,6 +198,11 @@ def check_config(cfg: TrainConfig) -> None:
             n_layers = cfg.lora_layers
         if cfg.lora_layers > n_layers:
             raise LmcastError(f"--lora-layers {cfg.lora_layers}: the model has {n_layers} layers")
+    if cfg.loss_from >= cfg.context_length:
+        raise LmcastError(
+            f"--loss-from {cfg.loss_from} leaves no token of a {cfg.context_length}-token "
+            "window to learn from"
+        )
     if cfg.init_from is not None and cfg.resume:
         raise LmcastError("--init-from starts a new run; --resume continues this run's own")
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
@@ -419,7 +431,7 @@ def setup(cfg: TrainConfig) -> Setup:
         100 * n_train / n_total,
     )
     head_ids = llmtime_token_ids(lm.tokenizer, [train_w, val_w]) if cfg.restricted_head else None
-    loss_mod = LossModule.build(model, head_ids)
+    loss_mod = LossModule.build(model, head_ids, cfg.loss_from)
     # CUDA: the fused kernel updates every LoRA tensor in one launch instead of a few per tensor
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
