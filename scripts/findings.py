@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -95,17 +96,28 @@ def curve(src: Path, out: Path) -> None:
 
 RECIPES = {  # curve file -> the recipe it ran (from its own args)
     "curve.json": "q/v, lr 1e-3, cosine",
-    "curve_recipe.json": "every linear layer, lr 2e-3, cosine",
+    "curve_recipe.json": "every linear layer, lr 2e-3, cosine (the base of the variants)",
     "curve_recipe_qv.json": "q/v, lr 2e-3, cosine",
+    "curve_recipe_lr1e-3.json": "every linear layer, lr 1e-3",
+    "curve_recipe_b8.json": "every linear layer, batch 8 at equal tokens",
+    "curve_recipe_r16.json": "every linear layer, rank 16, alpha 32",
+    "curve_recipe_lossfrom256.json": "every linear layer, loss on each window's second half",
 }
+BASE_RECIPE = "curve_recipe.json"
 
 
 def _describe(data: dict) -> str:
     a = data["args"]
-    targets = "every linear layer" if "gate_proj" in a.get("extra", "") else "q/v"
+    extra = shlex.split(a.get("extra", ""))
+    opts = dict(zip(extra[::2], extra[1::2], strict=False))
+    what = ["every linear layer" if "gate_proj" in a.get("extra", "") else "q/v"]
+    if "--rank" in opts:
+        what.append(f"rank {opts['--rank']}, alpha {opts.get('--lora-alpha', 16)}")
+    if "--loss-from" in opts:
+        what.append(f"loss from token {opts['--loss-from']}")
     return (
-        f"{targets}, lr {a['lr']:g}, warm-up {a['warmup']}, cosine over {a['steps']} steps "
-        f"× {a['batch_size']} × {a['context_length']} tokens"
+        f"{', '.join(what)}, lr {a['lr']:g}, batch {a['batch_size']}, warm-up {a['warmup']}, "
+        f"cosine over {a['steps']} steps × {a['batch_size']} × {a['context_length']} tokens"
     )
 
 
@@ -117,16 +129,32 @@ def _crossing(data: dict) -> dict | None:
     return None
 
 
+def _versus_base(point: dict, base: dict | None) -> str:
+    """``point`` against the base recipe's point at the same tokens, paired over the same
+    validation trajectories (variant − base MAE)."""
+    from lmcast.metrics import paired_comparison
+
+    if base is None or point is None:
+        return "–"
+    other = next((p for p in base["points"] if p["tokens"] == point["tokens"]), None)
+    if not (other and "per_trajectory_mae" in point and "per_trajectory_mae" in other):
+        return "–"
+    if other.get("indices") != point.get("indices"):
+        return "– (other trajectories)"
+    return _versus(paired_comparison(point["per_trajectory_mae"], other["per_trajectory_mae"]))
+
+
 def recipes(src: Path, out: Path) -> None:
     """Every committed learning curve on one plot (MAE relative to its own persistence) and
     the recipe table: tokens, FLOPs and seconds to beat persistence, and the best point."""
     from lmcast.plots import pyplot, save_figure
 
     curves = [(f, json.loads((src / f).read_text())) for f in RECIPES if (src / f).is_file()]
+    base = dict(curves).get(BASE_RECIPE)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     rows = []
-    for _name, data in curves:
+    for name, data in curves:
         pts = data["points"]
         label = _describe(data)
         ax.plot(
@@ -137,7 +165,7 @@ def recipes(src: Path, out: Path) -> None:
         )
         cross = _crossing(data)
         tps = data.get("train_tokens_per_s") or float("nan")
-        best = min(pts[1:], key=lambda p: p["mae"])
+        end = pts[-1]
         rows.append(
             [
                 label,
@@ -145,8 +173,10 @@ def recipes(src: Path, out: Path) -> None:
                 f"{cross['tokens']:,}" if cross else "not reached",
                 f"{cross['train_flops']:.2e}" if cross else "–",
                 f"{cross['tokens'] / tps / 60:.0f} min at {tps:.0f} tokens/s" if cross else "–",
-                f"{best['mae']:.3f} at {best['tokens']:,} (persistence {best['persistence_mae']:.3f})",
-                _versus(best.get("vs_persistence")),
+                " · ".join(f"{p['tokens'] / 1000:.0f}k: {p['mae']:.3f}" for p in pts[1:])
+                + f" (persistence {end['persistence_mae']:.3f})",
+                f"{end['tokens']:,}: " + _versus(end.get("vs_persistence")),
+                "(the base)" if name == BASE_RECIPE else _versus_base(end, base),
             ]
         )
     ax.axhline(1.0, color="grey", ls="--", label="persistence")
@@ -161,8 +191,9 @@ def recipes(src: Path, out: Path) -> None:
         "tokens to beat persistence",
         "FLOPs then",
         "CPU time then",
-        "best val MAE",
-        "Δ vs persistence at best [95 % CI]",
+        "val MAE (training tokens: MAE)",
+        "Δ vs persistence at the end [95 % CI]",
+        "Δ vs the base recipe at the end [95 % CI]",
     ]
     (out / "recipe_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
 

@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> None:
                 "persistence_mae": m["persistence"]["original"]["mae"],
                 "parse_success": m["model"]["parse_success"],
                 "vs_persistence": m["comparisons"]["persistence"],
+                # per validation trajectory, so curves on the same trajectories pair up
+                "indices": m["protocol"]["indices"],
+                "per_trajectory_mae": m["per_trajectory_mae"]["model"],
             }
         )
         print(json.dumps(rows[-1]), flush=True)
@@ -118,9 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     (out / "curve.json").write_text(json.dumps(result, indent=1) + "\n")
     with open(out / "curve.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        flat = [{k: v for k, v in r.items() if not isinstance(v, list)} for r in rows]
+        w = csv.DictWriter(f, fieldnames=list(flat[0]))
         w.writeheader()
-        w.writerows(rows)
+        w.writerows(flat)
 
 
 if __name__ == "__main__":
