@@ -449,6 +449,21 @@ def test_forecast_continues_the_dates_of_a_nixtla_csv(tmp_path, tiny_dir, run_cl
     rows = list(csv.DictReader(out.open()))
     assert [r["time"] for r in rows] == ["2021-01-01", "2021-02-01", "2021-03-01"]
     assert {r["variable"] for r in rows} == {"y"}
+    # imported into HDF5 the series keeps its dates and frequency, and forecasts continue them
+    h5 = tmp_path / "monthly.h5"
+    assert run_cli("data", "import", "--csv", data, "--out", h5)[0] == 0
+    out2 = tmp_path / "f2.csv"
+    code, _, err = run_cli(
+        "forecast", "--model", tiny_dir, "--data", h5, "--horizon", 3, "--samples", 2,
+        "--out", out2, "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 0, err
+    assert [r["time"] for r in csv.DictReader(out2.open())] == [r["time"] for r in rows]
+    # two series on other dates (same length) cannot share one time axis
+    shifted = [ln.replace("s1,2019", "s2,2018").replace("s1,2020", "s2,2019") for ln in lines[1:]]
+    data.write_text("\n".join([*lines, *shifted]) + "\n")
+    code, _, err = run_cli("data", "import", "--csv", data, "--out", tmp_path / "two.h5")
+    assert code == 2 and "covers other dates" in err and not (tmp_path / "two.h5").exists()
 
 
 def test_forecast_with_classical_references_adds_their_rows(tmp_path, tiny_dir, run_cli):

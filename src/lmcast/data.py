@@ -456,13 +456,23 @@ def import_csv(
             raise _fail(
                 csv_path, f"series {sid!r} is sampled at different times than series {ls.ids[0]!r}"
             )
+    attrs = {"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)}
+    first = ls.axes[0]
+    if first.stamps is not None:  # dates: every series on the same ones, kept with their freq
+        from lmcast.timeaxis import format_stamps
+
+        for sid, axis in zip(ls.ids, ls.axes, strict=True):
+            if not np.array_equal(axis.stamps, first.stamps):
+                raise _fail(
+                    csv_path,
+                    f"series {sid!r} covers other dates than series {ls.ids[0]!r} "
+                    f"({format_stamps(axis.stamps[:1])[0]} … against "
+                    f"{format_stamps(first.stamps[:1])[0]} …): all series must share their dates",
+                )
+        attrs["time_stamps"] = format_stamps(first.stamps)
+        attrs["time_freq"] = first.freq
     traj = np.stack(ls.values)
-    return validate(
-        traj.astype(np.float32),
-        ref_times,
-        path=csv_path,
-        attrs={"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)},
-    )
+    return validate(traj.astype(np.float32), ref_times, path=csv_path, attrs=attrs)
 
 
 # Statistics of the coursework's reference file ``lotka_volterra_data.h5``

@@ -49,12 +49,16 @@ def read_series(path: str | os.PathLike, csv: CsvInput | None = None) -> LongSer
     ds = load_dataset(path)
     n = ds.shape[0]
     time = np.asarray(ds.time, dtype=np.float64)
+    axis = Axis(time)
+    if "time_stamps" in ds.attrs:  # imported from a dated CSV: its dates and frequency
+        stamps = np.array([str(x) for x in ds.attrs["time_stamps"]], dtype="datetime64[ns]")
+        axis = Axis(time, stamps, str(ds.attrs["time_freq"]))
     return LongSeries(
         [str(x) for x in ds.attrs.get("series_ids", range(n))],
         [time] * n,
         [np.asarray(x, dtype=np.float64) for x in ds.trajectories],
         list(ds.variables),
-        [Axis(time)] * n,
+        [axis] * n,
         [0] * n,
         "hdf5",
     )
