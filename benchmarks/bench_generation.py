@@ -26,10 +26,10 @@ trajectory (temperature 0.7, top-p 0.9) instead of greedy decoding.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+from json_out import emit
 
 
 def _sync(device) -> None:
@@ -211,11 +211,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=20)
     ap.add_argument("--samples", type=int, default=1, help="K sampled forecasts per trajectory")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="also write the result JSON here")
     a = ap.parse_args()
     res = measure_generation(
         a.model, a.n, a.context_steps, a.horizon, a.batch_size, a.samples, a.seed
     )
-    print(json.dumps(res, indent=2))
+    emit(res, a.out, "bench_generation.py")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ RECIPES = {  # curve file -> the recipe it ran (from its own args)
     "curve.json": "q/v, lr 1e-3, cosine",
     "curve_recipe.json": "every linear layer, lr 2e-3, cosine (the base of the variants)",
     "curve_recipe_qv.json": "q/v, lr 2e-3, cosine",
-    "curve_recipe_lr1e-3.json": "every linear layer, lr 1e-3",
+    "curve_recipe_lr3e-3.json": "every linear layer, lr 3e-3",
     "curve_recipe_b8.json": "every linear layer, batch 8 at equal tokens",
     "curve_recipe_r16.json": "every linear layer, rank 16, alpha 32",
     "curve_recipe_lossfrom256.json": "every linear layer, loss on each window's second half",
