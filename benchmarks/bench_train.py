@@ -92,6 +92,81 @@ def layer_matmul_rate(arch, tokens: int, dtype_name: str, repeats: int = 5) -> d
     return {"dtype": dtype_name, "tokens": tokens, "flops_per_s": flops / seconds}
 
 
+# self-time categories of a training step's operators, matched in this order
+OP_CATEGORIES = (
+    ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention")),
+    ("loss: restricted head and cross-entropy", ("log_softmax", "nll_loss", "cross_entropy")),
+    ("optimizer (AdamW)", ("adam", "_foreach", "clip_grad", "norm_")),
+    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")),
+    ("dtype casts and copies", ("aten::to", "aten::_to_copy", "aten::copy_", "aten::clone")),
+    ("elementwise, norms, activations", ("aten::",)),
+)
+
+
+def op_profile(
+    model: str, context_length: int, batch_size: int, targets: list[str], steps: int = 2
+) -> dict:
+    """Where one training step's CPU time goes: ``steps`` steps built as
+    :func:`lmcast.train.train` runs them (PEFT LoRA r8 on ``targets``, the restricted
+    LLMTIME head, bf16 autocast where the CPU has fast bf16, AdamW, gradient clipping)
+    under ``torch.profiler`` after one warm-up step; operators' self time summed per
+    :data:`OP_CATEGORIES` (the rest: Python and autograd bookkeeping)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from torch.profiler import ProfilerActivity, profile
+
+    from lmcast.grammar import alphabet_token_ids
+    from lmcast.models import load_model
+    from lmcast.train import LossModule, use_bf16
+
+    lm = load_model(model, dtype="float32")
+    torch.manual_seed(0)
+    peft = get_peft_model(
+        lm.model,
+        LoraConfig(r=8, lora_alpha=16, target_modules=targets, lora_dropout=0.0),
+    )
+    head = alphabet_token_ids(lm.tokenizer.convert_ids_to_tokens(range(len(lm.tokenizer))))
+    loss_mod = LossModule.build(peft, head)
+    opt = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-4)
+    bf16 = use_bf16("auto", "cpu")
+    ids = torch.as_tensor(np.random.default_rng(0).choice(head, size=(batch_size, context_length)))
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_mod(ids)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(peft.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+
+    step()
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    wall = (time.perf_counter() - t0) / steps
+    shares = {name: 0.0 for name, _ in OP_CATEGORIES}
+    top: dict[str, float] = {}
+    for ev in prof.key_averages():
+        us = ev.self_cpu_time_total
+        for name, keys in OP_CATEGORIES:
+            if any(k in ev.key.lower() for k in keys):
+                shares[name] += us
+                break
+        top[ev.key] = us
+    total = sum(top.values())
+    return {
+        "bf16_autocast": bf16,
+        "targets": targets,
+        "profiled_step_s": round(wall, 3),
+        "self_time_share": {k: round(v / total, 3) for k, v in shares.items()},
+        "other_share": round(1 - sum(shares.values()) / total, 3),
+        "top_ops": {
+            k: round(v / total, 3) for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:12]
+        },
+    }
+
+
 def measure_train(
     model: str,
     steps: int = 6,
@@ -190,6 +265,13 @@ def main() -> None:
     ap.add_argument("--autocast", default="auto", choices=["auto", "bf16", "no"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument(
+        "--profile-ops",
+        default=None,
+        metavar="TARGETS",
+        help="also profile a training step with LoRA on these comma-separated modules: "
+        "each operator category's share of the step's CPU time",
+    )
     args = ap.parse_args()
     out = measure_train(
         args.model,
@@ -200,6 +282,10 @@ def main() -> None:
         args.autocast,
         args.seed,
     )
+    if args.profile_ops:
+        out["op_profile"] = op_profile(
+            args.model, args.context_length, args.batch_size, args.profile_ops.split(",")
+        )
     out["machine"] = machine_name()
     emit(out, args.out, "bench_train.py")
 
