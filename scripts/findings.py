@@ -379,6 +379,20 @@ def performance(src: Path, out: Path) -> None:
     (out / "performance_ceiling.inc").write_text(
         _table(head, ceiling) if ceiling else "(not measured yet)\n"
     )
+    ops = []
+    for path in sorted(src.glob("*_train*.json")):
+        prof = json.loads(path.read_text()).get("op_profile")
+        if prof:  # bench_train --profile-ops: the step's self time per operator category
+            shares = {
+                **prof["self_time_share"],
+                "Python, autograd and the rest": prof["other_share"],
+            }
+            ops += [[path.stem, name, f"{share:.0%}"] for name, share in shares.items()]
+    (out / "performance_train_ops.inc").write_text(
+        _table(["run", "operators", "share of a training step's CPU time"], ops)
+        if ops
+        else "(not measured yet)\n"
+    )
     oracle = src / "cpu_oracle.json"
     if oracle.is_file():
         r = json.loads(oracle.read_text())
