@@ -387,7 +387,7 @@ def performance(src: Path, out: Path) -> None:
                 **prof["self_time_share"],
                 "Python, autograd and the rest": prof["other_share"],
             }
-            ops += [[path.stem, name, f"{share:.0%}"] for name, share in shares.items()]
+            ops += [[path.stem, name, f"{share:.1%}"] for name, share in shares.items()]
     (out / "performance_train_ops.inc").write_text(
         _table(["run", "operators", "share of a training step's CPU time"], ops)
         if ops
