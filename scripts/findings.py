@@ -338,12 +338,12 @@ def performance(src: Path, out: Path) -> None:
     (out / "performance_generation.inc").write_text(
         (_table(head, gen) + named) if gen else "(none)\n"
     )
+    runs = [(p.stem, json.loads(p.read_text())) for p in sorted(src.glob("*_train*.json"))]
     train = []
-    for path in sorted(src.glob("*_train*.json")):
-        r = json.loads(path.read_text())
+    for stem, r in runs:
         train.append(
             [
-                path.stem,
+                stem,
                 f"{r['batch']} × {r['context_length']}",
                 f"{r['reference_tokens_per_s']:,.0f}",
                 f"{r['lmcast_tokens_per_s']:,.0f}",
@@ -353,14 +353,13 @@ def performance(src: Path, out: Path) -> None:
     head = ["run", "batch", "seed-style tokens/s", "lmcast tokens/s", "speedup"]
     (out / "performance_train.inc").write_text(_table(head, train) if train else "(none)\n")
     ceiling = []
-    for path in sorted(src.glob("*_train*.json")):
-        r = json.loads(path.read_text())
+    for stem, r in runs:
         rates = r.get("layer_matmul_flops_per_s")
         if not rates:  # measured before the benchmark reported the CPU's own ceiling
             continue
         ceiling.append(
             [
-                path.stem,
+                stem,
                 f"{r['batch']} × {r['context_length']}",
                 f"{rates['bfloat16'] / 1e9:,.0f}",
                 f"{rates['float32'] / 1e9:,.0f}",
@@ -380,14 +379,14 @@ def performance(src: Path, out: Path) -> None:
         _table(head, ceiling) if ceiling else "(not measured yet)\n"
     )
     ops = []
-    for path in sorted(src.glob("*_train*.json")):
-        prof = json.loads(path.read_text()).get("op_profile")
+    for stem, r in runs:
+        prof = r.get("op_profile")
         if prof:  # bench_train --profile-ops: the step's self time per operator category
             shares = {
                 **prof["self_time_share"],
                 "Python, autograd and the rest": prof["other_share"],
             }
-            ops += [[path.stem, name, f"{share:.1%}"] for name, share in shares.items()]
+            ops += [[stem, name, f"{share:.1%}"] for name, share in shares.items()]
     (out / "performance_train_ops.inc").write_text(
         _table(["run", "operators", "share of a training step's CPU time"], ops)
         if ops

@@ -444,31 +444,31 @@ def import_csv(
     """
     csv_path = Path(csv_path)
     ls = read_long_csv(csv_path, id_column, time_column, variables, layout, missing)
-    ref_times = ls.times[0]
-    for sid, times in zip(ls.ids, ls.times, strict=True):
+    ref_times, first = ls.times[0], ls.axes[0]
+    for sid, times, axis in zip(ls.ids, ls.times, ls.axes, strict=True):
         if times.shape != ref_times.shape:
             raise _fail(
                 csv_path,
                 f"series {sid!r} has {times.size} rows but series {ls.ids[0]!r} has "
                 f"{ref_times.size}: all series must have equal length",
             )
+        if first.stamps is not None and not np.array_equal(axis.stamps, first.stamps):
+            from lmcast.timeaxis import format_stamps
+
+            raise _fail(
+                csv_path,
+                f"series {sid!r} covers other dates than series {ls.ids[0]!r} "
+                f"({format_stamps(axis.stamps[:1])[0]} … against "
+                f"{format_stamps(first.stamps[:1])[0]} …): all series must share their dates",
+            )
         if not np.allclose(times, ref_times):
             raise _fail(
                 csv_path, f"series {sid!r} is sampled at different times than series {ls.ids[0]!r}"
             )
     attrs = {"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)}
-    first = ls.axes[0]
-    if first.stamps is not None:  # dates: every series on the same ones, kept with their freq
+    if first.stamps is not None:  # dates (every series on the same ones) and their frequency
         from lmcast.timeaxis import format_stamps
 
-        for sid, axis in zip(ls.ids, ls.axes, strict=True):
-            if not np.array_equal(axis.stamps, first.stamps):
-                raise _fail(
-                    csv_path,
-                    f"series {sid!r} covers other dates than series {ls.ids[0]!r} "
-                    f"({format_stamps(axis.stamps[:1])[0]} … against "
-                    f"{format_stamps(first.stamps[:1])[0]} …): all series must share their dates",
-                )
         attrs["time_stamps"] = format_stamps(first.stamps)
         attrs["time_freq"] = first.freq
     traj = np.stack(ls.values)

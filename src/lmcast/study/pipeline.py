@@ -153,12 +153,10 @@ def _final(ctx: RunContext) -> None:
     precision, rank = int(best["precision"]), int(best["rank"])
     lora = flopsmod.LoraSpec(rank)
     # the tests still to run: the final model's, and both models' on further protocols
-    tests = [(prot.context_steps, prot.horizon, False)]
-    tests += [(c, h, zero_shot) for c, h in prot.extra() for zero_shot in (True, False)]
+    tests = [(prot.context_steps, prot.horizon, False), *prot.extra_tests()]
     arch = arch_for(ctx.model)
     reserve = sum(
-        eval_flops(arch, prot.trajectories * prot.samples_for(c, h, zs), c, h, precision, lora)
-        for c, h, zs in tests
+        eval_flops(arch, prot.rows(c, h, zs), c, h, precision, lora) for c, h, zs in tests
     )
     allot = Ledger(ctx.ws.ledger_url).remaining() - reserve
     if allot <= 0:

@@ -62,13 +62,13 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     )
     # every test generates K paths per trajectory (the zero-shot model's K may differ)
     main = (prot.context_steps, prot.horizon)
-    test = protocol_eval(prot.trajectories * prot.samples_for(*main), lora)
+    test = protocol_eval(prot.rows(*main), lora)
     out = [
         Planned(
             "baseline",
             "evaluate",
             1,
-            protocol_eval(prot.trajectories * prot.samples_for(*main, zero_shot=True), None),
+            protocol_eval(prot.rows(*main, zero_shot=True), None),
             f"zero-shot on {prot.trajectories} test trajectories",
         ),
         Planned(
@@ -88,14 +88,9 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     ]
     longest = max(cs.context_lengths)
     fstep = flopsmod.train_step_flops(arch, longest, fin.batch_size, lora)
-
-    def rows_at(c: int, h: int, zero_shot: bool) -> int:
-        return prot.trajectories * prot.samples_for(c, h, zero_shot)
-
     extra = sum(
-        eval_flops(arch, rows_at(c, h, zs), c, h, precision, lora)
-        for c, h in prot.extra()
-        for zs in (True, False)
+        eval_flops(arch, prot.rows(c, h, zs), c, h, precision, lora)
+        for c, h, zs in prot.extra_tests()
     )
     left = profile.budget - sum(p.flops for p in out) - test - extra
     steps = max(0, min(fin.max_steps, int(left // fstep)))
@@ -109,13 +104,11 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
         )
     )
     out.append(Planned("final", "evaluate", 1, test, f"test on {prot.trajectories} trajectories"))
-    for c, h in prot.extra():
-        n = prot.trajectories
-        for name, with_lora in (("baseline", None), ("final", lora)):
-            flops = eval_flops(arch, rows_at(c, h, with_lora is None), c, h, precision, with_lora)
-            out.append(
-                Planned(name, "evaluate", 1, flops, f"test at {c} → {h} on {n} trajectories")
-            )
+    for c, h, zero_shot in prot.extra_tests():
+        name, with_lora = ("baseline", None) if zero_shot else ("final", lora)
+        flops = eval_flops(arch, prot.rows(c, h, zero_shot), c, h, precision, with_lora)
+        detail = f"test at {c} → {h} on {prot.trajectories} trajectories"
+        out.append(Planned(name, "evaluate", 1, flops, detail))
     return out
 
 

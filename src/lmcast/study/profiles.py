@@ -78,6 +78,15 @@ class ProtocolSpec:
                 return int(p[2])
         return self.samples
 
+    def rows(self, context_steps: int, horizon: int, zero_shot: bool = False) -> int:
+        """Sequences one test generates: K sampled paths (:meth:`samples_for`) per trajectory."""
+        return self.trajectories * self.samples_for(context_steps, horizon, zero_shot)
+
+    def extra_tests(self) -> list[tuple[int, int, bool]]:
+        """``(context_steps, horizon, zero_shot)`` of every test on ``also``: the zero-shot
+        model's, then the final model's, per protocol."""
+        return [(c, h, zero_shot) for c, h in self.extra() for zero_shot in (True, False)]
+
     def references(self) -> str:
         """``baselines``: the classical forecasters the final model is tested against
         (``lmcast.classical`` names), as ``evaluate --baselines`` takes them."""

@@ -54,9 +54,9 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
         + ["MASE", "sMAPE %", "WQL", "parse"]
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    label = f"{label}, {decoding(result['model'])}"
     for name, entry in scored_forecasters(result):
         if name == "model":
-            label = f"{label}, {decoding(entry)}"
             lines.append(_metrics_row(label, precision, entry, entry["parse_success"]))
         else:
             lines.append(_metrics_row(name, "–", entry, None))
