@@ -380,7 +380,7 @@ def test_values_the_adapter_scale_cannot_write_are_refused(tiny_dir):
     fc = Forecaster.load(model=str(tiny_dir), device="cpu")
     fc.alpha = 1e-12
     with pytest.raises(LmcastError, match="need 16 integer digits"):
-        fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1)
+        fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1, scale="adapter")
 
 
 def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(

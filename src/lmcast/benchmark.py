@@ -154,15 +154,15 @@ def _lm_forecast(
     if name not in loaded:
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
         fc = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
-        loaded[name] = (fc, fc.alpha)
-    fc, fixed = loaded[name]
+        loaded[name] = fc
+    fc = loaded[name]
+    # LLMTIME: each series on its own scale unless the adapter fixes it
+    scale = "adapter" if fc.alpha is not None else "series"
     jobs = []
-    for c in task.contexts:  # LLMTIME: each series on its own scale unless the adapter fixes it
-        fc.alpha = fixed
-        ctx, alpha = fc.checked([c], cfg.horizon, cfg.samples)
-        fc.alpha = alpha
-        jobs.append((ctx, alpha, fc.projected_flops(ctx, cfg.horizon, cfg.samples, cfg.batch_size)))
-    projected = sum(j[2] for j in jobs)
+    for c in task.contexts:
+        req = fc.checked([c], cfg.horizon, cfg.samples, scale)
+        jobs.append((req, fc.projected_flops(req, cfg.horizon, cfg.samples, cfg.batch_size)))
+    projected = sum(j[1] for j in jobs)
     done = GenerationStats()
     samples = []
     with ledger.reservation(
@@ -183,12 +183,10 @@ def _lm_forecast(
             disable=not cfg.progress,
             leave=False,
         )
-        for k, (ctx, alpha, bound) in enumerate(bar):
-            fc.alpha = alpha
+        for k, (req, bound) in enumerate(bar):
             pred = fc.predict(
-                ctx,
+                req,
                 cfg.horizon,
-                samples=cfg.samples,
                 batch_size=cfg.batch_size,
                 seed=cfg.seed + k,
                 progress=False,

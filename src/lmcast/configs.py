@@ -91,6 +91,18 @@ class Protocol(Checked):
 
 
 @dataclass(kw_only=True)
+class Overwrite(Checked):
+    """Commands that write files: an existing output lmcast did not write is refused unless
+    ``--overwrite`` (:func:`lmcast.runinfo.check_output_file`); an input never is replaced."""
+
+    overwrite: bool = opt(
+        False,
+        "replace existing output files lmcast did not write (never one of the inputs)",
+        late=True,
+    )
+
+
+@dataclass(kw_only=True)
 class CsvInput(Checked):
     """How a CSV of series is read (:func:`lmcast.data.read_long_csv`)."""
 
@@ -130,7 +142,7 @@ WORKSPACE_HELP = "the study's workspace folder (default: $LMCAST_WORKSPACE, else
 
 
 @dataclass(kw_only=True)
-class SimulateConfig(Checked):
+class SimulateConfig(Overwrite):
     """``lmcast data simulate``: logistic-prey Lotka–Volterra trajectories."""
 
     out: str = opt(help="output HDF5 path")
@@ -154,7 +166,7 @@ class InfoConfig(Checked):
 
 
 @dataclass(kw_only=True)
-class ImportConfig(CsvInput):
+class ImportConfig(CsvInput, Overwrite):
     """``lmcast data import``: a CSV of series (long, Nixtla or wide) into the HDF5 layout."""
 
     csv: str = opt(help="CSV: long (id,t,vars…), Nixtla (unique_id,ds,y) or wide")
@@ -162,14 +174,14 @@ class ImportConfig(CsvInput):
 
 
 @dataclass(kw_only=True)
-class ClassicsConfig(Checked):
+class ClassicsConfig(Overwrite):
     """``lmcast data classics``: real public series shipped inside installed packages."""
 
     out: str = opt(help="output folder (new or empty): monthly/weekly/quarterly/yearly.csv")
 
 
 @dataclass(kw_only=True)
-class PrepareConfig(Checked):
+class PrepareConfig(Overwrite):
     """``lmcast data prepare``: LLMTIME texts per split and meta.json."""
 
     data: str = opt(help="input HDF5 file in the lmcast layout")
@@ -222,7 +234,7 @@ class BudgetConfig(Checked):
 
 
 @dataclass(kw_only=True)
-class EvalConfig(ModelData, Protocol):
+class EvalConfig(ModelData, Protocol, Overwrite):
     """``lmcast evaluate``: forecast held-out windows and score them beside references."""
 
     adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
@@ -273,7 +285,7 @@ class EvalConfig(ModelData, Protocol):
 
 
 @dataclass(kw_only=True)
-class ForecastConfig(CsvInput):
+class ForecastConfig(CsvInput, Overwrite):
     """``lmcast forecast``: the next steps of your own series, with quantile bands."""
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
@@ -293,6 +305,12 @@ class ForecastConfig(CsvInput):
     horizon: int = opt(help="steps to forecast after the end of each series", at_least=1)
     samples: int = opt(20, "sample paths per series (1: greedy, no band)", at_least=1)
     quantiles: str = opt("0.1,0.5,0.9", "comma-separated quantile levels in (0, 1)")
+    scale: str = opt(
+        "series",
+        "series: each series scaled on its own (LLMTIME; the CSV's alpha column says how); "
+        "adapter: the adapter's training scale for every series",
+        choices=["series", "adapter"],
+    )
     out: str = opt("forecast.csv", "output CSV (one row per series × step × variable)")
     figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
     batch_size: int = opt(
@@ -362,7 +380,7 @@ class ExportConfig(Checked):
 
 
 @dataclass(kw_only=True)
-class TrainConfig(ModelData):
+class TrainConfig(ModelData, Overwrite):
     """``lmcast train``: LoRA fine-tuning on the encoded training split."""
 
     out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
@@ -484,7 +502,7 @@ class ContextStudyConfig(ModelData, Protocol, TrialBudget):
 
 
 @dataclass(kw_only=True)
-class ReportConfig(Checked):
+class ReportConfig(Overwrite):
     """``lmcast report``: the study report from a workspace."""
 
     workspace: str | None = opt(None, WORKSPACE_HELP)

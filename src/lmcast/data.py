@@ -15,7 +15,6 @@ Writers write to a temporary file and rename, so a failure leaves nothing.
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import os
 import tempfile
@@ -155,10 +154,13 @@ def validate(
 
 
 def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` atomically (temp file, then rename) and return the path."""
+    """Write ``ds`` atomically (temp file, then rename), note it as lmcast's
+    (:func:`~lmcast.runinfo.record_written`) and return the path. Callers refuse
+    outputs that would replace an input or a user's file first
+    (:func:`~lmcast.runinfo.check_output_file`)."""
     import h5py
 
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_output, record_written
 
     path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,16 +180,7 @@ def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return path
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return record_written(path)
 
 
 def split_indices(

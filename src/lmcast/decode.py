@@ -524,7 +524,7 @@ def projected_generation_flops(
     lm: LoadedModel,
     contexts: Sequence[np.ndarray],
     horizon: int,
-    alpha: float,
+    alpha: float | Sequence[float],
     precision: int,
     samples: int = 1,
     batch_size: int = 64,
@@ -556,9 +556,31 @@ def max_new_tokens(tab: _Tables, horizon: int) -> int:
     return horizon * tab.auto.max_chars_per_step() + 1
 
 
-def llmtime_prompts(contexts: Sequence[np.ndarray], alpha: float, precision: int) -> list[str]:
-    """The prompt of each ``(C_i, V)`` context: its LLMTIME text followed by ``;``."""
-    return [encoding.encode(c, alpha, precision) + encoding.STEP_SEP for c in contexts]
+def context_alphas(alpha: float | Sequence[float], n: int) -> np.ndarray:
+    """``(n,)`` scales, one per context: ``alpha`` for all, or one each (LLMTIME scales
+    every series on its own).
+
+    Raises:
+        ValueError: a sequence of another length than ``n``.
+    """
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim == 0:
+        return np.full(n, float(a))
+    if a.shape != (n,):
+        raise ValueError(f"{a.size} scales for {n} contexts")
+    return a
+
+
+def llmtime_prompts(
+    contexts: Sequence[np.ndarray], alpha: float | Sequence[float], precision: int
+) -> list[str]:
+    """The prompt of each ``(C_i, V)`` context: its LLMTIME text (scaled by ``alpha``, one
+    value or one per context) followed by ``;``."""
+    alphas = context_alphas(alpha, len(contexts))
+    return [
+        encoding.encode(c, float(a), precision) + encoding.STEP_SEP
+        for c, a in zip(contexts, alphas, strict=True)
+    ]
 
 
 def batch_flops_bound(
@@ -585,19 +607,21 @@ def batch_flops_bound(
 
 def grammar_for(
     contexts: np.ndarray | Sequence[np.ndarray],
-    alpha: float,
+    alpha: float | Sequence[float],
     precision: int,
     allow_negative: bool = False,
 ) -> Grammar:
     """The grammar :func:`forecast` constrains to for these contexts (``(N, C, V)`` or N
-    arrays ``(C_i, V)``): their variable count, and integer parts one digit longer than the
-    largest scaled context value needs (at least 3)."""
-    biggest = max(float(np.abs(c).max()) for c in contexts)
+    arrays ``(C_i, V)``, scaled by ``alpha``: one value or one per context): their variable
+    count, and integer parts one digit longer than the largest scaled context value needs
+    (at least 3)."""
+    alphas = context_alphas(alpha, len(contexts))
+    biggest = max(float(np.abs(c).max()) / a for c, a in zip(contexts, alphas, strict=True))
     return Grammar(
         n_vars=np.shape(contexts[0])[-1],
         precision=precision,
         allow_negative=allow_negative,
-        max_int_digits=max(3, len(str(int(biggest / alpha))) + 1),
+        max_int_digits=max(3, len(str(int(biggest))) + 1),
     )
 
 
@@ -605,7 +629,7 @@ def forecast(
     lm: LoadedModel,
     contexts: np.ndarray | Sequence[np.ndarray],
     horizon: int,
-    alpha: float,
+    alpha: float | Sequence[float],
     precision: int,
     samples: int = 1,
     temperature: float = 0.7,
@@ -625,7 +649,8 @@ def forecast(
         contexts: ``(N, C, V)`` context windows in original units, or N arrays
             ``(C_i, V)`` of different lengths (prompts are left-padded in batches).
         horizon: steps to forecast.
-        alpha, precision: the LLMTIME encoding (as used in training).
+        alpha, precision: the LLMTIME encoding: one scale for every context (as used in
+            training) or ``(N,)`` scales, one per context (each series on its own).
         samples: 1 → greedy; K > 1 → K sampled forecasts per window.
         temperature, top_p: sampling settings (ignored when ``samples == 1``).
         stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
@@ -653,6 +678,7 @@ def forecast(
         shared_attention=shared_attention,
         flop_limit=flop_limit,
     )
+    alphas = context_alphas(alpha, n)
     values = np.full((n, samples, horizon, v), np.nan)
     parsed = np.zeros((n, samples), dtype=np.int64)
     grouped: list[list[str]] = []
@@ -662,7 +688,7 @@ def forecast(
         for s, text in enumerate(row):
             res = encoding.decode(text, n_vars=v, max_steps=horizon)
             parsed[i, s] = res.n_steps
-            values[i, s, : res.n_steps] = res.values * alpha
+            values[i, s, : res.n_steps] = res.values * alphas[i]
     log.debug(
         "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
         n,

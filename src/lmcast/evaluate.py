@@ -118,14 +118,14 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     from lmcast.decode import GenerationStats, forecast
     from lmcast.ledger import Ledger
     from lmcast.models import load_model
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_run_folder
 
     out_dir = (
         Path(cfg.out)
         if cfg.out
         else default_workspace() / "eval" / f"{Path(cfg.model).name}-{cfg.split}"
     )
-    check_output(out_dir, "--out", folder=True)
+    check_run_folder(out_dir, "--out", overwrite=cfg.overwrite)
     ds = load_dataset(cfg.data)
     idx, contexts, truths = select_windows(ds, cfg)
     for name in classical.check_names(cfg.baselines):  # one line before the model loads

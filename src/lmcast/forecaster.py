@@ -20,14 +20,17 @@ True
 >>> ragged.samples.shape
 (2, 1, 3, 2)
 
-The encoding (scale ``alpha`` and ``precision``) is the adapter's training
-encoding; without an adapter it is computed from the series given, as
-``lmcast data prepare`` does.
+The precision is the adapter's training precision (2 without one). Each series is
+scaled on its own, as LLMTIME prescribes (``scale="series"``, the default: a series
+near 1 beside one near 1e5 are both written in a few digits); ``scale="adapter"``
+keeps the adapter's training scale for every series, and a number (or one per
+series) fixes it. :attr:`Prediction.alphas` says which scale each series got.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,12 +54,14 @@ class Prediction:
         quantile_levels: the levels of :attr:`quantiles`, increasing.
         variables: V names.
         flops: FLOPs the generation computed (charged to the ledger by the CLI).
+        alphas: N scales the series were encoded with (value = alpha × written number).
     """
 
     samples: np.ndarray
     quantile_levels: tuple[float, ...]
     variables: tuple[str, ...]
     flops: int
+    alphas: tuple[float, ...] = ()
 
     @property
     def median(self) -> np.ndarray:
@@ -95,6 +100,8 @@ class Prediction:
                     }
                     for q, level in enumerate(self.quantile_levels):
                         row[f"q{level:g}"] = short_number(qs[q, i, s, k])
+                    if self.alphas:
+                        row["alpha"] = short_number(self.alphas[i])
                     out.append(row)
         return out
 
@@ -200,6 +207,26 @@ def base_model_of(adapter: str | os.PathLike) -> str | None:
     return None
 
 
+#: how :meth:`Forecaster.predict` scales series: "series", "adapter", a number, or one each
+Scale = str | float | Sequence[float]
+
+
+@dataclass(frozen=True)
+class Request:
+    """Series checked for one forecast (:meth:`Forecaster.checked`): ``contexts`` N arrays
+    ``(C_i, V)``, ``alphas`` their N scales, and the ``horizon`` and ``samples`` asked for."""
+
+    contexts: list[np.ndarray]
+    alphas: tuple[float, ...]
+    horizon: int
+    samples: int
+
+    @property
+    def negative(self) -> bool:
+        """Whether any context holds a negative value (the grammar then allows a sign)."""
+        return any(bool(np.any(c < 0)) for c in self.contexts)
+
+
 class Forecaster:
     """A loaded model (+ adapter) and its encoding, ready to forecast.
 
@@ -248,6 +275,33 @@ class Forecaster:
         alpha = float(enc["alpha"]) if enc else None
         return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables)
 
+    def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
+        """One scale per context (``(C_i, V)`` arrays).
+
+        ``scale``: ``"series"`` — each series its own (:func:`lmcast.encoding.auto_alpha`
+        of its values, as LLMTIME does); ``"adapter"`` — the adapter's training scale for
+        all; a positive number for all; or a sequence of one positive number per series.
+
+        Raises:
+            LmcastError: ``"adapter"`` without an adapter's encoding, an unknown word, or
+                numbers that are not positive and finite or not one per series.
+        """
+        from lmcast import encoding
+
+        n = len(contexts)
+        if isinstance(scale, str):
+            if scale == "series":
+                return [encoding.auto_alpha(c) for c in contexts]
+            if scale == "adapter":
+                if self.alpha is None:
+                    raise LmcastError("scale 'adapter' needs an adapter with a training encoding")
+                return [self.alpha] * n
+            raise LmcastError(f"scale must be 'series', 'adapter' or numbers, got {scale!r}")
+        values = [float(scale)] * n if np.ndim(scale) == 0 else [float(a) for a in scale]
+        if len(values) != n or not all(math.isfinite(a) and a > 0 for a in values):
+            raise LmcastError(f"scale: {n} positive finite numbers expected, got {scale!r}")
+        return values
+
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
         """The most steps the model's context window holds after this context's prompt
         (each step bounded by the grammar's longest: one token per character at most)."""
@@ -260,49 +314,63 @@ class Forecaster:
         return max(0, (limit - used - 1) // per_step)
 
     def checked(
-        self, context: Any, horizon: int, samples: int = 1
-    ) -> tuple[list[np.ndarray], float]:
-        """``(contexts, alpha)``: the series as ``(C_i, V)`` arrays and the scale they are
-        encoded with (the adapter's, else automatic from these contexts), after every check
-        :meth:`predict` makes.
+        self, context: Any, horizon: int, samples: int = 1, scale: Scale = "series"
+    ) -> Request:
+        """The series as ``(C_i, V)`` arrays and the scale each is encoded with
+        (:meth:`alphas`), after every check :meth:`predict` makes. Pass the result to
+        :meth:`projected_flops` and :meth:`predict` to check once.
 
         Raises:
             LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
-                below 1, or a horizon the context window cannot hold after the prompt.
+                below 1, a bad ``scale``, or a horizon the context window cannot hold.
         """
-        from lmcast import encoding
         from lmcast.prepare import MAX_SCALED
 
+        if isinstance(context, Request):
+            return context
         ctx = as_contexts(context)
         if horizon < 1 or samples < 1:
             raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
-        alpha = self.alpha or encoding.auto_alpha(np.concatenate([c.ravel() for c in ctx]))
-        scaled = max(float(np.abs(c).max()) for c in ctx) / alpha
-        if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.prepare)
-            raise LmcastError(
-                f"values scaled by alpha {alpha:g} need {len(str(int(scaled)))} integer digits "
-                f"(at most {MAX_SCALED:.0e}: the adapter's scale does not suit these series)"
-            )
-        longest = max(ctx, key=len)
-        room = self.max_horizon(longest, alpha)
+        alphas = self.alphas(ctx, scale)
+        for i, (c, a) in enumerate(zip(ctx, alphas, strict=True)):
+            scaled = float(np.abs(c).max()) / a
+            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.prepare)
+                raise LmcastError(
+                    f"series {i}: values scaled by alpha {a:g} need {len(str(int(scaled)))} "
+                    f"integer digits (at most {MAX_SCALED:.0e}: this scale does not suit it)"
+                )
+        longest = max(range(len(ctx)), key=lambda i: len(ctx[i]))
+        room = self.max_horizon(ctx[longest], alphas[longest])
         if horizon > room:
             raise LmcastError(
                 f"horizon {horizon} does not fit: the model's context window holds at most "
-                f"{room} more steps after a {len(longest)}-step prompt (shorten the context)"
+                f"{room} more steps after a {len(ctx[longest])}-step prompt (shorten the context)"
             )
-        return ctx, alpha
+        return Request(ctx, tuple(alphas), horizon, samples)
 
     def projected_flops(
-        self, context: Any, horizon: int, samples: int = 20, batch_size: int = 64
+        self,
+        context: Any,
+        horizon: int,
+        samples: int = 20,
+        batch_size: int = 64,
+        scale: Scale = "series",
     ) -> int:
         """An upper bound on the FLOPs :meth:`predict` charges for these arguments (every
-        series tokenized; see :func:`lmcast.decode.projected_generation_flops`)."""
+        series tokenized; see :func:`lmcast.decode.projected_generation_flops`). ``context``
+        may be a :class:`Request` from :meth:`checked`."""
         from lmcast.decode import projected_generation_flops
 
-        ctx, alpha = self.checked(context, horizon, samples)
-        negative = any(bool(np.any(c < 0)) for c in ctx)
+        req = self.checked(context, horizon, samples, scale)
         return projected_generation_flops(
-            self.lm, ctx, horizon, alpha, self.precision, samples, batch_size, negative
+            self.lm,
+            req.contexts,
+            req.horizon,
+            list(req.alphas),
+            self.precision,
+            req.samples,
+            batch_size,
+            req.negative,
         )
 
     def predict(
@@ -318,11 +386,14 @@ class Forecaster:
         progress: bool = False,
         stats: Any = None,
         flop_limit: int | None = None,
+        scale: Scale = "series",
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
         Args:
-            context: ``(C, V)``, ``(N, C, V)``, or a list of ``(C_i, V)`` arrays.
+            context: ``(C, V)``, ``(N, C, V)``, a list of ``(C_i, V)`` arrays, or a
+                :class:`Request` from :meth:`checked` (then ``horizon``, ``samples`` and
+                ``scale`` are the request's).
             horizon: steps to forecast (bounded by the model's context window).
             samples: K sample paths per series; 1 is greedy decoding.
             quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
@@ -330,6 +401,7 @@ class Forecaster:
             stats: a :class:`~lmcast.decode.GenerationStats` filled batch by batch.
             flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
                 batch starts that could exceed it.
+            scale: how each series is scaled (:meth:`alphas`); by default on its own.
 
         Raises:
             LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
@@ -337,27 +409,27 @@ class Forecaster:
         """
         from lmcast.decode import forecast
 
-        ctx, alpha = self.checked(context, horizon, samples)
+        req = self.checked(context, horizon, samples, scale)
         levels = check_quantiles(quantiles)
         fc = forecast(
             self.lm,
-            ctx,
-            horizon,
-            alpha,
+            req.contexts,
+            req.horizon,
+            list(req.alphas),
             self.precision,
-            samples=samples,
+            samples=req.samples,
             temperature=temperature,
             top_p=top_p,
             batch_size=batch_size,
             seed=seed,
-            allow_negative=any(bool(np.any(c < 0)) for c in ctx),
+            allow_negative=req.negative,
             progress=progress,
             stats=stats,
             flop_limit=flop_limit,
         )
-        v = ctx[0].shape[1]
+        v = req.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
-        return Prediction(fc.samples, levels, names, int(fc.stats.flops))
+        return Prediction(fc.samples, levels, names, int(fc.stats.flops), req.alphas)
 
 
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:

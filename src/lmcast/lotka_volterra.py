@@ -179,7 +179,12 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
 
 
 def simulate_file(
-    out: str | os.PathLike, n: int = 1000, steps: int = 100, t_max: float = 200.0, seed: int = 0
+    out: str | os.PathLike,
+    n: int = 1000,
+    steps: int = 100,
+    t_max: float = 200.0,
+    seed: int = 0,
+    overwrite: bool = False,
 ) -> Path:
     """Simulate as :func:`simulate` and write the HDF5 file (atomically); return its path.
 
@@ -188,12 +193,13 @@ def simulate_file(
 
     Raises:
         DataError: ``n < 1``, ``steps < 2`` or ``t_max`` not positive.
+        LmcastError: ``out`` exists and lmcast did not write it (without ``overwrite``).
     """
     from lmcast.data import Dataset, save_dataset
     from lmcast.errors import DataError
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_output_file
 
-    check_output(out)
+    check_output_file(out, overwrite=overwrite)
 
     if n < 1 or steps < 2 or not t_max > 0:
         raise DataError(f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {n}, {steps}, {t_max})")

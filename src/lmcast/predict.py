@@ -99,10 +99,12 @@ def load_series(cfg: ForecastConfig) -> LongSeries:
 
 
 def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
-    """The CSV path and the figure folder, refused before any work if they cannot be written."""
-    from lmcast.runinfo import check_output, check_owned_folder
+    """The CSV path and the figure folder, refused before any work if they cannot be written,
+    would replace an input, or would replace a file lmcast did not write (without
+    ``--overwrite``)."""
+    from lmcast.runinfo import check_output_file, check_owned_folder
 
-    out = check_output(cfg.out)
+    out = check_output_file(cfg.out, inputs=(cfg.data,), overwrite=cfg.overwrite)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
     return out, check_owned_folder(figs, "--figures")
 
@@ -170,12 +172,13 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     """Run ``lmcast forecast``: forecast, charge the ledger, write the CSV and the figures.
 
     Returns:
-        ``{"out", "figures", "series", "rows", "flops", "alpha", "precision"}``.
+        ``{"out", "figures", "series", "filled", "rows", "flops", "alphas" (per series id),
+        "precision"}``.
     """
     from lmcast.decode import GenerationStats
     from lmcast.forecaster import Forecaster, as_contexts
     from lmcast.ledger import Ledger
-    from lmcast.runinfo import write_text
+    from lmcast.runinfo import record_written, write_text
     from lmcast.timeaxis import season_of
 
     levels = check_quantiles(_parse_levels(cfg.quantiles))  # ranges: checked in cfg
@@ -193,9 +196,15 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
     fc.variables = tuple(variables)
-    contexts, fc.alpha = fc.checked(contexts, cfg.horizon, cfg.samples)
+    if cfg.scale == "series" and fc.alpha is not None:
+        log.info(
+            "each series scaled on its own (LLMTIME); --scale adapter keeps the adapter's "
+            "training scale %g",
+            fc.alpha,
+        )
+    request = fc.checked(contexts, cfg.horizon, cfg.samples, cfg.scale)
     # an upper bound from every series' own tokens; no batch starts that could exceed it
-    projected = fc.projected_flops(contexts, cfg.horizon, cfg.samples, cfg.batch_size)
+    projected = fc.projected_flops(request, cfg.horizon, cfg.samples, cfg.batch_size)
     done = GenerationStats()
     with ledger.reservation(
         cfg.experiment,
@@ -207,9 +216,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         what=f"forecast of {len(contexts)} series",
     ):
         pred = fc.predict(
-            contexts,
+            request,
             cfg.horizon,
-            samples=cfg.samples,
             quantiles=levels,
             batch_size=cfg.batch_size,
             seed=cfg.seed,
@@ -228,7 +236,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             refs[classical.label(name)] = cf.point
             rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
     _figures(figs, ids, times, values, horizons, pred, variables, refs)
-    write_text(out, _csv_text(rows))
+    record_written(write_text(out, _csv_text(rows)))
     log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
     return {
         "out": str(out),
@@ -237,7 +245,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "filled": dict(zip(ids, ls.filled, strict=True)),
         "rows": len(rows),
         "flops": pred.flops,
-        "alpha": fc.alpha,
+        "alphas": dict(zip(ids, pred.alphas, strict=True)),
         "precision": fc.precision,
     }
 
@@ -261,6 +269,7 @@ def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
                 }
                 for q, level in enumerate(levels):
                     row[f"q{level:g}"] = short_number(cf.quantiles[q, i, s, k])
+                row["alpha"] = ""  # no text encoding: the model's rows carry their scale
                 rows.append(row)
     return rows
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from lmcast import encoding
-from lmcast.data import SPLITS, Dataset, file_sha256, load_dataset, split_indices
+from lmcast.data import SPLITS, Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
+from lmcast.runinfo import file_sha256
 
 MAX_PRECISION = 8
 
@@ -85,16 +86,20 @@ def prepare(
     alpha: str | float = "auto",
     seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    overwrite: bool = False,
 ) -> dict:
     """Write ``{train,val,test}_texts.txt`` (one trajectory per line) and ``meta.json``.
+
+    None of them may be ``data``, nor a file lmcast did not write (unless ``overwrite``).
 
     Validation happens before anything is written; files are written to
     temporary names and renamed, so a failure leaves no partial output.
     """
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_output_files, record_written
 
     check_precision(precision)
-    check_output(out_dir, folder=True)
+    names = (*(f"{split}_texts.txt" for split in SPLITS), "meta.json")
+    check_output_files(out_dir, names, inputs=(data,), overwrite=overwrite)
     ds = load_dataset(data)
     meta = build_meta(ds, precision, alpha, seed, fractions)
     out = Path(out_dir)
@@ -109,6 +114,7 @@ def prepare(
         tmp = out / f".{name}.tmp"
         tmp.write_text(content)
         os.replace(tmp, out / name)
+        record_written(out / name)
     return meta
 
 

@@ -79,21 +79,26 @@ def _frames() -> dict[str, list[tuple[str, list[str], list[float]]]]:
     return out
 
 
-def write_classics(out: str | Path) -> list[Path]:
+def write_classics(out: str | Path, overwrite: bool = False) -> list[Path]:
     """Write the suite into ``out`` (a new or empty folder) as Nixtla CSVs
     (``unique_id,ds,y``; a missing value is an empty cell). Returns the files.
 
     Raises:
-        LmcastError: ``out`` is a file or a folder holding other files.
+        LmcastError: ``out`` is a file or a folder holding other files, or one of the
+            files exists and lmcast did not write it (without ``overwrite``).
     """
+    from lmcast.runinfo import WRITTEN_LOG, check_output_files, record_written
+
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(p.name not in FILES for p in out.iterdir())):
+    ours = (*FILES, WRITTEN_LOG)
+    if out.exists() and (not out.is_dir() or any(p.name not in ours for p in out.iterdir())):
         raise LmcastError(f"--out {out}: choose a new or empty folder")
+    check_output_files(out, tuple(FILES), overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, rows in _frames().items():
         lines = ["unique_id,ds,y"]
         for sid, ds, ys in rows:
             lines += [f"{sid},{d},{'' if y != y else repr(y)}" for d, y in zip(ds, ys, strict=True)]
-        paths.append(write_text(out / name, "\n".join(lines) + "\n"))
+        paths.append(record_written(write_text(out / name, "\n".join(lines) + "\n")))
     return paths

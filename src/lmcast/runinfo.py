@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -128,6 +129,125 @@ def check_output(path: str | os.PathLike, flag: str = "--out", folder: bool = Fa
         raise LmcastError(f"{flag} {text}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise LmcastError(f"{flag} {text}: {parent} is not writable")
+    return p
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# Beside a file lmcast wrote, this log maps its name to the SHA-256 of what lmcast wrote.
+# A file is lmcast's to replace only while its bytes still hash to that entry: a file a
+# user wrote, or edited after lmcast wrote it, is refused without --overwrite.
+WRITTEN_LOG = ".lmcast-written.json"
+
+
+def same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file (hard links and symlinks included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _written_entries(folder: Path) -> dict[str, str]:
+    try:
+        files = json.loads((folder / WRITTEN_LOG).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def written_by_lmcast(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds exactly the bytes lmcast last wrote there."""
+    p = Path(path)
+    digest = _written_entries(p.parent).get(p.name)
+    try:
+        return digest is not None and p.is_file() and file_sha256(p) == digest
+    except OSError:
+        return False
+
+
+def record_written(path: str | os.PathLike) -> Path:
+    """Note in the folder's :data:`WRITTEN_LOG` that lmcast wrote ``path`` (as it is now)."""
+    p = Path(path)
+    entries = _written_entries(p.parent)
+    entries = {k: v for k, v in entries.items() if (p.parent / k).is_file()}
+    entries[p.name] = file_sha256(p)
+    write_text(p.parent / WRITTEN_LOG, json.dumps({"files": entries}, indent=1) + "\n")
+    return p
+
+
+def check_output_file(
+    path: str | os.PathLike,
+    flag: str = "--out",
+    inputs: tuple[str | os.PathLike | None, ...] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Refuse, before any work, an output file that would destroy data (one line).
+
+    An output is never one of the command's ``inputs`` (even with ``overwrite``), and an
+    existing file that lmcast did not write (:func:`written_by_lmcast`) is replaced only
+    with ``overwrite``.
+
+    Raises:
+        LmcastError: as :func:`check_output`; the path is an input; or it exists, lmcast
+            did not write it and ``overwrite`` is off.
+    """
+    from lmcast.errors import LmcastError
+
+    p = check_output(path, flag)
+    for src in inputs:
+        if src is not None and str(src) and Path(src).exists() and same_path(p, src):
+            raise LmcastError(f"{flag} {path}: is this command's input {src}; choose another path")
+    if p.exists() and not overwrite and not written_by_lmcast(p):
+        raise LmcastError(
+            f"{flag} {path}: exists and lmcast did not write it (--overwrite replaces it)"
+        )
+    return p
+
+
+def check_output_files(
+    folder: str | os.PathLike,
+    names: tuple[str, ...],
+    flag: str = "--out",
+    inputs: tuple[str | os.PathLike | None, ...] = (),
+    overwrite: bool = False,
+) -> Path:
+    """:func:`check_output_file` for each of the files ``names`` a command writes into
+    ``folder`` (checked as a folder first)."""
+    p = check_output(folder, flag, folder=True)
+    for name in names:
+        check_output_file(p / name, flag, inputs, overwrite)
+    return p
+
+
+def check_run_folder(path: str | os.PathLike, flag: str = "--out", overwrite: bool = False) -> Path:
+    """Refuse, before any work, a run folder (``train``, ``evaluate``) that holds files of
+    someone else's: it must be new, empty, or hold the ``run.json`` lmcast writes first.
+
+    Raises:
+        LmcastError: as :func:`check_output`, or a folder of other files without ``overwrite``.
+    """
+    from lmcast.errors import LmcastError
+
+    p = check_output(path, flag, folder=True)
+    if (
+        not overwrite
+        and p.is_dir()
+        and not (p / "run.json").is_file()
+        and not (p / OWNED_MANIFEST).is_file()
+        and any(p.iterdir())
+    ):
+        raise LmcastError(
+            f"{flag} {path}: holds files lmcast did not write (choose a new or empty folder; "
+            "--overwrite writes into it)"
+        )
     return p
 
 

@@ -208,10 +208,10 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
         raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
     from lmcast.models import check_device
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_run_folder
 
     check_device(cfg.device)
-    check_output(cfg.out, folder=True)
+    check_run_folder(cfg.out, overwrite=cfg.overwrite)
     if cfg.report_to != "none":
         import importlib.util
 

@@ -28,7 +28,7 @@ def simulate(cfg: SimulateConfig) -> Path:
     """Simulate and write the file; logs a one-line summary."""
     from lmcast.lotka_volterra import simulate_file
 
-    path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed)
+    path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed, cfg.overwrite)
     log.info(
         "wrote %s: %d trajectories × %d steps, time [0, %g]", path, cfg.n, cfg.steps, cfg.t_max
     )
@@ -97,7 +97,9 @@ def _format_dynamics(dyn: dict) -> list[str]:
 def import_(cfg: ImportConfig) -> Path:
     """Convert a CSV (long, Nixtla or wide; gaps filled as ``--missing`` says) to HDF5."""
     from lmcast.data import import_csv, save_dataset
+    from lmcast.runinfo import check_output_file
 
+    check_output_file(cfg.out, inputs=(cfg.csv,), overwrite=cfg.overwrite)
     ds = import_csv(cfg.csv, cfg.id_column, cfg.time_column, layout=cfg.layout, missing=cfg.missing)
     ds.attrs = {k: v for k, v in ds.attrs.items() if k != "series_ids"} | {
         "series_ids": [str(s) for s in ds.attrs.get("series_ids", [])]
@@ -114,7 +116,7 @@ def classics(cfg: ClassicsConfig) -> list[str]:
     from lmcast.data import read_long_csv
     from lmcast.real_series import write_classics
 
-    paths = write_classics(cfg.out)
+    paths = write_classics(cfg.out, cfg.overwrite)
     for p in paths:
         ls = read_long_csv(p)
         _out(
@@ -139,7 +141,13 @@ def prepare(cfg: PrepareConfig) -> dict:
     from lmcast.prepare import prepare as prepare_splits
 
     meta = prepare_splits(
-        cfg.data, cfg.out, cfg.precision, cfg.alpha, cfg.split_seed, _parse_fractions(cfg.split)
+        cfg.data,
+        cfg.out,
+        cfg.precision,
+        cfg.alpha,
+        cfg.split_seed,
+        _parse_fractions(cfg.split),
+        overwrite=cfg.overwrite,
     )
     sizes = {k: len(v) for k, v in meta["splits"].items()}
     log.info(

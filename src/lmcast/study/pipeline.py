@@ -304,7 +304,7 @@ def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str
     import json
     from dataclasses import asdict
 
-    from lmcast.data import file_sha256
+    from lmcast.runinfo import file_sha256
 
     prof = json.dumps(asdict(profile), sort_keys=True, default=str)
     if data is None:

@@ -424,14 +424,13 @@ def write_report(cfg: ReportConfig) -> Path:
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     if not ws.root.is_dir():
         raise LmcastError(f"{ws.root}: no such workspace")
-    from lmcast.runinfo import check_output
+    from lmcast.runinfo import check_output_file, record_written, write_text
 
-    ctx = ReportContext(ws, check_output(cfg.out) if cfg.out else ws.report_path)
+    out = check_output_file(cfg.out, overwrite=cfg.overwrite) if cfg.out else ws.report_path
+    ctx = ReportContext(ws, out)
     ctx.fig_dir.mkdir(parents=True, exist_ok=True)
     lines = ["# lmcast study report", "", f"Workspace: `{ws.root}`", ""]
     for section in SECTIONS:
         lines += section(ctx)
-    from lmcast.runinfo import write_text
-
     write_text(ctx.out, "\n".join(lines) + "\n")
-    return ctx.out
+    return record_written(ctx.out) if cfg.out else ctx.out

@@ -1,0 +1,159 @@
+"""Outputs never replace inputs or users' files; each series gets its own scale.
+
+Audit round 3, HIGH 1 (``--out`` over the input, over a user's file) and HIGH 2 (one
+scale for a file of mixed-scale series forecast zeros).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _series_csv(path, scales=(1.0, 1.0)):
+    lines = ["id,t,y"]
+    for sid, scale in zip("ab", scales, strict=True):
+        for k in range(24):
+            lines.append(f"{sid},{k},{scale * (2 + np.sin(k / 2)):.6g}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _refused(code, err, needle):
+    last = err.strip().splitlines()[-1]
+    return code == 2 and "Traceback" not in err and needle in last
+
+
+def test_forecast_never_writes_over_its_input(tmp_path, tiny_dir, run_cli, monkeypatch):
+    data = _series_csv(tmp_path / "forecast.csv")
+    before = data.read_bytes()
+    common = ["--model", tiny_dir, "--horizon", 2, "--samples", 1]
+    common += ["--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    code, _, err = run_cli("forecast", "--data", data, "--out", data, *common, "--overwrite")
+    assert _refused(code, err, "is this command's input"), err
+    # the default --out is forecast.csv: the same file when run beside it
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("forecast", "--data", "forecast.csv", *common)
+    assert _refused(code, err, "is this command's input"), err
+    # a symlink to the input is the input too
+    (tmp_path / "link.csv").symlink_to(data)
+    code, _, err = run_cli("forecast", "--data", data, "--out", tmp_path / "link.csv", *common)
+    assert _refused(code, err, "is this command's input"), err
+    assert data.read_bytes() == before
+
+
+def test_forecast_refuses_a_users_file_and_replaces_its_own(tmp_path, tiny_dir, run_cli):
+    data = _series_csv(tmp_path / "s.csv")
+    out = tmp_path / "mine.csv"
+    out.write_text("my notes\n")
+    common = ["--data", data, "--out", out, "--model", tiny_dir, "--horizon", 2]
+    common += ["--samples", 1, "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    code, _, err = run_cli("forecast", *common)
+    assert _refused(code, err, "lmcast did not write it (--overwrite replaces it)"), err
+    assert out.read_text() == "my notes\n"
+    code, _, err = run_cli("forecast", *common, "--overwrite")
+    assert code == 0, err
+    assert code == 0 and out.read_text().startswith("series,")
+    code, _, err = run_cli("forecast", *common)  # lmcast's own file: replaced again
+    assert code == 0, err
+    out.write_text(out.read_text() + "a user's edit\n")  # edited: the user's now
+    code, _, err = run_cli("forecast", *common)
+    assert _refused(code, err, "lmcast did not write it"), err
+
+
+def test_data_import_and_simulate_refuse_users_files(tmp_path, run_cli):
+    data = _series_csv(tmp_path / "s.csv")
+    user = tmp_path / "u.h5"
+    user.write_bytes(b"someone's file")
+    code, _, err = run_cli("data", "import", "--csv", data, "--out", user)
+    assert _refused(code, err, "lmcast did not write it"), err
+    code, _, err = run_cli("data", "simulate", "--out", user, "--n", 2, "--steps", 10)
+    assert _refused(code, err, "lmcast did not write it"), err
+    assert user.read_bytes() == b"someone's file"
+    code, _, err = run_cli("data", "import", "--csv", data, "--out", data, "--overwrite")
+    assert _refused(code, err, "is this command's input"), err
+    own = tmp_path / "own.h5"
+    for _ in range(2):  # lmcast may replace what it wrote
+        code, _, err = run_cli("data", "simulate", "--out", own, "--n", 2, "--steps", 10)
+        assert code == 0, err
+    code, _, err = run_cli("data", "import", "--csv", data, "--out", user, "--overwrite")
+    assert code == 0, err
+
+
+def test_folder_outputs_refuse_users_files(tmp_path, lv_file, run_cli):
+    folder = tmp_path / "enc"
+    folder.mkdir()
+    (folder / "meta.json").write_text('{"mine": true}')
+    code, _, err = run_cli("data", "prepare", "--data", lv_file, "--out", folder)
+    assert _refused(code, err, "lmcast did not write it"), err
+    assert (folder / "meta.json").read_text() == '{"mine": true}'
+    assert not (folder / "train_texts.txt").exists()
+    code, _, err = run_cli("data", "prepare", "--data", lv_file, "--out", tmp_path / "enc2")
+    assert code == 0, err
+    code, _, err = run_cli("data", "prepare", "--data", lv_file, "--out", tmp_path / "enc2")
+    assert code == 0, err  # its own files: replaced
+    classics = tmp_path / "classics"
+    classics.mkdir()
+    (classics / "monthly.csv").write_text("mine\n")
+    code, _, err = run_cli("data", "classics", "--out", classics)
+    assert _refused(code, err, "lmcast did not write it"), err
+    assert (classics / "monthly.csv").read_text() == "mine\n"
+    runs = tmp_path / "docs"
+    runs.mkdir()
+    (runs / "thesis.tex").write_text("x")
+    code, _, err = run_cli("train", "--data", lv_file, "--out", runs, "--max-steps", 1)
+    assert _refused(code, err, "holds files lmcast did not write"), err
+    code, _, err = run_cli("evaluate", "--data", lv_file, "--out", runs)
+    assert _refused(code, err, "holds files lmcast did not write"), err
+    assert sorted(p.name for p in runs.iterdir()) == ["thesis.tex"]
+
+
+def test_report_out_refuses_a_users_file(tmp_path, run_cli):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    out = tmp_path / "notes.md"
+    out.write_text("mine")
+    code, _, err = run_cli("report", "--workspace", ws, "--out", out)
+    assert _refused(code, err, "lmcast did not write it"), err
+    assert out.read_text() == "mine"
+
+
+def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run_cli):
+    """A series near 1 beside one near 1e5: one scale for the file wrote the small one as
+    0.00 at every step (forecast 0.0); each series now gets its own alpha, in the CSV."""
+    from lmcast import Forecaster
+    from lmcast.decode import llmtime_prompts
+    from lmcast.encoding import auto_alpha
+
+    data = _series_csv(tmp_path / "mixed.csv", scales=(1.0, 1e5))
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli(
+        "forecast", "--data", data, "--out", out, "--model", tiny_dir, "--horizon", 3,
+        "--samples", 1, "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    alpha = {r["series"]: float(r["alpha"]) for r in rows}
+    small = np.array([2 + np.sin(k / 2) for k in range(24)])
+    assert alpha == {"a": auto_alpha(small), "b": pytest.approx(auto_alpha(1e5 * small))}
+    assert alpha["b"] / alpha["a"] == pytest.approx(1e5)
+    for r in rows:  # every value is the model's number times its series' own scale
+        written = float(r["median"]) / alpha[r["series"]]
+        assert written == pytest.approx(round(written, 2), abs=1e-4)
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    ctx = [small[:, None], 1e5 * small[:, None]]
+    req = fc.checked(ctx, 3, 1)
+    prompts = llmtime_prompts(req.contexts, list(req.alphas), fc.precision)
+    assert prompts[0] == prompts[1]  # the same shape at two scales reads the same
+    assert any(ch in prompts[0] for ch in "123456789")  # not 0.00 at every step
+    with pytest.raises(Exception, match="needs an adapter"):
+        fc.checked(ctx, 3, 1, scale="adapter")
