@@ -30,9 +30,11 @@ docs: install
 	rm -rf docs/_build
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
+# ruff, then the map of the house: the import-linter contracts in pyproject.toml
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts docs
 	$(BIN)/ruff format --check src tests benchmarks scripts docs
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) workspace build dist .pytest_cache

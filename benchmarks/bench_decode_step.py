@@ -5,7 +5,7 @@ One process, one model: for G windows × K samples (``--samples``), prefill G pr
 
 * ``copied``: a static cache of prompt + ``--new`` slots, each prompt's rows copied to its
   K rows (what lmcast does for greedy decoding, and did for sampling before);
-* ``shared``: :mod:`lmcast.prefix_attention`, timed right after the prefill and after
+* ``shared``: :mod:`lmcast.lm.prefix_attention`, timed right after the prefill and after
   ``--new // 2`` generated tokens (a forecast's midpoint, where each row attends to its
   own generated tokens too).
 
@@ -50,12 +50,12 @@ def measure(
     model: str, windows: int, samples: int, prompt: int, new: int, steps: int, seed: int = 0
 ) -> dict:
     """Seconds per decode pass of ``windows × samples`` rows, both ways (see the module),
-    through the decoders :func:`lmcast.decode.generate_texts` uses."""
+    through the decoders :func:`lmcast.lm.decode.generate_texts` uses."""
     import torch
 
-    from lmcast.decode import SharedPrefixDecode, StaticDecode
-    from lmcast.models import decoder_and_head, load_model
-    from lmcast.prefix_attention import shared_prefix_decoding
+    from lmcast.lm.decode import SharedPrefixDecode, StaticDecode
+    from lmcast.lm.models import decoder_and_head, load_model
+    from lmcast.lm.prefix_attention import shared_prefix_decoding
 
     lm = load_model(model)
     dec, _ = decoder_and_head(lm.model)
@@ -98,7 +98,7 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from lmcast.runinfo import machine_name
+    from lmcast.lm.models import machine_name
 
     res = {
         "model": a.model,

@@ -3,7 +3,7 @@
 Three ways to produce the same forecasts' worth of tokens (the HF runs are asked
 for exactly as many new tokens as the constrained run needed per trajectory):
 
-* lmcast: :func:`lmcast.decode.forecast`, batched, grammar-constrained, with
+* lmcast: :func:`lmcast.lm.decode.forecast`, batched, grammar-constrained, with
   shared-prefix sampling (one prefill per window and, with K samples, its KV attended
   to once by all K rows) and jump-forward decoding;
 * lmcast as it was before both (each sample's prompt prefilled on its own, every
@@ -51,11 +51,11 @@ def measure_generation(
     """Seconds and tokens/s of the three ways; see the module docstring."""
     import torch
 
-    from lmcast import encoding, prefix_attention
-    from lmcast.decode import default_jump_forward, forecast
-    from lmcast.lotka_volterra import simulate
-    from lmcast.models import load_model
-    from lmcast.runinfo import machine_name
+    from lmcast.core import encoding
+    from lmcast.core.lotka_volterra import simulate
+    from lmcast.lm import prefix_attention
+    from lmcast.lm.decode import default_jump_forward, forecast
+    from lmcast.lm.models import load_model, machine_name
 
     lm = load_model(model)
     x, _, _ = simulate(n=n, steps=context_steps + horizon, seed=seed)
@@ -160,8 +160,8 @@ def measure_generation(
 
 def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
     """Share of the generated tokens the grammar forced (the only token allowed there),
-    under the grammar :func:`lmcast.decode.forecast` built for these contexts."""
-    from lmcast.decode import grammar_for, grammar_tables
+    under the grammar :func:`lmcast.lm.decode.forecast` built for these contexts."""
+    from lmcast.lm.decode import grammar_for, grammar_tables
 
     grammar = grammar_for(ctx, alpha, precision)
     tab = grammar_tables(lm, grammar)
@@ -184,8 +184,8 @@ def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
 def _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed) -> float:
     """Seconds of the same forecasts the way lmcast made them before shared-prefix sampling
     and jump-forward decoding: each of the K prompts repeated and prefilled, one pass per token."""
-    from lmcast import encoding
-    from lmcast.decode import generate_texts, grammar_for
+    from lmcast.core import encoding
+    from lmcast.lm.decode import generate_texts, grammar_for
 
     grammar = grammar_for(ctx, alpha, precision)
     prompts = [encoding.encode(c, alpha, precision) + ";" for c in ctx for _ in range(k)]

@@ -18,11 +18,10 @@ from json_out import emit
 
 
 def main() -> dict:
-    from lmcast.data import load_dataset
-    from lmcast.decode import forecast
-    from lmcast.models import load_model
-    from lmcast.prepare import read_encoding_record
-    from lmcast.runinfo import machine_name
+    from lmcast.core.data import load_dataset
+    from lmcast.core.prepare import read_encoding_record
+    from lmcast.lm.decode import forecast
+    from lmcast.lm.models import load_model, machine_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="smollm2-135m")

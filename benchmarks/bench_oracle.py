@@ -1,6 +1,6 @@
 """The ODE oracle: all contexts fitted at once vs scipy's least_squares one at a time.
 
-Both fit the same problem (:mod:`lmcast.baselines`) to the same contexts in one
+Both fit the same problem (:mod:`lmcast.compare.references`) to the same contexts in one
 process; the JSON has both times, their ratio and the forecast MAE of each (so a
 faster fit that fits worse shows). Noise (multiplicative, ``--noise``) makes the
 fits inexact, as on real data.
@@ -18,9 +18,9 @@ from json_out import emit
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from lmcast import baselines
-    from lmcast.lotka_volterra import simulate
-    from lmcast.runinfo import machine_name
+    from lmcast.compare import references as baselines
+    from lmcast.core.lotka_volterra import simulate
+    from lmcast.lm.models import machine_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=20, help="trajectories")

@@ -3,7 +3,7 @@
 The reference is written the way the reference study did it: float32, Adam,
 LoRA r=8 on q/v, batch 4 processed one window at a time (gradient
 accumulation of single windows), the model's own full-vocabulary loss, no
-other tuning. lmcast's loop is :func:`lmcast.train.train` with its defaults
+other tuning. lmcast's loop is :func:`lmcast.lm.train.train` with its defaults
 (batched windows, the restricted LLMTIME head, bfloat16 autocast where the
 device has fast bfloat16). Prints tokens/s of both and the ratio; on a GPU
 also achieved FLOP/s (by lmcast's FLOP rules) and the share of the bf16 peak.
@@ -33,7 +33,7 @@ def reference_loop(
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from lmcast.models import load_model
+    from lmcast.lm.models import load_model
 
     lm = load_model(model_name, dtype="float32")
     torch.manual_seed(seed)
@@ -107,7 +107,7 @@ def op_profile(
     model: str, context_length: int, batch_size: int, targets: list[str], steps: int = 2
 ) -> dict:
     """Where one training step's CPU time goes: ``steps`` steps built as
-    :func:`lmcast.train.train` runs them (PEFT LoRA r8 on ``targets``, the restricted
+    :func:`lmcast.lm.train.train` runs them (PEFT LoRA r8 on ``targets``, the restricted
     LLMTIME head, bf16 autocast where the CPU has fast bf16, AdamW, gradient clipping)
     under ``torch.profiler`` after one warm-up step; operators' self time summed per
     :data:`OP_CATEGORIES` (the rest: Python and autograd bookkeeping)."""
@@ -115,9 +115,9 @@ def op_profile(
     from peft import LoraConfig, get_peft_model
     from torch.profiler import ProfilerActivity, profile
 
-    from lmcast.grammar import alphabet_token_ids
-    from lmcast.models import load_model
-    from lmcast.train import LossModule, use_bf16
+    from lmcast.core.grammar import alphabet_token_ids
+    from lmcast.lm.models import load_model
+    from lmcast.lm.train import LossModule, use_bf16
 
     lm = load_model(model, dtype="float32")
     torch.manual_seed(0)
@@ -179,13 +179,13 @@ def measure_train(
     """tokens/s of the seed-style loop and of lmcast's, same model, data and process."""
     import torch
 
-    from lmcast import encoding
     from lmcast.configs import TrainConfig
-    from lmcast.data import load_dataset
-    from lmcast.lotka_volterra import simulate_file
-    from lmcast.models import load_tokenizer
-    from lmcast.train import train
-    from lmcast.windows import make_windows
+    from lmcast.core import encoding
+    from lmcast.core.data import load_dataset
+    from lmcast.core.lotka_volterra import simulate_file
+    from lmcast.core.windows import make_windows
+    from lmcast.lm.models import load_tokenizer
+    from lmcast.lm.train import train
 
     tmp = Path(tempfile.mkdtemp(prefix="lmcast-bench-"))
     data = tmp / "lv.h5"
@@ -233,7 +233,7 @@ def measure_train(
     flops_per_s = summary["step_flops"] * ours_tps / (batch_size * context_length)
     out["achieved_flops_per_s"] = flops_per_s
     if not torch.cuda.is_available():  # the CPU's own ceiling at the model's shapes
-        from lmcast.flops import resolve_architecture
+        from lmcast.accounting.flops import resolve_architecture
 
         arch = resolve_architecture(model)
         rows = batch_size * context_length
@@ -252,7 +252,7 @@ def measure_train(
 
 
 def main() -> None:
-    from lmcast.runinfo import machine_name
+    from lmcast.lm.models import machine_name
 
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

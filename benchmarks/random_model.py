@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def hf_config(name: str):
-    """A transformers config for a built-in :data:`lmcast.flops.ARCHITECTURES` entry."""
+    """A transformers config for a built-in :data:`lmcast.accounting.flops.ARCHITECTURES` entry."""
     from transformers import LlamaConfig, Qwen2Config
 
-    from lmcast.flops import ARCHITECTURES
+    from lmcast.accounting.flops import ARCHITECTURES
 
     a = ARCHITECTURES[name]
     common = dict(

@@ -5,7 +5,7 @@ recipe (512-token windows, batch 4, lr 1e-3, 20 warm-up steps, cosine, LoRA r8
 on q/v, precision 2, greedy decoding), trains with ``lmcast train`` for the
 same number of steps, and is scored with ``lmcast evaluate --split val`` on
 the same trajectories. Each variant is compared with the base, paired over
-trajectories (:func:`lmcast.metrics.paired_comparison`). Variants run
+trajectories (:func:`lmcast.compare.metrics.paired_comparison`). Variants run
 ``--parallel`` at a time (one GPU holds several). Writes ``ablations.json``
 and ``ablations.md`` into ``--out``; the commands run are stored in the JSON.
 
@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmcast.metrics import paired_comparison
+from lmcast.compare.metrics import paired_comparison
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def _versus(c: dict | None) -> str:
 
 def curve(src: Path, out: Path) -> None:
     """The learning curve: MAE (and validation loss) against training tokens."""
-    from lmcast.plots import pyplot, save_figure
+    from lmcast.compare.plots import pyplot, save_figure
 
     data = json.loads((src / "curve.json").read_text())
     pts = data["points"]
@@ -132,7 +132,7 @@ def _crossing(data: dict) -> dict | None:
 def _versus_base(point: dict, base: dict | None) -> str:
     """``point`` against the base recipe's point at the same tokens, paired over the same
     validation trajectories (variant − base MAE)."""
-    from lmcast.metrics import paired_comparison
+    from lmcast.compare.metrics import paired_comparison
 
     if base is None or point is None:
         return "–"
@@ -147,7 +147,7 @@ def _versus_base(point: dict, base: dict | None) -> str:
 def recipes(src: Path, out: Path) -> None:
     """Every committed learning curve on one plot (MAE relative to its own persistence) and
     the recipe table: tokens, FLOPs and seconds to beat persistence, and the best point."""
-    from lmcast.plots import pyplot, save_figure
+    from lmcast.compare.plots import pyplot, save_figure
 
     curves = [(f, json.loads((src / f).read_text())) for f in RECIPES if (src / f).is_file()]
     base = dict(curves).get(BASE_RECIPE)

@@ -1,4 +1,4 @@
-"""Check lmcast.memory's per-sequence estimates against the allocator: peak-RSS growth.
+"""Check lmcast.lm.memory's per-sequence estimates against the allocator: peak-RSS growth.
 
 Runs one training forward/backward (LoRA r8 q/v, full-vocabulary loss, 512 tokens) or
 one prefill into a static cache (900-token prompts, 1,200 slots) of the bundled
@@ -19,8 +19,8 @@ import sys
 def main(mode: str, batch: int) -> None:
     import torch
 
-    from lmcast import memory
-    from lmcast.models import load_model
+    from lmcast.lm import memory
+    from lmcast.lm.models import load_model
 
     lm = load_model("smollm2-135m", dtype="float32")
     torch.manual_seed(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmcast import classical, metrics
+from lmcast.compare import classical, metrics
 from lmcast.errors import LmcastError
 
 
@@ -94,7 +94,7 @@ def test_var_never_takes_an_explosive_lag_order_on_predator_prey_contexts():
 
     from statsmodels.tsa.api import VAR
 
-    from lmcast import lotka_volterra
+    from lmcast.core import lotka_volterra
 
     x = lotka_volterra.simulate(n=40, steps=100, seed=3)[0].astype(float)
     contexts, truth = x[:, :50], x[:, 50:]

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmcast.data import import_csv, load_dataset, split_indices
+from lmcast.core.data import import_csv, load_dataset, split_indices
+from lmcast.core.lotka_volterra import LVParams, integrate, simulate
 from lmcast.errors import DataError
-from lmcast.lotka_volterra import LVParams, integrate, simulate
 
 
 def test_simulate_reference_layout_and_ranges():
@@ -114,20 +114,20 @@ def test_cli_simulate_info_prepare_encode(tmp_path, run_cli):
     lines = (prep / "test_texts.txt").read_text().splitlines()
     assert len(lines) == len(meta["splits"]["test"]) == 5
     first = load_dataset(path).trajectories[meta["splits"]["test"][0]]
-    from lmcast import encoding
+    from lmcast.core import encoding
 
     assert lines[0] == encoding.encode(first, meta["alpha"], 2)
     code, out, _ = run_cli("encode", "--data", path, "--index", 0, "--steps", 3, "--json")
     enc = json.loads(out)
     assert code == 0 and len(enc["text"].split(";")) == 3
     assert all(len(p.split(",")) == 2 for p in enc["text"].split(";"))
-    from lmcast.qwen_tokens import qwen_token_ids
+    from lmcast.lm.qwen_tokens import qwen_token_ids
 
     assert enc["qwen_token_ids"] == qwen_token_ids(enc["text"])
 
 
 def test_qwen_token_ids_reference():
-    from lmcast.qwen_tokens import qwen_token_ids
+    from lmcast.lm.qwen_tokens import qwen_token_ids
 
     assert qwen_token_ids("1.23") == [16, 13, 17, 18]
     assert qwen_token_ids("1 . 2 3") == [16, 659, 220, 17, 220, 18]
@@ -193,7 +193,7 @@ def test_every_subcommand_has_working_help(capsys):
 
 
 def test_dynamics_stats_by_hand():
-    from lmcast.data import dynamics_stats
+    from lmcast.core.data import dynamics_stats
 
     t = np.arange(100, dtype=float)
     x = np.stack([np.where(t % 2 == 0, 1.0, 3.0), np.full(100, 0.5)], axis=1)[None]  # (1, 100, 2)
@@ -323,7 +323,7 @@ def test_argparse_errors_are_a_short_usage_and_one_error_line(capsys):
 def test_csv_reader_refuses_what_data_import_refused(tmp_path, text, needle):
     """Audit finding 8: `forecast` accepted duplicate (id, t) rows, NaN times and extra
     fields that `data import` refused; both read through one reader now."""
-    from lmcast.data import read_long_csv
+    from lmcast.core.data import read_long_csv
     from lmcast.errors import DataError
 
     path = tmp_path / "s.csv"
@@ -344,7 +344,7 @@ def test_csv_reader_refuses_what_data_import_refused(tmp_path, text, needle):
 )
 def test_any_csv_text_reads_or_is_one_data_error(tmp_path, text):
     """Fuzz: any text as a CSV gives series or a DataError (one line), never a traceback."""
-    from lmcast.data import read_long_csv
+    from lmcast.core.data import read_long_csv
     from lmcast.errors import DataError
 
     path = tmp_path / "fuzz.csv"
@@ -382,9 +382,9 @@ def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, r
     else it is one LmcastError, never a traceback."""
     import math
 
+    from lmcast.core.prepare import read_encoding_record
     from lmcast.errors import LmcastError
-    from lmcast.forecaster import read_export_meta
-    from lmcast.prepare import read_encoding_record
+    from lmcast.forecasting.forecaster import read_export_meta
 
     (tmp_path / "encoding.json").write_text(json.dumps(record))
     (tmp_path / "lmcast_export.json").write_text(json.dumps(record))
@@ -424,8 +424,8 @@ def _text_file(path, text):
 
 
 def test_nixtla_long_csv_with_monthly_dates(tmp_path):
-    from lmcast.data import read_long_csv
-    from lmcast.timeaxis import season_of
+    from lmcast.core.data import read_long_csv
+    from lmcast.core.timeaxis import season_of
 
     lines = ["unique_id,ds,y,extra"]
     for sid, n in (("air", 14), ("gas", 9)):
@@ -440,7 +440,7 @@ def test_nixtla_long_csv_with_monthly_dates(tmp_path):
 
 
 def test_wide_csv_gaps_and_empty_cells_are_filled_and_counted(tmp_path):
-    from lmcast.data import read_long_csv
+    from lmcast.core.data import read_long_csv
     from lmcast.errors import DataError
 
     # 2021-04 is missing (a gap for both series); b has an empty cell in 2021-02
@@ -472,7 +472,7 @@ def test_wide_csv_gaps_and_empty_cells_are_filled_and_counted(tmp_path):
     ],
 )  # fmt: skip
 def test_bad_time_axes_are_one_line(tmp_path, text, needle):
-    from lmcast.data import read_long_csv
+    from lmcast.core.data import read_long_csv
     from lmcast.errors import DataError
 
     with pytest.raises(DataError, match=needle) as e:
@@ -481,7 +481,7 @@ def test_bad_time_axes_are_one_line(tmp_path, text, needle):
 
 
 def test_numeric_gap_is_filled_and_daily_hourly_dates_continue(tmp_path):
-    from lmcast.data import read_long_csv
+    from lmcast.core.data import read_long_csv
 
     ls = read_long_csv(_text_file(tmp_path / "g.csv", "id,t,x\na,0,1\na,1,2\na,3,4\na,4,5\n"))
     assert ls.filled == [1] and ls.times[0].tolist() == [0, 1, 2, 3, 4]

@@ -10,13 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmcast import baselines, encoding, metrics
-from lmcast.grammar import Grammar, TokenAutomaton
+from lmcast.compare import metrics
+from lmcast.compare import references as baselines
+from lmcast.core import encoding
+from lmcast.core.grammar import Grammar, TokenAutomaton
 
 
 @pytest.fixture(scope="module")
 def tiny_lm():
-    from lmcast.models import wrap_model
+    from lmcast.lm.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
     tok = tiny_tokenizer()
@@ -46,14 +48,14 @@ def test_token_automaton_multi_char_tokens():
 
 
 def _contexts(n=5, c=12, seed=0):
-    from lmcast.lotka_volterra import simulate
+    from lmcast.core.lotka_volterra import simulate
 
     x, t, _ = simulate(n=n, steps=c + 6, seed=seed)
     return x[:, :c].astype(np.float64), x[:, c:].astype(np.float64), t
 
 
 def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
-    from lmcast.decode import forecast
+    from lmcast.lm.decode import forecast
 
     ctx, _, _ = _contexts()
     fc = forecast(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
@@ -70,7 +72,7 @@ def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
 
 
 def test_batched_equals_one_at_a_time_greedy(tiny_lm):
-    from lmcast.decode import forecast
+    from lmcast.lm.decode import forecast
 
     ctx, _, _ = _contexts(n=6, c=10, seed=4)
     ctx[0] = ctx[0] * 3  # different prompt lengths → real left padding in the batch
@@ -91,7 +93,7 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
     the other name is swallowed by ``**kwargs`` and decoding would run blind (seen on a
     GPU machine with 5.17: every adapter scored the same). The right name is picked from
     the signature, and a cache left empty after the prefill stops the run."""
-    from lmcast import decode as fmod
+    from lmcast.lm import decode as fmod
 
     decoder, _ = fmod.decoder_and_head(tiny_lm.model)
     assert fmod._cache_kwarg(decoder) in inspect.signature(decoder.forward).parameters
@@ -102,7 +104,7 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
 
 
 def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):
-    from lmcast.decode import forecast
+    from lmcast.lm.decode import forecast
 
     ctx, _, _ = _contexts(n=2)
     a = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
@@ -163,7 +165,7 @@ def test_fill_unparsed_counts_failures():
 
 
 def test_persistence_and_oracle_recover_clean_trajectory():
-    from lmcast.lotka_volterra import simulate
+    from lmcast.core.lotka_volterra import simulate
 
     x, t, _ = simulate(n=3, seed=11)
     x = x.astype(np.float64)
@@ -180,7 +182,7 @@ def test_batched_oracle_fits_as_scipy_least_squares_does():
     """All contexts fitted at once (batched Levenberg–Marquardt) match scipy's
     ``least_squares`` one trajectory at a time on noisy contexts, where fits are not exact:
     the same fit RMSE and forecasts to within a small tolerance."""
-    from lmcast.lotka_volterra import simulate
+    from lmcast.core.lotka_volterra import simulate
 
     x, t, _ = simulate(n=3, seed=5)
     x = x.astype(np.float64)
@@ -194,7 +196,7 @@ def test_batched_oracle_fits_as_scipy_least_squares_does():
 
 
 def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
     from tiny_models import save_tiny
 
     model_dir = save_tiny(tmp_path / "tiny")
@@ -282,7 +284,7 @@ def test_bad_reference_forecasters_are_one_line_before_any_work(
 
 
 def test_evaluate_refused_over_budget(tmp_path, lv_file, run_cli):
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
     from tiny_models import save_tiny
 
     model_dir = save_tiny(tmp_path / "tiny")
@@ -333,12 +335,12 @@ def test_unknown_model_fails_fast(tmp_path, lv_file, run_cli, monkeypatch):
 
 @pytest.mark.slow
 def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
-    from lmcast.decode import forecast
-    from lmcast.models import load_model
+    from lmcast.lm.decode import forecast
+    from lmcast.lm.models import load_model
 
     lm = load_model("smollm2-135m")
     assert lm.arch.layers == 30 and lm.arch.hidden == 576
-    from lmcast.data import load_dataset
+    from lmcast.core.data import load_dataset
 
     x = load_dataset(lv_file).trajectories[:2].astype(np.float64)
     fc = forecast(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
@@ -350,10 +352,10 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
 
 def test_interrupted_evaluation_charges_the_batches_it_finished(tmp_path, lv_file, monkeypatch):
     """Ctrl-C during the second batch: the ledger row is 'stopped' with the first batch's FLOPs."""
-    from lmcast import decode as fmod
+    from lmcast.accounting.ledger import Ledger
     from lmcast.configs import EvalConfig
-    from lmcast.evaluate import evaluate
-    from lmcast.ledger import Ledger
+    from lmcast.forecasting.evaluate import evaluate
+    from lmcast.lm import decode as fmod
     from tiny_models import save_tiny
 
     class Interrupting(list):
@@ -404,8 +406,8 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
     (greedy, so every row must equal the prompt's own greedy continuation) whether the
     prompt's KV stays one copy (shared-prefix attention) or is copied to each row, and
     the ledger charges the prefill once per prompt, not once per row."""
-    from lmcast import flops
-    from lmcast.decode import generate_texts
+    from lmcast.accounting import flops
+    from lmcast.lm.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
@@ -430,7 +432,7 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
     # the charge is the closed form of what ran: each batch's prefill at its prompt count;
     # with the prompt kept once, each pass attends to the prompt and the tokens so far,
     # with rows copied into a static cache, to all of its slots
-    from lmcast.decode import grammar_tables
+    from lmcast.lm.decode import grammar_tables
 
     tab = grammar_tables(tiny_lm, g)
     max_new = 3 * tab.auto.max_chars_per_step() + 1
@@ -454,9 +456,9 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
 def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatch):
     """A batch larger than memory allows is split, not allocated: the forecasts are the
     ones an unsplit batch gives; a single sequence that cannot fit is one clear error."""
-    from lmcast import memory
-    from lmcast.decode import generate_texts
     from lmcast.errors import LmcastError
+    from lmcast.lm import memory
+    from lmcast.lm.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     whole, st_whole = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
@@ -475,8 +477,8 @@ def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatc
 def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     """Forced tokens fed with the chosen one: the same greedy texts, fewer decode passes,
     and the charge is the passes that ran (a two-token pass costs less than two passes)."""
-    from lmcast.decode import generate_texts, grammar_tables
-    from lmcast.models import wrap_model
+    from lmcast.lm.decode import generate_texts, grammar_tables
+    from lmcast.lm.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
     tok = tiny_tokenizer(multi=False)  # single characters: ',' ';' and '0.' are forced
@@ -507,8 +509,8 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     copying it to every row gives (same seed), with jump-forward on or off, and charges
     fewer FLOPs (only the filled keys are attended to). Two-token passes are checked
     layer-deep in ``test_prefix_attention.py`` (sampled rows rarely are all forced at once)."""
-    from lmcast.decode import generate_texts
-    from lmcast.models import wrap_model
+    from lmcast.lm.decode import generate_texts
+    from lmcast.lm.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
     tok = tiny_tokenizer(multi=False)
@@ -535,7 +537,7 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
 def test_plan_batches_covers_every_sample_once_in_equal_chunks(lengths, samples, cap):
     """Every (prompt, sample) is planned exactly once, no batch exceeds its rows, and a
     prompt's samples are split into the fewest chunks that fit, equal to one row."""
-    from lmcast.decode import plan_batches
+    from lmcast.lm.decode import plan_batches
 
     batches = plan_batches(lengths, samples, cap)
     seen = [(j.prompt, j.first + s) for b in batches for j in b for s in range(j.rows)]
@@ -554,8 +556,8 @@ def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, 
     """The reservation is an upper bound on the charge whatever the decoding path (shared
     prefix or copied rows, jump-forward or not, samples split across batches), and a
     ``flop_limit`` below the first batch's bound stops generation before it runs."""
-    from lmcast.decode import GenerationStats, forecast, projected_generation_flops
     from lmcast.errors import BudgetExceededError
+    from lmcast.lm.decode import GenerationStats, forecast, projected_generation_flops
 
     rng = np.random.default_rng(samples)
     # mixed token densities: the longest series is not the one with the most tokens

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lmcast import encoding
+from lmcast.core import encoding
 
 
 def test_reference_example():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lmcast import flops
-from lmcast.flops import Architecture, LoraSpec
+from lmcast.accounting import flops
+from lmcast.accounting.flops import Architecture, LoraSpec
 
 TOY = Architecture("toy", hidden=8, layers=1, heads=2, kv_heads=1, intermediate=16, vocab=10)
 
@@ -196,7 +196,7 @@ def test_static_cache_and_restricted_head_terms():
 
 def _decode_loop(arch, prompt, new, batch=1, lora=None, head_vocab=None, static_kv=None):
     """The per-token definition the closed form must equal."""
-    from lmcast import flops as F
+    from lmcast.accounting import flops as F
 
     out = F.Count()
     out.merge(
@@ -231,7 +231,7 @@ def _decode_loop(arch, prompt, new, batch=1, lora=None, head_vocab=None, static_
 def test_generation_closed_form_equals_the_token_loop(
     prompt, new, batch, lora, head_vocab, static_kv
 ):
-    from lmcast import flops as F
+    from lmcast.accounting import flops as F
 
     arch = F.ARCHITECTURES["qwen2.5-0.5b"]
     spec = F.LoraSpec(lora) if lora else None
@@ -248,7 +248,7 @@ def test_decode_passes_add_up_to_the_generation_closed_form(static_kv):
     """One-token passes attending to the prompt plus what was generated (or to every slot
     of a static cache) cost what generation_count's decode steps cost; a two-token pass
     costs less than two one-token passes (one LM-head row) and more than one."""
-    from lmcast import flops as F
+    from lmcast.accounting import flops as F
 
     arch, spec = F.ARCHITECTURES["smollm2-135m"], F.LoraSpec(8)
     prompt, new, batch = 200, 40, 6

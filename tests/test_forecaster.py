@@ -18,7 +18,7 @@ def tiny_dir(tmp_path_factory):
 
 
 def test_docstring_examples_run_on_the_tiny_model(tiny_dir):
-    import lmcast.forecaster as mod
+    import lmcast.forecasting.forecaster as mod
 
     res = doctest.testmod(mod, extraglobs={"MODEL": str(tiny_dir)}, verbose=False)
     assert res.attempted >= 8 and res.failed == 0
@@ -57,7 +57,7 @@ def _ragged_csv(path, nan=False):
 def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
     import csv
 
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     url = f"sqlite:///{tmp_path / 'l.db'}"
     out = tmp_path / "f.csv"
@@ -161,7 +161,7 @@ def test_figures_folder_never_loses_files_lmcast_did_not_write(
 
 
 def test_figure_names_stay_distinct_after_sanitising():
-    from lmcast.predict import figure_names
+    from lmcast.forecasting.predict import figure_names
 
     names = figure_names(["a/b", "a?b", "A?B", "x" * 400, "ok"])
     assert len(set(n.lower() for n in names)) == 5
@@ -176,7 +176,7 @@ def test_forecast_never_charges_past_its_budget_with_mixed_token_densities(
     tokens (a 60-step series of small values beside a 59-step one of values near -1000), and
     the run was charged 119 % of the budget. Now the reservation bounds the charge: at a
     budget just below what the run costs, it is refused with nothing spent."""
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     lines = ["id,t,x"]
     lines += [f"small,{k},{1 + 0.01 * (k % 7):.2f}" for k in range(60)]
@@ -205,7 +205,7 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     import sys
 
     from lmcast.configs import TrainConfig
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     run = tmp_path / "run"
     train(
@@ -243,7 +243,7 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     script = (
         "import json, sys, numpy as np\n"
         "from lmcast import Forecaster\n"
-        "from lmcast.data import load_dataset\n"
+        "from lmcast.core.data import load_dataset\n"
         "x = load_dataset(sys.argv[3]).trajectories[:2, :30].astype(float)\n"
         "p = Forecaster.load(model=sys.argv[1], adapter=sys.argv[2], device='cpu').predict(x, 4, samples=1)\n"
         "print(json.dumps(p.samples.tolist()))\n"
@@ -272,7 +272,7 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
 
 
 def test_prediction_rows_and_frame_are_long_format():
-    from lmcast.forecaster import Prediction, forecast_times
+    from lmcast.forecasting.forecaster import Prediction, forecast_times
 
     rng = np.random.default_rng(0)
     p = Prediction(rng.normal(size=(2, 7, 3, 2)), (0.1, 0.5, 0.9), ("prey", "predator"), 0)
@@ -301,8 +301,8 @@ def test_sigterm_charges_what_ran_and_releases_the_reservation(
     import os
     import signal
 
-    from lmcast import decode as fmod
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm import decode as fmod
 
     real, calls = fmod._generate_batch, []
 
@@ -394,7 +394,7 @@ def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
     import shutil
 
     from lmcast.configs import TrainConfig
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     run = tmp_path / "run"
     train(
@@ -418,7 +418,7 @@ def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
     )
     assert "<script>" not in card and "&lt;script&gt;" in card
     assert "license:" not in card  # a local model folder: its license is not guessed
-    from lmcast.models import license_of
+    from lmcast.lm.models import license_of
 
     assert license_of("smollm2-135m") == license_of("qwen2.5-0.5b") == "apache-2.0"
     assert "FLOPs: not recorded" in card and "Not evaluated on a test split" in card

@@ -7,8 +7,8 @@ import multiprocessing as mp
 
 import pytest
 
+from lmcast.accounting.ledger import Ledger
 from lmcast.errors import BudgetExceededError
-from lmcast.ledger import Ledger
 
 
 def _charge_many(url: str, worker: int, n: int) -> None:
@@ -120,7 +120,7 @@ def test_reservation_charge_and_release(tmp_path):
 def test_stale_running_row_holds_no_reservation(tmp_path):
     import sqlalchemy as sa
 
-    from lmcast.ledger import LEASE_SECONDS
+    from lmcast.accounting.ledger import LEASE_SECONDS
 
     ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=1000)
     rid = ledger.reserve("sweep", "crashed", "train", 900)
@@ -133,7 +133,7 @@ def test_stale_running_row_holds_no_reservation(tmp_path):
 
 
 def test_ledger_password_never_shown(tmp_path, run_cli):
-    from lmcast.runinfo import mask_secrets, run_info, write_json
+    from lmcast.core.runinfo import mask_secrets, run_info, write_json
 
     url = "postgresql://alice:S3cretPW@127.0.0.1:9/db"
     code, out, err = run_cli("budget", "--ledger", url)
@@ -186,8 +186,8 @@ def test_postgres_concurrent_reservations_and_masking(fresh_pg_db, run_cli):
 @pytest.mark.parametrize("budget", [1e19, float("nan"), float("inf"), -1.0])
 def test_a_budget_the_ledger_cannot_store_is_one_clear_error(tmp_path, budget):
     """Audit finding 9: a budget above ~9.2e18 overflowed SQLite's INTEGER as a traceback."""
+    from lmcast.accounting.ledger import MAX_FLOPS, Ledger
     from lmcast.errors import LmcastError
-    from lmcast.ledger import MAX_FLOPS, Ledger
 
     with pytest.raises(LmcastError, match="finite number of FLOPs"):
         Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=budget)

@@ -53,7 +53,7 @@ def _profile(tmp_path, tiny_dir):
 
 
 def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     prof = _profile(tmp_path, tiny_dir)
     ws = tmp_path / "ws"
@@ -169,9 +169,9 @@ def test_dry_run_plans_within_budget(run_cli):
     assert "fits the budget" in out
     for exp in ("baseline", "sweep", "context-study", "final"):
         assert exp in out
-    from lmcast import flops
+    from lmcast.accounting import flops
     from lmcast.study.plan import plan
-    from lmcast.study.profiles import load_profile
+    from lmcast.study.profile import load_profile
 
     rows = plan(load_profile("seed"), flops.ARCHITECTURES["qwen2.5-0.5b"])
     assert sum(r.flops for r in rows) <= 1e17
@@ -184,7 +184,7 @@ def test_two_sweep_workers_share_one_store(tmp_path, tiny_dir, lv_file, run_cli,
     the workspace, or one real (throwaway) PostgreSQL database for all three."""
     import optuna
 
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     ws = tmp_path / "ws"
     if backend == "postgres":
@@ -331,7 +331,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     """``--data`` skips simulation and every stage uses the given file. With ``final.grow``
     the trials train at a constant rate and the final model continues the chosen one's
     checkpoint: its steps add to the trial's, its ledger row charges only its own."""
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     prof = _profile(tmp_path, tiny_dir)
     raw = yaml.safe_load(prof.read_text())
@@ -396,7 +396,7 @@ def test_gpu_profile_runs_end_to_end_on_cpu_shrunk_to_the_tiny_model(tmp_path, t
     one and the sizes scaled down: the whole study runs on the CPU (the GPU run itself is on
     the findings page when one was lent). Protocols, whole-split testing and batching are the
     profile's own."""
-    from lmcast.study.profiles import PROFILE_DIR
+    from lmcast.study.profile import PROFILE_DIR
 
     prof = yaml.safe_load((PROFILE_DIR / "gpu.yaml").read_text())
     assert prof["protocol"]["also"] == [[50, 50]] and prof["protocol"]["trajectories"] == 100

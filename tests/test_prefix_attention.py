@@ -13,8 +13,8 @@ def test_decoder_outputs_match_a_static_cache_with_copied_rows(kind):
     import torch
     from transformers import DynamicCache, StaticCache
 
-    from lmcast.models import decoder_and_head
-    from lmcast.prefix_attention import SharedPrefixCache, shared_prefix_decoding, supported
+    from lmcast.lm.models import decoder_and_head
+    from lmcast.lm.prefix_attention import SharedPrefixCache, shared_prefix_decoding, supported
     from tiny_models import tiny_model
 
     model = tiny_model(kind, layers=2, seed=1)
@@ -63,8 +63,8 @@ def test_a_full_cache_is_an_error_not_an_overwrite():
     import torch
     from transformers import DynamicCache
 
-    from lmcast.models import decoder_and_head
-    from lmcast.prefix_attention import SharedPrefixCache
+    from lmcast.lm.models import decoder_and_head
+    from lmcast.lm.prefix_attention import SharedPrefixCache
     from tiny_models import tiny_model
 
     model = tiny_model("llama", layers=1)
@@ -82,7 +82,7 @@ def test_a_full_cache_is_an_error_not_an_overwrite():
 def test_only_tested_decoders_are_supported():
     from transformers import AutoModelForCausalLM, GPT2Config
 
-    from lmcast.prefix_attention import supported
+    from lmcast.lm.prefix_attention import supported
     from tiny_models import tiny_model
 
     gpt2 = AutoModelForCausalLM.from_config(GPT2Config(n_layer=1, n_embd=16, n_head=2))

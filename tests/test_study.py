@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from lmcast.errors import LmcastError
-from lmcast.study.profiles import load_profile
+from lmcast.study.profile import load_profile
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def tiny_dir(tmp_path_factory):
 
 
 def _quick() -> dict:
-    from lmcast.study.profiles import profile_path
+    from lmcast.study.profile import profile_path
 
     return yaml.safe_load(profile_path("quick").read_text())
 
@@ -108,7 +108,7 @@ def _sweep_args(tiny_dir, lv_file, *extra):
 def test_train_and_sweep_without_ledger_charge_one_ledger(
     tmp_path, tiny_dir, lv_file, run_cli, monkeypatch
 ):
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LMCAST_LEDGER", raising=False)
@@ -241,10 +241,10 @@ def test_a_stage_result_of_the_wrong_shape_is_one_line(tmp_path, run_cli, text):
 def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
     """``protocol.samples``: the tests forecast the median of K sampled paths, and the plan
     projects K paths per test trajectory (the sweep's validation stays greedy)."""
-    from lmcast import flops
+    from lmcast.accounting import flops
     from lmcast.study.pipeline import RunContext
     from lmcast.study.plan import plan
-    from lmcast.study.profiles import parse_profile
+    from lmcast.study.profile import parse_profile
 
     raw = _quick()
     one = parse_profile(raw)

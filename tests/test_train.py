@@ -41,7 +41,7 @@ def _cfg(tmp_path, tiny_dir, lv_file, name="run", **kw):
 
 
 def test_windows_cover_stream_without_padding():
-    from lmcast.windows import batch_order, window_starts
+    from lmcast.core.windows import batch_order, window_starts
 
     boundary = np.zeros(100, bool)
     boundary[::10] = True
@@ -56,8 +56,8 @@ def test_training_learns_and_changes_only_lora(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
 
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.train import train
 
     cfg = _cfg(tmp_path, tiny_dir, lv_file, max_steps=12, eval_steps=6)
     res = train(cfg)
@@ -79,8 +79,8 @@ def test_training_learns_and_changes_only_lora(tmp_path, tiny_dir, lv_file):
     # ledger holds exactly the run's FLOPs: 12 steps + 3 validations (0, 6, 12)
     rec = Ledger(cfg.ledger).records()[-1]
     summ = json.loads((out / "summary.json").read_text())
-    from lmcast import flops
-    from lmcast.models import load_model
+    from lmcast.accounting import flops
+    from lmcast.lm.models import load_model
 
     arch = load_model(str(tiny_dir)).arch
     val_w = summ["val_windows"]
@@ -97,7 +97,7 @@ def test_training_learns_and_changes_only_lora(tmp_path, tiny_dir, lv_file):
     assert rec.status == "done" and rec.kind == "train"
 
     # base weights unchanged, adapter reloads to identical outputs
-    from lmcast.models import load_model as lm_load
+    from lmcast.lm.models import load_model as lm_load
 
     base = lm_load(str(tiny_dir))
     tuned = lm_load(str(tiny_dir), adapter=str(out))
@@ -115,10 +115,10 @@ def test_top_layer_lora_stops_backward_and_is_charged_so(tmp_path, lv_file):
     and the ledger charges the forward of all layers but the backward of 2."""
     import torch
 
-    from lmcast import flops
-    from lmcast.ledger import Ledger
-    from lmcast.models import load_model
-    from lmcast.train import checkpoints, train
+    from lmcast.accounting import flops
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.models import load_model
+    from lmcast.lm.train import checkpoints, train
     from tiny_models import save_tiny
 
     model_dir = save_tiny(tmp_path / "tiny4", layers=4)
@@ -179,9 +179,9 @@ def test_top_layer_lora_stops_backward_and_is_charged_so(tmp_path, lv_file):
 
 
 def test_diverged_loss_stops_with_one_line(tmp_path, tiny_dir, lv_file):
+    from lmcast.accounting.ledger import Ledger
     from lmcast.errors import LmcastError
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     cfg = _cfg(tmp_path, tiny_dir, lv_file, lr=1e30, max_grad_norm=0.0, save_steps=0)
     with pytest.raises(LmcastError, match="training loss is nan"):
@@ -196,7 +196,7 @@ def test_resume_after_a_kill_redoes_steps_once_in_metrics(tmp_path, tiny_dir, lv
     metrics.jsonl from the checkpoint, so every step appears once."""
     import shutil
 
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     cfg = _cfg(tmp_path, tiny_dir, lv_file, max_steps=8, save_steps=3, keep_checkpoints=0)
     train(cfg)
@@ -214,7 +214,7 @@ def test_resume_after_a_kill_redoes_steps_once_in_metrics(tmp_path, tiny_dir, lv
 def _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file):
     """Train an uninterrupted 8-step run ("full", returned) and the same run interrupted
     by a FLOP allotment after 3 steps ("part", checkpointed and saved at step 3)."""
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", max_steps=8))
     probe = json.loads((tmp_path / "full" / "summary.json").read_text())
@@ -229,7 +229,7 @@ def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
 
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     full = _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file)
     assert (tmp_path / "part" / "adapter").exists()  # stopped cleanly and saved
@@ -250,7 +250,7 @@ def test_resume_equals_uninterrupted(tmp_path, tiny_dir, lv_file):
         assert ca[s] == pytest.approx(cb[s], abs=1e-6)
 
     # one run, one ledger row, charged once; resuming a finished run adds nothing
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     rows = [r for r in ledger.records() if r.name == str(tmp_path / "part")]
@@ -277,7 +277,7 @@ class _Exploit:
 def test_crafted_checkpoint_runs_no_code(tmp_path, tiny_dir, lv_file, caplog):
     import torch
 
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     train(_cfg(tmp_path, tiny_dir, lv_file, "r", max_steps=3))
     marker = tmp_path / "pwned"
@@ -300,7 +300,7 @@ def test_crafted_checkpoint_runs_no_code(tmp_path, tiny_dir, lv_file, caplog):
 
 
 def test_refused_when_one_step_exceeds_allotment(tmp_path, tiny_dir, lv_file, run_cli):
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     with pytest.raises(BudgetExceededError, match="refused"):
         train(_cfg(tmp_path, tiny_dir, lv_file, "tiny", max_flops=1000))
@@ -331,7 +331,7 @@ def test_two_process_gloo_training(tmp_path, tiny_dir, lv_file):
     import subprocess
     import sys
 
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     out = tmp_path / "ddp"
@@ -467,7 +467,7 @@ def test_unwritable_outputs_refused_before_any_work(
 ):
     """An output under a file, a folder for a file (or the reverse), /proc: one line, exit 2,
     before the model loads or the ledger is charged."""
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     blocker = tmp_path / "afile"
     blocker.write_text("x")
@@ -510,8 +510,8 @@ def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
     import torch
     from safetensors.torch import load_file
 
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.train import train
 
     steps, every = 60, 6
     kw = dict(max_steps=steps, save_steps=every, eval_steps=30, keep_checkpoints=2)
@@ -568,9 +568,10 @@ def test_batch_too_big_for_memory_runs_in_micro_batches(tmp_path, tiny_dir, lv_f
     import torch
     from safetensors.torch import load_file
 
-    from lmcast import flops, memory
+    from lmcast.accounting import flops
     from lmcast.errors import LmcastError
-    from lmcast.train import train
+    from lmcast.lm import memory
+    from lmcast.lm.train import train
 
     whole = train(_cfg(tmp_path, tiny_dir, lv_file, "whole", batch_size=4, max_steps=4))
     arch = flops.resolve_architecture(str(tiny_dir))
@@ -587,7 +588,7 @@ def test_batch_too_big_for_memory_runs_in_micro_batches(tmp_path, tiny_dir, lv_f
     monkeypatch.setenv("LMCAST_MEMORY_LIMIT", "1000")
     with pytest.raises(LmcastError, match="one training window needs about"):
         train(_cfg(tmp_path, tiny_dir, lv_file, "none", batch_size=4, max_steps=4))
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     names = {r.name for r in Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").records()}
     assert str(tmp_path / "none") not in names
@@ -600,8 +601,8 @@ def test_broken_adapter_and_resume_with_other_lora_settings_one_line(
     rank: one line, exit 2, nothing written, the run's ledger row untouched."""
     import shutil
 
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.train import train
 
     train(_cfg(tmp_path, tiny_dir, lv_file, "r", max_steps=4, save_steps=2))
     ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -632,8 +633,8 @@ def test_resume_never_leaves_checkpointed_work_unpaid(tmp_path, tiny_dir, lv_fil
     """A ledger row behind the checkpoint it resumes from (a kill between the checkpoint and
     the charge, as the fault-injection test once caught: −9.4 %) is raised to the
     checkpoint's count: the finished row equals an uninterrupted run's FLOPs."""
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.train import train
 
     full = _full_run_and_one_stopped_at_step_3(tmp_path, tiny_dir, lv_file)
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
@@ -654,8 +655,8 @@ def test_a_run_grown_from_a_trial_equals_the_uninterrupted_run_and_pays_only_its
     import torch
     from safetensors.torch import load_file
 
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.train import train
 
     kw = {"max_steps": 8, "warmup_steps": 2, "eval_steps": 100, "decay_fraction": 0.25}
     full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", schedule="wsd", **kw))
@@ -689,8 +690,8 @@ def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir,
     from safetensors.torch import load_file, save_file
 
     from lmcast.errors import LmcastError
-    from lmcast.models import load_model
-    from lmcast.train import train
+    from lmcast.lm.models import load_model
+    from lmcast.lm.train import train
 
     train(_cfg(tmp_path, tiny_dir, lv_file, max_steps=1, save_steps=0, eval_steps=100))
     adapter = tmp_path / "bad"
@@ -724,8 +725,8 @@ def test_loss_from_scores_only_tokens_after_the_context_part(tiny_dir, restricte
     ≥ N of each window (restricted head or the model's own), per token as without it."""
     import torch
 
-    from lmcast.models import load_model
-    from lmcast.train import LossModule
+    from lmcast.lm.models import load_model
+    from lmcast.lm.train import LossModule
 
     lm = load_model(str(tiny_dir))
     ids = torch.randint(3, 17, (2, 24))
@@ -748,7 +749,7 @@ def test_loss_from_scores_only_tokens_after_the_context_part(tiny_dir, restricte
 
 def test_loss_from_must_leave_tokens_to_learn(tmp_path, tiny_dir, lv_file):
     from lmcast.errors import LmcastError
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     with pytest.raises(LmcastError, match="--loss-from 64 leaves no token"):
         train(_cfg(tmp_path, tiny_dir, lv_file, loss_from=64))

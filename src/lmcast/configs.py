@@ -93,7 +93,7 @@ class Protocol(Checked):
 @dataclass(kw_only=True)
 class Overwrite(Checked):
     """Commands that write files: an existing output lmcast did not write is refused unless
-    ``--overwrite`` (:func:`lmcast.runinfo.check_output_file`); an input never is replaced."""
+    ``--overwrite`` (:func:`lmcast.core.runinfo.check_output_file`); an input never is replaced."""
 
     overwrite: bool = opt(
         False,
@@ -104,7 +104,7 @@ class Overwrite(Checked):
 
 @dataclass(kw_only=True)
 class CsvInput(Checked):
-    """How a CSV of series is read (:func:`lmcast.data.read_long_csv`)."""
+    """How a CSV of series is read (:func:`lmcast.core.data.read_long_csv`)."""
 
     id_column: str = opt("id", "long layout: the column naming the series", late=True)
     time_column: str = opt("t", "the column holding the time (numbers or ISO dates)", late=True)
@@ -516,7 +516,7 @@ class ReportConfig(Overwrite):
 class RunConfig(Checked):
     """``lmcast run``: the whole study, each stage skipped when its outputs exist."""
 
-    profile: str = opt("quick", "profile name (quick, seed) or a YAML file")
+    profile: str = opt("quick", "profile name (quick, cpu, gpu, seed) or a YAML file")
     data: str | None = opt(None, "HDF5 data file (default: simulate as the profile says)")
     model: str | None = opt(None, "model (default: the profile's)")
     workspace: str | None = opt(None, WORKSPACE_HELP)

@@ -18,9 +18,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from lmcast import __version__
 from lmcast.cli.args import add_config_args, config_from_args
 from lmcast.cli.commands import COMMANDS, GROUP_HELP
+from lmcast.core.version import package_version
 from lmcast.errors import LmcastError
 
 
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune and evaluate small language models as time-series forecasters "
         "(LLMTIME text encoding, LoRA, explicit FLOP budgets).",
     )
-    parser.add_argument("--version", action="version", version=f"lmcast {__version__}")
+    parser.add_argument("--version", action="version", version=f"lmcast {package_version()}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     top = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lmcast import configs as c
+import lmcast.configs as c
 from lmcast.cli import data, model, study
 
 
@@ -39,7 +39,7 @@ RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   7. other-protocols zero-shot and final model on protocol.also    -> protocols/C-H/
   8. report        markdown report with figures and the FLOP table -> report/report.md
 
-profiles (YAML in src/lmcast/profiles, or a path):
+profiles (YAML in src/lmcast/study/profiles, or a path):
   quick  SmolLM2-135M on a 2-core CPU in about 13 minutes (80 -> 20, 50 test trajectories)
   cpu    the same on 1,000 trajectories in under 30 minutes: a 225k-token final model, 80 -> 20 and 50 -> 50
   gpu    SmolLM2-135M on one GPU in at most 8 minutes (100 test trajectories, 80 -> 20, 50 -> 50)

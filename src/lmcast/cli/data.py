@@ -26,7 +26,7 @@ def _out(text: str) -> None:
 
 def simulate(cfg: SimulateConfig) -> Path:
     """Simulate and write the file; logs a one-line summary."""
-    from lmcast.lotka_volterra import simulate_file
+    from lmcast.core.lotka_volterra import simulate_file
 
     path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed, cfg.overwrite)
     log.info(
@@ -59,7 +59,7 @@ def _format_info(info: dict) -> str:
 
 def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
-    from lmcast.data import (
+    from lmcast.core.data import (
         REFERENCE_STATS,
         compare_with_reference,
         describe,
@@ -96,8 +96,8 @@ def _format_dynamics(dyn: dict) -> list[str]:
 
 def import_(cfg: ImportConfig) -> Path:
     """Convert a CSV (long, Nixtla or wide; gaps filled as ``--missing`` says) to HDF5."""
-    from lmcast.data import import_csv, save_dataset
-    from lmcast.runinfo import check_output_file
+    from lmcast.core.data import import_csv, save_dataset
+    from lmcast.core.runinfo import check_output_file
 
     check_output_file(cfg.out, inputs=(cfg.csv,), overwrite=cfg.overwrite)
     ds = import_csv(cfg.csv, cfg.id_column, cfg.time_column, layout=cfg.layout, missing=cfg.missing)
@@ -112,9 +112,9 @@ def import_(cfg: ImportConfig) -> Path:
 
 
 def classics(cfg: ClassicsConfig) -> list[str]:
-    """Write the real-series suite (:mod:`lmcast.real_series`); print the files."""
-    from lmcast.data import read_long_csv
-    from lmcast.real_series import write_classics
+    """Write the real-series suite (:mod:`lmcast.core.real_series`); print the files."""
+    from lmcast.core.data import read_long_csv
+    from lmcast.core.real_series import write_classics
 
     paths = write_classics(cfg.out, cfg.overwrite)
     for p in paths:
@@ -138,7 +138,7 @@ def _parse_fractions(text: str) -> tuple[float, float, float]:
 
 def prepare(cfg: PrepareConfig) -> dict:
     """Write the split texts and meta.json."""
-    from lmcast.prepare import prepare as prepare_splits
+    from lmcast.core.prepare import prepare as prepare_splits
 
     meta = prepare_splits(
         cfg.data,
@@ -165,10 +165,10 @@ def encode(cfg: EncodeConfig) -> dict:
     """Print one trajectory's text and token ids."""
     import numpy as np
 
-    from lmcast import encoding
-    from lmcast.data import load_dataset, split_indices
-    from lmcast.prepare import check_precision, resolve_alpha
-    from lmcast.qwen_tokens import qwen_token_ids
+    from lmcast.core import encoding
+    from lmcast.core.data import load_dataset, split_indices
+    from lmcast.core.prepare import check_precision, resolve_alpha
+    from lmcast.lm.qwen_tokens import qwen_token_ids
 
     ds = load_dataset(cfg.data)
     n = ds.shape[0]
@@ -193,7 +193,7 @@ def encode(cfg: EncodeConfig) -> dict:
         "qwen_token_ids": qwen_token_ids(text),
     }
     if cfg.model:
-        from lmcast.models import load_tokenizer
+        from lmcast.lm.models import load_tokenizer
 
         tok = load_tokenizer(cfg.model)
         result["model"] = cfg.model

@@ -25,7 +25,7 @@ def _out(text: str) -> None:
 
 def flops(cfg: FlopsConfig) -> dict:
     """Print the per-component FLOP table."""
-    from lmcast import flops as flopsmod
+    from lmcast.accounting import flops as flopsmod
 
     try:
         arch = flopsmod.resolve_architecture(cfg.model)
@@ -50,7 +50,7 @@ def flops(cfg: FlopsConfig) -> dict:
 
 def budget(cfg: BudgetConfig) -> dict:
     """Print (and optionally set) the ledger's budget table."""
-    from lmcast.ledger import Ledger, format_budget_table
+    from lmcast.accounting.ledger import Ledger, format_budget_table
 
     ledger = Ledger(cfg.ledger)
     if cfg.set is not None:
@@ -65,8 +65,8 @@ def budget(cfg: BudgetConfig) -> dict:
 
 def evaluate(cfg: EvalConfig) -> dict:
     """Evaluate and print the metrics table (or JSON)."""
-    from lmcast.evaluate import evaluate as run_evaluation
-    from lmcast.evaluate import summary_table
+    from lmcast.forecasting.evaluate import evaluate as run_evaluation
+    from lmcast.forecasting.evaluate import summary_table
 
     metrics = run_evaluation(cfg, progress=cfg.progress and not cfg.json).metrics
     _out(json.dumps(metrics, indent=2) if cfg.json else summary_table(metrics))
@@ -75,7 +75,7 @@ def evaluate(cfg: EvalConfig) -> dict:
 
 def train(cfg: TrainConfig) -> dict:
     """Train and print the summary as JSON."""
-    from lmcast.train import train as run_training
+    from lmcast.lm.train import train as run_training
 
     res = asdict(run_training(cfg))
     _out(json.dumps(res, indent=2))
@@ -84,7 +84,7 @@ def train(cfg: TrainConfig) -> dict:
 
 def forecast(cfg: ForecastConfig) -> dict:
     """Forecast past the end of each series; print where the CSV and figures went."""
-    from lmcast.predict import forecast_series
+    from lmcast.forecasting.predict import forecast_series
 
     res = forecast_series(cfg)
     filled = {k: v for k, v in res["filled"].items() if v}
@@ -104,7 +104,7 @@ def forecast(cfg: ForecastConfig) -> dict:
 
 def export(cfg: ExportConfig) -> str:
     """Export a training run as a shareable forecaster folder; print its path."""
-    from lmcast.export import export_run
+    from lmcast.forecasting.export import export_run
 
     out = export_run(cfg)
     _out(f"exported {cfg.run} → {out} (load with Forecaster.load(adapter='{out}'))")
@@ -113,7 +113,7 @@ def export(cfg: ExportConfig) -> str:
 
 def benchmark(cfg: BenchmarkConfig) -> dict:
     """Run or resume a benchmark; print the leaderboard (or its JSON)."""
-    from lmcast.benchmark import leaderboard_markdown, run_benchmark
+    from lmcast.forecasting.benchmark import leaderboard_markdown, run_benchmark
 
     board = run_benchmark(cfg)
     if cfg.json:

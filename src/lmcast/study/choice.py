@@ -1,7 +1,7 @@
 """Choosing between study options on paired validation errors, with a stated rule for ties.
 
 The option with the lowest validation MAE is compared with every other option on
-the same validation trajectories (:func:`lmcast.metrics.paired_comparison`). An
+the same validation trajectories (:func:`lmcast.compare.metrics.paired_comparison`). An
 option whose difference from it is not significant (its 95 % interval includes
 zero) is *tied* with it; among the tied options a stated :class:`Rule` decides,
 never the noise in the point estimates. So with few validation trajectories a
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lmcast.metrics import paired_comparison
+from lmcast.compare.metrics import paired_comparison
 
 
 @dataclass(frozen=True)

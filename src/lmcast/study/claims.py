@@ -29,7 +29,7 @@ class Claims:
     def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
 
-        from lmcast.database import create_tables, open_engine
+        from lmcast.accounting.database import create_tables, open_engine
 
         self.sa = sa
         self.engine = open_engine(url, "sweep storage")

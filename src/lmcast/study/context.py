@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from lmcast.configs import TrialSpec
+from lmcast.core.runinfo import write_json
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
-from lmcast.runinfo import write_json
 from lmcast.study.choice import LONGEST_WINDOW, choose, chosen_row
 from lmcast.study.sweep import Trial, make_trial, run_trial
 from lmcast.study.workspace import Workspace
@@ -104,7 +104,7 @@ def run_context_study(
 
 
 def _plot(ws: Workspace, rows: list[dict]) -> None:
-    from lmcast.plots import plot_curves
+    from lmcast.compare.plots import plot_curves
 
     xs = [r["params"]["context_length"] for r in rows]
     plot_curves(

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lmcast import flops as flopsmod
+from lmcast.accounting import flops as flopsmod
 from lmcast.configs import EvalConfig, ReportConfig, RunConfig, TrainConfig, TrialSpec
 from lmcast.logs import get_logger
 from lmcast.study.plan import eval_flops, format_plan, plan
-from lmcast.study.profiles import Profile, load_profile
+from lmcast.study.profile import Profile, load_profile
 from lmcast.study.workspace import Workspace
 
 log = get_logger("pipeline")
@@ -91,14 +91,14 @@ class Stage:
 
 
 def _simulate(ctx: RunContext) -> None:
-    from lmcast.lotka_volterra import simulate_file
+    from lmcast.core.lotka_volterra import simulate_file
 
     sim = ctx.profile.data.simulate
     simulate_file(ctx.ws.data_file, sim.n, sim.steps, sim.t_max, sim.seed)
 
 
 def _baseline(ctx: RunContext) -> None:
-    from lmcast.evaluate import evaluate
+    from lmcast.forecasting.evaluate import evaluate
 
     log.info("stage: zero-shot baseline")
     evaluate(
@@ -142,9 +142,9 @@ def _context(ctx: RunContext) -> None:
 def _final(ctx: RunContext) -> None:
     """Train the chosen lr/rank/precision and context length on what remains of the budget;
     with ``final.grow``, continue the chosen trial's checkpoint (see :class:`FinalSpec`)."""
+    from lmcast.accounting.ledger import Ledger
     from lmcast.errors import BudgetExceededError
-    from lmcast.ledger import Ledger
-    from lmcast.train import train
+    from lmcast.lm.train import train
 
     keys = ("lr", "rank", "precision", "context_length")
     chosen = ctx.ws.read_choice(ctx.ws.context_results, keys)
@@ -200,7 +200,7 @@ def _final(ctx: RunContext) -> None:
 
 
 def _final_test(ctx: RunContext) -> None:
-    from lmcast.evaluate import evaluate
+    from lmcast.forecasting.evaluate import evaluate
 
     log.info("stage: final test evaluation")
     evaluate(
@@ -216,7 +216,7 @@ def _final_test(ctx: RunContext) -> None:
 
 def _other_protocols(ctx: RunContext) -> None:
     """Test the zero-shot and the final model on each of ``protocol.also``."""
-    from lmcast.evaluate import evaluate
+    from lmcast.forecasting.evaluate import evaluate
 
     for c, h in ctx.profile.protocol.extra():
         d = ctx.ws.protocol_dir(c, h)
@@ -267,7 +267,7 @@ STAGES: tuple[Stage, ...] = (
 
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs."""
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     profile = load_profile(cfg.profile)
     model = cfg.model or profile.model
@@ -304,7 +304,7 @@ def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str
     import json
     from dataclasses import asdict
 
-    from lmcast.runinfo import file_sha256
+    from lmcast.core.runinfo import file_sha256
 
     prof = json.dumps(asdict(profile), sort_keys=True, default=str)
     if data is None:
@@ -328,8 +328,8 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
     """
     import time
 
+    from lmcast.core.runinfo import write_json
     from lmcast.errors import LmcastError
-    from lmcast.runinfo import write_json
 
     before = ws.read(ws.fingerprint_file)
     old_outputs = [d for d in ws.stage_dirs if d.exists()]
@@ -358,7 +358,7 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
 
 def arch_for(model: str) -> flopsmod.Architecture:
     """Architecture numbers of a model name, without loading weights
-    (:func:`lmcast.models.architecture_of`)."""
-    from lmcast.models import architecture_of
+    (:func:`lmcast.lm.models.architecture_of`)."""
+    from lmcast.lm.models import architecture_of
 
     return architecture_of(model)

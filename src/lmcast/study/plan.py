@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from lmcast import flops as flopsmod
-from lmcast.study.profiles import Profile
+from lmcast.accounting import flops as flopsmod
+from lmcast.study.profile import Profile
 
 # Tokens per LLMTIME timestep for digit-per-token tokenizers (Qwen2.5, SmolLM2):
 # per variable sign-free "d.dd" = 2 + precision characters plus a separator.

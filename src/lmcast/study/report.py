@@ -45,7 +45,7 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
     """Every forecaster of a ``metrics.json`` (the model, persistence, the ODE oracle, the
     classical references; the zero-shot model of ``base`` when given) with MAE/RMSE overall
     and per variable, MASE, sMAPE and WQL, then the MAE per step ahead."""
-    from lmcast.evaluate import scored_forecasters
+    from lmcast.forecasting.evaluate import scored_forecasters
 
     names = list(result["model"]["original"]["per_variable"])
     head = (
@@ -87,8 +87,8 @@ def per_step_table(
 ) -> list[str]:
     """MAE at a few steps ahead (1, then every quarter of the horizon) for every forecaster
     of a ``metrics.json`` that reports it (and ``base``'s model, labelled ``base_label``)."""
-    from lmcast.evaluate import scored_forecasters
-    from lmcast.metrics import headline_steps
+    from lmcast.compare.metrics import headline_steps
+    from lmcast.forecasting.evaluate import scored_forecasters
 
     steps = headline_steps(result["protocol"]["horizon"])
     rows = [
@@ -108,7 +108,7 @@ def per_step_table(
 
 def _heatmaps(sweep: dict, fig_dir: Path) -> list[Path]:
     """One lr × rank heat-map of validation MAE per precision."""
-    from lmcast.plots import plot_heatmap
+    from lmcast.compare.plots import plot_heatmap
 
     configs = [(r["train_config"], r["val_mae"]) for r in sweep["rows"]]
     lrs = sorted({tc["lr"] for tc, _ in configs})
@@ -169,7 +169,7 @@ class ReportContext:
 
 
 def data_section(ctx: ReportContext) -> list[str]:
-    from lmcast.data import describe, load_dataset
+    from lmcast.core.data import describe, load_dataset
 
     L = ["## Data", ""]
     final_run = ctx.final_run
@@ -269,7 +269,7 @@ def context_section(ctx: ReportContext) -> list[str]:
 
 def _comparison(final: dict, base: dict) -> list[str]:
     """The final model against zero-shot, persistence and the oracle: paired bootstrap table."""
-    from lmcast.metrics import paired_comparison
+    from lmcast.compare.metrics import paired_comparison
 
     rows: list[str] = [""]
     comps = dict(final.get("comparisons", {}))
@@ -384,7 +384,7 @@ def figures_section(ctx: ReportContext) -> list[str]:
 
 
 def flops_section(ctx: ReportContext) -> list[str]:
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     tab = Ledger(ctx.ws.ledger_url).table()
     L = [
@@ -403,7 +403,7 @@ def flops_section(ctx: ReportContext) -> list[str]:
         f"| **total** | | {t['runs']} | **{t['flops']:.4e}** | {t['percent_of_budget']:.4f} |",
         "",
         f"Budget {tab['budget']:.3e} FLOPs; remaining {tab['remaining']:.3e}. Exact total: {t['flops']} FLOPs.",
-        "FLOPs follow the rules in `lmcast.flops` (matmul m·p·(2n−1), backward = 2 × forward).",
+        "FLOPs follow the rules in `lmcast.accounting.flops` (matmul m·p·(2n−1), backward = 2 × forward).",
     ]
 
 
@@ -424,7 +424,7 @@ def write_report(cfg: ReportConfig) -> Path:
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     if not ws.root.is_dir():
         raise LmcastError(f"{ws.root}: no such workspace")
-    from lmcast.runinfo import check_output_file, record_written, write_text
+    from lmcast.core.runinfo import check_output_file, record_written, write_text
 
     out = check_output_file(cfg.out, overwrite=cfg.overwrite) if cfg.out else ws.report_path
     ctx = ReportContext(ws, out)

@@ -3,8 +3,8 @@
 What it is: lmcast enumerates the grid itself (:func:`grid_points`, a fixed
 order) and workers take grid points through the claim table of
 :mod:`lmcast.study.claims`, so no point runs twice even when workers race.
-Each trial trains with :func:`lmcast.train.train` and is scored with
-:func:`lmcast.evaluate.evaluate` on the validation split (forecast MAE in
+Each trial trains with :func:`lmcast.lm.train.train` and is scored with
+:func:`lmcast.forecasting.evaluate.evaluate` on the validation split (forecast MAE in
 original units is the objective; the final validation loss is recorded
 beside it).
 
@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSpec, shared
+from lmcast.core.runinfo import write_json
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
-from lmcast.runinfo import write_json
 from lmcast.study.choice import LOWEST_VAL_LOSS, choose, chosen_row
 from lmcast.study.claims import Claims
 from lmcast.study.workspace import Workspace
@@ -179,8 +179,8 @@ def run_trial(trial: Trial) -> dict:
     """
     import shutil
 
-    from lmcast.evaluate import evaluate
-    from lmcast.train import train
+    from lmcast.forecasting.evaluate import evaluate
+    from lmcast.lm.train import train
 
     out = trial.out
     done = read_record(out)

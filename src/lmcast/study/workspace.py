@@ -2,7 +2,7 @@
 
 Every path a stage writes or a later stage reads is a property here, so no
 module repeats ``"sweep/results.json"``; the default ledger URL comes from the
-one rule in :func:`lmcast.ledger.resolve_url`.
+one rule in :func:`lmcast.accounting.ledger.resolve_url`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmcast.accounting.ledger import default_workspace, resolve_url
+from lmcast.core.runinfo import METRICS_FILE, RECORD_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
-from lmcast.ledger import default_workspace, resolve_url
-from lmcast.runinfo import METRICS_FILE, RECORD_FILE, SUMMARY_FILE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ the way Chronos does over datasets: the geometric mean of each forecaster's MASE
 WQL) divided by seasonal naive's on the same series.
 
 Forecasters: ``zero-shot`` (the model, no adapter), ``adapter:PATH`` (a training run or an
-``lmcast export`` folder), and the classical references of :mod:`lmcast.classical`. The
+``lmcast export`` folder), and the classical references of :mod:`lmcast.compare.classical`. The
 language-model forecasters scale each series on its own (LLMTIME) unless the adapter fixes
 the scale, and reserve then charge their FLOPs on the ledger.
 """
@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from lmcast import classical, metrics
+from lmcast.compare import classical, metrics
 from lmcast.configs import BenchmarkConfig
-from lmcast.data import LongSeries
+from lmcast.core.data import LongSeries
+from lmcast.core.runinfo import write_json, write_text
 from lmcast.errors import LmcastError
 from lmcast.logs import get_logger
-from lmcast.runinfo import write_json, write_text
 
 log = get_logger("benchmark")
 
@@ -101,8 +101,8 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
         LmcastError: a series too short for the horizon plus three context steps, or for
             two seasons of context with a seasonal forecaster.
     """
-    from lmcast.predict import read_series
-    from lmcast.timeaxis import season_of
+    from lmcast.core.timeaxis import season_of
+    from lmcast.forecasting.predict import read_series
 
     ls: LongSeries = read_series(path, cfg)
     keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
@@ -148,8 +148,8 @@ def _lm_forecast(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
     (``loaded`` keeps each forecaster's model between datasets)."""
-    from lmcast.decode import GenerationStats
-    from lmcast.forecaster import Forecaster
+    from lmcast.forecasting.forecaster import Forecaster
+    from lmcast.lm.decode import GenerationStats
 
     if name not in loaded:
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
@@ -283,7 +283,7 @@ def _check_out(out: Path, protocol: dict) -> None:
 
 def run_benchmark(cfg: BenchmarkConfig) -> dict:
     """Run (or resume) the benchmark ``cfg`` describes; write and return the leaderboard."""
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     if cfg.context_steps and cfg.context_steps < 3:  # other ranges: checked in cfg
         raise LmcastError(f"--context-steps must be 0 (all) or >= 3, got {cfg.context_steps}")
@@ -450,7 +450,7 @@ def _per_step_lines(board: dict, horizon: int) -> list[str]:
 def _figure(path: Path, results: list[dict], names: list[str]) -> None:
     """Mean absolute scaled error against steps ahead, every forecaster on one plot
     (averaged over datasets)."""
-    from lmcast.plots import plot_curves
+    from lmcast.compare.plots import plot_curves
 
     series = {}
     for n in names:

@@ -19,17 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lmcast import baselines, classical, metrics
+from lmcast.accounting.ledger import default_workspace
+from lmcast.compare import classical, metrics
+from lmcast.compare import references as baselines
 from lmcast.configs import EvalConfig
-from lmcast.data import Dataset, load_dataset, split_indices
+from lmcast.core.data import Dataset, load_dataset, split_indices
+from lmcast.core.prepare import read_encoding_record, resolve_alpha
+from lmcast.core.runinfo import METRICS_FILE, run_info, write_json, write_text
 from lmcast.errors import DataError, LmcastError
-from lmcast.ledger import default_workspace
 from lmcast.logs import get_logger
-from lmcast.prepare import read_encoding_record, resolve_alpha
-from lmcast.runinfo import METRICS_FILE, run_info, write_json, write_text
 
 if TYPE_CHECKING:
-    from lmcast.decode import Forecast
+    from lmcast.lm.decode import Forecast
 
 log = get_logger("evaluate")
 
@@ -106,7 +107,7 @@ def projected_flops(
     lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig, negative: bool
 ) -> int:
     """An upper bound on the FLOPs forecasting these windows costs (every prompt tokenized)."""
-    from lmcast.decode import projected_generation_flops
+    from lmcast.lm.decode import projected_generation_flops
 
     return projected_generation_flops(
         lm, contexts, cfg.horizon, alpha, precision, cfg.samples, cfg.batch_size, negative
@@ -115,10 +116,10 @@ def projected_flops(
 
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
-    from lmcast.decode import GenerationStats, forecast
-    from lmcast.ledger import Ledger
-    from lmcast.models import load_model
-    from lmcast.runinfo import check_run_folder
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.core.runinfo import check_run_folder
+    from lmcast.lm.decode import GenerationStats, forecast
+    from lmcast.lm.models import load_model
 
     out_dir = (
         Path(cfg.out)
@@ -300,7 +301,7 @@ def _score(
 
 def compare_errors(errors: dict[str, np.ndarray], seed: int = 0) -> dict:
     """The model against every other forecaster in ``errors`` (``{name: (N, V) MAE}``):
-    :func:`lmcast.metrics.paired_comparison` of the per-trajectory MAE (mean over variables)."""
+    :func:`lmcast.compare.metrics.paired_comparison` of the per-trajectory MAE (mean over variables)."""
     mine = errors["model"].mean(axis=1)
     return {
         name: metrics.paired_comparison(mine, e.mean(axis=1), seed=seed)
@@ -335,7 +336,7 @@ def _per_trajectory_rows(r: EvalResult) -> list[dict]:
 
 
 def _write_figures(r: EvalResult) -> None:
-    from lmcast import plots
+    from lmcast.compare import plots
 
     fig_dir = r.out / "figures"
     band = r.forecast.quantiles((0.1, 0.9)) if r.cfg.samples > 1 else None

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmcast.core.runinfo import mask_secrets
 from lmcast.errors import BudgetExceededError, LmcastError
-from lmcast.runinfo import mask_secrets
 
 DEFAULT_BUDGET = 1e17
 LEASE_SECONDS = 3600.0
@@ -104,7 +104,7 @@ class Ledger:
     def __init__(self, url: str | None = None, budget: float | None = None) -> None:
         import sqlalchemy as sa
 
-        from lmcast.database import create_tables, open_engine
+        from lmcast.accounting.database import create_tables, open_engine
 
         self.url = resolve_url(url)
         self.shown_url = mask_secrets(self.url)  # what messages and outputs show

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lmcast.core.runinfo import mask_secrets
 from lmcast.errors import LmcastError
-from lmcast.runinfo import mask_secrets
 
 
 def open_engine(url: str, what: str, make_folder: bool = False) -> Any:

@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from lmcast import flops as flopsmod
+from lmcast.accounting import flops as flopsmod
 from lmcast.configs import TrainConfig
-from lmcast.data import load_dataset
+from lmcast.core.data import load_dataset
+from lmcast.core.prepare import build_meta, write_encoding_record
+from lmcast.core.runinfo import SUMMARY_FILE, run_info, write_json
+from lmcast.core.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.logs import get_logger
-from lmcast.prepare import build_meta, write_encoding_record
-from lmcast.runinfo import SUMMARY_FILE, run_info, write_json
-from lmcast.windows import batch_order, make_windows
 
 log = get_logger("train")
 
@@ -110,7 +110,7 @@ class LossModule:
 
 def use_bf16(setting: str, device_type: str) -> bool:
     """Whether to autocast to bfloat16 for this setting and device."""
-    from lmcast.models import cpu_has_fast_bf16
+    from lmcast.lm.models import cpu_has_fast_bf16
 
     if setting == "no":
         return False
@@ -207,8 +207,8 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError("--init-from starts a new run; --resume continues this run's own")
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
         raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
-    from lmcast.models import check_device
-    from lmcast.runinfo import check_run_folder
+    from lmcast.core.runinfo import check_run_folder
+    from lmcast.lm.models import check_device
 
     check_device(cfg.device)
     check_run_folder(cfg.out, overwrite=cfg.overwrite)
@@ -400,8 +400,8 @@ def setup(cfg: TrainConfig) -> Setup:
     import torch
     from accelerate import Accelerator
 
-    from lmcast import encoding
-    from lmcast.models import llmtime_token_ids, load_model
+    from lmcast.core import encoding
+    from lmcast.lm.models import llmtime_token_ids, load_model
 
     accelerator = Accelerator(
         cpu=cfg.device == "cpu",
@@ -455,9 +455,9 @@ def micro_batch(
     cfg: TrainConfig, arch: Any, head_vocab: int | None, bf16: bool, device: Any
 ) -> int:
     """Sequences per forward/backward pass: ``--batch-size``, or fewer when that many
-    would not fit in the device's memory (:mod:`lmcast.memory`). The optimizer's batch
+    would not fit in the device's memory (:mod:`lmcast.lm.memory`). The optimizer's batch
     stays as configured: the pieces' gradients accumulate before the step."""
-    from lmcast import memory
+    from lmcast.lm import memory
 
     per_seq = memory.training_bytes(arch, cfg.context_length, head_vocab, 2 if bf16 else 4)
     micro = memory.fit_batch(cfg.batch_size, per_seq, device, what="training window")
@@ -494,7 +494,7 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     if source is not None:  # a new run grown from another: its own history starts here
         return TrainState(step=state["step"], used=state["flops"], inherited=state["flops"])
     if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
-        from lmcast.runinfo import write_text
+        from lmcast.core.runinfo import write_text
 
         rows = "".join(json.dumps(r) + "\n" for r in state["history"])
         write_text(s.out / "metrics.jsonl", rows)
@@ -810,7 +810,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     resume, :func:`setup`, :func:`resume_state`, :func:`allotment`,
     :func:`open_run`, the first validation, :func:`training_loop`, :func:`finish`.
     """
-    from lmcast.ledger import Ledger
+    from lmcast.accounting.ledger import Ledger
 
     check_config(cfg)
     ckpt = checkpoint_to_resume(cfg)
@@ -850,7 +850,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _plot_losses(out: Path, history: list[dict]) -> None:
-    from lmcast.plots import plot_curves
+    from lmcast.compare.plots import plot_curves
 
     tr = [(r["step"], r["loss"]) for r in history if r.get("loss") is not None]
     va = [(r["step"], r["val_loss"]) for r in history if r.get("val_loss") is not None]

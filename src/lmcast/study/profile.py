@@ -18,7 +18,7 @@ from typing import Any
 
 from lmcast.errors import LmcastError
 
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 # Keys that took the name of the config field they set (evaluate's --trajectories, …).
 RENAMED = {
     "protocol.test_trajectories": "protocol.trajectories",
@@ -32,7 +32,7 @@ def _count(default: Any = dataclasses.MISSING, minimum: int = 1) -> Any:
 
 @dataclass(frozen=True)
 class SimulateSpec:
-    """``data.simulate``: arguments of :func:`lmcast.lotka_volterra.simulate_file`."""
+    """``data.simulate``: arguments of :func:`lmcast.core.lotka_volterra.simulate_file`."""
 
     n: int = _count()
     steps: int = _count(minimum=2)
@@ -89,7 +89,7 @@ class ProtocolSpec:
 
     def references(self) -> str:
         """``baselines``: the classical forecasters the final model is tested against
-        (``lmcast.classical`` names), as ``evaluate --baselines`` takes them."""
+        (``lmcast.compare.classical`` names), as ``evaluate --baselines`` takes them."""
         return ",".join(self.baselines or [])
 
 
@@ -172,7 +172,7 @@ def profile_path(name: str) -> Path:
 
 
 def load_profile(name: str) -> Profile:
-    """Read and validate a profile by name (``quick``, ``seed``) or YAML path."""
+    """Read and validate a profile by name (``quick``, ``cpu``, ``gpu``, ``seed``) or YAML path."""
     import yaml
 
     path = profile_path(name)
@@ -227,7 +227,7 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
         if not 0 < values["final"].decay_fraction <= 1:
             raise LmcastError(f"profile {source}: final.decay_fraction must be in (0, 1]")
     if cls is ProtocolSpec:
-        from lmcast.classical import check_names
+        from lmcast.compare.classical import check_names
 
         try:
             check_names(values.get("baselines") or [])

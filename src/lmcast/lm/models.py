@@ -2,8 +2,8 @@
 
 Here: resolving a model name, loading model + tokenizer (+ a LoRA adapter),
 the decoder/head split of a (PEFT-wrapped) causal LM, and the LLMTIME token
-filter (the token ids LLMTIME text can contain). :mod:`lmcast.train` and
-:mod:`lmcast.decode` import torch/transformers/peft too, for training and
+filter (the token ids LLMTIME text can contain). :mod:`lmcast.lm.train` and
+:mod:`lmcast.lm.decode` import torch/transformers/peft too, for training and
 decoding themselves.
 
 Names a user can give:
@@ -31,8 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmcast.accounting.flops import (
+    Architecture,
+    LoraSpec,
+    arch_from_hf_config,
+    resolve_architecture,
+)
 from lmcast.errors import LmcastError, ModelNotFoundError
-from lmcast.flops import Architecture, LoraSpec, arch_from_hf_config, resolve_architecture
 from lmcast.logs import get_logger
 
 log = get_logger("models")
@@ -484,14 +489,26 @@ def llmtime_token_ids(tokenizer: Any, extra: Any = ()) -> list[int]:
     """The LLMTIME token filter: every token made of ``0-9 . , ; -``, EOS, and the ids in ``extra``.
 
     Training scores only these tokens (a restricted head); constrained decoding
-    derives its automaton from the same alphabet (:mod:`lmcast.grammar`).
+    derives its automaton from the same alphabet (:mod:`lmcast.core.grammar`).
     """
     import numpy as np
 
-    from lmcast.grammar import alphabet_token_ids
+    from lmcast.core.grammar import alphabet_token_ids
 
     ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
     ids.add(int(tokenizer.eos_token_id))
     for arr in extra:
         ids.update(int(t) for t in np.unique(arr))
     return sorted(ids)
+
+
+def machine_name(device: str = "cpu") -> str:
+    """The machine a measurement ran on, in words: the GPU's name on CUDA, else the CPU's
+    model name (``/proc/cpuinfo``) and core count, e.g. ``"AMD EPYC, 2 cores"``."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    from lmcast.core.runinfo import cpu_name
+
+    return cpu_name()

@@ -256,8 +256,8 @@ class Forecaster:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.models import load_model
-        from lmcast.prepare import read_encoding_record
+        from lmcast.core.prepare import read_encoding_record
+        from lmcast.lm.models import load_model
 
         enc, variables = None, ()
         if adapter is not None:
@@ -278,7 +278,7 @@ class Forecaster:
     def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
         """One scale per context (``(C_i, V)`` arrays).
 
-        ``scale``: ``"series"`` — each series its own (:func:`lmcast.encoding.auto_alpha`
+        ``scale``: ``"series"`` — each series its own (:func:`lmcast.core.encoding.auto_alpha`
         of its values, as LLMTIME does); ``"adapter"`` — the adapter's training scale for
         all; a positive number for all; or a sequence of one positive number per series.
 
@@ -286,7 +286,7 @@ class Forecaster:
             LmcastError: ``"adapter"`` without an adapter's encoding, an unknown word, or
                 numbers that are not positive and finite or not one per series.
         """
-        from lmcast import encoding
+        from lmcast.core import encoding
 
         n = len(contexts)
         if isinstance(scale, str):
@@ -305,7 +305,7 @@ class Forecaster:
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
         """The most steps the model's context window holds after this context's prompt
         (each step bounded by the grammar's longest: one token per character at most)."""
-        from lmcast.decode import grammar_for, llmtime_prompts
+        from lmcast.lm.decode import grammar_for, llmtime_prompts
 
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
         (prompt,) = llmtime_prompts([context], alpha, self.precision)
@@ -324,7 +324,7 @@ class Forecaster:
             LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
                 below 1, a bad ``scale``, or a horizon the context window cannot hold.
         """
-        from lmcast.prepare import MAX_SCALED
+        from lmcast.core.prepare import MAX_SCALED
 
         if isinstance(context, Request):
             return context
@@ -334,7 +334,7 @@ class Forecaster:
         alphas = self.alphas(ctx, scale)
         for i, (c, a) in enumerate(zip(ctx, alphas, strict=True)):
             scaled = float(np.abs(c).max()) / a
-            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.prepare)
+            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.core.prepare)
                 raise LmcastError(
                     f"series {i}: values scaled by alpha {a:g} need {len(str(int(scaled)))} "
                     f"integer digits (at most {MAX_SCALED:.0e}: this scale does not suit it)"
@@ -357,9 +357,9 @@ class Forecaster:
         scale: Scale = "series",
     ) -> int:
         """An upper bound on the FLOPs :meth:`predict` charges for these arguments (every
-        series tokenized; see :func:`lmcast.decode.projected_generation_flops`). ``context``
+        series tokenized; see :func:`lmcast.lm.decode.projected_generation_flops`). ``context``
         may be a :class:`Request` from :meth:`checked`."""
-        from lmcast.decode import projected_generation_flops
+        from lmcast.lm.decode import projected_generation_flops
 
         req = self.checked(context, horizon, samples, scale)
         return projected_generation_flops(
@@ -398,7 +398,7 @@ class Forecaster:
             samples: K sample paths per series; 1 is greedy decoding.
             quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
             batch_size: most sequences decoded together (lowered to fit memory).
-            stats: a :class:`~lmcast.decode.GenerationStats` filled batch by batch.
+            stats: a :class:`~lmcast.lm.decode.GenerationStats` filled batch by batch.
             flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
                 batch starts that could exceed it.
             scale: how each series is scaled (:meth:`alphas`); by default on its own.
@@ -407,7 +407,7 @@ class Forecaster:
             LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
             BudgetExceededError: a batch could exceed ``flop_limit``.
         """
-        from lmcast.decode import forecast
+        from lmcast.lm.decode import forecast
 
         req = self.checked(context, horizon, samples, scale)
         levels = check_quantiles(quantiles)
@@ -434,7 +434,7 @@ class Forecaster:
 
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:
     """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing
-    (:func:`lmcast.timeaxis.continue_numeric`)."""
-    from lmcast.timeaxis import continue_numeric
+    (:func:`lmcast.core.timeaxis.continue_numeric`)."""
+    from lmcast.core.timeaxis import continue_numeric
 
     return continue_numeric(times, horizon)

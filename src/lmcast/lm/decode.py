@@ -2,7 +2,7 @@
 
 The prompt is the LLMTIME text of the context window followed by ``;``.
 Prompts are left-padded into batches; each step masks the logits to the tokens
-:class:`~lmcast.grammar.TokenAutomaton` allows in each sequence's state, so
+:class:`~lmcast.core.grammar.TokenAutomaton` allows in each sequence's state, so
 every forecast parses, and a batch stops as soon as every sequence has
 completed ``horizon`` steps.
 
@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from lmcast import encoding, flops, prefix_attention
-from lmcast.grammar import Grammar, TokenAutomaton
+from lmcast.accounting import flops
+from lmcast.core import encoding
+from lmcast.core.grammar import Grammar, TokenAutomaton
+from lmcast.lm import prefix_attention
+from lmcast.lm.models import LoadedModel, decoder_and_head
 from lmcast.logs import get_logger
-from lmcast.models import LoadedModel, decoder_and_head
 
 log = get_logger("forecast")
 
@@ -226,11 +228,11 @@ def generate_texts(
 
     The samples of one prompt share its prefill: the prompt runs through the model once
     (the ledger charges the prefill once). With ``shared_attention`` (the default; used
-    where :func:`lmcast.prefix_attention.supported` and a batch's prompts have equal sample
+    where :func:`lmcast.lm.prefix_attention.supported` and a batch's prompts have equal sample
     counts) its keys and values then stay one copy that all its samples attend to
-    (:mod:`lmcast.prefix_attention`); otherwise they are copied to each sample's row of a
+    (:mod:`lmcast.lm.prefix_attention`); otherwise they are copied to each sample's row of a
     static cache. ``batch_size`` bounds the rows decoded together; it is lowered further
-    so the batch's KV caches fit in memory (:mod:`lmcast.memory`). With ``jump_forward``,
+    so the batch's KV caches fit in memory (:mod:`lmcast.lm.memory`). With ``jump_forward``,
     a token the grammar forces (``,`` ``;`` or ``.`` where nothing else may follow) is not
     chosen by a pass of its own when every live row of the batch is forced: it is fed
     together with the chosen token (two tokens in one pass). Greedy texts are the same
@@ -246,7 +248,7 @@ def generate_texts(
     """
     from tqdm.auto import tqdm
 
-    from lmcast import memory
+    from lmcast.lm import memory
 
     tab = grammar_tables(lm, grammar)
     tok = lm.tokenizer
@@ -469,7 +471,7 @@ class StaticDecode:
 class SharedPrefixDecode:
     """Decoding the same number of samples per prompt (``expand`` ``(B,)``: each row's
     prompt, rows of a prompt adjacent) with the prompt's KV kept once
-    (:mod:`lmcast.prefix_attention`): each pass attends to the ``P`` prompt keys plus the
+    (:mod:`lmcast.lm.prefix_attention`): each pass attends to the ``P`` prompt keys plus the
     row's generated tokens, and only those are charged."""
 
     def __init__(

@@ -158,7 +158,7 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
     """
     import math
 
-    from lmcast import resources
+    from lmcast.core import resources
     from lmcast.errors import DataError
 
     if not math.isfinite(t_max):
@@ -195,9 +195,9 @@ def simulate_file(
         DataError: ``n < 1``, ``steps < 2`` or ``t_max`` not positive.
         LmcastError: ``out`` exists and lmcast did not write it (without ``overwrite``).
     """
-    from lmcast.data import Dataset, save_dataset
+    from lmcast.core.data import Dataset, save_dataset
+    from lmcast.core.runinfo import check_output_file
     from lmcast.errors import DataError
-    from lmcast.runinfo import check_output_file
 
     check_output_file(out, overwrite=overwrite)
 
@@ -210,7 +210,7 @@ def simulate_file(
         time,
         params=params.stack(),
         attrs={
-            "generator": "lmcast.lotka_volterra",
+            "generator": "lmcast.core.lotka_volterra",
             "seed": seed,
             "param_names": list(PARAM_NAMES),
             "param_distribution": json.dumps(

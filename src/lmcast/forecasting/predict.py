@@ -1,8 +1,8 @@
-"""``lmcast forecast``: forecasts of one's own series (``lmcast export`` is :mod:`lmcast.export`).
+"""``lmcast forecast``: forecasts of one's own series (``lmcast export`` is :mod:`lmcast.forecasting.export`).
 
 :func:`forecast_series` reads an HDF5 file or a CSV (long, Nixtla or wide layout,
 numeric or date times, series of any lengths), forecasts past the end of each series with a
-:class:`~lmcast.forecaster.Forecaster`, charges the ledger, and writes a
+:class:`~lmcast.forecasting.forecaster.Forecaster`, charges the ledger, and writes a
 long-format CSV plus one figure per series (with ``--baselines``, the classical
 references' rows and lines beside the model's).
 """
@@ -20,27 +20,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmcast import classical
+from lmcast.compare import classical
 from lmcast.configs import CsvInput, ForecastConfig
 from lmcast.errors import DataError, LmcastError
-from lmcast.forecaster import check_quantiles, forecast_times
+from lmcast.forecasting.forecaster import check_quantiles, forecast_times
 from lmcast.logs import get_logger
 
 if TYPE_CHECKING:
-    from lmcast.data import LongSeries
+    from lmcast.core.data import LongSeries
 
 log = get_logger("predict")
 
 
 def read_series(path: str | os.PathLike, csv: CsvInput | None = None) -> LongSeries:
-    """Every series of an HDF5 file or a CSV (any layout :func:`lmcast.data.read_long_csv`
-    reads, as ``csv`` says) as :class:`~lmcast.data.LongSeries`.
+    """Every series of an HDF5 file or a CSV (any layout :func:`lmcast.core.data.read_long_csv`
+    reads, as ``csv`` says) as :class:`~lmcast.core.data.LongSeries`.
 
     Raises:
         DataError: unreadable data.
     """
-    from lmcast.data import LongSeries, load_dataset, read_long_csv
-    from lmcast.timeaxis import Axis
+    from lmcast.core.data import LongSeries, load_dataset, read_long_csv
+    from lmcast.core.timeaxis import Axis
 
     path = Path(path)
     if path.suffix.lower() == ".csv":
@@ -73,7 +73,7 @@ def load_series(cfg: ForecastConfig) -> LongSeries:
     Raises:
         DataError: unreadable data, an unknown ``--series``.
     """
-    from lmcast.timeaxis import Axis
+    from lmcast.core.timeaxis import Axis
 
     ls = read_series(cfg.data, cfg)
     keep = list(range(len(ls.ids)))
@@ -102,7 +102,7 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     """The CSV path and the figure folder, refused before any work if they cannot be written,
     would replace an input, or would replace a file lmcast did not write (without
     ``--overwrite``)."""
-    from lmcast.runinfo import check_output_file, check_owned_folder
+    from lmcast.core.runinfo import check_output_file, check_owned_folder
 
     out = check_output_file(cfg.out, inputs=(cfg.data,), overwrite=cfg.overwrite)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
@@ -119,8 +119,8 @@ def _csv_text(rows: list[dict]) -> str:
 
 def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) -> None:
     """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
-    (:func:`~lmcast.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
-    from lmcast.runinfo import fill_owned_folder
+    (:func:`~lmcast.core.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
+    from lmcast.core.runinfo import fill_owned_folder
 
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
     lo, hi = pred.quantiles[0], pred.quantiles[-1]
@@ -151,7 +151,7 @@ def figure_names(ids: list[str]) -> list[str]:
 
 
 def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band, refs) -> None:
-    from lmcast.plots import plot_forecast
+    from lmcast.compare.plots import plot_forecast
 
     lo, hi = bands
     for i, (sid, name) in enumerate(zip(ids, figure_names(ids), strict=True)):
@@ -175,11 +175,11 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         ``{"out", "figures", "series", "filled", "rows", "flops", "alphas" (per series id),
         "precision"}``.
     """
-    from lmcast.decode import GenerationStats
-    from lmcast.forecaster import Forecaster, as_contexts
-    from lmcast.ledger import Ledger
-    from lmcast.runinfo import record_written, write_text
-    from lmcast.timeaxis import season_of
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.core.runinfo import record_written, write_text
+    from lmcast.core.timeaxis import season_of
+    from lmcast.forecasting.forecaster import Forecaster, as_contexts
+    from lmcast.lm.decode import GenerationStats
 
     levels = check_quantiles(_parse_levels(cfg.quantiles))  # ranges: checked in cfg
     out, figs = _check_outputs(cfg)
@@ -253,7 +253,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
 def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
     """The CSV rows of one classical reference: its point forecast as the median column and
     its interval ends as the quantile columns (same layout as the model's rows)."""
-    from lmcast.forecaster import short_number, time_cell
+    from lmcast.forecasting.forecaster import short_number, time_cell
 
     rows = []
     for i, sid in enumerate(ids):

@@ -155,12 +155,12 @@ def validate(
 
 def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` atomically (temp file, then rename), note it as lmcast's
-    (:func:`~lmcast.runinfo.record_written`) and return the path. Callers refuse
+    (:func:`~lmcast.core.runinfo.record_written`) and return the path. Callers refuse
     outputs that would replace an input or a user's file first
-    (:func:`~lmcast.runinfo.check_output_file`)."""
+    (:func:`~lmcast.core.runinfo.check_output_file`)."""
     import h5py
 
-    from lmcast.runinfo import check_output, record_written
+    from lmcast.core.runinfo import check_output, record_written
 
     path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +244,7 @@ class LongSeries:
         times: N arrays ``(T_i,)`` of sample times, increasing (dates: step numbers).
         values: N arrays ``(T_i, V)``, gaps and empty cells filled.
         variables: V variable (column) names.
-        axes: N :class:`~lmcast.timeaxis.Axis` (dates and their frequency, if any).
+        axes: N :class:`~lmcast.core.timeaxis.Axis` (dates and their frequency, if any).
         filled: N counts of time steps that were missing or had an empty cell, filled by
             linear interpolation.
         layout: ``"long"`` (``id,t,vars…``), ``"nixtla"`` (``unique_id,ds,y``) or
@@ -317,7 +317,7 @@ def read_long_csv(
     * ``wide``: a time column (``time_column`` or ``ds``/``date``/``time``/``timestamp``)
       and one column per series; one variable ``y``.
 
-    Times are numbers or ISO dates/datetimes (:mod:`lmcast.timeaxis`): each series must lie
+    Times are numbers or ISO dates/datetimes (:mod:`lmcast.core.timeaxis`): each series must lie
     on a regular grid (a frequency is inferred for dates); missing grid points and empty
     or ``NA`` cells are filled by linear interpolation and counted in ``filled``, or refused
     with ``missing="error"``. A UTF-8 byte-order mark is accepted.
@@ -329,8 +329,8 @@ def read_long_csv(
             ``missing="error"``. ``lmcast forecast``, ``lmcast benchmark`` and ``lmcast
             data import`` all read CSV through here.
     """
+    from lmcast.core.timeaxis import Axis, parse_times, regular_axis
     from lmcast.errors import LmcastError
-    from lmcast.timeaxis import Axis, parse_times, regular_axis
 
     csv_path = Path(csv_path)
     if not csv_path.is_file():
@@ -446,7 +446,7 @@ def import_csv(
                 f"{ref_times.size}: all series must have equal length",
             )
         if first.stamps is not None and not np.array_equal(axis.stamps, first.stamps):
-            from lmcast.timeaxis import format_stamps
+            from lmcast.core.timeaxis import format_stamps
 
             raise _fail(
                 csv_path,
@@ -460,7 +460,7 @@ def import_csv(
             )
     attrs = {"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)}
     if first.stamps is not None:  # dates (every series on the same ones) and their frequency
-        from lmcast.timeaxis import format_stamps
+        from lmcast.core.timeaxis import format_stamps
 
         attrs["time_stamps"] = format_stamps(first.stamps)
         attrs["time_freq"] = first.freq

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lmcast import __version__
+from lmcast.core.version import package_version
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
@@ -52,13 +52,8 @@ def mask_secrets(obj: Any) -> Any:
     return obj
 
 
-def machine_name(device: str = "cpu") -> str:
-    """The machine a measurement ran on, in words: the GPU's name on CUDA, else the CPU's
-    model name (``/proc/cpuinfo``) and core count, e.g. ``"AMD EPYC, 2 cores"``."""
-    if str(device).startswith("cuda"):
-        import torch
-
-        return torch.cuda.get_device_name(torch.device(device))
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``) and core count, e.g. ``"AMD EPYC, 2 cores"``."""
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -90,7 +85,7 @@ def run_info(config: dict, seed: int | None, kind: str) -> dict:
         "config": config,
         "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "seed": seed,
-        "lmcast_version": __version__,
+        "lmcast_version": package_version(),
         "versions": package_versions(),
         "git_commit": git_commit(),
         "python": platform.python_version(),

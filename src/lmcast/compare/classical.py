@@ -9,7 +9,7 @@
   reference for predator–prey data.
 
 Every forecaster returns a point forecast (the model's mean) and the quantiles
-:data:`lmcast.metrics.WQL_QUANTILES` (from the model's prediction intervals), so the
+:data:`lmcast.compare.metrics.WQL_QUANTILES` (from the model's prediction intervals), so the
 same metrics score it as the language model. A fit that raises or returns non-finite
 values falls back to the last value (persistence) for that series and is counted in
 ``failed``, never dropped.
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmcast.compare.metrics import WQL_QUANTILES
 from lmcast.errors import LmcastError
-from lmcast.metrics import WQL_QUANTILES
 
 # name → (label in tables, what it is)
 CLASSICAL: dict[str, tuple[str, str]] = {
@@ -101,7 +101,7 @@ class ClassicalForecast:
     Attributes:
         name: the forecaster (``ets``, ``var``, …).
         point: ``(N, H, V)`` point forecasts (the model's mean).
-        quantiles: ``(Q, N, H, V)`` at :data:`lmcast.metrics.WQL_QUANTILES`.
+        quantiles: ``(Q, N, H, V)`` at :data:`lmcast.compare.metrics.WQL_QUANTILES`.
         failed: ``(N,)`` series whose fit failed and were forecast by persistence.
         seconds: wall time of all fits.
     """

@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from lmcast.configs import ExportConfig
+from lmcast.core.runinfo import METRICS_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
-from lmcast.forecaster import EXPORT_FILE
+from lmcast.forecasting.forecaster import EXPORT_FILE
 from lmcast.logs import get_logger
-from lmcast.runinfo import METRICS_FILE, SUMMARY_FILE
 
 log = get_logger("export")
 
@@ -29,8 +29,8 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.prepare import read_encoding_record
-    from lmcast.runinfo import write_json, write_text
+    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.runinfo import write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
     adapter = run / "adapter"
@@ -67,7 +67,7 @@ def export_run(cfg: ExportConfig) -> Path:
 def _export_meta(run: Path, info: dict, tcfg: dict) -> dict:
     """``lmcast_export.json``'s content; malformed optional parts (test metrics, the FLOP
     count) are left out rather than trusted."""
-    from lmcast.models import model_revision
+    from lmcast.lm.models import model_revision
 
     test = _read_json(run / "test" / METRICS_FILE)
     summary = _read_json(run / SUMMARY_FILE)
@@ -104,7 +104,7 @@ def _variables(data: str | None) -> list[str]:
     if not data:
         return []
     try:
-        from lmcast.data import load_dataset
+        from lmcast.core.data import load_dataset
 
         return list(load_dataset(data).variables)
     except (LmcastError, OSError):
@@ -114,7 +114,7 @@ def _variables(data: str | None) -> list[str]:
 def model_card(meta: dict, enc: dict) -> str:
     """The export's ``README.md``: the Hub's YAML header, what the forecaster is, how it was
     made, how well it does. Text from run metadata is HTML-escaped (no raw markup)."""
-    from lmcast.models import license_of
+    from lmcast.lm.models import license_of
 
     t, e = meta["training"], _esc
     license_ = license_of(str(meta["base_model"]))

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lmcast import encoding
-from lmcast.data import SPLITS, Dataset, load_dataset, split_indices
+from lmcast.core import encoding
+from lmcast.core.data import SPLITS, Dataset, load_dataset, split_indices
+from lmcast.core.runinfo import file_sha256
 from lmcast.errors import DataError, LmcastError
-from lmcast.runinfo import file_sha256
 
 MAX_PRECISION = 8
 
@@ -95,7 +95,7 @@ def prepare(
     Validation happens before anything is written; files are written to
     temporary names and renamed, so a failure leaves no partial output.
     """
-    from lmcast.runinfo import check_output_files, record_written
+    from lmcast.core.runinfo import check_output_files, record_written
 
     check_precision(precision)
     names = (*(f"{split}_texts.txt" for split in SPLITS), "meta.json")
@@ -123,7 +123,7 @@ ENCODING_FILE = "encoding.json"
 
 def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
     """Write ``encoding.json`` (from :func:`build_meta`'s content) into a run folder."""
-    from lmcast.runinfo import write_json
+    from lmcast.core.runinfo import write_json
 
     keys = ("alpha", "alpha_rule", "precision", "split_seed", "source_sha256")
     return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys})

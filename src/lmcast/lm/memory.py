@@ -17,11 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmcast.accounting.flops import Architecture
+from lmcast.core import resources
+from lmcast.core.resources import MEMORY_SHARE
 from lmcast.errors import LmcastError
-from lmcast.flops import Architecture
-from lmcast.resources import MEMORY_SHARE, free_bytes
 
-__all__ = ["MEMORY_SHARE", "free_bytes"]  # re-exported: the callers' one import
+__all__ = ["MEMORY_SHARE", "free_bytes"]  # the callers' one import
+
+
+def free_bytes(device: Any = "cpu") -> int:
+    """Free memory of ``device`` in bytes: CUDA's ``mem_get_info``, else the host's available
+    RAM (:func:`lmcast.core.resources.free_bytes`); ``LMCAST_MEMORY_LIMIT`` overrides both."""
+    dev = str(device)
+    if dev.startswith("cuda") and resources.memory_override() is None:
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(torch.device(dev))
+        return int(free)
+    return resources.free_bytes("cpu")
 
 
 def kv_cache_bytes(arch: Architecture, cache_len: int, elem_bytes: int = 4) -> int:

@@ -1,0 +1,35 @@
+"""The house's map beyond import-linter's contracts (``make lint``): few top-level rooms,
+and no module below the package root imports the root (the one upward arrow there was)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import lmcast
+
+SRC = Path(lmcast.__file__).resolve().parent
+
+
+def test_the_top_level_holds_at_most_twelve_entries():
+    entries = [p.name for p in SRC.iterdir() if p.name != "__pycache__"]
+    assert len(entries) <= 12, sorted(entries)
+
+
+def test_no_module_imports_the_package_root():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path == SRC / "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "lmcast" and node.level == 0:
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+            if isinstance(node, ast.Import) and any(a.name == "lmcast" for a in node.names):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_version_comes_from_the_installed_metadata():
+    from importlib import metadata
+
+    assert lmcast.__version__ == metadata.version("lmcast")
