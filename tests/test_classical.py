@@ -141,7 +141,7 @@ def test_a_failed_fit_is_persistence_and_counted():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: classical.check_names("ets,lstm"), "unknown reference forecaster 'lstm'"),
+        (lambda: classical.check_names(["ets", "lstm"]), "unknown reference forecaster 'lstm'"),
         (lambda: classical.forecast("var", [np.ones((20, 1))], 3), "at least 2 variables"),
         (lambda: classical.forecast("snaive", [np.ones((10, 1))], 3, 12), "two seasons"),
         (lambda: classical.forecast("ets", [np.ones((2, 1))], 3), "too short"),

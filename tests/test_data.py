@@ -273,7 +273,7 @@ def test_bad_prepare_values_and_malformed_files_one_line(tmp_path, lv_file, run_
     out = tmp_path / "p"
     for args, needle in (
         (["--alpha", "1e-310"], "more digits than a number in the text may hold"),
-        (["--split", "nan,0,1"], "split fractions must be three non-negative numbers"),
+        (["--split", "nan,0,1"], "--split must be three fractions in [0, 1] summing to 1"),
         (["--split-seed", "-1"], "--split-seed must be >= 0"),
     ):
         code, _, err = run_cli("data", "prepare", "--data", lv_file, "--out", out, *args)

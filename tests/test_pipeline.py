@@ -336,7 +336,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     prof = _profile(tmp_path, tiny_dir)
     raw = yaml.safe_load(prof.read_text())
     raw["final"].update(grow=True, decay_fraction=0.5)
-    raw["recipe"] = {"target_modules": "q_proj,k_proj,v_proj,o_proj", "warmup_steps": 1}
+    raw["recipe"] = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "warmup_steps": 1}
     prof.write_text(yaml.safe_dump(raw))
     ws = tmp_path / "ws2"
     code, _out, err = run_cli(
@@ -356,7 +356,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     assert (
         final["target_modules"]
         == trial["config"]["target_modules"]
-        == "q_proj,k_proj,v_proj,o_proj"
+        == ["q_proj", "k_proj", "v_proj", "o_proj"]
     )
     summary = json.loads((ws / "final" / "summary.json").read_text())
     (row,) = [

@@ -47,7 +47,7 @@ def _broken(kind: str) -> tuple[object, str]:
         return prof, "protocol.test_trajectories is now protocol.trajectories"
     if kind == "unknown-reference":
         prof["protocol"]["baselines"] = ["ets", "lstm"]
-        return prof, "protocol.baselines: unknown reference forecaster 'lstm'"
+        return prof, "protocol.baselines: --baselines: unknown reference forecaster 'lstm'"
     raise AssertionError(kind)
 
 
@@ -163,8 +163,12 @@ def test_workspace_owns_stage_paths(tmp_path, monkeypatch):
 
 def test_the_study_api_takes_typed_values_and_only_the_cli_parses_strings():
     """`run_sweep`/`run_context_study` take a grid dict and a list of lengths; strings are
-    the CLI's (`parse_grid`, `parse_lengths`), which give the same typed values."""
-    from lmcast.cli.study import parse_grid, parse_lengths
+    the CLI's (`parse_grid`, the options' own list parsing), which give the same typed
+    values; a config given a comma string instead of a list refuses it in one line."""
+    from lmcast.cli import build_parser
+    from lmcast.cli.args import config_from_args
+    from lmcast.cli.study import parse_grid
+    from lmcast.configs import ContextStudyConfig, TrainConfig
     from lmcast.errors import LmcastError
     from lmcast.study.context import check_lengths
     from lmcast.study.sweep import check_grid
@@ -173,7 +177,23 @@ def test_the_study_api_takes_typed_values_and_only_the_cli_parses_strings():
     assert typed == {"lr": [1e-3, 3e-3], "rank": [4, 8]}
     assert isinstance(typed["rank"][0], int)
     assert parse_grid(["lr=0.003,1e-3", "rank=8,4"]) == typed
-    assert check_lengths([512, 256, 512]) == parse_lengths("512,256") == [256, 512]
+    args = build_parser().parse_args(
+        [
+            "context-study",
+            "--data",
+            "x.h5",
+            "--context-lengths",
+            "512,256",
+            "--context-lengths",
+            "512",
+        ]
+    )
+    from_cli = config_from_args(ContextStudyConfig, args).context_lengths
+    from_api = ContextStudyConfig(data="x.h5", context_lengths=[512, 256, 512]).context_lengths
+    assert from_cli == from_api == (256, 512)
+    assert check_lengths([512, 256, 512]) == [256, 512]
+    with pytest.raises(LmcastError, match="--target-modules must be a list"):
+        TrainConfig(data="x.h5", out="o", target_modules="q_proj,v_proj")
     for bad in ({}, {"depth": [1]}, {"lr": []}, {"rank": [2.5]}, {"lr": ["1e-3"]}):
         with pytest.raises(LmcastError):
             check_grid(bad)

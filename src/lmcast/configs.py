@@ -14,6 +14,7 @@ is built from a profile (``lmcast.study.pipeline``) or a trial spec
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -60,13 +61,121 @@ def check_ranges(cfg: Any) -> None:
             raise LmcastError(f"{flag} must be <= {hi:g}, got {v}")
 
 
+def check_lists(cfg: Any) -> None:
+    """Refuse, in one line naming the flag, a list-valued field given as one string or with
+    an item of the wrong type (the CLI and the profile loader fill them as lists; a comma
+    string is split at the edge, never below it), and an empty list where ``nonempty``."""
+    for f in fields(cfg):
+        item = f.metadata.get("items")
+        v = getattr(cfg, f.name)
+        if item is None or v is None:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(v, str) or not isinstance(v, Sequence):
+            raise LmcastError(f"{flag} must be a list, got {type(v).__name__} {v!r}")
+        kinds = (int, float) if item is float else (item,)
+        if not all(isinstance(x, kinds) and not isinstance(x, bool) for x in v):
+            raise LmcastError(f"{flag}: every item must be a {item.__name__}, got {list(v)!r}")
+        if f.metadata.get("nonempty") and not v:
+            raise LmcastError(f"{flag} must name at least one")
+        object.__setattr__(cfg, f.name, tuple(float(x) if item is float else x for x in v))
+
+
+def items(
+    default: tuple = (), help: str = "", item: type = str, nonempty: bool = False, **meta: Any
+) -> Any:
+    """A list-valued field, held as a tuple of ``item``: the CLI takes ``a,b`` and repeats
+    (``--x a --x b``), a profile a YAML list; :func:`check_lists` checks it once."""
+    meta.update({"items": item, "nonempty": nonempty})
+    return opt(default, help, **meta)
+
+
 @dataclass(kw_only=True)
 class Checked:
-    """Configs check their own ranges when built (as PEFT's ``LoraConfig`` and litgpt's
-    ``TrainArgs`` do), so a handler is one call and a library caller gets the same error."""
+    """Configs check their own ranges and lists when built (as PEFT's ``LoraConfig`` and
+    litgpt's ``TrainArgs`` do), so a handler is one call and a library caller gets the same
+    error."""
 
     def __post_init__(self) -> None:
+        check_lists(self)
         check_ranges(self)
+        self.check()
+
+    def check(self) -> None:
+        """Checks across fields or against known names (overridden where a config has any)."""
+
+
+# The classical reference forecasters (lmcast.compare.classical fits them); named here so
+# that configs check them when built.
+CLASSICAL_NAMES = ("ets", "arima", "theta", "snaive", "naive", "var")
+
+
+def check_reference_names(names: Sequence[str], flag: str = "--baselines") -> tuple[str, ...]:
+    """Known, distinct classical reference names.
+
+    Raises:
+        LmcastError: an unknown name (the message lists the known ones), or a name twice.
+    """
+    for n in names:
+        if n not in CLASSICAL_NAMES:
+            raise LmcastError(
+                f"{flag}: unknown reference forecaster {n!r} (choose from "
+                f"{', '.join(CLASSICAL_NAMES)})"
+            )
+    if len(set(names)) != len(names):
+        raise LmcastError(f"{flag}: a reference forecaster is named twice in {','.join(names)}")
+    return tuple(names)
+
+
+def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
+    """Sorted, de-duplicated levels, each strictly inside (0, 1).
+
+    Raises:
+        LmcastError: a level outside (0, 1), or none at all.
+    """
+    out = tuple(sorted({float(q) for q in levels}))
+    if not out or not all(0 < q < 1 for q in out):
+        raise LmcastError(f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
+    return out
+
+
+@dataclass(frozen=True)
+class ForecasterSpec:
+    """One forecaster of ``lmcast benchmark``: ``zero-shot`` (the model alone),
+    ``adapter:PATH`` (a training run or an export folder) or a classical name."""
+
+    kind: str  # "zero-shot", "adapter" or one of CLASSICAL_NAMES
+    adapter: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ForecasterSpec:
+        """``"adapter:runs/t1"`` → ``ForecasterSpec("adapter", "runs/t1")``.
+
+        Raises:
+            LmcastError: an unknown name, or ``adapter:`` without a folder.
+        """
+        text = text.strip()
+        if text == "zero-shot":
+            return cls("zero-shot")
+        if text.startswith("adapter:"):
+            path = text[len("adapter:") :].strip()
+            if not path:
+                raise LmcastError("--forecasters: adapter: needs a folder (adapter:PATH)")
+            return cls("adapter", path)
+        if text in CLASSICAL_NAMES:
+            return cls(text)
+        raise LmcastError(
+            f"--forecasters: unknown forecaster {text!r} (choose from zero-shot, adapter:PATH, "
+            f"{', '.join(CLASSICAL_NAMES)})"
+        )
+
+    def __str__(self) -> str:
+        return f"adapter:{self.adapter}" if self.kind == "adapter" else self.kind
+
+    @property
+    def is_lm(self) -> bool:
+        """A language-model forecaster (zero-shot or an adapter), not a classical one."""
+        return self.kind in ("zero-shot", "adapter")
 
 
 def shared(base: type, source: Any) -> dict[str, Any]:
@@ -189,7 +298,19 @@ class PrepareConfig(Overwrite):
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
     alpha: str = opt("auto", "scale: a positive number, or 'auto' (from the training split)")
     split_seed: int = opt(0, "seed of the train/val/test permutation")
-    split: str = opt("0.8,0.1,0.1", "train,val,test fractions by trajectory")
+    split: tuple[float, ...] = items(
+        (0.8, 0.1, 0.1), "train,val,test fractions by trajectory", float
+    )
+
+    def check(self) -> None:
+        if (
+            len(self.split) != 3
+            or not all(0 <= f <= 1 for f in self.split)
+            or abs(sum(self.split) - 1) > 1e-9
+        ):
+            raise LmcastError(
+                f"--split must be three fractions in [0, 1] summing to 1, got {list(self.split)}"
+            )
 
 
 @dataclass(kw_only=True)
@@ -217,7 +338,9 @@ class FlopsConfig(Checked):
     mode: str = opt("forward", "what to count", choices=["forward", "train", "generate"])
     new_tokens: int = opt(0, "tokens to generate (generate mode)")
     lora_rank: int = opt(0, "LoRA rank on the target modules (0: no LoRA)")
-    lora_targets: str = opt("q_proj,v_proj", "comma-separated LoRA target modules")
+    lora_targets: tuple[str, ...] = items(
+        ("q_proj", "v_proj"), "LoRA target modules: a,b or repeated"
+    )
     json: bool = opt(False, "print JSON")
 
 
@@ -236,6 +359,9 @@ class BudgetConfig(Checked):
 @dataclass(kw_only=True)
 class EvalConfig(ModelData, Protocol, Overwrite):
     """``lmcast evaluate``: forecast held-out windows and score them beside references."""
+
+    def check(self) -> None:
+        check_reference_names(self.baselines)
 
     adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
     split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
@@ -260,10 +386,11 @@ class EvalConfig(ModelData, Protocol, Overwrite):
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
-    baselines: str = opt(
-        "",
-        "classical reference forecasters besides persistence, comma-separated: ets, arima, "
+    baselines: tuple[str, ...] = items(
+        (),
+        "classical reference forecasters besides persistence (a,b or repeated): ets, arima, "
         "theta, snaive, naive (statsforecast, each variable alone), var (statsmodels, jointly)",
+        aliases=["--references"],
     )
     season_length: int = opt(
         1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)", at_least=1
@@ -288,6 +415,10 @@ class EvalConfig(ModelData, Protocol, Overwrite):
 class ForecastConfig(CsvInput, Overwrite):
     """``lmcast forecast``: the next steps of your own series, with quantile bands."""
 
+    def check(self) -> None:
+        object.__setattr__(self, "quantiles", check_quantiles(self.quantiles))
+        check_reference_names(self.baselines)
+
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     adapter: str | None = opt(
         None, "a training run folder or an 'lmcast export' folder (its encoding is used)"
@@ -304,7 +435,9 @@ class ForecastConfig(CsvInput, Overwrite):
     )
     horizon: int = opt(help="steps to forecast after the end of each series", at_least=1)
     samples: int = opt(20, "sample paths per series (1: greedy, no band)", at_least=1)
-    quantiles: str = opt("0.1,0.5,0.9", "comma-separated quantile levels in (0, 1)")
+    quantiles: tuple[float, ...] = items(
+        (0.1, 0.5, 0.9), "quantile levels in (0, 1): a,b,c or repeated", float, nonempty=True
+    )
     scale: str = opt(
         "series",
         "series: each series scaled on its own (LLMTIME; the CSV's alpha column says how); "
@@ -323,10 +456,11 @@ class ForecastConfig(CsvInput, Overwrite):
     )
     experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar (per finished sequence)")
-    baselines: str = opt(
-        "",
+    baselines: tuple[str, ...] = items(
+        (),
         "also forecast with classical references (ets, arima, theta, snaive, naive, var): "
         "their rows get the forecaster's name in a 'forecaster' column",
+        aliases=["--references"],
     )
     season_length: int | None = opt(
         None,
@@ -339,13 +473,25 @@ class ForecastConfig(CsvInput, Overwrite):
 class BenchmarkConfig(CsvInput):
     """``lmcast benchmark``: datasets × forecasters at one protocol → one leaderboard."""
 
+    def check(self) -> None:
+        names = tuple(str(ForecasterSpec.parse(n)) for n in self.forecasters)
+        if len(set(names)) != len(names):
+            raise LmcastError("--forecasters: a forecaster is named twice")
+        object.__setattr__(self, "forecasters", names)
+
+    @property
+    def specs(self) -> tuple[ForecasterSpec, ...]:
+        """:attr:`forecasters`, parsed."""
+        return tuple(ForecasterSpec.parse(n) for n in self.forecasters)
+
     data: list[str] = opt(  # noqa: RUF009 (the CLI appends)
         help="a dataset: HDF5, or CSV (long, Nixtla or wide); repeat for several"
     )
-    forecasters: str = opt(
-        "zero-shot,ets,arima,theta,snaive",
-        "comma-separated: zero-shot, adapter:PATH (a run or export folder), ets, arima, "
+    forecasters: tuple[str, ...] = items(
+        ("zero-shot", "ets", "arima", "theta", "snaive"),
+        "a,b or repeated: zero-shot, adapter:PATH (a run or export folder), ets, arima, "
         "theta, snaive, naive, var",
+        nonempty=True,
     )
     horizon: int = opt(help="steps held out at the end of every series and forecast", at_least=1)
     context_steps: int | None = opt(
@@ -391,7 +537,9 @@ class TrainConfig(ModelData, Overwrite):
     rank: int = opt(8, "LoRA rank", at_least=1)
     lora_alpha: float = opt(16.0, "LoRA alpha (the update is scaled by alpha / rank)")
     lora_dropout: float = opt(0.0, "dropout on the LoRA input")
-    target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
+    target_modules: tuple[str, ...] = items(
+        ("q_proj", "v_proj"), "modules that get LoRA adapters: a,b or repeated", nonempty=True
+    )
     lora_layers: int = opt(
         0,
         "LoRA on the top N layers only; backward stops below them and is charged so (0: all)",
@@ -467,7 +615,9 @@ class TrialSpec(ModelData, Protocol, TrialBudget):
     """What every trial of a sweep or a context study shares (its grid point aside)."""
 
     context_length: int = opt(128, "training window in tokens", at_least=8)
-    target_modules: str = opt("q_proj,v_proj", "comma-separated modules that get LoRA adapters")
+    target_modules: tuple[str, ...] = items(
+        ("q_proj", "v_proj"), "modules that get LoRA adapters: a,b or repeated", nonempty=True
+    )
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(
         "cosine",
@@ -493,7 +643,16 @@ class SweepConfig(TrialSpec):
 class ContextStudyConfig(ModelData, Protocol, TrialBudget):
     """``lmcast context-study``: the best sweep configuration trained at several context lengths."""
 
-    context_lengths: str = opt("128,512,768", "comma-separated training window lengths in tokens")
+    context_lengths: tuple[int, ...] = items(
+        (128, 512, 768), "training window lengths in tokens: a,b or repeated", int, nonempty=True
+    )
+
+    def check(self) -> None:
+        bad = [n for n in self.context_lengths if n < 8]
+        if bad:
+            raise LmcastError(f"--context-lengths must each be >= 8, got {bad[0]}")
+        object.__setattr__(self, "context_lengths", tuple(sorted(set(self.context_lengths))))
+
     from_best: bool = opt(True, "take lr, rank and precision from the sweep's best trial")
     lr: float = opt(1e-4, "learning rate (without --from-best)")
     rank: int = opt(8, "LoRA rank (without --from-best)")

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from lmcast.errors import LmcastError
@@ -23,9 +22,7 @@ def _base_type(tp: Any) -> Any:
     return tp
 
 
-def add_config_args(
-    parser: argparse.ArgumentParser, cls: type, exclude: Iterable[str] = ()
-) -> argparse.ArgumentParser:
+def add_config_args(parser: argparse.ArgumentParser, cls: type) -> argparse.ArgumentParser:
     """Add one ``--field-name`` option per dataclass field of ``cls``.
 
     Fields without a default become required options; bools become
@@ -34,12 +31,9 @@ def add_config_args(
     argument; ``aliases=[...]`` adds other flag spellings.
     """
     hints = typing.get_type_hints(cls)
-    skip = set(exclude)
     # fields marked late=True (a mixin's, e.g. the CSV-reading options) are listed last
     ordered = sorted(dataclasses.fields(cls), key=lambda f: bool(f.metadata.get("late")))
     for f in ordered:
-        if f.name in skip:
-            continue
         tp = _base_type(hints[f.name])
         help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         if f.metadata.get("positional"):
@@ -51,6 +45,13 @@ def add_config_args(
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
             kwargs["default"] = f.default
+        elif "items" in f.metadata:  # a,b,c or repeated; parsed here, once
+            kwargs["action"] = "extend"
+            kwargs["type"] = _comma_list(f.metadata["items"], flags[0])
+            kwargs["default"] = None  # None: the dataclass default
+            if f.default:
+                shown = ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in f.default)
+                help_text += f" (default: {shown.replace('%', '%%')})"
         elif typing.get_origin(tp) is list:
             kwargs["action"] = "append"
             kwargs["default"] = None
@@ -71,15 +72,35 @@ def add_config_args(
     return parser
 
 
+def _comma_list(item: type, flag: str) -> Any:
+    """An argparse ``type``: ``"a,b"`` → ``[item("a"), item("b")]`` (blank parts skipped)."""
+
+    def parse(text: str) -> list:
+        parts = [x.strip() for x in text.split(",") if x.strip()]
+        try:
+            return [item(x) for x in parts]
+        except ValueError:
+            kind = {float: "numbers", int: "integers"}.get(item, "names")
+            raise argparse.ArgumentTypeError(
+                f"{flag} takes {kind} like a,b, got {text!r}"
+            ) from None
+
+    parse.__name__ = f"{item.__name__} list"
+    return parse
+
+
 # Fields that seed numpy or torch generators: both refuse negative seeds with a traceback.
 SEED_FIELDS = {"seed", "split_seed"}
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
-    """Instantiate ``cls`` from the parsed ``args`` (fields it has), then ``overrides``."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    values = {k: v for k, v in vars(args).items() if k in names}
-    values.update(overrides)
+def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """Instantiate ``cls`` from the parsed ``args`` (the fields it has; its checks run)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values = {
+        k: v
+        for k, v in vars(args).items()
+        if k in fields and not (v is None and "items" in fields[k].metadata)
+    }
     for name in SEED_FIELDS & set(values):
         if isinstance(values[name], int) and values[name] < 0:  # numpy seeds are unsigned
             flag = "--" + name.replace("_", "-")

@@ -126,16 +126,6 @@ def classics(cfg: ClassicsConfig) -> list[str]:
     return [str(p) for p in paths]
 
 
-def _parse_fractions(text: str) -> tuple[float, float, float]:
-    try:
-        parts = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise DataError(f"--split must be three comma-separated fractions, got {text!r}") from None
-    if len(parts) != 3:
-        raise DataError(f"--split must be three comma-separated fractions, got {text!r}")
-    return parts  # type: ignore[return-value]
-
-
 def prepare(cfg: PrepareConfig) -> dict:
     """Write the split texts and meta.json."""
     from lmcast.core.prepare import prepare as prepare_splits
@@ -146,7 +136,7 @@ def prepare(cfg: PrepareConfig) -> dict:
         cfg.precision,
         cfg.alpha,
         cfg.split_seed,
-        _parse_fractions(cfg.split),
+        cfg.split,
         overwrite=cfg.overwrite,
     )
     sizes = {k: len(v) for k, v in meta["splits"].items()}

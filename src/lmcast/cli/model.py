@@ -37,7 +37,7 @@ def flops(cfg: FlopsConfig) -> dict:
         raise LmcastError("--seq-len and --batch must be >= 1")
     if cfg.mode == "generate" and cfg.new_tokens < 1:
         raise LmcastError("--mode generate needs --new-tokens >= 1")
-    targets = tuple(t.strip() for t in cfg.lora_targets.split(",") if t.strip())
+    targets = cfg.lora_targets
     unknown = set(targets) - set(flopsmod.module_shapes(arch))
     if unknown:
         raise LmcastError(f"unknown LoRA target modules: {sorted(unknown)}")

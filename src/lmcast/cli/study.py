@@ -37,19 +37,6 @@ def parse_grid(specs: list[str] | None) -> dict[str, list]:
     return check_grid(grid)
 
 
-def parse_lengths(text: str) -> list[int]:
-    """``"128,512"`` → ``[128, 512]`` (checked by :func:`lmcast.study.context.check_lengths`)."""
-    from lmcast.study.context import check_lengths
-
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise LmcastError(
-            f"--context-lengths must be comma-separated integers, got {text!r}"
-        ) from None
-    return check_lengths(vals)
-
-
 def _spec(cfg: Any) -> TrialSpec:
     """The trial spec inside a sweep or context-study config."""
     return TrialSpec(
@@ -76,7 +63,7 @@ def context(cfg: ContextStudyConfig) -> dict:
     from lmcast.study.context import format_context, run_context_study
     from lmcast.study.workspace import Workspace
 
-    lengths = parse_lengths(cfg.context_lengths)
+    lengths = list(cfg.context_lengths)  # sorted, distinct, >= 8: checked in cfg
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
     res = run_context_study(

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmcast.compare.metrics import WQL_QUANTILES
+from lmcast.configs import CLASSICAL_NAMES, check_reference_names
 from lmcast.errors import LmcastError
 
 # name → (label in tables, what it is)
@@ -36,28 +37,19 @@ CLASSICAL: dict[str, tuple[str, str]] = {
     "naive": ("Naive", "statsforecast Naive (the last value)"),
     "var": ("VAR", "statsmodels VAR over all variables jointly, lag order by AIC"),
 }
+assert tuple(CLASSICAL) == CLASSICAL_NAMES  # the names configs check are the ones fitted here
 VAR_MAX_LAGS = 8
 # a VAR fit may amplify a deviation at most this much over the horizon (see _explosive)
 VAR_MAX_GROWTH = 2.0
 
 
-def check_names(names: Sequence[str] | str) -> tuple[str, ...]:
-    """Validate reference-forecaster names (a list or a comma-separated string).
+def check_names(names: Sequence[str]) -> tuple[str, ...]:
+    """Validate reference-forecaster names (:func:`lmcast.configs.check_reference_names`).
 
     Raises:
         LmcastError: an unknown name (the message lists the known ones), or a name twice.
     """
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    names = tuple(names)
-    for n in names:
-        if n not in CLASSICAL:
-            raise LmcastError(
-                f"unknown reference forecaster {n!r} (choose from {', '.join(CLASSICAL)})"
-            )
-    if len(set(names)) != len(names):
-        raise LmcastError(f"a reference forecaster is named twice in {','.join(names)}")
-    return names
+    return check_reference_names(names)
 
 
 def label(name: str) -> str:

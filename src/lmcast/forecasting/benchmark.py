@@ -62,30 +62,12 @@ class Task:
     filled: list[int]
 
 
-def parse_forecasters(text: str) -> list[str]:
-    """``zero-shot,adapter:runs/t1,ets`` → the list, each checked.
-
-    Raises:
-        LmcastError: an unknown name, an ``adapter:`` without a folder, a name twice.
-    """
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise LmcastError("--forecasters is empty")
-    for n in names:
-        if n == "zero-shot":
-            continue
-        if n.startswith("adapter:"):
-            if not Path(n[len("adapter:") :]).is_dir():
-                raise LmcastError(f"{n}: no such adapter folder")
-            continue
-        if n not in classical.CLASSICAL:
-            raise LmcastError(
-                f"unknown forecaster {n!r} (choose from zero-shot, adapter:PATH, "
-                f"{', '.join(classical.CLASSICAL)})"
-            )
-    if len(set(names)) != len(names):
-        raise LmcastError("a forecaster is named twice in --forecasters")
-    return names
+def check_adapters(cfg: BenchmarkConfig) -> None:
+    """Refuse, before any work, an ``adapter:PATH`` whose folder does not exist (one line;
+    the names themselves were checked when ``cfg`` was built)."""
+    for spec in cfg.specs:
+        if spec.kind == "adapter" and not Path(str(spec.adapter)).is_dir():
+            raise LmcastError(f"{spec}: no such adapter folder")
 
 
 def slug(name: str) -> str:
@@ -289,7 +271,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         raise LmcastError(f"--context-steps must be 0 (all) or >= 3, got {cfg.context_steps}")
     if not cfg.data:
         raise LmcastError("give at least one --data file")
-    names = parse_forecasters(cfg.forecasters)
+    check_adapters(cfg)
+    names = list(cfg.forecasters)
     out = Path(cfg.out)
     protocol = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
     _check_out(out, protocol)

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from lmcast.configs import check_quantiles
 from lmcast.errors import LmcastError
 
 #: the file an export (and a training run) names its base model in
@@ -120,18 +121,6 @@ def short_number(x: float, digits: int = 6) -> float:
 def time_cell(t: object) -> object:
     """A forecast time as the CSV shows it: a date's ISO text as is, a number shortened."""
     return t if isinstance(t, str) else short_number(float(t), 10)
-
-
-def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
-    """Sorted, de-duplicated levels, each strictly inside (0, 1).
-
-    Raises:
-        LmcastError: a level outside (0, 1), or none at all.
-    """
-    out = tuple(sorted({float(q) for q in levels}))
-    if not out or not all(0 < q < 1 for q in out):
-        raise LmcastError(f"quantiles must lie strictly between 0 and 1, got {list(levels)}")
-    return out
 
 
 def as_contexts(context: Any) -> list[np.ndarray]:

@@ -22,8 +22,8 @@ import numpy as np
 
 from lmcast.compare import classical
 from lmcast.configs import CsvInput, ForecastConfig
-from lmcast.errors import DataError, LmcastError
-from lmcast.forecasting.forecaster import check_quantiles, forecast_times
+from lmcast.errors import DataError
+from lmcast.forecasting.forecaster import forecast_times
 from lmcast.logs import get_logger
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.forecasting.forecaster import Forecaster, as_contexts
     from lmcast.lm.decode import GenerationStats
 
-    levels = check_quantiles(_parse_levels(cfg.quantiles))  # ranges: checked in cfg
+    levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
     ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
@@ -272,10 +272,3 @@ def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
                 row["alpha"] = ""  # no text encoding: the model's rows carry their scale
                 rows.append(row)
     return rows
-
-
-def _parse_levels(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise LmcastError(f"--quantiles must be numbers like 0.1,0.5,0.9, got {text!r}") from None

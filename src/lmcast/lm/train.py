@@ -352,7 +352,7 @@ def _windows(
 
 def lora_targets(cfg: TrainConfig) -> list[str]:
     """The module names of ``--target-modules``, in the order given."""
-    return [t.strip() for t in cfg.target_modules.split(",") if t.strip()]
+    return list(cfg.target_modules)
 
 
 def _lora_model(cfg: TrainConfig, base: Any) -> Any:

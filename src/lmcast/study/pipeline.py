@@ -229,7 +229,7 @@ def _other_protocols(ctx: RunContext) -> None:
                 out=str(d / name),
                 experiment="baseline" if adapter is None else "final",
                 oracle=adapter is not None,  # fit once per protocol
-                baselines=ctx.profile.protocol.references() if adapter else "",
+                baselines=ctx.profile.protocol.references() if adapter else (),
                 context_steps=c,
                 horizon=h,
             )
@@ -265,12 +265,56 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
+def check_study(ctx: RunContext) -> None:
+    """Build every config the stages will build — each checks itself when built — and check
+    the recipe's LoRA targets against the model's architecture: the plan and the run refuse
+    the same profiles, before any work (an unknown grid axis, rank 0, a negative learning
+    rate, precision 20, a context length of 0, an unknown target or reference forecaster).
+
+    Raises:
+        LmcastError: the first value a stage would refuse, naming the profile key.
+    """
+    from lmcast.errors import LmcastError
+    from lmcast.study.sweep import check_grid, grid_points, make_trial
+
+    prof, source = ctx.profile, ctx.cfg.profile
+
+    def where(key: str, build: Callable[[], Any]) -> Any:
+        try:
+            return build()
+        except LmcastError as exc:
+            raise LmcastError(f"profile {source}: {key}: {exc}") from None
+
+    unknown = set(prof.recipe.target_modules) - set(flopsmod.module_shapes(arch_for(ctx.model)))
+    if unknown:
+        raise LmcastError(
+            f"profile {source}: recipe.target_modules: {sorted(unknown)} are not modules of "
+            f"{ctx.model} (choose from {', '.join(flopsmod.module_shapes(arch_for(ctx.model)))})"
+        )
+    where("protocol", lambda: ctx.eval_config(out="x", experiment="baseline"))
+    where("protocol.baselines", lambda: ctx.eval_config(baselines=prof.protocol.references()))
+    for c, h in prof.protocol.extra():
+        where("protocol.also", lambda c=c, h=h: ctx.eval_config(context_steps=c, horizon=h))
+    sw, cs = prof.sweep, prof.context_study
+    grid = where("sweep.grid", lambda: check_grid(sw.grid))
+    spec = where("sweep", lambda: ctx.trial_spec(max_steps=sw.max_steps, batch_size=sw.batch_size,
+                 context_length=sw.context_length, eval_steps=sw.eval_steps,
+                 val_trajectories=sw.val_trajectories))  # fmt: skip
+    for point in grid_points(grid):
+        where("sweep.grid", lambda p=point: make_trial(ctx.ws, spec, p))
+    for n in cs.context_lengths:
+        where("context_study.context_lengths",
+              lambda n=n: make_trial(ctx.ws, spec, {"context_length": n}))  # fmt: skip
+
+
 def run_pipeline(cfg: RunConfig) -> dict:
-    """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs."""
+    """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs. Both first
+    refuse what a stage would refuse (:func:`check_study`)."""
     from lmcast.accounting.ledger import Ledger
 
     profile = load_profile(cfg.profile)
     model = cfg.model or profile.model
+    check_study(RunContext(cfg, profile, Workspace.at(cfg.workspace), model))
     if cfg.dry_run:
         rows = plan(profile, arch_for(model))
         return {

@@ -87,10 +87,10 @@ class ProtocolSpec:
         model's, then the final model's, per protocol."""
         return [(c, h, zero_shot) for c, h in self.extra() for zero_shot in (True, False)]
 
-    def references(self) -> str:
+    def references(self) -> tuple[str, ...]:
         """``baselines``: the classical forecasters the final model is tested against
         (``lmcast.compare.classical`` names), as ``evaluate --baselines`` takes them."""
-        return ",".join(self.baselines or [])
+        return tuple(self.baselines or ())
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class FinalSpec:
 class RecipeSpec:
     """``recipe``: how every training run of the study (trials and final) adapts the model."""
 
-    target_modules: str = "q_proj,v_proj"
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
     warmup_steps: int | None = None  # None: 5 % of each run's steps (TrainConfig's rule)
 
 
@@ -226,13 +226,7 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
             )
         if not 0 < values["final"].decay_fraction <= 1:
             raise LmcastError(f"profile {source}: final.decay_fraction must be in (0, 1]")
-    if cls is ProtocolSpec:
-        from lmcast.compare.classical import check_names
-
-        try:
-            check_names(values.get("baselines") or [])
-        except LmcastError as exc:
-            raise LmcastError(f"profile {source}: {where}baselines: {exc}") from None
+    if cls is ProtocolSpec:  # names and ranges: the configs' own checks (check_study)
         for pair in values.get("also") or []:
             if len(pair) not in (2, 3) or min(pair) < 1:
                 raise LmcastError(

@@ -322,7 +322,7 @@ def final_section(ctx: ReportContext) -> list[str]:
             f"Grown from trial `{Path(tc['init_from']).name}`: it continued that trial's "
             f"checkpoint (the trial's FLOPs are charged to its own experiment, once), "
             f"{tc.get('schedule')} schedule, the last {tc.get('decay_fraction', 0):.0%} decaying; "
-            f"LoRA on {tc.get('target_modules')}.",
+            f"LoRA on {_names(tc.get('target_modules'))}.",
             "",
         ]
     base = ctx.baseline
@@ -434,3 +434,8 @@ def write_report(cfg: ReportConfig) -> Path:
         lines += section(ctx)
     write_text(ctx.out, "\n".join(lines) + "\n")
     return record_written(ctx.out) if cfg.out else ctx.out
+
+
+def _names(value: object) -> str:
+    """A list of names as ``a,b`` (run records before 0.2 kept them as one string)."""
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
