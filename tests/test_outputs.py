@@ -157,3 +157,60 @@ def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run
     assert any(ch in prompts[0] for ch in "123456789")  # not 0.00 at every step
     with pytest.raises(Exception, match="needs an adapter"):
         fc.checked(ctx, 3, 1, scale="adapter")
+
+
+def test_generation_interrupted_mid_batch_is_charged_what_ran(tmp_path, tiny_dir, monkeypatch):
+    """Audit HIGH 4: FLOPs were charged only when a whole batch finished, so an interrupt
+    inside the one batch left the row 'stopped' at 0 FLOPs. Now the prefill and every decode
+    pass are charged as they run; a heartbeat writes them to the ledger while running."""
+    from lmcast import Forecaster
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.forecasting import forecaster as fmod
+    from lmcast.lm import decode
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    ledger = Ledger(url)
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    request = fc.checked([np.linspace(1, 3, 20)[:, None]] * 3, 6, 2)
+    monkeypatch.setattr(fmod, "HEARTBEAT_SECONDS", 0.0)
+    real, seen = decode._choose, []
+
+    def interrupted_at_the_fourth_pass(*a, **kw):
+        (row,) = ledger.records()
+        seen.append(row.flops)  # what the heartbeat wrote while the batch runs
+        if len(seen) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(decode, "_choose", interrupted_at_the_fourth_pass)
+    with pytest.raises(KeyboardInterrupt):
+        fmod.charged_predict(
+            fc, request, ledger, experiment="e", name="n", what="w", config={}, batch_size=64
+        )
+    (row,) = ledger.records()
+    assert row.status == "stopped" and 0 < row.flops < row.projected_flops
+    assert seen[0] > 0 and seen[1] < seen[2] < seen[3] <= row.flops  # charged as it ran
+    assert ledger.reserved() == 0
+
+
+def test_a_killed_owners_reservation_is_released_at_once(tmp_path):
+    """Audit HIGH 4: a SIGKILLed run held its reservation for the whole lease (an hour).
+    A running row whose owner process is gone from this host no longer holds one."""
+    import subprocess
+    import sys
+
+    from lmcast.accounting.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    code = (
+        "import os, signal, sys; from lmcast.accounting.ledger import Ledger; "
+        f"l = Ledger({url!r}); l.set_budget(1e12); l.reserve('e', 'n', 'evaluate', 9e11); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False)
+    assert proc.returncode == -9
+    ledger = Ledger(url)
+    assert ledger.reserved() == 9e11  # the row still says running
+    ledger.reserve("e", "m", "evaluate", 5e11)  # fits only once the dead one is released
+    rows = {r.name: r.status for r in ledger.records()}
+    assert rows == {"n": "stopped", "m": "running"}

@@ -19,7 +19,10 @@ remains (budget − charged − live reservations) and records the run in one
 exclusive transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL a transaction
 advisory lock). A running row not updated for :data:`LEASE_SECONDS` (a
 crashed worker; training updates its row at least every minute) no longer
-holds a reservation; what it charged stays charged.
+holds a reservation; what it charged stays charged. A running row records its owner
+(host and process id, ``config["_owner"]``): once that process is gone from this host (a
+SIGKILL), the next reservation on the host marks the row ``stopped`` at once, so its
+reservation is not held for the rest of the lease.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from lmcast.errors import BudgetExceededError, LmcastError
 
 DEFAULT_BUDGET = 1e17
 LEASE_SECONDS = 3600.0
+OWNER_KEY = "_owner"  # in a running row's config: {"host", "pid"} of the process holding it
 MAX_FLOPS = 2**63 - 1  # the ledger's columns are 64-bit integers; budgets are capped here
 _PG_LOCK_KEY = 0x6C6D63617374  # "lmcast": the advisory lock of budget transactions
 
@@ -257,6 +261,7 @@ class Ledger:
 
         now = time.time()
         with self._exclusive() as conn:
+            self._release_dead(conn)
             budget = self._budget(conn)
             used = self._used(conn)
             left = budget - used - self._reserved(conn, exclude=resume_id)
@@ -275,7 +280,33 @@ class Ledger:
                         )
                     )
                     return resume_id
-            return self._insert_row(conn, experiment, name, kind, 0, projected, "running", config)
+            owned = {**(config or {}), OWNER_KEY: {"host": _host(), "pid": os.getpid()}}
+            return self._insert_row(conn, experiment, name, kind, 0, projected, "running", owned)
+
+    def _release_dead(self, conn: Any) -> int:
+        """Mark ``stopped`` the running rows whose owner process on this host is gone (what
+        they charged stays charged); returns how many. Rows of other hosts wait for their
+        lease to lapse."""
+        import sqlalchemy as sa
+
+        r = self.runs
+        rows = conn.execute(
+            sa.select(r.c.id, r.c.config).where(
+                (r.c.status == "running") & (r.c.updated >= time.time() - LEASE_SECONDS)
+            )
+        ).all()
+        dead = []
+        for run_id, config in rows:
+            try:
+                owner = json.loads(config or "{}").get(OWNER_KEY) or {}
+            except (ValueError, AttributeError):
+                continue
+            pid = owner.get("pid") if isinstance(owner, dict) else None
+            if owner.get("host") == _host() and isinstance(pid, int) and not _alive(pid):
+                dead.append(run_id)
+        if dead:
+            conn.execute(sa.update(r).where(r.c.id.in_(dead)).values(status="stopped"))
+        return len(dead)
 
     @contextmanager
     def reservation(
@@ -445,3 +476,26 @@ def format_budget_table(tab: dict) -> str:
     held = f", {tab['reserved']:.3e} reserved by running experiments" if tab.get("reserved") else ""
     lines.append(f"budget {tab['budget']:.3e} FLOPs, remaining {tab['remaining']:.3e}{held}")
     return "\n".join(lines)
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a zombie counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

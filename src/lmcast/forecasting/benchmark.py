@@ -129,59 +129,35 @@ def _lm_forecast(
     name: str, task: Task, cfg: BenchmarkConfig, ledger: Any, loaded: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
-    (``loaded`` keeps each forecaster's model between datasets)."""
-    from lmcast.forecasting.forecaster import Forecaster
-    from lmcast.lm.decode import GenerationStats
+    (``loaded`` keeps each forecaster's model between datasets). Every series of the task
+    is forecast in one call of the one forecasting path
+    (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
+    unless the adapter fixes it."""
+    from lmcast.forecasting.forecaster import Forecaster, charged_predict
 
     if name not in loaded:
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
-        fc = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
-        loaded[name] = fc
+        loaded[name] = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
     fc = loaded[name]
-    # LLMTIME: each series on its own scale unless the adapter fixes it
     scale = "adapter" if fc.alpha is not None else "series"
-    jobs = []
-    for c in task.contexts:
-        req = fc.checked([c], cfg.horizon, cfg.samples, scale)
-        jobs.append((req, fc.projected_flops(req, cfg.horizon, cfg.samples, cfg.batch_size)))
-    projected = sum(j[1] for j in jobs)
-    done = GenerationStats()
-    samples = []
-    with ledger.reservation(
-        cfg.experiment,
-        f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
-        "evaluate",
-        projected,
-        spent=lambda: done.flops,
-        config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
+    pred = charged_predict(
+        fc,
+        fc.checked(task.contexts, cfg.horizon, cfg.samples, scale),
+        ledger,
+        experiment=cfg.experiment,
+        name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
         what=f"{name} on {task.name}",
-    ):
-        from tqdm.auto import tqdm
-
-        bar = tqdm(
-            jobs,
-            desc=f"{name} on {task.name}",
-            unit="series",
-            disable=not cfg.progress,
-            leave=False,
-        )
-        for k, (req, bound) in enumerate(bar):
-            pred = fc.predict(
-                req,
-                cfg.horizon,
-                batch_size=cfg.batch_size,
-                seed=cfg.seed + k,
-                progress=False,
-                stats=done,
-                flop_limit=done.flops + bound,  # each series within its own bound
-            )
-            samples.append(pred.samples[0])
-    s = np.stack(samples)  # (N, K, H, V)
+        config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+    s = pred.samples  # (N, K, H, V)
     last = np.stack([c[-1] for c in task.contexts])
     point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
     q = metrics.sample_quantiles(s)
     q = np.where(np.isfinite(q), q, point[None])  # a step no sample parsed: the point
-    return point, q, int(done.flops)
+    return point, q, int(pred.flops)
 
 
 def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -103,22 +103,11 @@ def resolve_encoding(cfg: EvalConfig, ds: Dataset) -> tuple[float, str, int]:
     return alpha, rule, precision
 
 
-def projected_flops(
-    lm: Any, contexts: np.ndarray, alpha: float, precision: int, cfg: EvalConfig, negative: bool
-) -> int:
-    """An upper bound on the FLOPs forecasting these windows costs (every prompt tokenized)."""
-    from lmcast.lm.decode import projected_generation_flops
-
-    return projected_generation_flops(
-        lm, contexts, cfg.horizon, alpha, precision, cfg.samples, cfg.batch_size, negative
-    )
-
-
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runinfo import check_run_folder
-    from lmcast.lm.decode import GenerationStats, forecast
+    from lmcast.forecasting.forecaster import Forecaster, charged_predict
     from lmcast.lm.models import load_model
 
     out_dir = (
@@ -134,38 +123,24 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     alpha, rule, precision = resolve_encoding(cfg, ds)
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-    # Reserve an upper bound before any generation (refused when it does not fit);
-    # charge what ran, also when interrupted.
+    model = Forecaster(lm, alpha, precision, tuple(ds.variables))
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
-    negative = bool(np.any(ds.trajectories < 0))
-    projected = projected_flops(lm, contexts, alpha, precision, cfg, negative)
     t0 = time.time()
-    done = GenerationStats()
-    with ledger.reservation(
-        cfg.experiment,
-        f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
-        "evaluate",
-        projected,
-        spent=lambda: done.flops,
-        config={**asdict(cfg), "precision": precision, "alpha": alpha},
+    pred = charged_predict(  # one scale for every window: the adapter's, or this data's
+        model,
+        model.checked(list(contexts), cfg.horizon, cfg.samples, scale=alpha),
+        ledger,
+        experiment=cfg.experiment,
+        name=f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         what=f"evaluation of {cfg.model}",
-    ):
-        fc = forecast(
-            lm,
-            contexts,
-            cfg.horizon,
-            alpha,
-            precision,
-            samples=cfg.samples,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-            allow_negative=negative,
-            progress=progress,
-            stats=done,
-            flop_limit=projected,
-        )
+        config={**asdict(cfg), "precision": precision, "alpha": alpha},
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=progress,
+    )
+    fc = pred.generated
     gen_seconds = time.time() - t0
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
     result.metrics["encoding"] = {"alpha": alpha, "alpha_rule": rule, "precision": precision}

@@ -56,6 +56,8 @@ class Prediction:
         variables: V names.
         flops: FLOPs the generation computed (charged to the ledger by the CLI).
         alphas: N scales the series were encoded with (value = alpha × written number).
+        generated: the decoding's own record (:class:`lmcast.lm.decode.Forecast`: texts,
+            steps parsed per path, token counts), for callers that score parsing.
     """
 
     samples: np.ndarray
@@ -63,6 +65,7 @@ class Prediction:
     variables: tuple[str, ...]
     flops: int
     alphas: tuple[float, ...] = ()
+    generated: Any = None
 
     @property
     def median(self) -> np.ndarray:
@@ -418,7 +421,76 @@ class Forecaster:
         )
         v = req.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
-        return Prediction(fc.samples, levels, names, int(fc.stats.flops), req.alphas)
+        return Prediction(fc.samples, levels, names, int(fc.stats.flops), req.alphas, fc)
+
+
+#: how often a running forecast writes its FLOPs so far to the ledger (and renews its lease)
+HEARTBEAT_SECONDS = 10.0
+
+
+def charged_predict(
+    fc: Forecaster,
+    request: Request,
+    ledger: Any,
+    *,
+    experiment: str,
+    name: str,
+    what: str,
+    config: dict,
+    quantiles: Sequence[float] = (0.1, 0.5, 0.9),
+    temperature: float = 0.7,
+    top_p: float = 0.9,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+) -> Prediction:
+    """The one forecasting path of ``evaluate``, ``forecast`` and ``benchmark``: reserve →
+    generate → charge → quantiles.
+
+    Reserves an upper bound (:meth:`Forecaster.projected_flops`) on ``ledger`` before any
+    generation (refused when it does not fit), forecasts the checked ``request``, and
+    charges what ran: every :data:`HEARTBEAT_SECONDS` while it runs (so a killed process
+    leaves its work charged and its lease renewed only while alive), and in full when it
+    ends or is interrupted — never above the reservation.
+
+    Raises:
+        BudgetExceededError: the reservation does not fit (nothing runs).
+    """
+    import time
+
+    from lmcast.lm.decode import GenerationStats
+
+    projected = fc.projected_flops(request, request.horizon, request.samples, batch_size)
+    done = GenerationStats()
+    with ledger.reservation(
+        experiment,
+        name,
+        "evaluate",
+        projected,
+        spent=lambda: done.flops,
+        config=config,
+        what=what,
+    ) as run_id:
+        last = [time.monotonic()]
+
+        def heartbeat(flops: int) -> None:
+            if time.monotonic() - last[0] >= HEARTBEAT_SECONDS:
+                ledger.update(run_id, flops)
+                last[0] = time.monotonic()
+
+        done.listener = heartbeat
+        return fc.predict(
+            request,
+            request.horizon,
+            quantiles=quantiles,
+            temperature=temperature,
+            top_p=top_p,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
+            stats=done,
+            flop_limit=projected,
+        )
 
 
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:

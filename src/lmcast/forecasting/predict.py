@@ -178,8 +178,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runinfo import record_written, write_text
     from lmcast.core.timeaxis import season_of
-    from lmcast.forecasting.forecaster import Forecaster, as_contexts
-    from lmcast.lm.decode import GenerationStats
+    from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict
 
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     out, figs = _check_outputs(cfg)
@@ -202,29 +201,19 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             "training scale %g",
             fc.alpha,
         )
-    request = fc.checked(contexts, cfg.horizon, cfg.samples, cfg.scale)
-    # an upper bound from every series' own tokens; no batch starts that could exceed it
-    projected = fc.projected_flops(request, cfg.horizon, cfg.samples, cfg.batch_size)
-    done = GenerationStats()
-    with ledger.reservation(
-        cfg.experiment,
-        f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
-        "evaluate",
-        projected,
-        spent=lambda: done.flops,
-        config=asdict(cfg),
+    pred = charged_predict(
+        fc,
+        fc.checked(contexts, cfg.horizon, cfg.samples, cfg.scale),
+        ledger,
+        experiment=cfg.experiment,
+        name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
         what=f"forecast of {len(contexts)} series",
-    ):
-        pred = fc.predict(
-            request,
-            cfg.horizon,
-            quantiles=levels,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-            progress=cfg.progress,
-            stats=done,
-            flop_limit=projected,
-        )
+        config=asdict(cfg),
+        quantiles=levels,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
     horizons = [forecast_times(t, cfg.horizon) for t in times]  # numeric, for the figures
     stamps = [a.after(cfg.horizon) for a in ls.axes]
     rows = pred.rows(ids, stamps)

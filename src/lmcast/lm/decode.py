@@ -34,7 +34,12 @@ log = get_logger("forecast")
 
 @dataclass
 class GenerationStats:
-    """What a generation run processed, for the FLOP ledger."""
+    """What a generation run processed, for the FLOP ledger.
+
+    ``flops`` grows as the work runs — the prefill when it is done, then every decode pass —
+    so a run interrupted mid-batch knows what it computed; ``listener`` (if set) is told the
+    new total each time (the forecasting path writes it to the ledger, throttled).
+    """
 
     flops: int = 0
     prompt_tokens: int = 0
@@ -42,6 +47,13 @@ class GenerationStats:
     batches: list[tuple[int, int, int]] = field(default_factory=list)  # (batch, padded prompt, new)
     # decode passes that fed one token per row, and two (a forced token jumped forward)
     decode_passes: list[int] = field(default_factory=lambda: [0, 0])
+    listener: Callable[[int], Any] | None = field(default=None, repr=False, compare=False)
+
+    def add(self, flops: int) -> None:
+        """Charge ``flops`` of work that has just run."""
+        self.flops += int(flops)
+        if self.listener is not None:
+            self.listener(self.flops)
 
 
 @dataclass
@@ -351,19 +363,36 @@ def _generate_batch(
     done_steps = torch.zeros(B, dtype=torch.long, device=lm.device)
     finished = torch.zeros(B, dtype=torch.bool, device=lm.device)
     produced: list[Any] = []
-    passes: list[tuple[int, int]] = []  # (tokens fed per row, keys attended) of each decode pass
     shared = (
         shared_attention and b != B and len(set(rows)) == 1 and prefix_attention.supported(lm.model)
     )
     if jump_forward is None:
         jump_forward = default_jump_forward(lm.device, shared)
     n_done = 0
+    head_vocab = int(tab.token_ids.numel())
+    pass_cost: dict[tuple[int, int], int] = {}
+
+    def charge_pass(width: int, keys: int) -> None:
+        """One decode pass ran: charge it now (an interrupt keeps what ran charged)."""
+        if (width, keys) not in pass_cost:
+            pass_cost[width, keys] = flops.decode_passes_flops(
+                lm.arch, [(width, keys)], B, lora=lm.lora_cost, head_vocab=head_vocab
+            )
+        stats.decode_passes[width - 1] += 1
+        stats.add(pass_cost[width, keys])
+
     with torch.inference_mode():
         pos = (attn.cumsum(-1) - 1).clamp(min=0)
         if shared:
             decode = SharedPrefixDecode(decoder, ids, attn, pos, expand, max_new)
         else:
             decode = StaticDecode(decoder, ids, attn, pos, expand, P + max_new)
+        stats.prompt_tokens += int(b * P)
+        # the prefill (one new token from it), charged as soon as it ran
+        stats.add(flops.generation_flops(
+            lm.arch, P, 1, batch=B, lora=lm.lora_cost, head_vocab=head_vocab,
+            static_kv=decode.prefill_keys, prefill_batch=b,
+        ))  # fmt: skip
         hidden = decode.hidden
         with prefix_attention.shared_prefix_decoding(lm.model) if shared else nullcontext():
             for _ in range(max_new):
@@ -391,20 +420,11 @@ def _generate_batch(
                             break
                         feed = torch.cat([feed, tab.token_ids[nxt_sub][:, None]], 1)
                 hidden, keys = decode.step(feed)
-                passes.append((feed.shape[1], keys))
+                charge_pass(feed.shape[1], keys)
     finished_rows(B - n_done)  # rows stopped by the token cap count as done too
     n_new = len(produced)
-    stats.prompt_tokens += int(b * P)
     stats.generated_tokens += int(B * n_new)
     stats.batches.append((B, P, n_new))
-    for w, _ in passes:
-        stats.decode_passes[w - 1] += 1
-    head_vocab = int(tab.token_ids.numel())
-    # the prefill (one new token from it), then the passes that ran
-    stats.flops += flops.generation_flops(
-        lm.arch, P, 1, batch=B, lora=lm.lora_cost, head_vocab=head_vocab, static_kv=decode.prefill_keys,
-        prefill_batch=b,
-    ) + flops.decode_passes_flops(lm.arch, passes, B, lora=lm.lora_cost, head_vocab=head_vocab)  # fmt: skip
     return torch.stack(produced, 1).cpu().tolist()
 
 
