@@ -3,7 +3,7 @@
 Three ways to produce the same forecasts' worth of tokens (the HF runs are asked
 for exactly as many new tokens as the constrained run needed per trajectory):
 
-* lmcast: :func:`lmcast.lm.decode.forecast`, batched, grammar-constrained, with
+* lmcast: :func:`lmcast.lm.decode.sample_paths`, batched, grammar-constrained, with
   shared-prefix sampling (one prefill per window and, with K samples, its KV attended
   to once by all K rows) and jump-forward decoding;
 * lmcast as it was before both (each sample's prompt prefilled on its own, every
@@ -54,7 +54,7 @@ def measure_generation(
     from lmcast.core import encoding
     from lmcast.core.lotka_volterra import simulate
     from lmcast.lm import prefix_attention
-    from lmcast.lm.decode import default_jump_forward, forecast
+    from lmcast.lm.decode import default_jump_forward, sample_paths
     from lmcast.lm.models import load_model, machine_name
 
     lm = load_model(model)
@@ -69,7 +69,7 @@ def measure_generation(
     def ours(jump: bool | None, contexts=ctx, steps=horizon, shared: bool = True):
         _sync(lm.device)
         t0 = time.perf_counter()
-        fc = forecast(
+        fc = sample_paths(
             lm, contexts, steps, alpha, precision, samples=k, batch_size=batch_size,
             progress=False, seed=seed, jump_forward=jump, shared_attention=shared,
         )  # fmt: skip
@@ -78,7 +78,7 @@ def measure_generation(
 
     ours(None, ctx[:2], 2)  # warm-up: grammar tables, first passes (not timed)
     fc, t_ours = ours(None)  # the defaults
-    # what forecast() chose by default (K > 1: decoded with shared-prefix attention)
+    # what sample_paths() chose by default (K > 1: decoded with shared-prefix attention)
     jump_default = default_jump_forward(lm.device, k > 1 and prefix_attention.supported(lm.model))
     fc_other, t_other = ours(not jump_default)
     t_jump, t_nojump = (t_ours, t_other) if jump_default else (t_other, t_ours)
@@ -160,7 +160,7 @@ def measure_generation(
 
 def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
     """Share of the generated tokens the grammar forced (the only token allowed there),
-    under the grammar :func:`lmcast.lm.decode.forecast` built for these contexts."""
+    under the grammar :func:`lmcast.lm.decode.sample_paths` built for these contexts."""
     from lmcast.lm.decode import grammar_for, grammar_tables
 
     grammar = grammar_for(ctx, alpha, precision)

@@ -20,7 +20,7 @@ from json_out import emit
 def main() -> dict:
     from lmcast.core.data import load_dataset
     from lmcast.core.prepare import read_encoding_record
-    from lmcast.lm.decode import forecast
+    from lmcast.lm.decode import sample_paths
     from lmcast.lm.models import load_model, machine_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -46,7 +46,7 @@ def main() -> dict:
     for order in (("branches", "merged"), ("merged", "branches")):
         for name in order:
             t0 = time.perf_counter()
-            fc = forecast(
+            fc = sample_paths(
                 models[name], x, args.horizon, enc["alpha"], enc["precision"], progress=False
             )
             times[name].append(time.perf_counter() - t0)

@@ -18,7 +18,7 @@ from json_out import emit
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from lmcast.compare import references as baselines
+    from lmcast.compare import references
     from lmcast.core.lotka_volterra import simulate
     from lmcast.lm.models import machine_name
 
@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> dict:
     c, h = args.context, args.horizon
     truth = x[:, c : c + h]
     t0 = time.perf_counter()
-    res = baselines.oracle(noisy[:, :c], t[: c + h], h)
+    res = references.oracle(noisy[:, :c], t[: c + h], h)
     batched = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fits = [baselines.fit_one(noisy[i, :c], t[:c], seed=i) for i in range(args.n)]
+    fits = [references.fit_one(noisy[i, :c], t[:c], seed=i) for i in range(args.n)]
     one = time.perf_counter() - t0
-    ref = np.stack([baselines.simulate_params(th[None], t[: c + h], 0.5)[0, c:] for th, _ in fits])
+    ref = np.stack([references.simulate_params(th[None], t[: c + h], 0.5)[0, c:] for th, _ in fits])
     out = {
         "machine": machine_name(),
         "trajectories": args.n,

@@ -62,10 +62,10 @@ def test_geometric_mean_relative_scores():
 def test_seasonal_naive_repeats_the_last_season_and_quantiles_are_ordered():
     season = np.array([1.0, 3.0, 2.0, 5.0])
     y = np.tile(season, 6)[:, None] + 10
-    f = classical.forecast("snaive", [y], 6, season_length=4)
+    f = classical.predict("snaive", [y], 6, season_length=4)
     np.testing.assert_allclose(f.point[0, :, 0], np.tile(season, 2)[:6] + 10)
     for name in ("ets", "arima", "theta", "naive"):
-        g = classical.forecast(name, [y + np.linspace(0, 1, len(y))[:, None]], 6, 4)
+        g = classical.predict(name, [y + np.linspace(0, 1, len(y))[:, None]], 6, 4)
         assert not g.failed.any() and g.point.shape == (1, 6, 1)
         assert np.all(np.diff(g.quantiles, axis=0) >= -1e-9), name  # 0.1 ≤ … ≤ 0.9
 
@@ -78,7 +78,7 @@ def test_var_recovers_a_linear_system_and_is_jointly_fitted():
     for t in range(1, 80):
         x[t] = a @ x[t - 1] + rng.normal(0, 0.01, 2)
     x += 5
-    f = classical.forecast("var", [x[:60]], 20)
+    f = classical.predict("var", [x[:60]], 20)
     err = np.abs(f.point[0] - x[60:]).mean()
     persist = np.abs(x[59] - x[60:]).mean()
     assert not f.failed.any() and err < 0.1 * persist
@@ -102,7 +102,7 @@ def test_var_never_takes_an_explosive_lag_order_on_predator_prey_contexts():
         warnings.simplefilter("ignore")
         aic_only = [VAR(c).fit(maxlags=8, ic="aic", trend="c").roots for c in contexts]
     assert sum(classical._explosive(r, 50) for r in aic_only) >= 5  # the guard has work to do
-    f = classical.forecast("var", list(contexts), 50)
+    f = classical.predict("var", list(contexts), 50)
     assert not f.failed.any()
     assert np.abs(f.point).max() <= 1.5 * contexts.max()
     persistence = np.abs(contexts[:, -1:] - truth).mean()
@@ -124,7 +124,7 @@ def test_arima_beats_seasonal_naive_on_air_passengers():
     ctx, truth = y[:-12], y[None, -12:]
     scale = metrics.seasonal_scale([ctx], 12)
     mase = {
-        n: metrics.mase(classical.forecast(n, [ctx], 12, 12).point, truth, scale)[0]
+        n: metrics.mase(classical.predict(n, [ctx], 12, 12).point, truth, scale)[0]
         for n in ("snaive", "arima")
     }
     assert mase["arima"] < mase["snaive"]
@@ -133,7 +133,7 @@ def test_arima_beats_seasonal_naive_on_air_passengers():
 def test_a_failed_fit_is_persistence_and_counted():
     y = np.linspace(1, 2, 30)[:, None]
     y[10] = np.nan  # statsforecast refuses missing values
-    f = classical.forecast("ets", [y, np.linspace(1, 2, 30)[:, None]], 3)
+    f = classical.predict("ets", [y, np.linspace(1, 2, 30)[:, None]], 3)
     assert f.failed.tolist() == [True, False]
     np.testing.assert_allclose(f.point[0], np.full((3, 1), 2.0))
 
@@ -142,9 +142,9 @@ def test_a_failed_fit_is_persistence_and_counted():
     ("call", "message"),
     [
         (lambda: classical.check_names(["ets", "lstm"]), "unknown reference forecaster 'lstm'"),
-        (lambda: classical.forecast("var", [np.ones((20, 1))], 3), "at least 2 variables"),
-        (lambda: classical.forecast("snaive", [np.ones((10, 1))], 3, 12), "two seasons"),
-        (lambda: classical.forecast("ets", [np.ones((2, 1))], 3), "too short"),
+        (lambda: classical.predict("var", [np.ones((20, 1))], 3), "at least 2 variables"),
+        (lambda: classical.predict("snaive", [np.ones((10, 1))], 3, 12), "two seasons"),
+        (lambda: classical.predict("ets", [np.ones((2, 1))], 3), "too short"),
     ],
 )
 def test_what_a_forecaster_cannot_do_is_one_line(call, message):

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lmcast.compare import metrics
-from lmcast.compare import references as baselines
+from lmcast.compare import metrics, references
 from lmcast.core import encoding
 from lmcast.core.grammar import Grammar, TokenAutomaton
 
@@ -55,10 +54,10 @@ def _contexts(n=5, c=12, seed=0):
 
 
 def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
-    from lmcast.lm.decode import forecast
+    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts()
-    fc = forecast(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
+    fc = sample_paths(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
     assert fc.samples.shape == (5, 1, 6, 2)
     assert np.all(fc.parse_success == 1.0)
     assert np.all(np.isfinite(fc.samples))
@@ -72,15 +71,15 @@ def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
 
 
 def test_batched_equals_one_at_a_time_greedy(tiny_lm):
-    from lmcast.lm.decode import forecast
+    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts(n=6, c=10, seed=4)
     ctx[0] = ctx[0] * 3  # different prompt lengths → real left padding in the batch
-    batched = forecast(
+    batched = sample_paths(
         tiny_lm, ctx, horizon=4, alpha=0.3, precision=2, batch_size=6, progress=False
     )
     single = [
-        forecast(
+        sample_paths(
             tiny_lm, ctx[i : i + 1], horizon=4, alpha=0.3, precision=2, batch_size=1, progress=False
         )
         for i in range(6)
@@ -100,15 +99,19 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
     ctx, _, _ = _contexts(n=2)
     monkeypatch.setattr(fmod, "_cache_kwarg", lambda d: "a_name_no_model_takes")
     with pytest.raises(RuntimeError, match="KV cache was not filled"):
-        fmod.forecast(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, progress=False)
+        fmod.sample_paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, progress=False)
 
 
 def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):
-    from lmcast.lm.decode import forecast
+    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts(n=2)
-    a = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
-    b = forecast(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
+    a = sample_paths(
+        tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False
+    )
+    b = sample_paths(
+        tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False
+    )
     assert a.samples.shape == (2, 4, 3, 2)
     np.testing.assert_array_equal(a.samples, b.samples)
     q = a.quantiles((0.1, 0.9))
@@ -169,9 +172,9 @@ def test_persistence_and_oracle_recover_clean_trajectory():
 
     x, t, _ = simulate(n=3, seed=11)
     x = x.astype(np.float64)
-    p = baselines.persistence(x[:, :50], 20)
+    p = references.persistence(x[:, :50], 20)
     np.testing.assert_array_equal(p[:, 7], x[:, 49])
-    res = baselines.oracle(x[:, :50], t[:70], 20)
+    res = references.oracle(x[:, :50], t[:70], 20)
     assert not res.failed.any()
     mae = np.abs(res.forecasts - x[:, 50:70]).mean()
     assert mae < 0.01 * np.abs(x[:, 50:70]).mean()
@@ -187,10 +190,10 @@ def test_batched_oracle_fits_as_scipy_least_squares_does():
     x, t, _ = simulate(n=3, seed=5)
     x = x.astype(np.float64)
     noisy = x * np.exp(np.random.default_rng(0).normal(0, 0.05, x.shape))
-    res = baselines.oracle(noisy[:, :30], t[:50], 20)
+    res = references.oracle(noisy[:, :30], t[:50], 20)
     for i in range(3):
-        theta, rmse = baselines.fit_one(noisy[i, :30], t[:30], seed=i)
-        ref = baselines.simulate_params(theta[None], t[:50], 0.5)[0, 30:]
+        theta, rmse = references.fit_one(noisy[i, :30], t[:30], seed=i)
+        ref = references.simulate_params(theta[None], t[:50], 0.5)[0, 30:]
         assert res.fit_rmse[i] <= rmse * 1.01 + 1e-6
         assert np.abs(res.forecasts[i] - ref).mean() < 0.02 * np.abs(ref).mean()
 
@@ -335,7 +338,7 @@ def test_unknown_model_fails_fast(tmp_path, lv_file, run_cli, monkeypatch):
 
 @pytest.mark.slow
 def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
-    from lmcast.lm.decode import forecast
+    from lmcast.lm.decode import sample_paths
     from lmcast.lm.models import load_model
 
     lm = load_model("smollm2-135m")
@@ -343,7 +346,7 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
     from lmcast.core.data import load_dataset
 
     x = load_dataset(lv_file).trajectories[:2].astype(np.float64)
-    fc = forecast(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
+    fc = sample_paths(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
     assert np.all(fc.parse_success == 1.0)
     assert np.all(np.isfinite(fc.point)) and fc.point.shape == (2, 3, 2)
     # a real pretrained model continues the series near its recent level
@@ -557,20 +560,22 @@ def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, 
     prefix or copied rows, jump-forward or not, samples split across batches), and a
     ``flop_limit`` below the first batch's bound stops generation before it runs."""
     from lmcast.errors import BudgetExceededError
-    from lmcast.lm.decode import GenerationStats, forecast, projected_generation_flops
+    from lmcast.lm.decode import GenerationStats, projected_generation_flops, sample_paths
 
     rng = np.random.default_rng(samples)
     # mixed token densities: the longest series is not the one with the most tokens
     contexts = [np.round(rng.uniform(0, 2, (14, 2)), 2), np.round(rng.uniform(50, 99, (9, 2)), 2)]
     kw = {"samples": samples, "batch_size": batch, "progress": False}
-    fc = forecast(
+    fc = sample_paths(
         tiny_lm, contexts, 4, 0.5, 2, jump_forward=jump, shared_attention=shared, **kw
     )  # fmt: skip
     bound = projected_generation_flops(tiny_lm, contexts, 4, 0.5, 2, samples, batch)
     assert 0 < fc.stats.flops <= bound
     stats = GenerationStats()
     with pytest.raises(BudgetExceededError, match="stopped before a batch"):
-        forecast(tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw)
+        sample_paths(
+            tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw
+        )
     assert stats.flops == 0
 
 

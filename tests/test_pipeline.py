@@ -29,7 +29,7 @@ def _profile(tmp_path, tiny_dir):
             "trajectories": 3,
             "also": [[8, 6, 2]],  # sampled: the median of 2 paths at 8 → 6
             "batch_size": 2,
-            "baselines": ["var", "theta"],
+            "references": ["var", "theta"],
         },
         "sweep": {
             "grid": {"lr": [0.001, 0.01], "rank": [2]},

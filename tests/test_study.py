@@ -46,8 +46,8 @@ def _broken(kind: str) -> tuple[object, str]:
         prof["protocol"]["test_trajectories"] = prof["protocol"].pop("trajectories")
         return prof, "protocol.test_trajectories is now protocol.trajectories"
     if kind == "unknown-reference":
-        prof["protocol"]["baselines"] = ["ets", "lstm"]
-        return prof, "protocol.baselines: --baselines: unknown reference forecaster 'lstm'"
+        prof["protocol"]["references"] = ["ets", "lstm"]
+        return prof, "protocol.references: --references: unknown reference forecaster 'lstm'"
     raise AssertionError(kind)
 
 

@@ -110,7 +110,7 @@ class Checked:
 CLASSICAL_NAMES = ("ets", "arima", "theta", "snaive", "naive", "var")
 
 
-def check_reference_names(names: Sequence[str], flag: str = "--baselines") -> tuple[str, ...]:
+def check_reference_names(names: Sequence[str], flag: str = "--references") -> tuple[str, ...]:
     """Known, distinct classical reference names.
 
     Raises:
@@ -361,7 +361,7 @@ class EvalConfig(ModelData, Protocol, Overwrite):
     """``lmcast evaluate``: forecast held-out windows and score them beside references."""
 
     def check(self) -> None:
-        check_reference_names(self.baselines)
+        check_reference_names(self.references)
 
     adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
     split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
@@ -386,11 +386,11 @@ class EvalConfig(ModelData, Protocol, Overwrite):
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )
     oracle: bool = opt(True, "also fit the Lotka–Volterra ODE oracle (2-variable data)")
-    baselines: tuple[str, ...] = items(
+    references: tuple[str, ...] = items(
         (),
         "classical reference forecasters besides persistence (a,b or repeated): ets, arima, "
         "theta, snaive, naive (statsforecast, each variable alone), var (statsmodels, jointly)",
-        aliases=["--references"],
+        aliases=["--baselines"],
     )
     season_length: int = opt(
         1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)", at_least=1
@@ -417,7 +417,7 @@ class ForecastConfig(CsvInput, Overwrite):
 
     def check(self) -> None:
         object.__setattr__(self, "quantiles", check_quantiles(self.quantiles))
-        check_reference_names(self.baselines)
+        check_reference_names(self.references)
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     adapter: str | None = opt(
@@ -456,11 +456,11 @@ class ForecastConfig(CsvInput, Overwrite):
     )
     experiment: str = opt("forecast", "experiment name the FLOPs are charged to")
     progress: bool = opt(True, "show a progress bar (per finished sequence)")
-    baselines: tuple[str, ...] = items(
+    references: tuple[str, ...] = items(
         (),
         "also forecast with classical references (ets, arima, theta, snaive, naive, var): "
         "their rows get the forecaster's name in a 'forecaster' column",
-        aliases=["--references"],
+        aliases=["--baselines"],
     )
     season_length: int | None = opt(
         None,

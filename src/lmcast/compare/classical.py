@@ -105,7 +105,7 @@ class ClassicalForecast:
     seconds: float
 
 
-def forecast(
+def predict(
     name: str,
     contexts: Sequence[np.ndarray],
     horizon: int,

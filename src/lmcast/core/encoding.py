@@ -130,14 +130,3 @@ def auto_alpha(train_values: np.ndarray, target: float = 10.0, q: float = 99.0) 
     raw = v / target
     mag = 10 ** (math.floor(math.log10(raw)) - 1)
     return float(math.ceil(raw / mag - 1e-9) * mag)
-
-
-def scaled_round(x: np.ndarray, alpha: float, precision: int) -> np.ndarray:
-    """``x / alpha`` rounded exactly as :func:`encode` writes it (the codec's fixed point).
-
-    Uses Python's correctly rounded :func:`round` per element, as the encoder
-    does (``np.round`` can differ in the last place).
-    """
-    scaled = np.asarray(x, dtype=np.float64) / alpha
-    flat = [round(float(v), precision) + 0.0 for v in scaled.ravel()]
-    return np.asarray(flat, dtype=np.float64).reshape(scaled.shape)

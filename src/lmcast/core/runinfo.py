@@ -328,6 +328,19 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
+def csv_text(rows: list[dict]) -> str:
+    """Rows of equal keys as CSV text: a header, then one ``\\n``-ended line per row (every
+    CSV lmcast writes uses this, so they share one line ending)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically (temp file + rename)."""
     return write_text(path, json.dumps(mask_secrets(obj), indent=2, default=_default) + "\n")

@@ -201,7 +201,7 @@ def run_one(
     if name in classical.CLASSICAL:
         if name == "var" and task.contexts[0].shape[1] < 2:
             return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
-        cf = classical.forecast(name, task.contexts, cfg.horizon, task.season)
+        cf = classical.predict(name, task.contexts, cfg.horizon, task.season)
         point, quant, failures = cf.point, cf.quantiles, int(cf.failed.sum())
     else:
         point, quant, flops = _lm_forecast(name, task, cfg, ledger, loaded)

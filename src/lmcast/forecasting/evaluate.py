@@ -9,8 +9,6 @@ and 10–90 % interval coverage. Every run is charged to the FLOP ledger.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,12 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lmcast.accounting.ledger import default_workspace
-from lmcast.compare import classical, metrics
-from lmcast.compare import references as baselines
+from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
 from lmcast.core.data import Dataset, load_dataset, split_indices
 from lmcast.core.prepare import read_encoding_record, resolve_alpha
-from lmcast.core.runinfo import METRICS_FILE, run_info, write_json, write_text
+from lmcast.core.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
 from lmcast.errors import DataError, LmcastError
 from lmcast.logs import get_logger
 
@@ -118,7 +115,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     check_run_folder(out_dir, "--out", overwrite=cfg.overwrite)
     ds = load_dataset(cfg.data)
     idx, contexts, truths = select_windows(ds, cfg)
-    for name in classical.check_names(cfg.baselines):  # one line before the model loads
+    for name in classical.check_names(cfg.references):  # one line before the model loads
         classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
     alpha, rule, precision = resolve_encoding(cfg, ds)
     ledger = Ledger(cfg.ledger)
@@ -173,7 +170,7 @@ def _score(
     idx, contexts, truths = windows
     point = metrics.fill_unparsed(fc.point, contexts[:, -1, :])
     variables = tuple(ds.variables)
-    persist = baselines.persistence(contexts, cfg.horizon)
+    persist = references.persistence(contexts, cfg.horizon)
     m: dict = {
         "protocol": {
             "split": cfg.split,
@@ -225,7 +222,7 @@ def _score(
     oracle_fc = None
     if cfg.oracle and ds.shape[2] == 2:
         t1 = time.time()
-        orc = baselines.oracle(contexts, times, cfg.horizon, seed=cfg.seed, progress=progress)
+        orc = references.oracle(contexts, times, cfg.horizon, seed=cfg.seed, progress=progress)
         oracle_fc = orc.forecasts
         finite = np.isfinite(orc.fit_rmse)
         m["oracle"] = {
@@ -237,8 +234,8 @@ def _score(
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
     refs: dict[str, np.ndarray] = {}
-    for name in classical.check_names(cfg.baselines):
-        cf = classical.forecast(name, contexts, cfg.horizon, cfg.season_length)
+    for name in classical.check_names(cfg.references):
+        cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length)
         label = classical.label(name)
         refs[label] = cf.point
         m.setdefault("classical", {})[name] = {
@@ -354,12 +351,7 @@ def write_outputs(r: EvalResult) -> None:
     the figures and, last, ``metrics.json`` (the stage's done-marker) into ``r.out``."""
     r.out.mkdir(parents=True, exist_ok=True)
     write_json(r.out / "run.json", run_info(asdict(r.cfg), r.cfg.seed, "evaluate"))
-    rows = _per_trajectory_rows(r)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(r.out / "per_trajectory.csv", buf.getvalue())
+    write_text(r.out / "per_trajectory.csv", csv_text(_per_trajectory_rows(r)))
     tmp = r.out / ".forecasts.tmp.npz"
     np.savez_compressed(
         tmp,

@@ -399,11 +399,11 @@ class Forecaster:
             LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
             BudgetExceededError: a batch could exceed ``flop_limit``.
         """
-        from lmcast.lm.decode import forecast
+        from lmcast.lm.decode import sample_paths
 
         req = self.checked(context, horizon, samples, scale)
         levels = check_quantiles(quantiles)
-        fc = forecast(
+        fc = sample_paths(
             self.lm,
             req.contexts,
             req.horizon,

@@ -3,14 +3,12 @@
 :func:`forecast_series` reads an HDF5 file or a CSV (long, Nixtla or wide layout,
 numeric or date times, series of any lengths), forecasts past the end of each series with a
 :class:`~lmcast.forecasting.forecaster.Forecaster`, charges the ledger, and writes a
-long-format CSV plus one figure per series (with ``--baselines``, the classical
+long-format CSV plus one figure per series (with ``--references``, the classical
 references' rows and lines beside the model's).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import tempfile
@@ -109,14 +107,6 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     return out, check_owned_folder(figs, "--figures")
 
 
-def _csv_text(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) -> None:
     """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
     (:func:`~lmcast.core.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
@@ -176,7 +166,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "precision"}``.
     """
     from lmcast.accounting.ledger import Ledger
-    from lmcast.core.runinfo import record_written, write_text
+    from lmcast.core.runinfo import csv_text, record_written, write_text
     from lmcast.core.timeaxis import season_of
     from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict
 
@@ -189,7 +179,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             log.info("series %s: %d missing step(s) filled by linear interpolation", sid, n)
     contexts = as_contexts(values)  # short or non-finite series: one line, before the model
     season = cfg.season_length or season_of(ls.axes[0].freq if ls.axes else None)
-    references = classical.check_names(cfg.baselines)
+    references = classical.check_names(cfg.references)
     for name in references:
         classical.check_applicable(name, contexts, season, cfg.horizon)
     ledger = Ledger(cfg.ledger)
@@ -221,11 +211,11 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     if references:
         rows = [{"forecaster": "lmcast", **r} for r in rows]
         for name in references:
-            cf = classical.forecast(name, contexts, cfg.horizon, season, levels)
+            cf = classical.predict(name, contexts, cfg.horizon, season, levels)
             refs[classical.label(name)] = cf.point
             rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
     _figures(figs, ids, times, values, horizons, pred, variables, refs)
-    record_written(write_text(out, _csv_text(rows)))
+    record_written(write_text(out, csv_text(rows)))
     log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
     return {
         "out": str(out),

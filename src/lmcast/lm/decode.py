@@ -1,4 +1,4 @@
-"""Batched, grammar-constrained LLMTIME forecasting with a KV cache.
+"""The decoding engine: batched, grammar-constrained LLMTIME sample paths with a KV cache.
 
 The prompt is the LLMTIME text of the context window followed by ``;``.
 Prompts are left-padded into batches; each step masks the logits to the tokens
@@ -29,7 +29,7 @@ from lmcast.lm import prefix_attention
 from lmcast.lm.models import LoadedModel, decoder_and_head
 from lmcast.logs import get_logger
 
-log = get_logger("forecast")
+log = get_logger("decode")
 
 
 @dataclass
@@ -552,7 +552,7 @@ def projected_generation_flops(
     batch_size: int = 64,
     allow_negative: bool = False,
 ) -> int:
-    """An upper bound on the FLOPs :func:`forecast` charges for these contexts (a reservation).
+    """An upper bound on the FLOPs :func:`sample_paths` charges for these contexts (a reservation).
 
     Every context (``(C_i, V)``) is tokenized for real, batched as :func:`generate_texts`
     batches them at ``batch_size`` rows, and each batch is bounded by
@@ -633,7 +633,7 @@ def grammar_for(
     precision: int,
     allow_negative: bool = False,
 ) -> Grammar:
-    """The grammar :func:`forecast` constrains to for these contexts (``(N, C, V)`` or N
+    """The grammar :func:`sample_paths` constrains to for these contexts (``(N, C, V)`` or N
     arrays ``(C_i, V)``, scaled by ``alpha``: one value or one per context): their variable
     count, and integer parts one digit longer than the largest scaled context value needs
     (at least 3)."""
@@ -647,7 +647,7 @@ def grammar_for(
     )
 
 
-def forecast(
+def sample_paths(
     lm: LoadedModel,
     contexts: np.ndarray | Sequence[np.ndarray],
     horizon: int,

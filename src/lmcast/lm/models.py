@@ -354,8 +354,7 @@ def load_model(
             # merged (benchmarks/bench_merge.py, docs/performance/cpu_merge.json)
             model, merged = model.merge_and_unload(), True
     model.eval()
-    arch = arch_from_hf_config(model.config.to_dict(), name=name)
-    return LoadedModel(model, _prepare_tokenizer(tok), name, arch, lora, merged=merged)
+    return wrap_model(model, tok, name, lora=lora, merged=merged)
 
 
 def architecture_of(name: str) -> Architecture:
@@ -376,14 +375,23 @@ def architecture_of(name: str) -> Architecture:
     return arch_from_hf_config(cfg.to_dict(), name=name)
 
 
-def wrap_model(model: Any, tokenizer: Any, name: str = "custom") -> LoadedModel:
-    """Wrap an in-memory model and tokenizer (tests, sweeps) as a :class:`LoadedModel`."""
+def wrap_model(
+    model: Any,
+    tokenizer: Any,
+    name: str = "custom",
+    lora: LoraSpec | bool | None = True,
+    merged: bool = False,
+) -> LoadedModel:
+    """A model and tokenizer in memory (as :func:`load_model` loads them, or built in a
+    program) as a :class:`LoadedModel`: its architecture numbers from its config, and its
+    LoRA (``True``: read off the model; a :class:`LoraSpec` when merged away; ``None``)."""
     return LoadedModel(
         model,
         _prepare_tokenizer(tokenizer),
         name,
         arch_from_hf_config(model.config.to_dict(), name=name),
-        lora_spec_of(model),
+        lora_spec_of(model) if lora is True else lora or None,
+        merged=merged,
     )
 
 

@@ -208,7 +208,7 @@ def _final_test(ctx: RunContext) -> None:
             adapter=str(ctx.ws.final_dir),
             out=str(ctx.ws.final_test_dir),
             experiment="final",
-            baselines=ctx.profile.protocol.references(),  # fitted once, beside the final model
+            references=ctx.profile.protocol.reference_names(),  # fitted once, beside the final model
         ),
         progress=ctx.cfg.progress,
     )
@@ -229,7 +229,7 @@ def _other_protocols(ctx: RunContext) -> None:
                 out=str(d / name),
                 experiment="baseline" if adapter is None else "final",
                 oracle=adapter is not None,  # fit once per protocol
-                baselines=ctx.profile.protocol.references() if adapter else (),
+                references=ctx.profile.protocol.reference_names() if adapter else (),
                 context_steps=c,
                 horizon=h,
             )
@@ -292,7 +292,9 @@ def check_study(ctx: RunContext) -> None:
             f"{ctx.model} (choose from {', '.join(flopsmod.module_shapes(arch_for(ctx.model)))})"
         )
     where("protocol", lambda: ctx.eval_config(out="x", experiment="baseline"))
-    where("protocol.baselines", lambda: ctx.eval_config(baselines=prof.protocol.references()))
+    where(
+        "protocol.references", lambda: ctx.eval_config(references=prof.protocol.reference_names())
+    )
     for c, h in prof.protocol.extra():
         where("protocol.also", lambda c=c, h=h: ctx.eval_config(context_steps=c, horizon=h))
     sw, cs = prof.sweep, prof.context_study

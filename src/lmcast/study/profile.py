@@ -23,6 +23,7 @@ PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 RENAMED = {
     "protocol.test_trajectories": "protocol.trajectories",
     "protocol.eval_batch_size": "protocol.batch_size",
+    "protocol.baselines": "protocol.references",
 }
 
 
@@ -56,7 +57,7 @@ class ProtocolSpec:
     trajectories: int = _count()
     also: list[list[int]] | None = None
     batch_size: int = _count(64)
-    baselines: list[str] | None = None
+    references: list[str] | None = None
     season_length: int = _count(1)
     samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
     # the zero-shot model's tests: None decodes as the final model's (samples_for)
@@ -87,10 +88,10 @@ class ProtocolSpec:
         model's, then the final model's, per protocol."""
         return [(c, h, zero_shot) for c, h in self.extra() for zero_shot in (True, False)]
 
-    def references(self) -> tuple[str, ...]:
-        """``baselines``: the classical forecasters the final model is tested against
-        (``lmcast.compare.classical`` names), as ``evaluate --baselines`` takes them."""
-        return tuple(self.baselines or ())
+    def reference_names(self) -> tuple[str, ...]:
+        """``references``: the classical forecasters the final model is tested against
+        (``lmcast.compare.classical`` names), as ``evaluate --references`` takes them."""
+        return tuple(self.references or ())
 
 
 @dataclass(frozen=True)
