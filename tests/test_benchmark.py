@@ -25,6 +25,12 @@ def _monthly(path, n=40, series=("a", "b", "c")):
     return path
 
 
+def _result(out, dataset, forecaster):
+    """The one stored result of a (dataset, forecaster): results/<d>/<f>-<key>.json."""
+    (path,) = (out / "results" / dataset).glob(f"{forecaster}-*.json")
+    return path
+
+
 def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, run_cli):
     from lmcast.accounting.ledger import Ledger
 
@@ -44,10 +50,10 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     assert rows["snaive"]["mase_vs_snaive"] == pytest.approx(1.0)
     assert rows["snaive"]["series"] == 6 and rows["var"]["series"] == 3  # VAR: lv only
     assert set(board["per_dataset"]) == {"m", "lv"}
-    m_snaive = json.loads((out / "results/m/snaive.json").read_text())
+    m_snaive = json.loads(_result(out, "m", "snaive").read_text())
     assert m_snaive["season_length"] == 12  # inferred from the monthly dates
-    assert json.loads((out / "results/lv/snaive.json").read_text())["season_length"] == 1
-    assert json.loads((out / "results/m/var.json").read_text())["skipped"]
+    assert json.loads(_result(out, "lv", "snaive").read_text())["season_length"] == 1
+    assert json.loads(_result(out, "m", "var").read_text())["skipped"]
     # every LM FLOP is on the ledger, charged once per (dataset, forecaster)
     ledger = Ledger(url)
     recs = ledger.records()
@@ -70,7 +76,7 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     )
     # resumed: nothing runs again; a deleted result is the only one redone
     assert run_cli(*argv)[0] == 0 and len(ledger.records()) == 2
-    (out / "results/lv/zero-shot.json").unlink()
+    _result(out, "lv", "zero-shot").unlink()
     code, stdout2, _ = run_cli(*argv)
     assert code == 0 and len(ledger.records()) == 3
     assert json.loads(stdout2)["per_dataset"] == board["per_dataset"] | {
@@ -143,3 +149,68 @@ def test_data_classics_writes_real_series_that_read_back(tmp_path, run_cli):
     (tmp_path / "c" / "x.txt").write_text("mine")
     code, _, err = run_cli("data", "classics", "--out", tmp_path / "c")
     assert code == 2 and "new or empty folder" in err
+
+
+def _adapter(folder, tiny_dir, seed):
+    """A real PEFT LoRA adapter of the tiny model (random B, so it changes forecasts)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    cfg = LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(model, cfg).save_pretrained(folder)
+    return folder
+
+
+def test_benchmark_resume_reuses_only_results_of_the_same_inputs(tmp_path, tiny_dir, run_cli):
+    """Audit HIGH 3: results were reused after the data's content, --max-series or the
+    adapter behind a path changed; two adapter paths shared one file name; a tampered
+    result was trusted. Each result is now keyed by what produced it."""
+    data = _monthly(tmp_path / "m.csv")
+    out = tmp_path / "bench"
+    base = ["benchmark", "--data", data, "--horizon", 4, "--context-steps", 24, "--out", out]
+    base += ["--samples", 1, "--model", tiny_dir, "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+
+    def run(*extra):
+        code, stdout, err = run_cli(*base, *extra, "--json")
+        assert code == 0 and "Traceback" not in err, err
+        board = json.loads(stdout)
+        maes = {f: r["mae"] for f, r in board["per_dataset"]["m"].items()}
+        return maes, {r["forecaster"]: r["series"] for r in board["rows"]}
+
+    first, _ = run("--forecasters", "snaive,naive")
+    assert run("--forecasters", "snaive,naive")[0] == first  # same inputs: reused
+    assert run("--forecasters", "snaive,naive", "--max-series", 1)[1]["naive"] == 1
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([*lines[:-1], lines[-1].rsplit(",", 1)[0] + ",999"]) + "\n")
+    changed, _ = run("--forecasters", "snaive,naive")  # the data's bytes changed: recomputed
+    assert changed["naive"] != first["naive"]
+    # a tampered result, a foreign JSON, an unreadable file: recomputed, never trusted
+    for bad in ('{"forecaster": "naive", "dataset": "m", "key": "x", "mae": 0}', "[1]", "{"):
+        for p in (out / "results/m").glob("naive-*.json"):
+            p.write_text(bad)
+        assert run("--forecasters", "snaive,naive")[0]["naive"] == changed["naive"]
+    # two adapter paths whose names slug alike, and new weights behind one path
+    a = _adapter(tmp_path / "ad" / "x_y", tiny_dir, seed=1)
+    b = _adapter(tmp_path / "ad" / "x y", tiny_dir, seed=2)
+    rows, _ = run("--forecasters", f"adapter:{a},adapter:{b}")
+    assert rows[f"adapter:{a}"] != rows[f"adapter:{b}"]
+    assert len(list((out / "results/m").glob("adapter_*.json"))) == 2
+    _adapter(a, tiny_dir, seed=3)
+    again, _ = run("--forecasters", f"adapter:{a},adapter:{b}")
+    assert again[f"adapter:{a}"] != rows[f"adapter:{a}"]
+    assert again[f"adapter:{b}"] == rows[f"adapter:{b}"]
+
+
+def test_benchmark_refuses_a_dataset_given_twice(tmp_path, run_cli):
+    data = _monthly(tmp_path / "m.csv")
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(data.read_bytes())
+    for second in (data, copy):
+        code, _, err = run_cli(
+            "benchmark", "--data", data, "--data", second, "--forecasters", "naive",
+            "--horizon", 4, "--out", tmp_path / f"b-{second.stem}",
+        )  # fmt: skip
+        assert code == 2 and "counts once" in err and "Traceback" not in err, err

@@ -65,7 +65,7 @@ BENCHMARK_EPILOG = """protocol: the last --horizon steps of every series are hel
 them (at most --context-steps) are the context. Scores per dataset and forecaster: MAE,
 MASE (scale: the context's seasonal-naive MAE), sMAPE, WQL (quantiles 0.1..0.9),
 per-step error. Leaderboard: geometric means over series, relative to seasonal naive.
-Outputs: leaderboard.md, leaderboard.json, per_step.png, results/<dataset>/<forecaster>.json
+Outputs: leaderboard.md, leaderboard.json, per_step.png, results/<dataset>/<forecaster>-<key>.json
 (each written when done: run the same command again to resume).
 
 examples:

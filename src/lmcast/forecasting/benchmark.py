@@ -4,8 +4,10 @@ Protocol: the last ``horizon`` steps of every series are held out; the (at most)
 ``context_steps`` steps before them are the context. Each forecaster forecasts every
 series of every dataset; each (dataset, forecaster) is scored with MAE, MASE (scale: the
 context's seasonal-naive MAE), sMAPE, WQL (quantiles 0.1…0.9) and per-step MAE, and
-written to ``results/<dataset>/<forecaster>.json`` as soon as it is done, so an
-interrupted benchmark resumes where it stopped. The leaderboard aggregates over series
+written to ``results/<dataset>/<forecaster>-<key>.json`` as soon as it is done, so an
+interrupted benchmark resumes where it stopped; the key hashes what produced it (the data's
+bytes, the series, the protocol, the forecaster — an adapter by its weights), and a result
+of other inputs, or a tampered one, is recomputed. The leaderboard aggregates over series
 the way Chronos does over datasets: the geometric mean of each forecaster's MASE (and
 WQL) divided by seasonal naive's on the same series.
 
@@ -218,6 +220,91 @@ def run_one(
     }
 
 
+RESULT_FIELDS = {"forecaster": str, "dataset": str, "key": str}
+
+
+def adapter_fingerprint(folder: str | Path) -> str:
+    """SHA-256 over an adapter's own files (weights, config, encoding record), whichever of
+    a run folder's ``adapter/`` or an export folder holds them: the same path with other
+    weights is another forecaster."""
+    import hashlib
+
+    from lmcast.core.runinfo import file_sha256
+
+    root = Path(folder)
+    h = hashlib.sha256()
+    for base in (root / "adapter", root):
+        for name in ("adapter_config.json", "adapter_model.safetensors", "encoding.json"):
+            f = base / name
+            if f.is_file():
+                h.update(f"{f.relative_to(root)}:{file_sha256(f)}\n".encode())
+    return h.hexdigest()
+
+
+def result_key(task: Task, name: str, cfg: BenchmarkConfig, data_sha: str) -> str:
+    """What produced a (dataset, forecaster) result, hashed: the dataset's bytes, the series
+    selection (``--max-series``, the series ids), the protocol and the forecaster — an
+    adapter by its own fingerprint, not its path. A stored result is reused only under
+    this key."""
+    import hashlib
+
+    spec: dict[str, Any] = {"forecaster": name}
+    if name.startswith("adapter:"):
+        spec["adapter"] = adapter_fingerprint(name[len("adapter:") :])
+    what = {
+        "data_sha256": data_sha,
+        "series": list(task.ids),
+        "max_series": cfg.max_series,
+        "protocol": {k: getattr(cfg, k) for k in PROTOCOL_KEYS},
+        "season": task.season,
+        "forecaster": spec,
+        "csv": [cfg.id_column, cfg.time_column, cfg.layout, cfg.missing],
+    }
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def result_path(out: Path, task: Task, name: str, key: str) -> Path:
+    """``results/<dataset>/<forecaster>-<key>.json``: distinct for distinct forecasters
+    (two adapter paths whose slugs collide) and for distinct inputs."""
+    return out / "results" / task.name / f"{slug(name)[:60]}-{key[:16]}.json"
+
+
+def read_result(path: Path, key: str) -> dict | None:
+    """A stored result if it is one this run would produce (its key matches and its fields
+    have their types); ``None`` — recompute — for a missing, unreadable, foreign or
+    tampered file (logged), never a traceback."""
+    if not path.is_file():
+        return None
+    try:
+        res = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable (%s); recomputed", path, exc)
+        return None
+    ok = isinstance(res, dict) and all(isinstance(res.get(k), t) for k, t in RESULT_FIELDS.items())
+    if ok and res["key"] == key and ("skipped" in res or _scores_ok(res)):
+        return res
+    log.warning("%s: not a result of this benchmark's inputs; recomputed", path)
+    return None
+
+
+def _scores_ok(res: dict) -> bool:
+    """The fields the leaderboard reads, of the types it needs."""
+    import math
+
+    def num(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+    per = res.get("per_series")
+    steps = res.get("per_step_mae")
+    return (
+        isinstance(per, dict)
+        and all(isinstance(v, dict) for v in per.values())
+        and isinstance(steps, list)
+        and all(isinstance(v, (int, float)) for v in steps)
+        and all(num(res.get(k)) for k in ("seconds", "flops"))
+    )
+
+
 def _check_out(out: Path, protocol: dict) -> None:
     """``--out`` must be new, empty, or a benchmark folder of the same protocol."""
     if out.exists() and not out.is_dir():
@@ -252,6 +339,12 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     out = Path(cfg.out)
     protocol = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
     _check_out(out, protocol)
+    from lmcast.core.runinfo import file_sha256, same_path
+
+    for i, path in enumerate(cfg.data):
+        for other in cfg.data[:i]:
+            if Path(path).exists() and Path(other).exists() and same_path(path, other):
+                raise LmcastError(f"--data {path}: given twice (each dataset counts once)")
     tasks, seen = [], set()
     for path in cfg.data:
         stem = slug(Path(path).stem)
@@ -268,15 +361,21 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     write_json(out / MARKER, {"protocol": protocol, "config": asdict(cfg)})
     results: list[dict] = []
     loaded: dict[str, Any] = {}
+    shas = {t.path: file_sha256(t.path) for t in tasks}
+    if len(set(shas.values())) < len(shas):
+        raise LmcastError("--data: two files hold the same bytes (each dataset counts once)")
     for t in tasks:
         for n in names:
-            path = out / "results" / t.name / f"{slug(n)}.json"
-            if path.is_file():
-                results.append(json.loads(path.read_text()))
+            key = result_key(t, n, cfg, shas[t.path])
+            path = result_path(out, t, n, key)
+            res = read_result(path, key)
+            if res is not None:
+                results.append(res)
                 log.info("%s on %s: done before, skipped", n, t.name)
                 continue
             log.info("%s on %s (%d series)", n, t.name, len(t.ids))
             res = run_one(n, t, cfg, ledger, loaded)
+            res["key"] = key
             res["filled"] = dict(zip(t.ids, t.filled, strict=True))
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, res)
