@@ -286,8 +286,10 @@ def test_prediction_rows_and_frame_are_long_format():
         "q0.1",
         "q0.5",
         "q0.9",
+        "failed",
     ]
     assert len(frame) == 2 * 3 * 2 and list(frame["time"][:2]) == [4.0, 4.0]
+    assert (frame["failed"] == 0).all()
     assert np.allclose(frame["median"], frame["q0.5"])
     assert (frame["q0.1"] <= frame["q0.9"]).all()
 

@@ -214,3 +214,38 @@ def test_a_killed_owners_reservation_is_released_at_once(tmp_path):
     ledger.reserve("e", "m", "evaluate", 5e11)  # fits only once the dead one is released
     rows = {r.name: r.status for r in ledger.records()}
     assert rows == {"n": "stopped", "m": "running"}
+
+
+def test_failed_classical_fits_are_marked_never_named_as_the_model(tmp_path, tiny_dir, run_cli):
+    """Audit HIGH 6: a failed fit fell back to the last value under the model's own name
+    (VAR with a constant variable), and a benchmark where every fit failed showed equal
+    scores with nothing said. Now: a 'failed' column and a distinct label in forecast CSVs,
+    counts in the leaderboard (file and stdout) and in evaluate's labels."""
+    from lmcast.compare import classical
+
+    lines = ["id,t,a,b"]
+    for k in range(30):
+        lines.append(f"s,{k},{2 + np.sin(k / 2):.4f},1.0")  # b constant: VAR cannot fit
+    data = tmp_path / "c.csv"
+    data.write_text("\n".join(lines) + "\n")
+    cf = classical.predict("var", [np.array([[2 + np.sin(k / 2), 1.0] for k in range(30)])], 3)
+    assert cf.failed.all() and cf.label == "VAR (1 of 1 fits failed: last value)"
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli(
+        "forecast", "--data", data, "--out", out, "--model", tiny_dir, "--horizon", 3,
+        "--samples", 1, "--references", "var", "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    var = [r for r in rows if r["forecaster"] != "lmcast"]
+    assert var and {r["forecaster"] for r in var} == {"persistence (VAR failed)"}
+    assert {r["failed"] for r in var} == {"1"}
+    assert {r["failed"] for r in rows if r["forecaster"] == "lmcast"} == {"0"}
+    code, stdout, err = run_cli(
+        "benchmark", "--data", data, "--forecasters", "var,naive", "--horizon", 3,
+        "--out", tmp_path / "b",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "VAR (1 of 1 fits failed: last value)" in stdout and "1 of 1" in stdout
+    md = (tmp_path / "b" / "leaderboard.md").read_text()
+    assert "failed fits" in md and "classical fit(s) failed" in md

@@ -104,6 +104,14 @@ class ClassicalForecast:
     failed: np.ndarray
     seconds: float
 
+    @property
+    def label(self) -> str:
+        """The table label, marked where fits failed: their series hold the last value, so
+        the model's name alone would pass persistence off as the model
+        (``AutoETS (2 of 20 fits failed: last value)``)."""
+        k, n = int(self.failed.sum()), len(self.failed)
+        return label(self.name) + (f" ({k} of {n} fits failed: last value)" if k else "")
+
 
 def predict(
     name: str,

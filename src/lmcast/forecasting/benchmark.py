@@ -205,6 +205,8 @@ def run_one(
             return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
         cf = classical.predict(name, task.contexts, cfg.horizon, task.season)
         point, quant, failures = cf.point, cf.quantiles, int(cf.failed.sum())
+        if failures:
+            log.warning("%s on %s: %s", name, task.name, cf.label)
     else:
         point, quant, flops = _lm_forecast(name, task, cfg, ledger, loaded)
     return {
@@ -422,6 +424,10 @@ def leaderboard(results: list[dict], names: list[str]) -> dict:
                 "failures": int(sum(r["failures"] for r in done if r["forecaster"] == n)),
             }
         )
+        if rows[-1]["failures"]:  # never the model's name alone on persistence values
+            rows[-1]["label"] += (
+                f" ({rows[-1]['failures']} of {rows[-1]['series']} fits failed: last value)"
+            )
     if "snaive" in names:
         rel_mase = metrics.geometric_mean_relative(mase, "snaive")
         rel_wql = metrics.geometric_mean_relative(wql, "snaive")
@@ -453,7 +459,7 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
     head = ["forecaster", "MASE (geometric mean)"]
     if rel:
         head += ["MASE vs seasonal naive", "WQL vs seasonal naive", "better than seasonal naive"]
-    head += ["seconds", "FLOPs"]
+    head += ["failed fits", "seconds", "FLOPs"]
     L = [
         "# lmcast benchmark",
         "",
@@ -473,15 +479,28 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
                 _f(r["wql_vs_snaive"]),
                 f"{r['better_than_snaive']} of {r['series']}",
             ]
-        cells += [f"{r['seconds']:.1f}", f"{r['flops']:.3e}" if r["flops"] else "–"]
+        cells += [
+            f"{r['failures']} of {r['series']}" if r["failures"] else "0",
+            f"{r['seconds']:.1f}",
+            f"{r['flops']:.3e}" if r["flops"] else "–",
+        ]
         L.append("| " + " | ".join(cells) + " |")
-    L += ["", "## Per dataset", "", "| dataset | forecaster | MAE | MASE | sMAPE % | WQL |"]
-    L.append("|---|---|---|---|---|---|")
+    failed = sum(r["failures"] for r in rows)
+    if failed:
+        L += ["", f"**{failed} classical fit(s) failed**: those series hold the last value "
+              "(persistence), counted in the 'failed fits' column."]  # fmt: skip
+    L += [
+        "",
+        "## Per dataset",
+        "",
+        "| dataset | forecaster | MAE | MASE | sMAPE % | WQL | failed |",
+    ]
+    L.append("|---|---|---|---|---|---|---|")
     for d, per in board["per_dataset"].items():
         for n, s in per.items():
             L.append(
                 f"| {d} | {n} | {_f(s['mae'], 4)} | {_f(s['mase'])} | {_f(s['smape'], 2)} | "
-                f"{_f(s['wql'])} |"
+                f"{_f(s['wql'])} | {s['failures']} |"
             )
     L += ["", *_per_step_lines(board, cfg.horizon)]
     L += ["", "![scaled error against steps ahead](per_step.png)", ""]

@@ -236,7 +236,7 @@ def _score(
     refs: dict[str, np.ndarray] = {}
     for name in classical.check_names(cfg.references):
         cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length)
-        label = classical.label(name)
+        label = cf.label  # names the failed fits, if any
         refs[label] = cf.point
         m.setdefault("classical", {})[name] = {
             "label": label,

@@ -104,6 +104,7 @@ class Prediction:
                     }
                     for q, level in enumerate(self.quantile_levels):
                         row[f"q{level:g}"] = short_number(qs[q, i, s, k])
+                    row["failed"] = int(not np.isfinite(med[i, s, k]))  # no path parsed it
                     if self.alphas:
                         row["alpha"] = short_number(self.alphas[i])
                     out.append(row)

@@ -212,8 +212,10 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         rows = [{"forecaster": "lmcast", **r} for r in rows]
         for name in references:
             cf = classical.predict(name, contexts, cfg.horizon, season, levels)
-            refs[classical.label(name)] = cf.point
+            refs[cf.label] = cf.point
             rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
+            if cf.failed.any():
+                log.warning("%s", cf.label)
     _figures(figs, ids, times, values, horizons, pred, variables, refs)
     record_written(write_text(out, csv_text(rows)))
     log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
@@ -238,8 +240,8 @@ def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
     for i, sid in enumerate(ids):
         for s in range(cf.point.shape[1]):
             for k, var in enumerate(variables):
-                row = {
-                    "forecaster": label,
+                row = {  # a failed fit's series holds the last value: not the model's name
+                    "forecaster": f"persistence ({label} failed)" if cf.failed[i] else label,
                     "series": sid,
                     "step": s + 1,
                     "time": time_cell(stamps[i][s]),
@@ -248,6 +250,7 @@ def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
                 }
                 for q, level in enumerate(levels):
                     row[f"q{level:g}"] = short_number(cf.quantiles[q, i, s, k])
+                row["failed"] = int(cf.failed[i])
                 row["alpha"] = ""  # no text encoding: the model's rows carry their scale
                 rows.append(row)
     return rows
