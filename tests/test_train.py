@@ -754,3 +754,53 @@ def test_loss_from_must_leave_tokens_to_learn(tmp_path, tiny_dir, lv_file):
     with pytest.raises(LmcastError, match="--loss-from 64 leaves no token"):
         train(_cfg(tmp_path, tiny_dir, lv_file, loss_from=64))
     assert not (tmp_path / "run").exists()
+
+
+def test_no_decimal_point_format_round_trips_through_train_evaluate_forecast(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    """--no-decimal-point writes the same digits as integers (precision 1: 0.25 → "2", 1.5
+    → "15" at scale/10); the encoding record says so, and evaluate and forecast read it:
+    the windows, the prompts and the per-series scale (target 100, not 10) all match."""
+    import csv
+    import json
+
+    import numpy as np
+
+    from lmcast.core import encoding
+    from lmcast.core.prepare import text_format
+
+    assert text_format(0.5, 1, False) == (0.05, 0, 100.0)
+    assert text_format(0.5, 2, True) == (0.5, 2, 10.0)
+    x = np.array([[0.25, 1.5], [0.3, 1.45]])
+    assert encoding.encode(x, *text_format(0.5, 1, False)[:2]) == "5,30;6,29"
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        "train", "--model", tiny_dir, "--data", lv_file, "--out", run, "--context-length", 64,
+        "--max-steps", 2, "--precision", 1, "--no-decimal-point", "--ledger", url, "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    rec = json.loads((run / "encoding.json").read_text())
+    assert rec["precision"] == 0 and rec["decimals"] == 1 and rec["decimal_point"] is False
+    assert rec["scale_target"] == 100.0
+    code, out, err = run_cli(
+        "evaluate", "--model", tiny_dir, "--data", lv_file, "--adapter", run, "--trajectories", 2,
+        "--context-steps", 20, "--horizon", 3, "--no-oracle", "--out", tmp_path / "ev",
+        "--ledger", url, "--json", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["encoding"]["format"] == "1 decimal, no point"
+    gen = (tmp_path / "ev" / "generated.txt").read_text()
+    assert "." not in gen  # the grammar of an integer format writes no point
+    series = np.linspace(1, 3, 20)
+    (tmp_path / "s.csv").write_text(
+        "id,t,y\n" + "".join(f"a,{k},{v:.4f}\n" for k, v in enumerate(series))
+    )
+    code, _, err = run_cli(
+        "forecast", "--model", tiny_dir, "--data", tmp_path / "s.csv", "--adapter", run,
+        "--horizon", 2, "--samples", 1, "--out", tmp_path / "f.csv", "--ledger", url,
+    )  # fmt: skip
+    assert code == 0, err
+    (row, *_) = csv.DictReader((tmp_path / "f.csv").open())
+    assert float(row["alpha"]) == pytest.approx(encoding.auto_alpha(series, target=100.0))

@@ -296,6 +296,11 @@ class PrepareConfig(Overwrite):
     data: str = opt(help="input HDF5 file in the lmcast layout")
     out: str = opt(help="output directory for *_texts.txt and meta.json")
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
+    decimal_point: bool = opt(
+        True,
+        "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
+        "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
+    )
     alpha: str = opt("auto", "scale: a positive number, or 'auto' (from the training split)")
     split_seed: int = opt(0, "seed of the train/val/test permutation")
     split: tuple[float, ...] = items(
@@ -320,6 +325,11 @@ class EncodeConfig(Checked):
     data: str = opt(help="input HDF5 file")
     index: int = opt(0, "trajectory index in the file")
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
+    decimal_point: bool = opt(
+        True,
+        "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
+        "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
+    )
     alpha: str = opt("auto", "scale: a number, or 'auto' (from the training split)")
     steps: int = opt(5, "timesteps to show (0: all)")
     model: str | None = opt(None, "also show this model's own token ids (loads its tokenizer)")
@@ -531,6 +541,11 @@ class TrainConfig(ModelData, Overwrite):
 
     out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
+    decimal_point: bool = opt(
+        True,
+        "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
+        "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
+    )
     alpha: str = opt("auto", "scale: a number or 'auto' (from the training split)")
     split_seed: int = opt(0, "seed of the train/val/test split")
     lr: float = opt(1e-4, "peak learning rate (AdamW)", positive=True)
@@ -615,6 +630,11 @@ class TrialSpec(ModelData, Protocol, TrialBudget):
     """What every trial of a sweep or a context study shares (its grid point aside)."""
 
     context_length: int = opt(128, "training window in tokens", at_least=8)
+    decimal_point: bool = opt(
+        True,
+        "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
+        "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
+    )
     target_modules: tuple[str, ...] = items(
         ("q_proj", "v_proj"), "modules that get LoRA adapters: a,b or repeated", nonempty=True
     )

@@ -138,6 +138,7 @@ def prepare(cfg: PrepareConfig) -> dict:
         cfg.split_seed,
         cfg.split,
         overwrite=cfg.overwrite,
+        decimal_point=cfg.decimal_point,
     )
     sizes = {k: len(v) for k, v in meta["splits"].items()}
     log.info(
@@ -157,7 +158,7 @@ def encode(cfg: EncodeConfig) -> dict:
 
     from lmcast.core import encoding
     from lmcast.core.data import load_dataset, split_indices
-    from lmcast.core.prepare import check_precision, resolve_alpha
+    from lmcast.core.prepare import check_precision, resolve_alpha, text_format
     from lmcast.lm.qwen_tokens import qwen_token_ids
 
     ds = load_dataset(cfg.data)
@@ -171,13 +172,15 @@ def encode(cfg: EncodeConfig) -> dict:
     x = ds.trajectories[cfg.index]
     if cfg.steps:
         x = x[: cfg.steps]
-    text = encoding.encode(x, alpha, cfg.precision)
+    written, codec_precision, _ = text_format(alpha, cfg.precision, cfg.decimal_point)
+    text = encoding.encode(x, written, codec_precision)
     result: dict = {
         "index": cfg.index,
         "steps": int(x.shape[0]),
         "alpha": alpha,
         "alpha_rule": rule,
         "precision": cfg.precision,
+        "decimal_point": cfg.decimal_point,
         "values": np.asarray(x, dtype=float).round(6).tolist(),
         "text": text,
         "qwen_token_ids": qwen_token_ids(text),
@@ -191,7 +194,8 @@ def encode(cfg: EncodeConfig) -> dict:
     if cfg.json:
         _out(json.dumps(result, indent=2))
     else:
-        _out(f"alpha {alpha:g} ({rule}), precision {cfg.precision}, {result['steps']} steps")
+        point = "" if cfg.decimal_point else ", no decimal point"
+        _out(f"alpha {alpha:g} ({rule}), precision {cfg.precision}{point}, {result['steps']} steps")
         _out(f"text            {text}")
         _out(
             f"qwen2.5 ids     {result['qwen_token_ids']}  ({len(result['qwen_token_ids'])} tokens)"

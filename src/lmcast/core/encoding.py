@@ -24,6 +24,9 @@ STEP_SEP = ";"
 # One value: optional minus, digits, optional decimal point and digits.
 _NUMBER = re.compile(r"-?\d+(?:\.\d*)?")
 
+# The auto scale puts about 99 % of |values| in [0, SCALE_TARGET] (with the decimal point).
+SCALE_TARGET = 10.0
+
 ALPHA_RULE = (
     "alpha = 99th percentile of |x| over the training split / 10, "
     "rounded up to 2 significant figures (so ~99% of scaled values lie in [0, 10])"

@@ -55,24 +55,49 @@ def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tup
     return value, "given"
 
 
+def text_format(
+    alpha: float, precision: int, decimal_point: bool = True
+) -> tuple[float, int, float]:
+    """``(alpha, precision, scale_target)`` as the codec writes them.
+
+    With the decimal point, ``x / alpha`` is written with ``precision`` decimals and a scale
+    rule puts values in ``[0, 10]``. Without it (LLMTIME's fixed digits), the same digits
+    are written as an integer: ``0.25`` at precision 2 becomes ``25``, which is the codec
+    at ``alpha / 10^precision`` and precision 0, and a scale rule then targets
+    ``[0, 10^(precision + 1)]`` — the encoding record holds these, so every reader decodes
+    what the adapter was trained on.
+    """
+    if decimal_point:
+        return alpha, int(precision), encoding.SCALE_TARGET
+    return alpha / 10**precision, 0, encoding.SCALE_TARGET * 10**precision
+
+
 def build_meta(
     ds: Dataset,
     precision: int,
     alpha: str | float,
     seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    decimal_point: bool = True,
 ) -> dict:
-    """The ``meta.json`` content for ``ds`` (no file is written)."""
+    """The ``meta.json`` content for ``ds`` (no file is written); ``decimal_point=False``
+    writes the digits as integers (:func:`text_format`)."""
     splits = split_indices(ds.shape[0], fractions, seed)
     value, rule = resolve_alpha(alpha, ds, splits["train"])
+    written, codec_precision, target = text_format(value, precision, decimal_point)
+    if not decimal_point:
+        rule += f"; written without the decimal point: alpha / 10^{precision}, integers"
     return {
         "source": str(ds.path) if ds.path else None,
         "source_sha256": file_sha256(ds.path) if ds.path else None,
         "shape": list(ds.shape),
         "variables": list(ds.variables),
-        "alpha": value,
+        "alpha": written,
         "alpha_rule": rule,
-        "precision": int(precision),
+        "precision": codec_precision,
+        "decimals": int(precision),
+        "decimal_point": bool(decimal_point),
+        "scale_target": target,
         "split_seed": int(seed),
         "split_fractions": list(fractions),
         "splits": {k: v.tolist() for k, v in splits.items()},
@@ -87,6 +112,7 @@ def prepare(
     seed: int = 0,
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
     overwrite: bool = False,
+    decimal_point: bool = True,
 ) -> dict:
     """Write ``{train,val,test}_texts.txt`` (one trajectory per line) and ``meta.json``.
 
@@ -101,7 +127,7 @@ def prepare(
     names = (*(f"{split}_texts.txt" for split in SPLITS), "meta.json")
     check_output_files(out_dir, names, inputs=(data,), overwrite=overwrite)
     ds = load_dataset(data)
-    meta = build_meta(ds, precision, alpha, seed, fractions)
+    meta = build_meta(ds, precision, alpha, seed, fractions, decimal_point)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
@@ -125,8 +151,11 @@ def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
     """Write ``encoding.json`` (from :func:`build_meta`'s content) into a run folder."""
     from lmcast.core.runinfo import write_json
 
-    keys = ("alpha", "alpha_rule", "precision", "split_seed", "source_sha256")
-    return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys})
+    keys = (
+        "alpha", "alpha_rule", "precision", "decimals", "decimal_point", "scale_target",
+        "split_seed", "source_sha256",
+    )  # fmt: skip
+    return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys if k in meta})
 
 
 ALPHA_RANGE = (1e-12, 1e12)  # scales whose encoded values stay writable in a few digits
@@ -164,6 +193,11 @@ def read_encoding_record(adapter: str | os.PathLike | None) -> dict | None:
             try:
                 rec = json.loads(p.read_text())
                 check_encoding(rec["alpha"], rec["precision"])
+                target = rec.get("scale_target", encoding.SCALE_TARGET)
+                if isinstance(target, bool) or not isinstance(target, (int, float)):
+                    raise ValueError(f"scale_target must be a number, got {target!r}")
+                if not 1 <= target <= 1e9:  # NaN fails too
+                    raise ValueError(f"scale_target {target!r} is outside 1 to 1e9")
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise LmcastError(f"{p}: corrupt encoding record ({exc})") from None
             return rec

@@ -88,6 +88,14 @@ class EvalResult:
     out: Path
 
 
+def format_name(record: dict, precision: int) -> str:
+    """How the numbers are written, in words: ``"2 decimals"`` or ``"1 decimal, no point"``."""
+    if record.get("decimal_point", True):
+        return f"{precision} decimal{'s' if precision != 1 else ''}"
+    d = int(record.get("decimals", 0))
+    return f"{d} decimal{'s' if d != 1 else ''}, no point"
+
+
 def resolve_encoding(cfg: EvalConfig, ds: Dataset) -> tuple[float, str, int]:
     """``(alpha, rule, precision)``: the adapter's training encoding unless overridden."""
     trained = read_encoding_record(cfg.adapter)
@@ -140,7 +148,15 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     fc = pred.generated
     gen_seconds = time.time() - t0
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
-    result.metrics["encoding"] = {"alpha": alpha, "alpha_rule": rule, "precision": precision}
+    trained = read_encoding_record(cfg.adapter) or {}
+    result.metrics["encoding"] = {
+        "alpha": alpha,
+        "alpha_rule": rule,
+        "precision": precision,
+        "decimal_point": bool(trained.get("decimal_point", True)),
+        "decimals": int(trained.get("decimals", precision)),
+        "format": format_name(trained, precision),
+    }
     result.metrics["seconds"]["generation"] = round(gen_seconds, 2)
     write_outputs(result)
     result.metrics["out"] = str(out_dir)

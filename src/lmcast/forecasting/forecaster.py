@@ -226,11 +226,21 @@ class Forecaster:
     Use :meth:`load`; then :meth:`predict` as often as needed.
     """
 
-    def __init__(self, lm: Any, alpha: float | None, precision: int, variables: tuple[str, ...]):
+    def __init__(
+        self,
+        lm: Any,
+        alpha: float | None,
+        precision: int,
+        variables: tuple[str, ...],
+        scale_target: float = 10.0,
+    ):
         self.lm = lm
         self.alpha = alpha
         self.precision = precision
         self.variables = variables
+        # where a per-series scale puts ~99 % of |values|: [0, 10] with the decimal point,
+        # [0, 10^(decimals + 1)] for an adapter trained without it (the encoding record)
+        self.scale_target = scale_target
 
     @classmethod
     def load(
@@ -266,7 +276,8 @@ class Forecaster:
             enc = read_encoding_record(path)
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
         alpha = float(enc["alpha"]) if enc else None
-        return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables)
+        target = float(enc.get("scale_target", 10.0)) if enc else 10.0
+        return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
 
     def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
         """One scale per context (``(C_i, V)`` arrays).
@@ -284,7 +295,7 @@ class Forecaster:
         n = len(contexts)
         if isinstance(scale, str):
             if scale == "series":
-                return [encoding.auto_alpha(c) for c in contexts]
+                return [encoding.auto_alpha(c, target=self.scale_target) for c in contexts]
             if scale == "adapter":
                 if self.alpha is None:
                     raise LmcastError("scale 'adapter' needs an adapter with a training encoding")

@@ -409,7 +409,7 @@ def setup(cfg: TrainConfig) -> Setup:
         project_dir=cfg.out,
     )
     ds = load_dataset(cfg.data)
-    meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed)
+    meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed, decimal_point=cfg.decimal_point)
     texts = {
         s: [
             encoding.encode(ds.trajectories[i], meta["alpha"], cfg.precision)

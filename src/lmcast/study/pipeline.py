@@ -51,6 +51,7 @@ class RunContext:
             ledger=self.ws.ledger_url,
             progress=self.cfg.progress,
             target_modules=recipe.target_modules,
+            decimal_point=recipe.decimal_point,
             warmup_steps=recipe.warmup_steps,
             # a trial the final model continues stays in the stable phase (no decay)
             schedule="constant" if self.profile.final.grow else "cosine",
@@ -180,6 +181,7 @@ def _final(ctx: RunContext) -> None:
         precision=precision,
         context_length=int(best["context_length"]),
         target_modules=recipe.target_modules,
+        decimal_point=recipe.decimal_point,
         warmup_steps=recipe.warmup_steps,
         max_flops=allot,
         resume=(out / "checkpoints").is_dir(),

@@ -63,9 +63,7 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
     zero_shot = f"{base['model']['name']} (zero-shot), {decoding(base['model'])}" if base else ""
     if base:
         b = base["model"]
-        lines.append(
-            _metrics_row(zero_shot, str(base["encoding"]["precision"]), b, b["parse_success"])
-        )
+        lines.append(_metrics_row(zero_shot, _format_name(base["encoding"]), b, b["parse_success"]))
     if "metrics_note" in result:
         lines += ["", f"_{result['metrics_note']}._"]
     return [*lines, "", *per_step_table(result, label, base, zero_shot)]
@@ -206,9 +204,7 @@ def baseline_section(ctx: ReportContext) -> list[str]:
         "MAE / RMSE in original units.",
         "",
     ]
-    L += _metrics_table(
-        base, f"{base['model']['name']} (zero-shot)", str(base["encoding"]["precision"])
-    )
+    L += _metrics_table(base, f"{base['model']['name']} (zero-shot)", _format_name(base["encoding"]))
     return [*L, ""]
 
 
@@ -326,9 +322,7 @@ def final_section(ctx: ReportContext) -> list[str]:
             "",
         ]
     base = ctx.baseline
-    L += _metrics_table(
-        final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"]), base
-    )
+    L += _metrics_table(final, f"{final['model']['name']} + LoRA", _format_name(final["encoding"]), base)
     if base:
         L += _comparison(final, base)
     f = ctx.copy_fig(ctx.ws.final_test_dir / "figures" / "per_step_mae.png", "per_step_mae.png")
@@ -360,7 +354,7 @@ def protocols_section(ctx: ReportContext) -> list[str]:
             "",
         ]
         L += _metrics_table(
-            final, f"{final['model']['name']} + LoRA", str(final["encoding"]["precision"]), base
+            final, f"{final['model']['name']} + LoRA", _format_name(final["encoding"]), base
         )
         L += [*_comparison(final, base), ""]
     return L
@@ -439,3 +433,8 @@ def write_report(cfg: ReportConfig) -> Path:
 def _names(value: object) -> str:
     """A list of names as ``a,b`` (run records before 0.2 kept them as one string)."""
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _format_name(enc: dict) -> str:
+    """The precision column: the format's name where recorded, else the decimals."""
+    return str(enc.get("format", enc["precision"]))

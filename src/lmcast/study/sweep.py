@@ -136,6 +136,7 @@ def make_trial(
         eval_steps=spec.eval_steps,
         save_steps=spec.eval_steps,
         target_modules=spec.target_modules,
+        decimal_point=spec.decimal_point,
         warmup_steps=spec.warmup_steps,
         schedule=spec.schedule,
         seed=spec.seed,
