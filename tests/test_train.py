@@ -680,10 +680,14 @@ def test_a_run_grown_from_a_trial_equals_the_uninterrupted_run_and_pays_only_its
     assert own + trial.flops >= full.flops  # every step paid once, by one of them
 
 
-@pytest.mark.parametrize("tamper", ["empty", "partial", "nan", "huge_rank", "wrong_shape"])
+@pytest.mark.parametrize(
+    "tamper", ["empty", "partial", "nan", "huge_rank", "wrong_shape", "huge", "nan_extra"]
+)
 def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir, lv_file, tamper):
     """Audit finding 5: an empty or partial safetensors loaded as a silent no-op adapter,
-    NaN weights crashed at sampling, and r=65536 allocated gigabytes before any check."""
+    NaN weights crashed at sampling, and r=65536 allocated gigabytes before any check.
+    Round 3, HIGH 5: entries near 1e19 loaded, overflowed when merged and forecast zeros
+    (exit 0); NaN in a tensor outside the A/B pairs (embedding LoRA, a bias) crashed."""
     import shutil
 
     import torch
@@ -710,6 +714,14 @@ def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir,
     elif tamper == "wrong_shape":
         weights[first] = torch.zeros(weights[first].shape[0] + 1, weights[first].shape[1])
         needle = "has shape"
+    elif tamper == "huge":
+        weights = {k: torch.full_like(v, 1e19) for k, v in weights.items()}
+        needle = "beyond what"
+    elif tamper == "nan_extra":
+        weights["base_model.model.model.embed_tokens.lora_embedding_A"] = torch.full(
+            (2, 4), float("nan")
+        )
+        needle = "embed_tokens.lora_embedding_A holds NaN"
     else:
         cfg = json.loads((adapter / "adapter_config.json").read_text())
         (adapter / "adapter_config.json").write_text(json.dumps({**cfg, "r": 65536}))

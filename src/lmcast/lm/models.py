@@ -420,7 +420,11 @@ def check_adapter(path: Path, model: Any) -> None:
     ``adapter_model.safetensors`` (its header first, then the tensors): an ``A`` and a
     ``B`` matrix for every linear module the config targets (modules of other kinds are
     left to PEFT's own checks), of shapes ``(r, in)`` and
-    ``(out, r)`` that fit the module, every value finite.
+    ``(out, r)`` that fit the module; every tensor of the file finite (``embed_tokens``
+    LoRA and biases included); and a merge ``W + s·B·A`` (``s = lora_alpha / r``, or
+    ``/ √r`` with rsLoRA) whose update is bounded by ``s·r·max|B|·max|A|`` representable
+    in the model's dtype (an adapter of entries near 1e19 merged to infinities and
+    forecast zeros).
 
     Raises:
         LmcastError: the first problem, in one line.
@@ -459,9 +463,17 @@ def check_adapter(path: Path, model: Any) -> None:
         )
     }
     file = path / "adapter_model.safetensors"
+    scale = float(alpha) / min(r, math.sqrt(r))  # the larger of alpha/r and alpha/sqrt(r)
+    limit = float(torch_finfo_max(model)) / 2
     try:
         with safe_open(str(file), "pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+            peak: dict[str, float] = {}
+            for key in shapes:
+                t = f.get_tensor(key)
+                if t.is_floating_point() and not bool(t.isfinite().all()):
+                    raise LmcastError(f"{where} {key} holds NaN or infinite values")
+                peak[key] = float(t.abs().max()) if t.numel() and t.is_floating_point() else 0.0
             for name, (n_in, n_out) in expected.items():
                 for part, shape in (("lora_A", (r, n_in)), ("lora_B", (n_out, r))):
                     key = f"base_model.model.{name}.{part}.weight"
@@ -472,10 +484,22 @@ def check_adapter(path: Path, model: Any) -> None:
                         )
                     if shapes[key] != shape:
                         raise LmcastError(f"{where} {key} has shape {shapes[key]}, not {shape}")
-                    if not bool(f.get_tensor(key).isfinite().all()):
-                        raise LmcastError(f"{where} {key} holds NaN or infinite values")
+                stem = f"base_model.model.{name}"
+                bound = scale * r * peak[f"{stem}.lora_B.weight"] * peak[f"{stem}.lora_A.weight"]
+                if not bound < limit:
+                    raise LmcastError(
+                        f"{where} {stem}: merged, the update reaches {bound:.3g}, beyond what "
+                        f"{model.dtype} holds ({limit * 2:.3g}); the adapter is unusable"
+                    )
     except (OSError, SafetensorError) as exc:
         raise LmcastError(f"{where} weights are not readable safetensors ({exc})") from None
+
+
+def torch_finfo_max(model: Any) -> float:
+    """The largest finite value of the model's floating-point dtype."""
+    import torch
+
+    return float(torch.finfo(getattr(model, "dtype", torch.float32)).max)
 
 
 def _layer_index(module_name: str) -> int | None:
