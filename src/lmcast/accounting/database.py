@@ -27,8 +27,10 @@ def open_engine(url: str, what: str, make_folder: bool = False) -> Any:
     connect_args = {}
     if url.startswith("sqlite"):
         connect_args = {"timeout": 60}
-        if make_folder and url.startswith("sqlite:///"):
-            db = Path(url.removeprefix("sqlite:///"))
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        # an SQLite URI (file:…?mode=ro&uri=true) names an existing file: no folder made
+        if make_folder and url.startswith("sqlite:///") and not path.startswith("file:"):
+            db = Path(path)
             if str(db) != ":memory:":
                 db.parent.mkdir(parents=True, exist_ok=True)
     try:

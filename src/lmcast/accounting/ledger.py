@@ -137,6 +137,7 @@ class Ledger:
             sa.Column("value", sa.Text, nullable=False),
         )
         create_tables(meta, self.engine, self.url, "ledger")
+        check_schema(self.engine, meta, self.shown_url)
         if budget is not None:
             self.set_budget(budget)
 
@@ -148,7 +149,18 @@ class Ledger:
         row = conn.execute(
             sa.select(self.settings.c.value).where(self.settings.c.key == "budget")
         ).first()
-        return float(row[0]) if row else DEFAULT_BUDGET
+        if not row:
+            return DEFAULT_BUDGET
+        try:
+            value = float(row[0])
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not (value > 0 and math.isfinite(value)):
+            raise LmcastError(
+                f"{self.shown_url}: the budget setting {row[0]!r} is not a positive number of "
+                "FLOPs (set one with lmcast budget --set)"
+            )
+        return value
 
     def budget(self) -> float:
         """The budget in FLOPs (default 1e17 until set)."""
@@ -426,7 +438,7 @@ class Ledger:
                 int(r.flops),
                 int(r.projected_flops),
                 r.status,
-                json.loads(r.config),
+                _config(r.config),
                 r.started,
                 r.updated,
             )
@@ -499,3 +511,33 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _config(text: Any) -> dict:
+    """A row's config JSON; a row whose config is not a JSON object (edited by hand, written
+    by another tool) reads as ``{"unreadable": <its text>}`` rather than stopping the table."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {"unreadable": str(text)[:200]}
+    return value if isinstance(value, dict) else {"unreadable": str(text)[:200]}
+
+
+def check_schema(engine: Any, meta: Any, shown_url: str) -> None:
+    """Refuse, in one line, a database whose ``runs`` or ``settings`` table lacks the
+    ledger's columns (another program's tables of the same name).
+
+    Raises:
+        LmcastError: a missing column, named.
+    """
+    import sqlalchemy as sa
+
+    found = sa.inspect(engine)
+    for table in meta.sorted_tables:
+        have = {c["name"] for c in found.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise LmcastError(
+                f"{shown_url}: not an lmcast ledger (its table {table.name} has no column "
+                f"{', '.join(missing)}); choose another --ledger"
+            )

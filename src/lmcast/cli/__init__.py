@@ -104,6 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a file system refusal the checks did not foresee: one line
         sys.stderr.write(f"lmcast: error: {exc}\n")
         return 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        # a database refusal (read-only, disk full, locked, gone): one line, no traceback
+        from lmcast.core.runinfo import mask_secrets
+
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
+        sys.stderr.write(f"lmcast: error: database: {mask_secrets(first[0])}\n")
+        return 2
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

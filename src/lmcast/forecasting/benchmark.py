@@ -117,8 +117,17 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
 
 
 def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None:
-    """Refuse, before any work, what a forecaster cannot do on a dataset (one line)."""
+    """Refuse, before any work, what a forecaster cannot do on a dataset, and a context
+    no longer than the season (MASE's scale, every forecaster's score, needs a lag-season
+    difference), in one line."""
     for t in tasks:
+        short = min(len(c) for c in t.contexts)
+        if short <= t.season:
+            raise LmcastError(
+                f"{t.path}: a context of {short} steps is not longer than the season of "
+                f"{t.season} (MASE's scale needs one lag-{t.season} difference; give more "
+                "context or a shorter --season-length)"
+            )
         for f in forecasters:
             if f in classical.CLASSICAL and not (f == "var" and t.contexts[0].shape[1] < 2):
                 try:

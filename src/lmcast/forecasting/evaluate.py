@@ -123,6 +123,11 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     check_run_folder(out_dir, "--out", overwrite=cfg.overwrite)
     ds = load_dataset(cfg.data)
     idx, contexts, truths = select_windows(ds, cfg)
+    if contexts.shape[1] <= cfg.season_length:  # MASE's scale: before any charged work
+        raise LmcastError(
+            f"--season-length {cfg.season_length} is not shorter than the {contexts.shape[1]}-step "
+            "context (MASE's scale needs one lag-season difference)"
+        )
     for name in classical.check_names(cfg.references):  # one line before the model loads
         classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
     alpha, rule, precision = resolve_encoding(cfg, ds)

@@ -204,7 +204,9 @@ def baseline_section(ctx: ReportContext) -> list[str]:
         "MAE / RMSE in original units.",
         "",
     ]
-    L += _metrics_table(base, f"{base['model']['name']} (zero-shot)", _format_name(base["encoding"]))
+    L += _metrics_table(
+        base, f"{base['model']['name']} (zero-shot)", _format_name(base["encoding"])
+    )
     return [*L, ""]
 
 
@@ -322,7 +324,9 @@ def final_section(ctx: ReportContext) -> list[str]:
             "",
         ]
     base = ctx.baseline
-    L += _metrics_table(final, f"{final['model']['name']} + LoRA", _format_name(final["encoding"]), base)
+    L += _metrics_table(
+        final, f"{final['model']['name']} + LoRA", _format_name(final["encoding"]), base
+    )
     if base:
         L += _comparison(final, base)
     f = ctx.copy_fig(ctx.ws.final_test_dir / "figures" / "per_step_mae.png", "per_step_mae.png")

@@ -1,0 +1,74 @@
+"""Audit round 3, MEDIUM findings: one line and exit 2 before any charged work, never a
+traceback (seasons longer than the context, ledgers that are not lmcast's, odd text)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+
+def _two_vars_csv(path, steps=20):
+    lines = ["id,t,y,z"]
+    for s in "ab":
+        for k in range(steps):
+            lines.append(f"{s},{k},{2 + np.sin(k / 2):.3f},{1 + np.cos(k / 3):.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _one_line(code, err, needle):
+    return code == 2 and "Traceback" not in err and err.count("\n") == 1 and needle in err
+
+
+def test_a_context_no_longer_than_the_season_is_refused_before_any_work(tmp_path, run_cli):
+    """MEDIUM 2: VAR (and the language model) ran, then MASE's scale crashed."""
+    data = _two_vars_csv(tmp_path / "s.csv")
+    code, _, err = run_cli(
+        "benchmark", "--data", data, "--forecasters", "var", "--horizon", 4,
+        "--season-length", 16, "--out", tmp_path / "b", "--ledger", f"sqlite:///{tmp_path}/l.db",
+    )  # fmt: skip
+    assert _one_line(code, err, "not longer than the season of 16"), err
+    assert not (tmp_path / "b").exists()
+
+
+def test_evaluate_refuses_a_season_as_long_as_the_context(tmp_path, lv_file, run_cli):
+    code, _, err = run_cli(
+        "evaluate", "--data", lv_file, "--context-steps", 10, "--horizon", 2,
+        "--season-length", 10, "--out", tmp_path / "e", "--model", tmp_path / "no-model",
+    )  # fmt: skip
+    assert _one_line(code, err, "is not shorter than the 10-step context"), err
+
+
+def test_ledgers_that_are_not_lmcasts_are_one_line(tmp_path, run_cli):
+    """MEDIUM 3: a foreign runs table, a non-numeric budget, a config that is not JSON and
+    a read-only SQLite URI were tracebacks; the URI left a stray 'file:' folder."""
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as c:
+        c.execute("create table runs (a int)")
+    code, _, err = run_cli("budget", "--ledger", f"sqlite:///{foreign}")
+    assert _one_line(code, err, "not an lmcast ledger"), err
+    ok = tmp_path / "ok.db"
+    assert run_cli("budget", "--ledger", f"sqlite:///{ok}", "--set", "1e15")[0] == 0
+    with sqlite3.connect(ok) as c:
+        c.execute("update settings set value='abc'")
+    code, _, err = run_cli("budget", "--ledger", f"sqlite:///{ok}")
+    assert _one_line(code, err, "'abc' is not a positive number of FLOPs"), err
+    with sqlite3.connect(ok) as c:
+        c.execute("update settings set value='1e15'")
+        c.execute(
+            "insert into runs (experiment, name, kind, flops, projected_flops, status, config,"
+            " started, updated) values ('e', 'n', 'evaluate', 5, 5, 'done', '{oops', 0, 0)"
+        )
+    code, out, err = run_cli("budget", "--ledger", f"sqlite:///{ok}", "--json")
+    assert code == 0 and "Traceback" not in err, err  # the row's bad config: still listed
+    assert json.loads(out)["remaining"] == 1e15 - 5
+    ro = f"sqlite:///file:{ok}?mode=ro&uri=true"
+    code, _, err = run_cli("budget", "--ledger", ro, "--set", "1e16")
+    assert _one_line(code, err, "readonly database"), err
+    missing = f"sqlite:///file:{tmp_path}/nothere/x.db?mode=ro&uri=true"
+    code, _, err = run_cli("budget", "--ledger", missing)
+    assert _one_line(code, err, "unable to open database file"), err
+    assert not any(p.name.startswith("file:") for p in tmp_path.iterdir())
+    assert not (tmp_path / "nothere").exists()
