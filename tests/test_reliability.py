@@ -72,3 +72,47 @@ def test_ledgers_that_are_not_lmcasts_are_one_line(tmp_path, run_cli):
     assert _one_line(code, err, "unable to open database file"), err
     assert not any(p.name.startswith("file:") for p in tmp_path.iterdir())
     assert not (tmp_path / "nothere").exists()
+
+
+def test_odd_text_in_ids_and_run_metadata_is_drawn_and_escaped(tmp_path):
+    """MEDIUM 4: a series id with TeX specials ($\\USD$) crashed matplotlib after the
+    forecast was charged; a newline or backtick in run metadata let the model card grow
+    headings, links and images; config.data that is not a string was a TypeError."""
+    from lmcast.compare.plots import plot_forecast
+    from lmcast.forecasting.export import _code, _esc
+
+    t = np.arange(12.0)
+    path = plot_forecast(
+        tmp_path / "f.png", t, np.ones((8, 1)), None, {"median": np.ones((4, 1))}, ("y",),
+        title="series $\\USD$ ^_%: 8 context steps",
+    )  # fmt: skip
+    assert path.stat().st_size > 0
+    evil = "x`\n# Owned\n[link](http://a) ![img](http://b/i.png) <b>"
+    assert "\n" not in _esc(evil) and "\n" not in _code(evil) and "`" not in _code(evil)
+    assert "[link](" not in _esc(evil) and "![img](" not in _esc(evil) and "<b>" not in _esc(evil)
+
+
+def test_profile_keys_given_twice_are_refused(tmp_path, run_cli):
+    """MEDIUM 8: duplicate YAML keys were silently taken (the last one won)."""
+    from lmcast.study.profile import PROFILE_DIR
+
+    text = (PROFILE_DIR / "quick.yaml").read_text() + "\nbudget: 1.0e+12\n"
+    (tmp_path / "p.yaml").write_text(text)
+    code, _, err = run_cli("run", "--profile", tmp_path / "p.yaml", "--dry-run")
+    assert _one_line(code, err, "key 'budget' given twice"), err
+
+
+def test_constant_series_print_no_numpy_warnings(tmp_path, run_cli):
+    """MEDIUM 8: a constant series printed 'Mean of empty slice' warnings on stderr."""
+    import warnings
+
+    lines = ["id,t,y", *(f"c,{k},5.0" for k in range(20))]
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings(record=True) as seen:  # what would reach stderr
+        warnings.simplefilter("always")
+        code, _, err = run_cli(
+            "-q", "benchmark", "--data", tmp_path / "c.csv", "--forecasters", "naive,snaive",
+            "--horizon", 4, "--out", tmp_path / "b",
+        )  # fmt: skip
+    assert code == 0, err
+    assert [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning)] == []

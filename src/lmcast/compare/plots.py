@@ -20,8 +20,15 @@ def pyplot():
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Lay out, write (110 dpi, parent folders created) and close ``fig``; return the path."""
+    """Lay out, write (110 dpi, parent folders created) and close ``fig``; return the path.
+
+    Every text is drawn as written: series ids and labels come from users' files, and
+    matplotlib would read ``$\\USD$`` as TeX and fail (the figures use no math)."""
+    from matplotlib.text import Text
+
     plt = pyplot()
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -184,7 +184,14 @@ def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
     ok = np.array([m is not None for m in per_mase])
     err = np.abs(point - task.truths)  # (N, H, V)
     with np.errstate(all="ignore"):
-        scaled = np.nanmean(err / scale[:, None, :], axis=2)  # (N, H)
+        ratio = err / scale[:, None, :]
+    # the mean over variables with a defined scale (NaN where none: a constant series),
+    # without nanmean's warning on stderr for an all-NaN row
+    known = ~np.isnan(ratio)
+    n_known = known.sum(axis=2)
+    scaled = np.where(
+        n_known > 0, np.where(known, ratio, 0).sum(axis=2) / np.maximum(n_known, 1), np.nan
+    )  # (N, H)
     per_series = {}
     for i, sid in enumerate(task.ids):
         per_series[sid] = {

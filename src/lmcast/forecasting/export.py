@@ -113,10 +113,12 @@ def _variables(data: str | None) -> list[str]:
 
 def model_card(meta: dict, enc: dict) -> str:
     """The export's ``README.md``: the Hub's YAML header, what the forecaster is, how it was
-    made, how well it does. Text from run metadata is HTML-escaped (no raw markup)."""
+    made, how well it does. Text from run metadata is escaped: one line always (a newline
+    could start a heading or a link), no HTML, no markdown markup (:func:`_esc`), and in
+    code spans no backtick (:func:`_code`)."""
     from lmcast.lm.models import license_of
 
-    t, e = meta["training"], _esc
+    t, e, c = meta["training"], _esc, _code
     license_ = license_of(str(meta["base_model"]))
     lines = [
         "---",
@@ -129,7 +131,7 @@ def model_card(meta: dict, enc: dict) -> str:
         "",
         "# lmcast forecaster",
         "",
-        f"LoRA adapter for `{e(meta['base_model'])}` (revision `{e(meta['base_revision'])}`), "
+        f"LoRA adapter for `{c(meta['base_model'])}` (revision `{c(meta['base_revision'])}`), "
         f"forecasting {e(', '.join(meta['variables'])) or 'series'} as LLMTIME text "
         f"(alpha {enc['alpha']:g}, precision {enc['precision']}).",
         "",
@@ -141,13 +143,13 @@ def model_card(meta: dict, enc: dict) -> str:
         "",
         "## Training",
         "",
-        f"- data: `{e(t.get('data'))}`; {e(t.get('max_steps'))} steps × {e(t.get('batch_size'))} "
+        f"- data: `{c(t.get('data'))}`; {e(t.get('max_steps'))} steps × {e(t.get('batch_size'))} "
         f"windows × {e(t.get('context_length'))} tokens, lr {e(t.get('lr'))}",
         f"- LoRA: {e(meta['lora'])}",
         f"- FLOPs spent training: {meta['train_flops']:.3e}"
         if meta["train_flops"]
         else "- FLOPs: not recorded",
-        f"- command: `{e(meta['command'])}`" if meta.get("command") else "- command: not recorded",
+        f"- command: `{c(meta['command'])}`" if meta.get("command") else "- command: not recorded",
         "",
         "## Test metrics",
         "",
@@ -165,10 +167,21 @@ def model_card(meta: dict, enc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _esc(value: object) -> str:
+def _code(value: object) -> str:
+    """Text for inside a code span: one line (white space runs collapsed), HTML escaped
+    (renderers that pass HTML through), no backtick (one would end the span)."""
     import html
 
-    return html.escape(str(value), quote=False).replace("`", "'")
+    return html.escape(" ".join(str(value).split()), quote=False).replace("`", "'")
+
+
+def _esc(value: object) -> str:
+    """Text for running markdown: :func:`_code`'s escaping, and markdown's markup
+    characters backslash-escaped (no emphasis, link, image, heading or table)."""
+    import re
+
+    text = _code(value)
+    return re.sub(r"([\\*_\[\]()#!|~{}+-])", r"\\\1", text)
 
 
 def _test_lines(tm: dict) -> list[str]:

@@ -171,7 +171,8 @@ def data_section(ctx: ReportContext) -> list[str]:
 
     L = ["## Data", ""]
     final_run = ctx.final_run
-    data = Path(final_run["config"]["data"]) if final_run else ctx.ws.data_file
+    recorded = final_run["config"].get("data") if final_run else None
+    data = Path(recorded) if isinstance(recorded, str) and recorded else ctx.ws.data_file
     if not data.exists():
         return [*L, "(data file not found)", ""]
     info = describe(load_dataset(data))
