@@ -116,3 +116,35 @@ def test_constant_series_print_no_numpy_warnings(tmp_path, run_cli):
         )  # fmt: skip
     assert code == 0, err
     assert [str(w.message) for w in seen if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_time_zones_daylight_saving_and_mixes(tmp_path, run_cli):
+    """MEDIUM 1: daylight-saving offsets and zoned times mixed with naive ones ended in
+    AttributeError. A series across a DST change keeps its local, regular clock; a mix is
+    refused in one line."""
+    import datetime
+
+    from lmcast.core.timeaxis import parse_times, split_zone
+
+    assert split_zone("2026-03-29T00:00:00+02:00") == ("2026-03-29T00:00:00", "+02:00")
+    assert split_zone("2026-03-29") == ("2026-03-29", "")
+    assert split_zone("2026-03-29 10:00Z") == ("2026-03-29 10:00", "Z")
+    days = [datetime.date(2026, 3, 20) + datetime.timedelta(days=k) for k in range(30)]
+    dst = [f"{d}T00:00:00{'+01:00' if d < datetime.date(2026, 3, 29) else '+02:00'}" for d in days]
+    _, stamps = parse_times(dst)
+    assert (np.diff(stamps) == np.timedelta64(1, "D")).all()
+    (tmp_path / "dst.csv").write_text(
+        "unique_id,ds,y\n" + "".join(f"a,{t},{k % 7}\n" for k, t in enumerate(dst))
+    )
+    code, _, err = run_cli(
+        "data", "import", "--csv", tmp_path / "dst.csv", "--out", tmp_path / "d.h5"
+    )
+    assert code == 0, err
+    mixed = [t if k % 2 else t[:-6] for k, t in enumerate(dst)]
+    (tmp_path / "mix.csv").write_text(
+        "unique_id,ds,y\n" + "".join(f"a,{t},{k % 7}\n" for k, t in enumerate(mixed))
+    )
+    code, _, err = run_cli(
+        "data", "import", "--csv", tmp_path / "mix.csv", "--out", tmp_path / "m.h5"
+    )
+    assert _one_line(code, err, "mixes times with a zone"), err

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmcast.errors import LmcastError
+from lmcast.logs import get_logger
+
+log = get_logger("timeaxis")
 
 MISSING_POLICIES = ("interpolate", "error")
 # A grid may hold at most this many times as many points as the series has
@@ -84,14 +87,43 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         raise LmcastError(f"time column mixes numbers ({mixed!r}) and dates")
     import pandas as pd
 
-    try:
-        idx = pd.to_datetime(pd.Series(texts), format="ISO8601")
+    local, zones = zip(*(split_zone(x) for x in texts), strict=True) if texts else ((), ())
+    zoned = [z for z in zones if z]
+    if zoned and len(zoned) < len(zones):
+        naive = next(x for x, z in zip(texts, zones, strict=True) if not z)
+        raise LmcastError(
+            f"time column mixes times with a zone ({texts[zones.index(zoned[0])]!r}) and "
+            f"without ({naive!r}): give every time a zone, or none"
+        )
+    try:  # local wall-clock times: a daily series across a daylight-saving change stays daily
+        idx = pd.to_datetime(pd.Series(list(local)), format="ISO8601")
     except (ValueError, TypeError, OverflowError) as exc:
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise LmcastError(f"time column: not numbers and not ISO dates ({first})") from None
-    if getattr(idx.dt, "tz", None) is not None:
-        idx = idx.dt.tz_convert("UTC").dt.tz_localize(None)
+    if len(set(zoned)) > 1:
+        log.info(
+            "time zone offsets change (%s): the local times are used", ", ".join(sorted(set(zoned)))
+        )
     return np.zeros(len(texts)), idx.to_numpy(dtype="datetime64[ns]")
+
+
+def split_zone(text: str) -> tuple[str, str]:
+    """``(local time, zone)`` of an ISO time: ``"2026-03-29T00:00:00+02:00"`` →
+    ``("2026-03-29T00:00:00", "+02:00")``; ``"…Z"`` → zone ``"Z"``; a date or a time
+    without a zone → zone ``""``. Only the part after the date's ``T`` or space is read, so
+    a date's own hyphens are never taken for an offset."""
+    s = text.strip()
+    cut = max(s.find("T"), s.find(" ", 8))
+    if cut < 0:
+        return s, ""
+    clock = s[cut + 1 :]
+    if clock.endswith(("Z", "z")):
+        return s[:-1], "Z"
+    for sign in ("+", "-"):
+        at = clock.find(sign)
+        if at > 0:
+            return s[: cut + 1 + at], clock[at:]
+    return s, ""
 
 
 def _number(text: str) -> float | None:
