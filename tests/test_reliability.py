@@ -148,3 +148,29 @@ def test_time_zones_daylight_saving_and_mixes(tmp_path, run_cli):
         "data", "import", "--csv", tmp_path / "mix.csv", "--out", tmp_path / "m.h5"
     )
     assert _one_line(code, err, "mixes times with a zone"), err
+
+
+def test_a_large_csv_is_read_in_a_few_times_its_size_and_max_series_is_lazy(tmp_path):
+    """MEDIUM 6: a 10^6-row, 26 MB CSV peaked at 778 MB (a dict per row); --max-series
+    parsed every series first. Allocations now stay under 10x the file's size, and rows
+    of series past the first N are neither parsed nor stored."""
+    import tracemalloc
+
+    from lmcast.core.data import read_long_csv
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.csv"
+    with path.open("w") as f:
+        f.write("id,t,y\n")
+        for s in range(200):
+            f.writelines(f"series{s:04d},{k},{v:.6f}\n" for k, v in enumerate(rng.random(1000)))
+    size = path.stat().st_size
+    tracemalloc.start()
+    ls = read_long_csv(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(ls.ids) == 200 and ls.values[0].shape == (1000, 1)
+    assert peak < 10 * size, (peak, size)
+    with path.open("a") as f:
+        f.write("series0199,1000,not-a-number\n")  # a bad row in a series past the first
+    assert read_long_csv(path, max_series=2).ids == ["series0000", "series0001"]

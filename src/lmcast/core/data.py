@@ -17,10 +17,13 @@ from __future__ import annotations
 import csv
 import math
 import os
+import sys
 import tempfile
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -298,6 +301,105 @@ def _cell(text: str | None) -> float:
     return v
 
 
+def _variable_columns(
+    path: Path, header: list[str], kind: str, id_col: str | None, time_col: str,
+    variables: Sequence[str] | None,
+) -> list[str]:  # fmt: skip
+    """The value columns of a CSV of this layout (refused in one line when missing)."""
+    if kind == "nixtla":
+        var_cols = ["y"]
+    elif kind == "wide":
+        var_cols = [c for c in header if c != time_col]
+    else:
+        for col in (id_col, time_col):
+            if col not in header:
+                raise _fail(path, f"missing column {col!r} (columns: {', '.join(header)})")
+        var_cols = (
+            list(variables) if variables else [c for c in header if c not in (id_col, time_col)]
+        )
+    missing_cols = [c for c in var_cols if c not in header]
+    if missing_cols or not var_cols:
+        raise _fail(path, f"no variable columns found (missing: {missing_cols})")
+    return var_cols
+
+
+@dataclass
+class _Records:
+    """A CSV's rows as compact columns: series ids (interned strings), times (floats while
+    every time is a number, else the texts) and values (one float64 buffer, ``width`` per
+    row)."""
+
+    width: int
+    ids: list[str] = field(default_factory=list)
+    nums: array = field(default_factory=lambda: array("d"))
+    texts: list[str] | None = None  # set once a time is not a number
+    values: array = field(default_factory=lambda: array("d"))
+
+    def add(self, sid: str, t: str, vals: Sequence[float]) -> None:
+        self.ids.append(sys.intern(sid))
+        if self.texts is None:
+            try:
+                self.nums.append(float(t))
+            except ValueError:  # a date: keep every time's text from here on
+                self.texts = [repr(v) for v in self.nums]
+                self.texts.append(t)
+        else:
+            self.texts.append(t)
+        self.values.extend(vals)
+
+    def times(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(numbers, dates)`` as :func:`lmcast.core.timeaxis.parse_times` gives them."""
+        from lmcast.core.timeaxis import parse_times
+
+        if self.texts is None:
+            nums = np.frombuffer(self.nums, dtype=np.float64)
+            bad = ~np.isfinite(nums)
+            if bad.any():
+                raise DataError(f"time '{float(nums[int(np.argmax(bad))]):g}' is not finite")
+            return nums.copy(), None
+        return parse_times(self.texts)
+
+    def time_text(self, i: int) -> str:
+        return self.texts[i] if self.texts is not None else f"{self.nums[i]:g}"
+
+
+def _read_records(
+    path: Path, reader: Any, header: list[str], kind: str, id_col: str | None,
+    time_col: str, var_cols: list[str], max_series: int | None,
+) -> _Records:  # fmt: skip
+    """Stream the rows after the header into :class:`_Records` (each checked, its line named)."""
+    where = {c: i for i, c in enumerate(header)}
+    vi, ti = [where[c] for c in var_cols], where[time_col]
+    ii = where[id_col] if id_col is not None else None
+    rec = _Records(1 if kind == "wide" else len(var_cols))
+    keep: set[str] = set()
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        if len(row) > len(header):
+            raise _fail(path, f"line {lineno}: more fields than the header's {len(header)}")
+        row = row + [""] * (len(header) - len(row))
+        sid = row[ii] if ii is not None else None
+        if sid is not None and max_series is not None and sid not in keep:
+            if len(keep) >= max_series:
+                continue  # a series past the first N: not parsed, not stored
+            keep.add(sid)
+        try:
+            vals = [_cell(row[i]) for i in vi]
+        except (TypeError, ValueError):
+            raise _fail(path, f"line {lineno}: non-numeric time or value") from None
+        t = row[ti].strip()
+        if not t:
+            raise _fail(path, f"line {lineno}: empty time")
+        if kind == "wide":
+            cols = var_cols[:max_series] if max_series is not None else var_cols
+            for c, v in zip(cols, vals, strict=False):
+                rec.add(c, t, (v,))
+        else:
+            rec.add(sid, t, vals)
+    return rec
+
+
 def read_long_csv(
     csv_path: str | os.PathLike,
     id_column: str = "id",
@@ -305,8 +407,13 @@ def read_long_csv(
     variables: Sequence[str] | None = None,
     layout: str = "auto",
     missing: str = "interpolate",
+    max_series: int | None = None,
 ) -> LongSeries:
     """Read series from a CSV in any of three layouts; series may differ in length.
+
+    The file is streamed into compact arrays (peak memory a few times its size, not a
+    Python object per cell); ``max_series`` keeps the first N series (in order of first
+    appearance) and neither parses nor stores the other rows.
 
     Layouts (``layout="auto"`` recognises them by their columns):
 
@@ -329,7 +436,7 @@ def read_long_csv(
             ``missing="error"``. ``lmcast forecast``, ``lmcast benchmark`` and ``lmcast
             data import`` all read CSV through here.
     """
-    from lmcast.core.timeaxis import Axis, parse_times, regular_axis
+    from lmcast.core.timeaxis import Axis, regular_axis
     from lmcast.errors import LmcastError
 
     csv_path = Path(csv_path)
@@ -338,59 +445,34 @@ def read_long_csv(
     try:
         # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the first name
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in reader.fieldnames or []]
-            reader.fieldnames = header
-            rows = list(reader)
+            reader = csv.reader(f)
+            header = [h.strip() for h in next(reader, [])]
+            dup = sorted({h for h in header if header.count(h) > 1})
+            if dup:
+                names = ", ".join(map(repr, dup))
+                raise _fail(csv_path, f"duplicate column name(s) {names} in the header")
+            try:
+                kind, id_col, time_col = _layout(header, layout, id_column, time_column)
+            except DataError as exc:
+                raise _fail(csv_path, str(exc)) from None
+            var_cols = _variable_columns(csv_path, header, kind, id_col, time_col, variables)
+            rec = _read_records(
+                csv_path, reader, header, kind, id_col, time_col, var_cols, max_series
+            )
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise _fail(csv_path, f"cannot read CSV ({exc})") from None
-    dup = sorted({h for h in header if header.count(h) > 1})
-    if dup:
-        raise _fail(csv_path, f"duplicate column name(s) {', '.join(map(repr, dup))} in the header")
-    if not rows:
+    if not rec.ids:
         raise _fail(csv_path, "CSV has no data rows")
     try:
-        kind, id_col, time_col = _layout(header, layout, id_column, time_column)
-    except DataError as exc:
-        raise _fail(csv_path, str(exc)) from None
-    if kind == "nixtla":
-        var_cols = ["y"]
-    elif kind == "wide":
-        var_cols = [c for c in header if c != time_col]
-    else:
-        for col in (id_column, time_column):
-            if col not in header:
-                raise _fail(csv_path, f"missing column {col!r} (columns: {', '.join(header)})")
-        var_cols = (
-            list(variables) if variables else [c for c in header if c not in (id_col, time_col)]
-        )
-    missing_cols = [c for c in var_cols if c not in header]
-    if missing_cols or not var_cols:
-        raise _fail(csv_path, f"no variable columns found (missing: {missing_cols})")
-    # (series id, time text, values) per row; a wide row holds one value per series
-    records: list[tuple[str, str, list[float]]] = []
-    for lineno, row in enumerate(rows, start=2):
-        if None in row:  # more fields than the header names
-            raise _fail(csv_path, f"line {lineno}: more fields than the header's {len(header)}")
-        try:
-            vals = [_cell(row[c]) for c in var_cols]
-        except (TypeError, ValueError):
-            raise _fail(csv_path, f"line {lineno}: non-numeric time or value") from None
-        t = (row[time_col] or "").strip()
-        if not t:
-            raise _fail(csv_path, f"line {lineno}: empty time")
-        if kind == "wide":
-            records += [(c, t, [v]) for c, v in zip(var_cols, vals, strict=True)]
-        else:
-            records.append((row[id_col], t, vals))
-    try:
-        nums, stamps = parse_times([r[1] for r in records])
+        nums, stamps = rec.times()
     except LmcastError as exc:
         raise _fail(csv_path, str(exc)) from None
     key = stamps.astype(np.int64).astype(np.float64) if stamps is not None else nums
     series: dict[str, list[int]] = {}
-    for i, r in enumerate(records):
-        series.setdefault(r[0], []).append(i)
+    for i, sid in enumerate(rec.ids):
+        series.setdefault(sid, []).append(i)
+    del rec.ids  # what remains per row: the arrays of times and values
+    all_values = np.frombuffer(rec.values, dtype=np.float64).reshape(-1, rec.width)
     ids, axes, values, filled = list(series), [], [], []
     names = ["y"] if kind != "long" else var_cols
     for sid in ids:
@@ -399,9 +481,8 @@ def read_long_csv(
         k = key[order]
         same = np.flatnonzero(np.diff(k) == 0)
         if same.size:
-            dup_t = records[order[same[0]]][1]
-            raise _fail(csv_path, f"series {sid!r} has time {dup_t} twice")
-        vals = np.array([records[j][2] for j in order], dtype=np.float64)
+            raise _fail(csv_path, f"series {sid!r} has time {rec.time_text(order[same[0]])} twice")
+        vals = all_values[order].copy()
         try:
             if len(order) < 2:
                 axis: Axis = Axis(nums[order], stamps[order] if stamps is not None else None)

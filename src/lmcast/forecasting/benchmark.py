@@ -88,7 +88,7 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
     from lmcast.core.timeaxis import season_of
     from lmcast.forecasting.predict import read_series
 
-    ls: LongSeries = read_series(path, cfg)
+    ls: LongSeries = read_series(path, cfg, max_series=cfg.max_series)
     keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
     h = cfg.horizon
     season = cfg.season_length or season_of(ls.axes[0].freq if ls.axes else None)

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 log = get_logger("predict")
 
 
-def read_series(path: str | os.PathLike, csv: CsvInput | None = None) -> LongSeries:
+def read_series(
+    path: str | os.PathLike, csv: CsvInput | None = None, max_series: int | None = None
+) -> LongSeries:
     """Every series of an HDF5 file or a CSV (any layout :func:`lmcast.core.data.read_long_csv`
     reads, as ``csv`` says) as :class:`~lmcast.core.data.LongSeries`.
 
@@ -43,7 +45,14 @@ def read_series(path: str | os.PathLike, csv: CsvInput | None = None) -> LongSer
     path = Path(path)
     if path.suffix.lower() == ".csv":
         c = csv or CsvInput()
-        return read_long_csv(path, c.id_column, c.time_column, layout=c.layout, missing=c.missing)
+        return read_long_csv(
+            path,
+            c.id_column,
+            c.time_column,
+            layout=c.layout,
+            missing=c.missing,
+            max_series=max_series,
+        )
     ds = load_dataset(path)
     n = ds.shape[0]
     time = np.asarray(ds.time, dtype=np.float64)
