@@ -7,6 +7,8 @@ import json
 import sqlite3
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def _two_vars_csv(path, steps=20):
@@ -174,3 +176,60 @@ def test_a_large_csv_is_read_in_a_few_times_its_size_and_max_series_is_lazy(tmp_
     with path.open("a") as f:
         f.write("series0199,1000,not-a-number\n")  # a bad row in a series past the first
     assert read_long_csv(path, max_series=2).ids == ["series0000", "series0001"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        _json,
+        st.text(max_size=40),
+        st.fixed_dictionaries(
+            {"forecaster": _json, "dataset": _json, "key": _json},
+            optional={"per_series": _json, "per_step_mae": _json, "seconds": _json, "flops": _json},
+        ),
+    )
+)
+def test_any_benchmark_result_file_is_reused_only_when_it_is_ours(tmp_path, content):
+    """Fuzz: any text as a stored benchmark result is reused only under its own key with
+    the fields the leaderboard reads; anything else is recomputed, never a traceback."""
+    from lmcast.forecasting.benchmark import read_result
+
+    path = tmp_path / "r.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    res = read_result(path, "the-key")
+    assert res is None or (res["key"] == "the-key" and isinstance(res["per_series"], dict))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(st.text(max_size=12), st.floats().map(repr), st.integers().map(str)))
+def test_any_budget_setting_is_a_budget_or_one_line(tmp_path_factory, value):
+    """Fuzz: any text in the ledger's budget setting is a positive finite budget or one
+    LmcastError line, never a traceback."""
+    import math
+
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.errors import LmcastError
+
+    db = tmp_path_factory.mktemp("l") / "l.db"
+    Ledger(f"sqlite:///{db}").set_budget(1e15)
+    with sqlite3.connect(db) as c:
+        c.execute("update settings set value=? where key='budget'", (value,))
+    try:
+        budget = Ledger(f"sqlite:///{db}").budget()
+    except LmcastError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert budget > 0 and math.isfinite(budget)
