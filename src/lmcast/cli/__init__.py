@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cmd is None:
         (getattr(args, "_group_parser", None) or parser).print_help()
         return 2
-    from lmcast.logs import configure, quiet_third_party
+    from lmcast.core.logs import configure, quiet_third_party
 
     configure(-1 if args.quiet else args.verbose)
     quiet_third_party()

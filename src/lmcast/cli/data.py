@@ -14,8 +14,8 @@ from lmcast.configs import (
     PrepareConfig,
     SimulateConfig,
 )
+from lmcast.core.logs import get_logger
 from lmcast.errors import DataError
-from lmcast.logs import get_logger
 
 log = get_logger("data")
 

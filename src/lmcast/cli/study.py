@@ -46,8 +46,7 @@ def _spec(cfg: Any) -> TrialSpec:
 
 def sweep(cfg: SweepConfig) -> dict:
     """Run the sweep and print its results table."""
-    from lmcast.logs import quiet_optuna
-    from lmcast.study.sweep import format_results, run_sweep
+    from lmcast.study.sweep import format_results, quiet_optuna, run_sweep
     from lmcast.study.workspace import Workspace
 
     grid = parse_grid(cfg.grid)
@@ -87,7 +86,7 @@ def run(cfg: RunConfig) -> dict:
     from lmcast.study.pipeline import run_pipeline
 
     if not cfg.dry_run:
-        from lmcast.logs import quiet_optuna
+        from lmcast.study.sweep import quiet_optuna
 
         quiet_optuna()
     res = run_pipeline(cfg)

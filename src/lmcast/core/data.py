@@ -60,7 +60,9 @@ class Dataset:
 
 
 def _fail(path: Path | str, problem: str) -> DataError:
-    return DataError(f"{path}: {problem}")
+    """One line about ``path`` (a newline from the file's own text is shown escaped)."""
+    text = f"{path}: {problem}"
+    return DataError(text.replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmcast.core.logs import get_logger
 from lmcast.errors import LmcastError
-from lmcast.logs import get_logger
 
 log = get_logger("timeaxis")
 

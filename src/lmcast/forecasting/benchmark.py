@@ -31,9 +31,9 @@ import numpy as np
 from lmcast.compare import classical, metrics
 from lmcast.configs import BenchmarkConfig
 from lmcast.core.data import LongSeries
+from lmcast.core.logs import get_logger
 from lmcast.core.runinfo import write_json, write_text
 from lmcast.errors import LmcastError
-from lmcast.logs import get_logger
 
 log = get_logger("benchmark")
 

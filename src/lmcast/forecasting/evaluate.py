@@ -21,10 +21,10 @@ from lmcast.accounting.ledger import default_workspace
 from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
 from lmcast.core.data import Dataset, load_dataset, split_indices
+from lmcast.core.logs import get_logger
 from lmcast.core.prepare import read_encoding_record, resolve_alpha
 from lmcast.core.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
 from lmcast.errors import DataError, LmcastError
-from lmcast.logs import get_logger
 
 if TYPE_CHECKING:
     from lmcast.lm.decode import Forecast

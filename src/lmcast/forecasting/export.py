@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from lmcast.configs import ExportConfig
+from lmcast.core.logs import get_logger
 from lmcast.core.runinfo import METRICS_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
 from lmcast.forecasting.forecaster import EXPORT_FILE
-from lmcast.logs import get_logger
 
 log = get_logger("export")
 

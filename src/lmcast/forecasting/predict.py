@@ -20,9 +20,9 @@ import numpy as np
 
 from lmcast.compare import classical
 from lmcast.configs import CsvInput, ForecastConfig
+from lmcast.core.logs import get_logger
 from lmcast.errors import DataError
 from lmcast.forecasting.forecaster import forecast_times
-from lmcast.logs import get_logger
 
 if TYPE_CHECKING:
     from lmcast.core.data import LongSeries

@@ -25,9 +25,9 @@ import numpy as np
 from lmcast.accounting import flops
 from lmcast.core import encoding
 from lmcast.core.grammar import Grammar, TokenAutomaton
+from lmcast.core.logs import get_logger
 from lmcast.lm import prefix_attention
 from lmcast.lm.models import LoadedModel, decoder_and_head
-from lmcast.logs import get_logger
 
 log = get_logger("decode")
 

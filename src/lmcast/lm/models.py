@@ -37,8 +37,8 @@ from lmcast.accounting.flops import (
     arch_from_hf_config,
     resolve_architecture,
 )
+from lmcast.core.logs import get_logger
 from lmcast.errors import LmcastError, ModelNotFoundError
-from lmcast.logs import get_logger
 
 log = get_logger("models")
 

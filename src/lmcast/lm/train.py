@@ -30,11 +30,11 @@ import numpy as np
 from lmcast.accounting import flops as flopsmod
 from lmcast.configs import TrainConfig
 from lmcast.core.data import load_dataset
+from lmcast.core.logs import get_logger
 from lmcast.core.prepare import build_meta, write_encoding_record
 from lmcast.core.runinfo import SUMMARY_FILE, run_info, write_json
 from lmcast.core.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
-from lmcast.logs import get_logger
 
 log = get_logger("train")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lmcast.accounting import flops as flopsmod
 from lmcast.configs import EvalConfig, ReportConfig, RunConfig, TrainConfig, TrialSpec
-from lmcast.logs import get_logger
+from lmcast.core.logs import get_logger
 from lmcast.study.plan import eval_flops, format_plan, plan
 from lmcast.study.profile import Profile, load_profile
 from lmcast.study.workspace import Workspace

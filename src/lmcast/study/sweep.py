@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSpec, shared
+from lmcast.core.logs import get_logger
 from lmcast.core.runinfo import write_json
 from lmcast.errors import LmcastError
-from lmcast.logs import get_logger
 from lmcast.study.choice import LOWEST_VAL_LOSS, choose, chosen_row
 from lmcast.study.claims import Claims
 from lmcast.study.workspace import Workspace
@@ -284,7 +284,7 @@ def worker(
 
 def _worker_entry(ws: Workspace, grid: dict[str, list], spec: dict, study: str) -> None:
     """Entry point of a spawned worker process (``spec`` as a dict: plain pickling)."""
-    from lmcast.logs import configure, quiet_optuna, quiet_third_party
+    from lmcast.core.logs import configure, quiet_third_party
 
     configure(0)
     quiet_third_party()
@@ -375,3 +375,10 @@ def format_results(res: dict) -> str:
         if res.get("choice"):
             lines.append(f"rule: {res['choice']['rule']}")
     return "\n".join(lines)
+
+
+def quiet_optuna() -> None:
+    """Optuna's per-study INFO lines off (entry points that run sweeps only; imports optuna)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -1,4 +1,5 @@
-"""The package's namespaced logger and its CLI set-up."""
+"""The package's namespaced logger, and the set-up entry points (the CLI, sweep workers)
+call once; library code only logs."""
 
 from __future__ import annotations
 
@@ -52,10 +53,3 @@ def quiet_third_party() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-def quiet_optuna() -> None:
-    """Optuna's per-study INFO lines off (entry points that run sweeps only; imports optuna)."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
