@@ -545,11 +545,56 @@ def classics(src: Path, out: Path) -> None:
         (out / f"{path.stem}.inc").write_text(text)
 
 
+def format_study(src: Path, out: Path) -> None:
+    """The text-format table (``format_study.json``, from ``scripts/format_study.py``):
+    tokens per step, speeds, validation MAE along the curve and the paired difference
+    against the reference format at each point."""
+    path = src / "format_study.json"
+    if not path.is_file():
+        (out / "format_table.inc").write_text("(not measured yet)\n")
+        return
+    data = json.loads(path.read_text())
+    rows = []
+    for f in data["formats"]:
+        trained = [p for p in f["points"] if p["step"] > 0]
+        end = trained[-1]
+        rows.append(
+            [
+                f["name"] + (" (reference)" if f["name"] == data["reference"] else ""),
+                f"{f['prompt_tokens_per_step']:.2f} / {f['generated_tokens_per_step']:.2f}",
+                f"{512 / f['prompt_tokens_per_step']:.0f}",
+                f"{f['train_flops_per_step']:.3e}",
+                f"{f['train_tokens_per_s']:.0f}" if f.get("train_tokens_per_s") else "–",
+                f"{f['seconds_per_generated_step']:.3f}",
+                " · ".join(f"{p['tokens'] / 1000:.0f}k: {p['mae']:.3f}" for p in trained)
+                + f" (persistence {end['persistence_mae']:.3f})",
+                " · ".join(
+                    f"{p['tokens'] / 1000:.0f}k: " + _versus(p.get("vs_reference"))
+                    for p in trained
+                    if p.get("vs_reference")
+                )
+                or "–",
+            ]
+        )
+    head = [
+        "format",
+        "tokens per step (prompt / generated)",
+        "steps per 512-token window",
+        "training FLOPs per step",
+        "training tokens/s",
+        "s per generated step (50 rows)",
+        "val MAE, 80 → 20 (training tokens: MAE)",
+        "Δ vs the reference [95 % CI]",
+    ]
+    (out / "format_table.inc").write_text(_table(head, rows))
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     curve(src, out)
     recipes(src, out)
+    format_study(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
