@@ -305,3 +305,23 @@ def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
     raw["protocol"]["zero_shot_samples"] = 0
     with pytest.raises(LmcastError, match="zero_shot_samples"):
         parse_profile(raw)
+
+
+def test_a_trial_is_the_same_training_as_its_own_record_read_back(tmp_path):
+    """The context study reuses an identical sweep trial by comparing training configs; a
+    record read back from JSON holds lists where the config holds tuples (target modules),
+    which made every trial look new and trained it twice."""
+    import json
+    from dataclasses import asdict, replace
+
+    from lmcast.configs import TrialSpec
+    from lmcast.study.sweep import make_trial
+    from lmcast.study.workspace import Workspace
+
+    spec = TrialSpec(data="x.h5", target_modules=("q_proj", "k_proj", "v_proj"))
+    trial = make_trial(Workspace.at(tmp_path), spec, {"lr": 2e-3, "rank": 8})
+    record = json.loads(json.dumps(asdict(trial.train)))
+    assert isinstance(record["target_modules"], list)
+    assert trial.same_training(record)
+    assert not trial.same_training({**record, "lr": 1e-3})
+    assert not replace(trial, train=replace(trial.train, rank=4)).same_training(record)

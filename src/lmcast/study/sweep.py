@@ -20,6 +20,7 @@ default, PostgreSQL when several machines join.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ class Trial:
         """True when ``other`` trains exactly the same weights (bookkeeping fields aside)."""
         mine = {k: v for k, v in asdict(self.train).items() if k not in _NOT_WEIGHTS}
         theirs = other if isinstance(other, dict) else asdict(other)
-        return all(theirs.get(k) == v for k, v in mine.items())
+        # compared as their JSON reads back: a record keeps a tuple of names as a list
+        as_json = json.loads(json.dumps({k: theirs.get(k) for k in mine}, default=str))
+        return as_json == json.loads(json.dumps(mine, default=str))
 
 
 def make_trial(
