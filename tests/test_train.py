@@ -796,6 +796,13 @@ def test_no_decimal_point_format_round_trips_through_train_evaluate_forecast(
     rec = json.loads((run / "encoding.json").read_text())
     assert rec["precision"] == 0 and rec["decimals"] == 1 and rec["decimal_point"] is False
     assert rec["scale_target"] == 100.0
+    from lmcast.lm.train import setup
+
+    s = setup(_cfg(tmp_path, tiny_dir, lv_file, "setup", precision=1, decimal_point=False))
+    window = s.lm.tokenizer.decode([int(t) for t in s.train_w[0]]).replace(" ", "")
+    assert "." not in window and ";" in window  # trained on the integers the record names
+    steps = [v for v in window.split(";")[1:-1] if v]
+    assert steps and all(x.isdigit() for step in steps for x in step.split(","))
     code, out, err = run_cli(
         "evaluate", "--model", tiny_dir, "--data", lv_file, "--adapter", run, "--trajectories", 2,
         "--context-steps", 20, "--horizon", 3, "--no-oracle", "--out", tmp_path / "ev",

@@ -412,7 +412,9 @@ def setup(cfg: TrainConfig) -> Setup:
     meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed, decimal_point=cfg.decimal_point)
     texts = {
         s: [
-            encoding.encode(ds.trajectories[i], meta["alpha"], cfg.precision)
+            # the codec's own scale and precision (meta's: without the decimal point they
+            # are alpha / 10^p and 0, not cfg.precision) — what every reader decodes
+            encoding.encode(ds.trajectories[i], meta["alpha"], meta["precision"])
             for i in meta["splits"][s]
         ]
         for s in ("train", "val")
