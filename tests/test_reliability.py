@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,3 +234,54 @@ def test_any_budget_setting_is_a_budget_or_one_line(tmp_path_factory, value):
         assert "\n" not in str(exc)
     else:
         assert budget > 0 and math.isfinite(budget)
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda p: p["context_study"].update(context_lengths=[0]), "--context-length must be >= 8"),
+        (lambda p: p["context_study"].update(context_lengths=[-512]), "got -512"),
+        (lambda p: p["sweep"]["grid"].update(rank=[0]), "--rank must be >= 1"),
+        (lambda p: p["sweep"]["grid"].update(lr=[-1e-3]), "--lr must be a positive"),
+        (lambda p: p["sweep"]["grid"].update(precision=[20]), "--precision must be between"),
+        (lambda p: p["sweep"]["grid"].update(depth=[2]), "grid axis 'depth'"),
+        (lambda p: p["recipe"].update(target_modules=["zz_proj"]), "['zz_proj'] are not modules"),
+    ],
+)
+def test_dry_run_refuses_what_the_run_refuses(tmp_path, run_cli, edit, needle):
+    """MEDIUM 5: a context length of 0 was a ZeroDivisionError, -512 planned negative FLOPs
+    and 'fits', and rank 0, a negative lr, precision 20, an unknown axis or target module
+    passed --dry-run (the run charged the baseline before refusing). Both now build every
+    stage's config first and refuse in one line."""
+    import yaml
+
+    from lmcast.study.profile import PROFILE_DIR
+
+    prof = yaml.safe_load((PROFILE_DIR / "quick.yaml").read_text())
+    edit(prof)
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(prof))
+    for extra in (["--dry-run"], ["--data", tmp_path / "none.h5"]):
+        code, _, err = run_cli(
+            "run", "--profile", tmp_path / "p.yaml", "--workspace", tmp_path / "ws", *extra
+        )
+        assert _one_line(code, err, needle), err
+    assert not (tmp_path / "ws").exists()  # the run refused before any stage
+
+
+def test_adapter_paths_are_checked_before_any_work(tmp_path, run_cli):
+    """MEDIUM 7: `adapter:` (empty) and `adapter:../../x` were refused only after the
+    classical forecasters and the model had run."""
+    data = _two_vars_csv(tmp_path / "s.csv", steps=40)
+    for spec, needle in (("adapter:", "adapter: needs a folder"), ("adapter:../../x", "no such")):
+        code, _, err = run_cli(
+            "benchmark", "--data", data, "--forecasters", f"ets,{spec}", "--horizon", 4,
+            "--out", tmp_path / "b",
+        )  # fmt: skip
+        assert _one_line(code, err, needle), err
+        assert not (tmp_path / "b").exists()
+    for cmd in (["forecast", "--horizon", 2], ["evaluate", "--trajectories", 2]):
+        code, _, err = run_cli(
+            *cmd, "--data", data if cmd[0] == "forecast" else tmp_path / "none.h5",
+            "--adapter", tmp_path / "no-adapter", "--out", tmp_path / "o",
+        )  # fmt: skip
+        assert _one_line(code, err, "no-adapter"), err

@@ -113,8 +113,9 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runinfo import check_run_folder
     from lmcast.forecasting.forecaster import Forecaster, charged_predict
-    from lmcast.lm.models import load_model
+    from lmcast.lm.models import check_adapter_folder, load_model
 
+    check_adapter_folder(cfg.adapter)
     out_dir = (
         Path(cfg.out)
         if cfg.out

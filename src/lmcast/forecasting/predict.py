@@ -178,8 +178,10 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.core.runinfo import csv_text, record_written, write_text
     from lmcast.core.timeaxis import season_of
     from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict
+    from lmcast.lm.models import check_adapter_folder
 
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
+    check_adapter_folder(cfg.adapter)
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
     ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables

@@ -395,6 +395,13 @@ def wrap_model(
     )
 
 
+def check_adapter_folder(adapter: str | os.PathLike | None, flag: str = "--adapter") -> None:
+    """Refuse, before any work (data, models, references), an adapter path that is not a
+    folder (one line). Its files are checked when it loads (:func:`check_adapter`)."""
+    if adapter is not None and not Path(adapter).is_dir():
+        raise LmcastError(f"{flag} {adapter}: no such adapter folder")
+
+
 def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
     """Put a saved PEFT LoRA adapter directory on top of ``model``."""
     from peft import PeftModel
