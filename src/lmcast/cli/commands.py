@@ -40,8 +40,8 @@ RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   8. report        markdown report with figures and the FLOP table -> report/report.md
 
 profiles (YAML in src/lmcast/study/profiles, or a path):
-  quick  SmolLM2-135M on a 2-core CPU in about 13 minutes (80 -> 20, 50 test trajectories)
-  cpu    the same on 1,000 trajectories in under 30 minutes: a 225k-token final model, 80 -> 20 and 50 -> 50
+  quick  SmolLM2-135M on a 2-core CPU in about 10 minutes (80 -> 20, 50 test trajectories)
+  cpu    the same on 1,000 trajectories in about 15 minutes: a 225k-token final model, 80 -> 20 and 50 -> 50
   gpu    SmolLM2-135M on one GPU in at most 8 minutes (100 test trajectories, 80 -> 20, 50 -> 50)
   seed   the reference study for a GPU: Qwen2.5-0.5B, lr x rank grid, contexts 128/512/768,
          final training up to 30,000 steps, budget 1e17, 50 -> 50 protocol
