@@ -337,6 +337,9 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     raw = yaml.safe_load(prof.read_text())
     raw["final"].update(grow=True, decay_fraction=0.5)
     raw["recipe"] = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "warmup_steps": 1}
+    # one option per stage: the context study reuses the sweep's trial, the report says so
+    raw["sweep"]["grid"] = {"lr": [0.01], "rank": [2]}
+    raw["context_study"]["context_lengths"] = [raw["sweep"]["context_length"]]
     prof.write_text(yaml.safe_dump(raw))
     ws = tmp_path / "ws2"
     code, _out, err = run_cli(
@@ -348,6 +351,8 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     assert final["data"] == str(lv_file)
     report = (ws / "report" / "report.md").read_text()
     assert str(lv_file) in report and "Grown from trial" in report
+    assert report.count("One option (the profile names one); nothing to choose.") == 2
+    assert "sweep_heatmap" not in report and "reused." in report
     chosen = json.loads((ws / "context" / "results.json").read_text())["best"]
     trial = json.loads((Path(chosen.get("reused_from") or chosen["out"]) / "run.json").read_text())
     assert trial["config"]["schedule"] == "constant" and final["schedule"] == "wsd"

@@ -228,10 +228,15 @@ def sweep_section(ctx: ReportContext) -> list[str]:
             f"| {tc['lr']:g} | {tc['rank']} | {tc['precision']} | {r['val_mae']:.4f} | "
             f"{_fmt(r['val_loss_initial'])} → {_fmt(r['val_loss'])} | {r['steps']} | {r['train_flops']:.3e} |"
         )
+    if len(sweep["rows"]) == 1:  # no heat map of one cell, no "chosen by" of one option
+        return [*L, "", ONE_OPTION, ""]
     L += ["", *_choice_lines(sweep, "best"), ""]
     for p in _heatmaps(sweep, ctx.fig_dir):
         L += [f"![sweep heat-map]({ctx.rel(p)})", ""]
     return L
+
+
+ONE_OPTION = "One option (the profile names one); nothing to choose."
 
 
 def _choice_lines(res: dict, best: str) -> list[str]:
@@ -259,6 +264,10 @@ def context_section(ctx: ReportContext) -> list[str]:
             f"| {r['params']['context_length']} | {r['val_mae']:.4f} | {_fmt(r['val_loss'])} | "
             f"{r['steps']} | {r['train_flops']:.3e} |"
         )
+    if len(res["rows"]) == 1:
+        reused = res["rows"][0].get("reused_from")
+        note = f" It is the sweep's trial `{Path(reused).name}`, reused." if reused else ""
+        return [*L, "", ONE_OPTION + note, ""]
     L += ["", *_choice_lines(res, "best")]
     f = ctx.copy_fig(ctx.ws.context_figure, "context_length.png")
     if f:
