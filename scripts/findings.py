@@ -589,12 +589,51 @@ def format_study(src: Path, out: Path) -> None:
     (out / "format_table.inc").write_text(_table(head, rows))
 
 
+def context_map(src: Path, out: Path) -> None:
+    """The context map (``context_map.json``, from ``scripts/context_map.py``): MAE against
+    context length per forecaster (a figure and a table) and the fine-tuned model's paired
+    verdicts against VAR."""
+    from lmcast.compare.plots import pyplot, save_figure
+
+    path = src / "context_map.json"
+    if not path.is_file():
+        (out / "context_map.inc").write_text("(not measured yet)\n")
+        return
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    names = list(rows[0]["mae"])
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for n in names:
+        ax.plot(
+            [r["context_steps"] for r in rows], [r["mae"][n] for r in rows], marker="o", label=n
+        )
+    ax.set_xlabel(f"context steps (horizon {rows[0]['horizon']})")
+    ax.set_ylabel("test MAE (original units)")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "context_map.png")
+    head = ["context → horizon", *names, "fine-tuned − VAR [95 % CI]", "fine-tuned − ODE oracle"]
+    table = [
+        [
+            f"{r['context_steps']} → {r['horizon']}",
+            *[f"{r['mae'][n]:.3f}" for n in names],
+            _versus(r["fine_tuned_vs"].get("VAR")),
+            _versus(r["fine_tuned_vs"].get("ODE oracle")),
+        ]
+        for r in rows
+    ]
+    (out / "context_map.inc").write_text(_table(head, table))
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
     curve(src, out)
     recipes(src, out)
     format_study(src, out)
+    context_map(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)

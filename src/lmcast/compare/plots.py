@@ -27,8 +27,15 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     from matplotlib.text import Text
 
     plt = pyplot()
+    ticks = {  # matplotlib's own tick labels use math text (10^k on a log axis): kept
+        id(t)
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for t in [*axis.get_ticklabels(which="both"), axis.get_offset_text()]
+    }
     for text in fig.findobj(Text):
-        text.set_parse_math(False)
+        if id(text) not in ticks:
+            text.set_parse_math(False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
