@@ -214,3 +214,4 @@ def test_benchmark_refuses_a_dataset_given_twice(tmp_path, run_cli):
             "--horizon", 4, "--out", tmp_path / f"b-{second.stem}",
         )  # fmt: skip
         assert code == 2 and "counts once" in err and "Traceback" not in err, err
+        assert not (tmp_path / f"b-{second.stem}").exists()  # refused before writing

@@ -222,30 +222,6 @@ def check_output_files(
     return p
 
 
-def check_run_folder(path: str | os.PathLike, flag: str = "--out", overwrite: bool = False) -> Path:
-    """Refuse, before any work, a run folder (``train``, ``evaluate``) that holds files of
-    someone else's: it must be new, empty, or hold the ``run.json`` lmcast writes first.
-
-    Raises:
-        LmcastError: as :func:`check_output`, or a folder of other files without ``overwrite``.
-    """
-    from lmcast.errors import LmcastError
-
-    p = check_output(path, flag, folder=True)
-    if (
-        not overwrite
-        and p.is_dir()
-        and not (p / "run.json").is_file()
-        and not (p / OWNED_MANIFEST).is_file()
-        and any(p.iterdir())
-    ):
-        raise LmcastError(
-            f"{flag} {path}: holds files lmcast did not write (choose a new or empty folder; "
-            "--overwrite writes into it)"
-        )
-    return p
-
-
 OWNED_MANIFEST = ".lmcast-files.json"
 # The files a run folder's stages write and others read, named once:
 METRICS_FILE = "metrics.json"  # an evaluation's scores (written last: its done-marker)
@@ -253,12 +229,19 @@ SUMMARY_FILE = "summary.json"  # a training run's outcome
 RECORD_FILE = "record.json"  # a sweep trial's record
 
 
-def check_owned_folder(path: str | os.PathLike, flag: str) -> Path:
+def check_owned_folder(
+    path: str | os.PathLike,
+    flag: str,
+    markers: tuple[str, ...] = (OWNED_MANIFEST,),
+    overwrite: bool | None = None,
+) -> Path:
     """Refuse, before any work, an output folder lmcast may not fill (one line).
 
-    A folder is usable when it does not exist, is empty, or is lmcast's own: it holds
-    the manifest (:data:`OWNED_MANIFEST`) lmcast wrote when it filled it before. A
-    folder of anyone else's files is never emptied or overwritten.
+    A folder is usable when it does not exist, is empty, or is lmcast's own: it holds one
+    of ``markers`` — the manifest (:data:`OWNED_MANIFEST`) lmcast wrote when it filled it
+    before, or for a run folder the ``run.json`` written first (:func:`check_run_folder`).
+    A folder of anyone else's files is never emptied or overwritten; where a command
+    offers ``--overwrite`` (``overwrite`` not ``None``), it writes into it when set.
 
     Raises:
         LmcastError: as :func:`check_output`, or the folder holds files lmcast did not write.
@@ -266,12 +249,24 @@ def check_owned_folder(path: str | os.PathLike, flag: str) -> Path:
     from lmcast.errors import LmcastError
 
     p = check_output(path, flag, folder=True)
-    if p.is_dir() and not (p / OWNED_MANIFEST).is_file() and any(p.iterdir()):
+    if (
+        not overwrite
+        and p.is_dir()
+        and not any((p / m).is_file() for m in markers)
+        and any(p.iterdir())
+    ):
+        offer = "; --overwrite writes into it" if overwrite is not None else ""
         raise LmcastError(
             f"{flag} {path}: exists and holds files lmcast did not write "
-            "(choose a new or empty folder)"
+            f"(choose a new or empty folder{offer})"
         )
     return p
+
+
+def check_run_folder(path: str | os.PathLike, flag: str = "--out", overwrite: bool = False) -> Path:
+    """:func:`check_owned_folder` for a run folder (``train``, ``evaluate``): new, empty, or
+    holding the ``run.json`` lmcast writes first (or its manifest)."""
+    return check_owned_folder(path, flag, ("run.json", OWNED_MANIFEST), overwrite)
 
 
 def fill_owned_folder(tmp: Path, dest: Path) -> Path:

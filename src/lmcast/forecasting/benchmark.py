@@ -67,9 +67,11 @@ class Task:
 def check_adapters(cfg: BenchmarkConfig) -> None:
     """Refuse, before any work, an ``adapter:PATH`` whose folder does not exist (one line;
     the names themselves were checked when ``cfg`` was built)."""
+    from lmcast.lm.models import check_adapter_folder
+
     for spec in cfg.specs:
-        if spec.kind == "adapter" and not Path(str(spec.adapter)).is_dir():
-            raise LmcastError(f"{spec}: no such adapter folder")
+        if spec.kind == "adapter":
+            check_adapter_folder(spec.adapter, "--forecasters adapter:")
 
 
 def slug(name: str) -> str:
@@ -259,16 +261,18 @@ def adapter_fingerprint(folder: str | Path) -> str:
     return h.hexdigest()
 
 
-def result_key(task: Task, name: str, cfg: BenchmarkConfig, data_sha: str) -> str:
+def result_key(
+    task: Task, name: str, cfg: BenchmarkConfig, data_sha: str, adapter: str | None = None
+) -> str:
     """What produced a (dataset, forecaster) result, hashed: the dataset's bytes, the series
     selection (``--max-series``, the series ids), the protocol and the forecaster — an
-    adapter by its own fingerprint, not its path. A stored result is reused only under
-    this key."""
+    adapter by its own fingerprint (:func:`adapter_fingerprint`), not its path. A stored
+    result is reused only under this key."""
     import hashlib
 
     spec: dict[str, Any] = {"forecaster": name}
-    if name.startswith("adapter:"):
-        spec["adapter"] = adapter_fingerprint(name[len("adapter:") :])
+    if adapter is not None:
+        spec["adapter"] = adapter
     what = {
         "data_sha256": data_sha,
         "series": list(task.ids),
@@ -352,17 +356,13 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         raise LmcastError(f"--context-steps must be 0 (all) or >= 3, got {cfg.context_steps}")
     if not cfg.data:
         raise LmcastError("give at least one --data file")
+    from lmcast.core.runinfo import file_sha256
+
     check_adapters(cfg)
     names = list(cfg.forecasters)
     out = Path(cfg.out)
     protocol = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
     _check_out(out, protocol)
-    from lmcast.core.runinfo import file_sha256, same_path
-
-    for i, path in enumerate(cfg.data):
-        for other in cfg.data[:i]:
-            if Path(path).exists() and Path(other).exists() and same_path(path, other):
-                raise LmcastError(f"--data {path}: given twice (each dataset counts once)")
     tasks, seen = [], set()
     for path in cfg.data:
         stem = slug(Path(path).stem)
@@ -373,18 +373,27 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         seen.add(name)
         tasks.append(load_task(path, name, cfg))
     check_tasks(tasks, names, cfg.horizon)
+    shas: dict[str, str] = {}  # the same file twice, or two files of the same bytes
+    for t in tasks:
+        sha = file_sha256(t.path)
+        if sha in shas.values():
+            twin = next(p for p, s in shas.items() if s == sha)
+            raise LmcastError(
+                f"--data {t.path}: the same bytes as {twin} (each dataset counts once)"
+            )
+        shas[t.path] = sha
+    fingerprints = {  # each adapter's files hashed once, not once per dataset
+        n: adapter_fingerprint(n[len("adapter:") :]) for n in names if n.startswith("adapter:")
+    }
     lm_names = [n for n in names if n not in classical.CLASSICAL]
     ledger = Ledger(cfg.ledger) if lm_names else None
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / MARKER, {"protocol": protocol, "config": asdict(cfg)})
     results: list[dict] = []
     loaded: dict[str, Any] = {}
-    shas = {t.path: file_sha256(t.path) for t in tasks}
-    if len(set(shas.values())) < len(shas):
-        raise LmcastError("--data: two files hold the same bytes (each dataset counts once)")
     for t in tasks:
         for n in names:
-            key = result_key(t, n, cfg, shas[t.path])
+            key = result_key(t, n, cfg, shas[t.path], fingerprints.get(n))
             path = result_path(out, t, n, key)
             res = read_result(path, key)
             if res is not None:

@@ -96,9 +96,9 @@ def format_name(record: dict, precision: int) -> str:
     return f"{d} decimal{'s' if d != 1 else ''}, no point"
 
 
-def resolve_encoding(cfg: EvalConfig, ds: Dataset) -> tuple[float, str, int]:
-    """``(alpha, rule, precision)``: the adapter's training encoding unless overridden."""
-    trained = read_encoding_record(cfg.adapter)
+def resolve_encoding(cfg: EvalConfig, ds: Dataset, trained: dict | None) -> tuple[float, str, int]:
+    """``(alpha, rule, precision)``: the adapter's training encoding (``trained``, its
+    ``encoding.json``) unless overridden."""
     precision = cfg.precision if cfg.precision is not None else (trained or {}).get("precision", 2)
     if trained and cfg.alpha == "auto":
         return float(trained["alpha"]), "from the adapter's training run", precision
@@ -129,9 +129,10 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
             f"--season-length {cfg.season_length} is not shorter than the {contexts.shape[1]}-step "
             "context (MASE's scale needs one lag-season difference)"
         )
-    for name in classical.check_names(cfg.references):  # one line before the model loads
+    for name in cfg.references:  # checked names (cfg); applicable: one line before the model
         classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
-    alpha, rule, precision = resolve_encoding(cfg, ds)
+    trained = read_encoding_record(cfg.adapter)
+    alpha, rule, precision = resolve_encoding(cfg, ds, trained)
     ledger = Ledger(cfg.ledger)
     lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
     model = Forecaster(lm, alpha, precision, tuple(ds.variables))
@@ -154,7 +155,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     fc = pred.generated
     gen_seconds = time.time() - t0
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
-    trained = read_encoding_record(cfg.adapter) or {}
+    trained = trained or {}
     result.metrics["encoding"] = {
         "alpha": alpha,
         "alpha_rule": rule,
@@ -256,7 +257,7 @@ def _score(
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
     refs: dict[str, np.ndarray] = {}
-    for name in classical.check_names(cfg.references):
+    for name in cfg.references:
         cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length)
         label = cf.label  # names the failed fits, if any
         refs[label] = cf.point
