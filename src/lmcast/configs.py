@@ -142,7 +142,8 @@ def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
 @dataclass(frozen=True)
 class ForecasterSpec:
     """One forecaster of ``lmcast benchmark``: ``zero-shot`` (the model alone),
-    ``adapter:PATH`` (a training run or an export folder) or a classical name."""
+    ``adapter:PATH`` (a training run or an export folder, or ``adapter:general``, the
+    shipped one) or a classical name."""
 
     kind: str  # "zero-shot", "adapter" or one of CLASSICAL_NAMES
     adapter: str | None = None
@@ -262,6 +263,24 @@ class SimulateConfig(Overwrite):
 
 
 @dataclass(kw_only=True)
+class SynthConfig(Overwrite):
+    """``lmcast data synth``: a synthetic corpus (KernelSynth, trend × season × noise, mixes)."""
+
+    out: str = opt(help="output HDF5 path (the collection layout: series of many lengths)")
+    n: int = opt(2000, "number of series", at_least=1, at_most=1_000_000)
+    seed: int = opt(0, "seed: series i comes from the stream (seed, i)")
+    min_length: int = opt(48, "shortest series (steps)", at_least=8)
+    max_length: int = opt(320, "longest series (steps)", at_least=8)
+    figure: str | None = opt(None, "also draw a figure of the first 12 series to this PNG")
+
+    def check(self) -> None:
+        if self.max_length < self.min_length:
+            raise LmcastError(
+                f"--max-length {self.max_length} is below --min-length {self.min_length}"
+            )
+
+
+@dataclass(kw_only=True)
 class InfoConfig(Checked):
     """``lmcast data info``: shape, time span and value percentiles of a data file."""
 
@@ -373,7 +392,9 @@ class EvalConfig(ModelData, Protocol, Overwrite):
     def check(self) -> None:
         check_reference_names(self.references)
 
-    adapter: str | None = opt(None, "LoRA adapter directory (or a training run folder) to apply")
+    adapter: str | None = opt(
+        None, "LoRA adapter to apply: a folder (adapter or training run) or 'general' (shipped)"
+    )
     split: str = opt("test", "which split to evaluate", choices=["train", "val", "test"])
     trajectories: int = opt(
         50,
@@ -431,7 +452,9 @@ class ForecastConfig(CsvInput, Overwrite):
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     adapter: str | None = opt(
-        None, "a training run folder or an 'lmcast export' folder (its encoding is used)"
+        None,
+        "a training run folder, an 'lmcast export' folder or 'general' (the shipped general "
+        "adapter); its encoding is used",
     )
     data: str = opt(
         help="HDF5 file, or a CSV: long (id,t,vars…), Nixtla (unique_id,ds,y) or wide; "
@@ -499,7 +522,8 @@ class BenchmarkConfig(CsvInput):
     )
     forecasters: tuple[str, ...] = items(
         ("zero-shot", "ets", "arima", "theta", "snaive"),
-        "a,b or repeated: zero-shot, adapter:PATH (a run or export folder), ets, arima, "
+        "a,b or repeated: zero-shot, adapter:PATH (a run or export folder; adapter:general is "
+        "the shipped general adapter), ets, arima, "
         "theta, snaive, naive, var",
         nonempty=True,
     )
@@ -536,8 +560,20 @@ class ExportConfig(Checked):
 
 
 @dataclass(kw_only=True)
-class TrainConfig(ModelData, Overwrite):
+class TrainConfig(ModelData, CsvInput, Overwrite):
     """``lmcast train``: LoRA fine-tuning on the encoded training split."""
+
+    data: str = opt(
+        help="data: an HDF5 file in the lmcast layout (one system: one scale, 80/10/10 "
+        "trajectories), or a collection of series (a CSV, or lmcast data synth's HDF5: each "
+        "series scaled on its own, 90/10 series for training and validation)"
+    )
+    holdout: int = opt(
+        0,
+        "train only on the steps before each series' last N: lmcast benchmark --horizon N "
+        "then tests on exactly those, and refuses an adapter that saw them",
+        at_least=0,
+    )
 
     out: str = opt(help="run folder (adapter, checkpoints, metrics, config)")
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
@@ -546,7 +582,11 @@ class TrainConfig(ModelData, Overwrite):
         "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
         "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
     )
-    alpha: str = opt("auto", "scale: a number or 'auto' (from the training split)")
+    alpha: str = opt(
+        "auto",
+        "scale: a number, 'series' (each series its own) or 'auto' (an lmcast-layout file: "
+        "one from the training split; a collection: each series its own)",
+    )
     split_seed: int = opt(0, "seed of the train/val/test split")
     lr: float = opt(1e-4, "peak learning rate (AdamW)", positive=True)
     rank: int = opt(8, "LoRA rank", at_least=1)

@@ -27,7 +27,9 @@ class Command:
     epilog: str = ""
 
 
-GROUP_HELP = {"data": "data files: simulate, inspect, import, real series, encode splits"}
+GROUP_HELP = {
+    "data": "data files: simulate, synthesize, inspect, import, real series, encode splits"
+}
 
 RUN_EPILOG = """stages (each skipped when its outputs exist in the workspace):
   1. data          simulate (the profile's data.simulate) unless --data is given
@@ -90,6 +92,12 @@ COMMANDS: tuple[Command, ...] = (
         "simulate logistic-prey Lotka–Volterra trajectories to HDF5",
         c.SimulateConfig,
         data.simulate,
+    ),
+    Command(
+        ("data", "synth"),
+        "write a synthetic corpus (Gaussian-process kernels, trend × season × noise, mixes)",
+        c.SynthConfig,
+        data.synth,
     ),
     Command(
         ("data", "info"),

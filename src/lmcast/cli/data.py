@@ -13,6 +13,7 @@ from lmcast.configs import (
     InfoConfig,
     PrepareConfig,
     SimulateConfig,
+    SynthConfig,
 )
 from lmcast.core.logs import get_logger
 from lmcast.errors import DataError
@@ -32,6 +33,35 @@ def simulate(cfg: SimulateConfig) -> Path:
     log.info(
         "wrote %s: %d trajectories × %d steps, time [0, %g]", path, cfg.n, cfg.steps, cfg.t_max
     )
+    return path
+
+
+def synth(cfg: SynthConfig) -> Path:
+    """Write the synthetic corpus (and optionally a figure); prints its statistics."""
+    from lmcast.core.collection import save_collection
+    from lmcast.core.runinfo import check_output_file
+    from lmcast.core.synth import corpus_stats, synth_corpus
+
+    check_output_file(cfg.out, overwrite=cfg.overwrite)
+    if cfg.figure:
+        check_output_file(cfg.figure, inputs=(cfg.out,), overwrite=cfg.overwrite)
+    corpus = synth_corpus(cfg.n, cfg.seed, cfg.min_length, cfg.max_length)
+    stats = corpus_stats(corpus)
+    recipe = {"generator": "lmcast data synth", "seed": cfg.seed, "n": cfg.n,
+              "min_length": cfg.min_length, "max_length": cfg.max_length}  # fmt: skip
+    path = save_collection(
+        [s.values for s in corpus],
+        cfg.out,
+        ids=[f"synth_{cfg.seed}_{i}" for i in range(cfg.n)],
+        attrs={**recipe, "kinds": [s.kind for s in corpus], "recipes": [s.recipe for s in corpus]},
+    )
+    if cfg.figure:
+        from lmcast.compare.plots import plot_samples
+
+        plot_samples(
+            cfg.figure, [(f"{i} {s.kind}: {s.recipe}", s.values) for i, s in enumerate(corpus[:12])]
+        )
+    _out(json.dumps({"out": str(path), **stats}, indent=2))
     return path
 
 
@@ -59,6 +89,7 @@ def _format_info(info: dict) -> str:
 
 def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
+    from lmcast.core.collection import is_collection
     from lmcast.core.data import (
         REFERENCE_STATS,
         compare_with_reference,
@@ -67,6 +98,8 @@ def info(cfg: InfoConfig) -> dict:
         load_dataset,
     )
 
+    if is_collection(cfg.path):
+        return _collection_info(cfg)
     ds = load_dataset(cfg.path)
     summary = describe(ds)
     if cfg.stats:
@@ -77,6 +110,51 @@ def info(cfg: InfoConfig) -> dict:
             "within_tolerance": compare_with_reference(stats),
         }
     _out(json.dumps(summary, indent=2) if cfg.json else _format_info(summary))
+    return summary
+
+
+def _collection_info(cfg: InfoConfig) -> dict:
+    """A collection (series of many lengths): counts, lengths and value percentiles."""
+    import numpy as np
+
+    from lmcast.core.collection import load_collection
+
+    if cfg.stats:
+        raise DataError(
+            f"{cfg.path}: --stats compares one system's trajectories; this is a collection"
+        )
+    ls = load_collection(cfg.path)
+    lengths = np.array([len(v) for v in ls.values])
+    allv = np.concatenate([v.ravel() for v in ls.values])
+    q = (1, 50, 99)
+    summary = {
+        "path": str(cfg.path),
+        "layout": "collection",
+        "series": len(ls.ids),
+        "variables": list(ls.variables),
+        "steps": int(lengths.sum()),
+        "length": {
+            "min": int(lengths.min()),
+            "median": float(np.median(lengths)),
+            "max": int(lengths.max()),
+        },
+        "values": {f"p{k}": float(np.percentile(allv, k)) for k in q},
+    }
+    if cfg.json:
+        _out(json.dumps(summary, indent=2))
+    else:
+        ln, v = summary["length"], summary["values"]
+        _out(
+            "\n".join(
+                [
+                    f"file       {cfg.path}",
+                    f"layout     collection: {summary['series']} series, {summary['steps']} steps, "
+                    f"variables {', '.join(ls.variables)}",
+                    f"length     {ln['min']} .. {ln['max']} steps (median {ln['median']:g})",
+                    f"values     1 % {v['p1']:.4g}, median {v['p50']:.4g}, 99 % {v['p99']:.4g}",
+                ]
+            )
+        )
     return summary
 
 

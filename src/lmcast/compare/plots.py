@@ -162,3 +162,19 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_samples(
+    path: str | os.PathLike, series: Sequence[tuple[str, np.ndarray]], cols: int = 3
+) -> Path:
+    """One small panel per ``(title, values (T,))``, ``cols`` panels a row."""
+    plt = pyplot()
+    rows = max(1, -(-len(series) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.2 * rows), squeeze=False)
+    for ax, (title, y) in zip(axes.flat, series, strict=False):
+        ax.plot(np.asarray(y), lw=0.9)
+        ax.set_title(title[:48], fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(series) :]:
+        ax.axis("off")
+    return save_figure(fig, path)

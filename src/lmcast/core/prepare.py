@@ -153,7 +153,7 @@ def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
 
     keys = (
         "alpha", "alpha_rule", "precision", "decimals", "decimal_point", "scale_target",
-        "split_seed", "source_sha256",
+        "split_seed", "source_sha256", "scaling", "seen",
     )  # fmt: skip
     return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys if k in meta})
 
@@ -202,3 +202,119 @@ def read_encoding_record(adapter: str | os.PathLike | None) -> dict | None:
                 raise LmcastError(f"{p}: corrupt encoding record ({exc})") from None
             return rec
     return None
+
+
+COLLECTION_FRACTIONS = (0.9, 0.1, 0.0)  # train and validation series of a collection
+SERIES_RULE = (
+    "each series on its own: 99th percentile of |x| over the steps the run may see / "
+    "the scale target, rounded up to 2 significant figures (LLMTIME)"
+)
+
+
+def series_scaled(record: dict | None) -> bool:
+    """Whether an encoding record says each series is scaled on its own."""
+    return bool(record) and record.get("scaling") == "series"
+
+
+def training_texts(
+    data: str | os.PathLike,
+    precision: int,
+    alpha: str | float = "auto",
+    seed: int = 0,
+    decimal_point: bool = True,
+    holdout: int = 0,
+    csv: object = None,
+) -> tuple[dict, dict[str, list[str]]]:
+    """``(meta, {"train": texts, "val": texts})`` for a training run.
+
+    An HDF5 file in the lmcast layout without ``holdout`` (one system, the study's data):
+    one scale from the training split, trajectories split 80/10/10 (:func:`build_meta`).
+    Anything else — a CSV, a collection (``lmcast data synth``), or any file with
+    ``holdout`` — is a collection of series: ``alpha`` ``"auto"`` (or ``"series"``) scales
+    each series on its own, a number scales all alike; series are split 90/10 into training
+    and validation; and of every series only the steps before its last ``holdout`` are
+    written. ``meta["seen"]`` records what the run sees
+    (:func:`lmcast.core.collection.seen_record`).
+
+    Raises:
+        DataError: unreadable data, a bad ``alpha``, or no series longer than ``holdout``
+            by at least two steps.
+    """
+    from lmcast.core.collection import is_collection, read_series, seen_record
+
+    path = Path(data)
+    layout_file = path.suffix.lower() != ".csv" and not is_collection(path)
+    if layout_file and not holdout and str(alpha).strip().lower() != "series":
+        ds = load_dataset(path)
+        meta = build_meta(ds, precision, alpha, seed, decimal_point=decimal_point)
+        seen = [i for s in ("train", "val") for i in meta["splits"][s]]
+        meta["seen"] = {
+            "holdout": 0,
+            "series": len(seen),
+            "steps": seen_record([ds.trajectories[i] for i in seen], [ds.shape[1]] * len(seen)),
+        }
+        texts = {
+            s: [
+                encoding.encode(ds.trajectories[i], meta["alpha"], meta["precision"])
+                for i in meta["splits"][s]
+            ]
+            for s in ("train", "val")
+        }
+        return meta, texts
+    ls = read_series(path, csv)
+    visible = [v[: len(v) - holdout] for v in ls.values]
+    keep = [i for i, v in enumerate(visible) if len(v) >= 2]
+    if not keep:
+        raise DataError(
+            f"{path}: no series has two steps before its last {holdout} (--holdout): "
+            "nothing to train on"
+        )
+    per_series = str(alpha).strip().lower() in ("auto", "series")
+    if per_series:
+        written, codec_precision, target = text_format(1.0, precision, decimal_point)
+        alphas = [encoding.auto_alpha(visible[i], target=target) for i in keep]
+        rule = SERIES_RULE
+    else:
+        value = float(alpha) if _is_number(alpha) else -1.0
+        if not value > 0 or not np.isfinite(value):
+            raise DataError(f"--alpha must be a positive number, 'auto' or 'series', got {alpha!r}")
+        written, codec_precision, target = text_format(value, precision, decimal_point)
+        alphas = [written] * len(keep)
+        rule = "given"
+    splits = split_indices(len(keep), COLLECTION_FRACTIONS, seed)
+    texts = {
+        s: [encoding.encode(visible[keep[j]], alphas[j], codec_precision) for j in splits[s]]
+        for s in ("train", "val")
+    }
+    if not decimal_point:
+        rule += f"; written without the decimal point: alpha / 10^{precision}, integers"
+    meta = {
+        "source": str(path),
+        "source_sha256": file_sha256(path),
+        "shape": [len(keep), None, len(ls.variables)],
+        "variables": list(ls.variables),
+        "scaling": "series" if per_series else "file",
+        "alpha": 1.0 if per_series else written,
+        "alpha_rule": rule,
+        "precision": codec_precision,
+        "decimals": int(precision),
+        "decimal_point": bool(decimal_point),
+        "scale_target": target,
+        "split_seed": int(seed),
+        "split_fractions": list(COLLECTION_FRACTIONS),
+        "splits": {k: [keep[j] for j in v] for k, v in splits.items()},
+        "seen": {
+            "holdout": int(holdout),
+            "series": len(keep),
+            "steps": seen_record([visible[i] for i in keep], [len(visible[i]) for i in keep]),
+        },
+    }
+    return meta, texts
+
+
+def _is_number(x: object) -> bool:
+    try:
+        float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return True

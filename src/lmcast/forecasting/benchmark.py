@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Task:
         truths: ``(N, H, V)`` held-out steps.
         season: the season length used (``--season-length``, else from the dates).
         filled: N counts of filled missing steps.
+        full: N whole series ``(T_i, V)`` (context before the cut, and the held-out steps).
     """
 
     name: str
@@ -62,6 +63,7 @@ class Task:
     truths: np.ndarray
     season: int
     filled: list[int]
+    full: list[np.ndarray] = field(default_factory=list)
 
 
 def check_adapters(cfg: BenchmarkConfig) -> None:
@@ -72,6 +74,37 @@ def check_adapters(cfg: BenchmarkConfig) -> None:
     for spec in cfg.specs:
         if spec.kind == "adapter":
             check_adapter_folder(spec.adapter, "--forecasters adapter:")
+
+
+def check_unseen(cfg: BenchmarkConfig, tasks: list[Task]) -> None:
+    """Refuse, before any work, an adapter whose training saw a held-out step of a series
+    it would be scored on (its ``encoding.json`` records what it saw:
+    :func:`lmcast.core.collection.seen_record`). An adapter without that record (trained by
+    an older lmcast) is let through with a warning."""
+    from lmcast.core.collection import leaks
+    from lmcast.core.prepare import read_encoding_record
+    from lmcast.lm.models import adapter_path
+
+    for spec in cfg.specs:
+        if spec.kind != "adapter":
+            continue
+        rec = read_encoding_record(adapter_path(spec.adapter)) or {}
+        seen = rec.get("seen")
+        if not isinstance(seen, dict) or not isinstance(seen.get("steps"), dict):
+            log.warning(
+                "adapter:%s records no training data: cannot check it saw no held-out step",
+                spec.adapter,
+            )
+            continue
+        for t in tasks:
+            for sid, values in zip(t.ids, t.full, strict=True):
+                if leaks(seen["steps"], values, cfg.horizon):
+                    raise LmcastError(
+                        f"adapter:{spec.adapter} was trained on held-out steps of series {sid!r} "
+                        f"of {t.path} (its training held out the last {seen.get('holdout', 0)} "
+                        f"steps, this benchmark the last {cfg.horizon}: train it with "
+                        f"--holdout {cfg.horizon} or more)"
+                    )
 
 
 def slug(name: str) -> str:
@@ -87,8 +120,8 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
         LmcastError: a series too short for the horizon plus three context steps, or for
             two seasons of context with a seasonal forecaster.
     """
+    from lmcast.core.collection import read_series
     from lmcast.core.timeaxis import season_of
-    from lmcast.forecasting.predict import read_series
 
     ls: LongSeries = read_series(path, cfg, max_series=cfg.max_series)
     keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
@@ -115,6 +148,7 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
         np.stack(truths),
         season,
         [ls.filled[i] for i in keep],
+        [ls.values[i] for i in keep],
     )
 
 
@@ -357,6 +391,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     if not cfg.data:
         raise LmcastError("give at least one --data file")
     from lmcast.core.runinfo import file_sha256
+    from lmcast.lm.models import adapter_path
 
     check_adapters(cfg)
     names = list(cfg.forecasters)
@@ -373,6 +408,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         seen.add(name)
         tasks.append(load_task(path, name, cfg))
     check_tasks(tasks, names, cfg.horizon)
+    check_unseen(cfg, tasks)
     shas: dict[str, str] = {}  # the same file twice, or two files of the same bytes
     for t in tasks:
         sha = file_sha256(t.path)
@@ -383,7 +419,9 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
             )
         shas[t.path] = sha
     fingerprints = {  # each adapter's files hashed once, not once per dataset
-        n: adapter_fingerprint(n[len("adapter:") :]) for n in names if n.startswith("adapter:")
+        n: adapter_fingerprint(adapter_path(n[len("adapter:") :]))
+        for n in names
+        if n.startswith("adapter:")
     }
     lm_names = [n for n in names if n not in classical.CLASSICAL]
     ledger = Ledger(cfg.ledger) if lm_names else None

@@ -22,7 +22,7 @@ from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
 from lmcast.core.data import Dataset, load_dataset, split_indices
 from lmcast.core.logs import get_logger
-from lmcast.core.prepare import read_encoding_record, resolve_alpha
+from lmcast.core.prepare import read_encoding_record, resolve_alpha, series_scaled
 from lmcast.core.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
 from lmcast.errors import DataError, LmcastError
 
@@ -100,7 +100,7 @@ def resolve_encoding(cfg: EvalConfig, ds: Dataset, trained: dict | None) -> tupl
     """``(alpha, rule, precision)``: the adapter's training encoding (``trained``, its
     ``encoding.json``) unless overridden."""
     precision = cfg.precision if cfg.precision is not None else (trained or {}).get("precision", 2)
-    if trained and cfg.alpha == "auto":
+    if trained and cfg.alpha == "auto" and not series_scaled(trained):
         return float(trained["alpha"]), "from the adapter's training run", precision
     alpha, rule = resolve_alpha(
         cfg.alpha, ds, split_indices(ds.shape[0], seed=cfg.split_seed)["train"]
@@ -113,7 +113,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runinfo import check_run_folder
     from lmcast.forecasting.forecaster import Forecaster, charged_predict
-    from lmcast.lm.models import check_adapter_folder, load_model
+    from lmcast.lm.models import adapter_path, check_adapter_folder, load_model
 
     check_adapter_folder(cfg.adapter)
     out_dir = (
@@ -131,16 +131,25 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
         )
     for name in cfg.references:  # checked names (cfg); applicable: one line before the model
         classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
-    trained = read_encoding_record(cfg.adapter)
+    adapter_dir = adapter_path(cfg.adapter)
+    trained = read_encoding_record(adapter_dir)
     alpha, rule, precision = resolve_encoding(cfg, ds, trained)
     ledger = Ledger(cfg.ledger)
-    lm = load_model(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-    model = Forecaster(lm, alpha, precision, tuple(ds.variables))
+    lm = load_model(cfg.model, adapter=adapter_dir, device=cfg.device, dtype=cfg.dtype)
+    per_series = series_scaled(trained) and cfg.alpha == "auto"
+    if per_series:
+        rule = (
+            f"the model: each window on its own, as the adapter was trained; scaled metrics: {rule}"
+        )
+    target = float((trained or {}).get("scale_target", 10.0))
+    model = Forecaster(lm, alpha, precision, tuple(ds.variables), target)
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
     t0 = time.time()
-    pred = charged_predict(  # one scale for every window: the adapter's, or this data's
+    # one scale for every window (the adapter's, or this data's), or each window its own
+    # for an adapter trained so
+    pred = charged_predict(
         model,
-        model.checked(list(contexts), cfg.horizon, cfg.samples, scale=alpha),
+        model.checked(list(contexts), cfg.horizon, cfg.samples, "series" if per_series else alpha),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",

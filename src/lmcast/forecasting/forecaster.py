@@ -252,19 +252,21 @@ class Forecaster:
     ) -> Forecaster:
         """Load ``model`` (alias, hub id or folder) and, optionally, an adapter.
 
-        ``adapter``: a training run folder, an adapter folder, or a folder written
-        by ``lmcast export``. Its ``encoding.json`` fixes alpha and precision.
+        ``adapter``: a training run folder, an adapter folder, a folder written by
+        ``lmcast export``, or the name of a shipped adapter (``"general"``). Its
+        ``encoding.json`` fixes the precision and the scale (one, or each series its own).
 
         Raises:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.core.prepare import read_encoding_record
-        from lmcast.lm.models import load_model
+        from lmcast.core.prepare import read_encoding_record, series_scaled
+        from lmcast.lm.models import adapter_path, load_model
 
         enc, variables = None, ()
+        adapter = adapter_path(adapter)
         if adapter is not None:
-            path = Path(adapter)
+            path = adapter
             if (path / EXPORT_FILE).is_file():
                 for f in ("adapter_config.json", "adapter_model.safetensors", "encoding.json"):
                     if not (path / f).is_file():
@@ -275,7 +277,9 @@ class Forecaster:
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
             enc = read_encoding_record(path)
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
-        alpha = float(enc["alpha"]) if enc else None
+        # an adapter trained on series each scaled on its own fixes no scale: each series
+        # gets its own at forecast time, as in training
+        alpha = float(enc["alpha"]) if enc and not series_scaled(enc) else None
         target = float(enc.get("scale_target", 10.0)) if enc else 10.0
         return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
 
@@ -298,7 +302,10 @@ class Forecaster:
                 return [encoding.auto_alpha(c, target=self.scale_target) for c in contexts]
             if scale == "adapter":
                 if self.alpha is None:
-                    raise LmcastError("scale 'adapter' needs an adapter with a training encoding")
+                    raise LmcastError(
+                        "scale 'adapter' needs an adapter trained on one scale (this one has "
+                        "none, or scales each series on its own)"
+                    )
                 return [self.alpha] * n
             raise LmcastError(f"scale must be 'series', 'adapter' or numbers, got {scale!r}")
         values = [float(scale)] * n if np.ndim(scale) == 0 else [float(a) for a in scale]

@@ -9,7 +9,6 @@ references' rows and lines beside the model's).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, replace
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lmcast.compare import classical
-from lmcast.configs import CsvInput, ForecastConfig
+from lmcast.configs import ForecastConfig
+from lmcast.core.collection import read_series
 from lmcast.core.logs import get_logger
 from lmcast.errors import DataError
 from lmcast.forecasting.forecaster import forecast_times
@@ -28,47 +28,6 @@ if TYPE_CHECKING:
     from lmcast.core.data import LongSeries
 
 log = get_logger("predict")
-
-
-def read_series(
-    path: str | os.PathLike, csv: CsvInput | None = None, max_series: int | None = None
-) -> LongSeries:
-    """Every series of an HDF5 file or a CSV (any layout :func:`lmcast.core.data.read_long_csv`
-    reads, as ``csv`` says) as :class:`~lmcast.core.data.LongSeries`.
-
-    Raises:
-        DataError: unreadable data.
-    """
-    from lmcast.core.data import LongSeries, load_dataset, read_long_csv
-    from lmcast.core.timeaxis import Axis
-
-    path = Path(path)
-    if path.suffix.lower() == ".csv":
-        c = csv or CsvInput()
-        return read_long_csv(
-            path,
-            c.id_column,
-            c.time_column,
-            layout=c.layout,
-            missing=c.missing,
-            max_series=max_series,
-        )
-    ds = load_dataset(path)
-    n = ds.shape[0]
-    time = np.asarray(ds.time, dtype=np.float64)
-    axis = Axis(time)
-    if "time_stamps" in ds.attrs:  # imported from a dated CSV: its dates and frequency
-        stamps = np.array([str(x) for x in ds.attrs["time_stamps"]], dtype="datetime64[ns]")
-        axis = Axis(time, stamps, str(ds.attrs["time_freq"]))
-    return LongSeries(
-        [str(x) for x in ds.attrs.get("series_ids", range(n))],
-        [time] * n,
-        [np.asarray(x, dtype=np.float64) for x in ds.trajectories],
-        list(ds.variables),
-        [axis] * n,
-        [0] * n,
-        "hdf5",
-    )
 
 
 def load_series(cfg: ForecastConfig) -> LongSeries:

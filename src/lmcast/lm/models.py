@@ -395,10 +395,29 @@ def wrap_model(
     )
 
 
+#: adapters shipped inside the package, selected by name wherever an adapter is accepted
+#: (a folder of the same name is written ``./general``)
+SHIPPED_ADAPTERS = ("general",)
+SHIPPED_DIR = Path(__file__).parent / "adapters"
+
+
+def adapter_path(adapter: str | os.PathLike | None) -> Path | None:
+    """The folder of an adapter: a shipped one's (:data:`SHIPPED_ADAPTERS`) or the path."""
+    if adapter is None:
+        return None
+    if str(adapter) in SHIPPED_ADAPTERS:
+        return SHIPPED_DIR / str(adapter)
+    return Path(adapter)
+
+
 def check_adapter_folder(adapter: str | os.PathLike | None, flag: str = "--adapter") -> None:
     """Refuse, before any work (data, models, references), an adapter path that is not a
-    folder (one line). Its files are checked when it loads (:func:`check_adapter`)."""
-    if adapter is not None and not Path(adapter).is_dir():
+    folder, or a shipped name this install lacks (one line). Its files are checked when it
+    loads (:func:`check_adapter`)."""
+    path = adapter_path(adapter)
+    if path is not None and not path.is_dir():
+        if str(adapter) in SHIPPED_ADAPTERS:
+            raise LmcastError(f"{flag} {adapter}: the shipped adapter is missing from {path}")
         raise LmcastError(f"{flag} {adapter}: no such adapter folder")
 
 
@@ -406,7 +425,7 @@ def apply_adapter(model: Any, adapter: str | os.PathLike) -> Any:
     """Put a saved PEFT LoRA adapter directory on top of ``model``."""
     from peft import PeftModel
 
-    path = Path(adapter)
+    path = adapter_path(adapter)
     if (path / "adapter").is_dir():  # a training run folder
         path = path / "adapter"
     if not (path / "adapter_config.json").is_file():

@@ -29,9 +29,8 @@ import numpy as np
 
 from lmcast.accounting import flops as flopsmod
 from lmcast.configs import TrainConfig
-from lmcast.core.data import load_dataset
 from lmcast.core.logs import get_logger
-from lmcast.core.prepare import build_meta, write_encoding_record
+from lmcast.core.prepare import training_texts, write_encoding_record
 from lmcast.core.runinfo import SUMMARY_FILE, run_info, write_json
 from lmcast.core.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
@@ -400,7 +399,6 @@ def setup(cfg: TrainConfig) -> Setup:
     import torch
     from accelerate import Accelerator
 
-    from lmcast.core import encoding
     from lmcast.lm.models import llmtime_token_ids, load_model
 
     accelerator = Accelerator(
@@ -408,17 +406,15 @@ def setup(cfg: TrainConfig) -> Setup:
         log_with=None if cfg.report_to == "none" else cfg.report_to,
         project_dir=cfg.out,
     )
-    ds = load_dataset(cfg.data)
-    meta = build_meta(ds, cfg.precision, cfg.alpha, cfg.split_seed, decimal_point=cfg.decimal_point)
-    texts = {
-        s: [
-            # the codec's own scale and precision (meta's: without the decimal point they
-            # are alpha / 10^p and 0, not cfg.precision) — what every reader decodes
-            encoding.encode(ds.trajectories[i], meta["alpha"], meta["precision"])
-            for i in meta["splits"][s]
-        ]
-        for s in ("train", "val")
-    }
+    meta, texts = training_texts(
+        cfg.data,
+        cfg.precision,
+        cfg.alpha,
+        cfg.split_seed,
+        decimal_point=cfg.decimal_point,
+        holdout=cfg.holdout,
+        csv=cfg,
+    )
     lm = load_model(cfg.model, device=str(accelerator.device), dtype="float32")
     train_w, val_w = _windows(cfg, lm.tokenizer, texts)
     model = _lora_model(cfg, lm.model)

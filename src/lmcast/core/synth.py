@@ -1,0 +1,201 @@
+"""A synthetic corpus of univariate series for a general adapter (``lmcast data synth``).
+
+Three generators, each series drawn from its own seeded stream ``(seed, i)`` so the corpus
+of ``n`` series is the first ``n`` of any larger one and a series never depends on others:
+
+* ``kernel`` — KernelSynth-style (Chronos, Ansari et al. 2024): a Gaussian-process sample
+  whose covariance is a random composition (sums and products) of one to five kernels from
+  a bank: linear, RBF, rational-quadratic, periodic (the common seasons 4, 7, 12, 24, 52
+  and random periods) and white noise.
+* ``tsn`` — trend × season × noise: a level, a (possibly damped) trend, a seasonal profile
+  of a few harmonics added to or multiplied with it, AR(1) noise and sometimes a level
+  shift.
+* ``mix`` — TSMixup-style: a convex (Dirichlet) mix of two or three series of the other
+  kinds, each first divided by its mean absolute value.
+
+Every series is then placed at a random level and scale (from 0.01 to 1e6, some near
+zero and crossing it, some far above their variation like CO2 or prices) and its length is
+drawn between ``min_length`` and ``max_length``. Nothing here reads any real data: the
+corpus cannot contain a series of ``lmcast data classics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+SEASONS = (4, 7, 12, 24, 52)
+KINDS = ("kernel", "tsn", "mix")
+SHARES = (0.5, 0.3, 0.2)  # of kernel, tsn and mix series
+MAX_GP_LENGTH = 512  # a GP sample is drawn on at most this many points (longer: interpolated)
+
+Kernel = Callable[[np.ndarray], np.ndarray]  # (T,) times in [0, 1] → (T, T) covariance
+
+
+@dataclass(frozen=True)
+class Synth:
+    """One synthetic series: ``values`` ``(T,)``, its generator ``kind`` and a short
+    ``recipe`` (kernels, periods) for the corpus statistics."""
+
+    values: np.ndarray
+    kind: str
+    recipe: str
+
+
+def _period(rng: np.random.Generator, length: int) -> float:
+    """A season: one of :data:`SEASONS` (if it fits three times) or a random period."""
+    fits = [p for p in SEASONS if 3 * p <= length]
+    if fits and rng.random() < 0.7:
+        return float(rng.choice(fits))
+    return float(rng.uniform(3, max(4.0, length / 3)))
+
+
+def _kernel(rng: np.random.Generator, length: int) -> tuple[Kernel, str]:
+    """One kernel of the bank on times ``t`` in ``[0, 1]`` (``length`` steps)."""
+    kind = rng.choice(["linear", "rbf", "rq", "periodic", "periodic", "white", "constant"])
+    if kind == "linear":
+        c = rng.uniform(-0.5, 1.0)
+        return (lambda t: np.outer(t - c, t - c) + 0.1), "linear"
+    if kind == "rbf":
+        ell = float(rng.choice([0.03, 0.1, 0.3, 1.0]))
+        return (lambda t: np.exp(-0.5 * ((t[:, None] - t[None]) / ell) ** 2)), f"rbf{ell:g}"
+    if kind == "rq":
+        ell, a = float(rng.choice([0.05, 0.2, 1.0])), float(rng.choice([0.5, 1.0, 2.0]))
+        return (lambda t: (1 + ((t[:, None] - t[None]) / ell) ** 2 / (2 * a)) ** -a), f"rq{ell:g}"
+    if kind == "periodic":
+        p = _period(rng, length) / length  # in units of the series' length
+        ell = float(rng.choice([0.5, 1.0, 2.0]))
+        return (
+            lambda t: np.exp(-2 * np.sin(np.pi * np.abs(t[:, None] - t[None]) / p) ** 2 / ell**2)
+        ), f"per{p * length:.3g}"
+    if kind == "white":
+        s = float(rng.choice([0.01, 0.05, 0.2]))
+        return (lambda t: s * np.eye(len(t))), "white"
+    c = float(rng.uniform(0.1, 1.0))
+    return (lambda t: np.full((len(t), len(t)), c)), "const"
+
+
+def kernel_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
+    """A GP sample ``(length,)`` under a random composition of one to five kernels."""
+    parts = [_kernel(rng, length) for _ in range(int(rng.integers(1, 6)))]
+    k, recipe = parts[0]
+    for nxt, name in parts[1:]:
+        if rng.random() < 0.5:
+            k = (lambda a, b: lambda t: a(t) + b(t))(k, nxt)
+            recipe += f"+{name}"
+        else:
+            k = (lambda a, b: lambda t: a(t) * b(t))(k, nxt)
+            recipe += f"*{name}"
+    m = min(length, MAX_GP_LENGTH)
+    t = np.linspace(0, 1, m)
+    cov = k(t) + 1e-6 * np.eye(m)
+    # eigh instead of Cholesky: products of kernels can be numerically indefinite
+    w, vec = np.linalg.eigh(cov)
+    y = vec @ (np.sqrt(np.clip(w, 0, None)) * rng.standard_normal(m))
+    if m < length:
+        y = np.interp(np.linspace(0, 1, length), t, y)
+    return y, recipe
+
+
+def tsn_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
+    """Trend × season × noise ``(length,)`` (see the module docstring)."""
+    t = np.arange(length, dtype=np.float64)
+    p = _period(rng, length)
+    harmonics = int(rng.integers(1, 4))
+    season = np.zeros(length)
+    for h in range(1, harmonics + 1):
+        season += rng.normal(0, 1 / h) * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
+    season /= max(np.abs(season).max(), 1e-9)
+    trend = rng.normal(0, 1) * t / length
+    if rng.random() < 0.3:  # damped
+        trend = rng.normal(0, 1) * (1 - np.exp(-t / rng.uniform(0.1, 0.5) / length))
+    noise = np.zeros(length)
+    phi, sigma = rng.uniform(0, 0.9), rng.uniform(0.02, 0.3)
+    eps = rng.normal(0, sigma, length)
+    for i in range(1, length):
+        noise[i] = phi * noise[i - 1] + eps[i]
+    amp = rng.uniform(0.1, 1.0)
+    if rng.random() < 0.4:  # multiplicative: the season grows with the level
+        level = 2 + trend - trend.min()
+        y = level * (1 + 0.5 * amp * season) * (1 + 0.3 * noise)
+        recipe = f"mul p{p:.3g}"
+    else:
+        y = trend + amp * season + noise
+        recipe = f"add p{p:.3g}"
+    if rng.random() < 0.15:  # a level shift
+        at = int(rng.integers(length // 4, 3 * length // 4 + 1))
+        y[at:] += rng.normal(0, 0.5) * np.std(y)
+        recipe += " shift"
+    return y, recipe
+
+
+def _unit(y: np.ndarray) -> np.ndarray:
+    return y / max(float(np.mean(np.abs(y))), 1e-9)
+
+
+def mix_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
+    """A convex mix of two or three kernel or tsn series, each of mean absolute value 1."""
+    k = int(rng.integers(2, 4))
+    parts = [
+        (kernel_series if rng.random() < 0.5 else tsn_series)(rng, length)[0] for _ in range(k)
+    ]
+    w = rng.dirichlet(np.ones(k))
+    return sum(wi * _unit(p) for wi, p in zip(w, parts, strict=True)), f"mix{k}"
+
+
+GENERATORS = {"kernel": kernel_series, "tsn": tsn_series, "mix": mix_series}
+
+
+def place(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
+    """``y`` at a random scale (1e-2 … 1e6) and level: centred on zero, a little above its
+    variation, or far above it (the level up to 50 times the spread)."""
+    z = (y - y.mean()) / max(float(y.std()), 1e-9)
+    scale = 10 ** rng.uniform(-2, 6)
+    u = rng.random()
+    if u < 0.2:
+        level = 0.0
+    elif u < 0.7:
+        level = -z.min() + rng.uniform(0, 3)  # positive, near zero at its lowest
+    else:
+        level = -z.min() + 10 ** rng.uniform(0.5, 1.7)  # far above its variation
+    return (z + level) * scale
+
+
+def synth_series(seed: int, i: int, min_length: int = 48, max_length: int = 320) -> Synth:
+    """Series ``i`` of the corpus of ``seed`` (its own random stream)."""
+    rng = np.random.default_rng([seed, i])
+    kind = str(rng.choice(KINDS, p=SHARES))
+    length = int(rng.integers(min_length, max_length + 1))
+    y, recipe = GENERATORS[kind](rng, length)
+    values = place(rng, y).astype(np.float32)
+    return Synth(values, kind, recipe)
+
+
+def synth_corpus(n: int, seed: int = 0, min_length: int = 48, max_length: int = 320) -> list[Synth]:
+    """The first ``n`` series of the corpus of ``seed``."""
+    return [synth_series(seed, i, min_length, max_length) for i in range(n)]
+
+
+def corpus_stats(series: list[Synth]) -> dict:
+    """Counts per kind, and quantiles of length, scale (99th percentile of ``|x|``) and
+    level-to-spread ratio (``|mean| / std``)."""
+    lengths = np.array([len(s.values) for s in series])
+    scales = np.array([np.percentile(np.abs(s.values), 99) for s in series])
+    ratio = np.array([abs(s.values.mean()) / max(float(s.values.std()), 1e-12) for s in series])
+    q = (0, 10, 50, 90, 100)
+
+    def quant(x: np.ndarray) -> dict[str, float]:
+        return {f"p{k}": float(np.percentile(x, k)) for k in q}
+
+    periodic = sum("per" in s.recipe or " p" in s.recipe for s in series)
+    return {
+        "n": len(series),
+        "kinds": {k: sum(s.kind == k for s in series) for k in KINDS},
+        "with_a_season": periodic,
+        "length": quant(lengths),
+        "scale": quant(scales),
+        "level_over_spread": quant(ratio),
+        "negative_values": int(sum(bool((s.values < 0).any()) for s in series)),
+    }

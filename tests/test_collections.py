@@ -1,0 +1,182 @@
+"""Synthetic corpora, collections of series, training on one's own series with a held-out
+end, and the benchmark's refusal of an adapter that saw what it would be scored on."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from lmcast.core import synth
+from lmcast.core.collection import leaks, load_collection, read_series, seen_record
+from lmcast.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
+def _monthly(path, n=40, series=("a", "b", "c")):
+    lines = ["unique_id,ds,y"]
+    for j, sid in enumerate(series):
+        for k in range(n):
+            y = 50 * 10**j + 5 * np.sin(2 * np.pi * k / 12) + 0.3 * k
+            lines.append(f"{sid},{2015 + k // 12}-{k % 12 + 1:02d}-01,{y:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_synth_is_deterministic_a_prefix_and_varied():
+    a = synth.synth_corpus(60, seed=3)
+    b = synth.synth_corpus(20, seed=3)
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b, strict=False))
+    c = synth.synth_corpus(20, seed=4)
+    assert not any(np.array_equal(x.values, y.values) for x, y in zip(b, c, strict=True))
+    stats = synth.corpus_stats(synth.synth_corpus(300, seed=0))
+    assert all(stats["kinds"][k] > 30 for k in synth.KINDS)
+    assert stats["length"]["p0"] >= 48 and stats["length"]["p100"] <= 320
+    assert stats["scale"]["p10"] < 1 and stats["scale"]["p90"] > 1e4  # scales vary widely
+    assert stats["with_a_season"] > 100 and stats["negative_values"] > 10
+    assert all(np.isfinite(s.values).all() for s in a)
+
+
+def test_synth_holds_no_classic_series(tmp_path, run_cli):
+    """No synthetic series is a copy of a series of ``lmcast data classics`` (at any level
+    and scale): on every pair, aligned over the shorter length, the correlation of the
+    step-to-step changes stays below 0.95 (the generators read no data at all; this checks
+    the result; the levels of two trends correlate near 1 whatever they are)."""
+    assert run_cli("data", "classics", "--out", tmp_path / "c")[0] == 0
+    classics = []
+    for f in sorted((tmp_path / "c").glob("*.csv")):
+        classics += [np.diff(v[:, 0]) for v in read_series(f).values]
+    corpus = [np.diff(s.values.astype(np.float64)) for s in synth.synth_corpus(400, seed=0)]
+    worst = 0.0
+    for x in corpus:
+        for y in classics:
+            n = min(len(x), len(y))
+            if np.std(x[:n]) > 0 and np.std(y[:n]) > 0:
+                worst = max(worst, abs(np.corrcoef(x[:n], y[:n])[0, 1]))
+    assert worst < 0.95, worst
+
+
+def test_data_synth_writes_a_collection_every_reader_reads(tmp_path, run_cli):
+    out = tmp_path / "corpus.h5"
+    code, stdout, err = run_cli(
+        "data", "synth", "--out", out, "--n", 30, "--seed", 1, "--figure", tmp_path / "s.png"
+    )
+    assert code == 0, err
+    stats = json.loads(stdout)
+    assert stats["n"] == 30 and (tmp_path / "s.png").stat().st_size > 10_000
+    ls = read_series(out)
+    assert len(ls.ids) == 30 and len({len(v) for v in ls.values}) > 5
+    assert np.allclose(ls.values[7][:, 0], synth.synth_series(1, 7).values)
+    # a user's file is never replaced; a bad length range is one line
+    mine = tmp_path / "mine.h5"
+    mine.write_text("x")
+    code, _, err = run_cli("data", "synth", "--out", mine, "--n", 3)
+    assert code == 2 and "lmcast did not write it" in err and mine.read_text() == "x"
+    code, _, err = run_cli(
+        "data", "synth", "--out", tmp_path / "o.h5", "--min-length", 90, "--max-length", 50
+    )
+    assert code == 2 and "--max-length 50 is below --min-length 90" in err
+    assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("offsets_past_end", "/offsets must run from 0"),
+        ("empty_series", "empty series"),
+        ("nan", "NaN or infinite"),
+        ("ids", "name each of the"),
+    ],
+)
+def test_a_damaged_collection_is_one_line(tmp_path, damage, message):
+    path = tmp_path / "c.h5"
+    values = np.arange(10, dtype=np.float32)[:, None]
+    offsets = np.array([0, 4, 10])
+    ids = ["a", "b"]
+    if damage == "offsets_past_end":
+        offsets = np.array([0, 4, 12])
+    elif damage == "empty_series":
+        offsets = np.array([0, 4, 4, 10])
+        ids = ["a", "b", "c"]
+    elif damage == "nan":
+        values[3] = np.nan
+    elif damage == "ids":
+        ids = ["a", "a"]
+    with h5py.File(path, "w") as f:
+        f["values"], f["offsets"] = values, offsets
+        f.attrs["layout"], f.attrs["series_ids"] = "collection", ids
+    with pytest.raises(DataError, match=message):
+        load_collection(path)
+
+
+def test_seen_record_finds_exactly_the_held_out_steps_a_run_saw():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 1))
+    rec = seen_record([x[:38]], [38])  # trained with --holdout 12
+    assert not leaks(rec, x, 12)  # the last 12 are unseen
+    assert leaks(rec, x, 13)  # step 38 of 50 (the 13th from the end) was seen
+    assert not leaks(rec, x + 1e-3, 13)  # another series
+    assert not leaks(seen_record([x], [50]), x[:49], 1) and leaks(seen_record([x], [50]), x, 1)
+
+
+def test_training_on_a_collection_scales_each_series_and_holds_out_the_end(tmp_path):
+    from lmcast.core.prepare import training_texts
+
+    data = _monthly(tmp_path / "m.csv", n=48, series=tuple("abcdefghij"))
+    meta, texts = training_texts(data, 2, "auto", decimal_point=False, holdout=12)
+    assert meta["scaling"] == "series" and meta["seen"]["holdout"] == 12
+    assert meta["seen"]["steps"].keys() == {"36"}  # every series: its first 36 steps
+    lines = texts["train"] + texts["val"]
+    assert len(texts["val"]) == 1 and len(lines) == 10
+    assert all(len(t.split(";")) == 36 for t in lines)
+    # each series its own scale: series near 50 and near 5e10 are both written in 3-4 digits
+    assert {max(len(v) for v in t.split(";")) for t in lines} <= {3, 4}
+    with pytest.raises(DataError, match="no series has two steps before its last 47"):
+        training_texts(data, 2, "auto", holdout=47)
+
+
+def test_train_on_own_series_then_benchmark_only_what_it_never_saw(tmp_path, tiny_dir, run_cli):
+    """``lmcast train --data my.csv --holdout H`` records what it saw; ``lmcast benchmark
+    --horizon H`` scores exactly the unseen ends and refuses an adapter that saw them."""
+    data = _monthly(tmp_path / "m.csv", n=60, series=tuple("abcdefghij"))
+    common = ["--model", tiny_dir, "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    train = ["train", "--data", data, "--context-length", 32, "--batch-size", 2, "--max-steps", 2]
+    train += ["--eval-steps", 2, "--autocast", "no", "--no-progress", *common]
+    for name, holdout in (("seen", 0), ("unseen", 6)):
+        code, _, err = run_cli(*train, "--out", tmp_path / name, "--holdout", holdout)
+        assert code == 0, err
+    rec = json.loads((tmp_path / "unseen" / "encoding.json").read_text())
+    assert rec["scaling"] == "series" and rec["seen"] == {
+        "holdout": 6,
+        "series": 10,
+        "steps": rec["seen"]["steps"],
+    }
+    bench = ["benchmark", "--data", data, "--horizon", 6, "--context-steps", 24, "--samples", 1]
+    code, _, err = run_cli(
+        *bench, "--forecasters", f"adapter:{tmp_path / 'seen'}", "--out", tmp_path / "b1", *common
+    )
+    assert code == 2 and "was trained on held-out steps of series 'a'" in err
+    assert "train it with --holdout 6 or more" in err and not (tmp_path / "b1").exists()
+    code, _, err = run_cli(
+        *bench, "--forecasters", f"adapter:{tmp_path / 'unseen'}", "--out", tmp_path / "b2", *common
+    )
+    assert code == 0, err
+    code, _, err = run_cli(
+        *bench[:4],
+        7,
+        *bench[5:],
+        "--forecasters",
+        f"adapter:{tmp_path / 'unseen'}",
+        "--out",
+        tmp_path / "b3",
+        *common,
+    )
+    assert code == 2 and "held out the last 6 steps, this benchmark the last 7" in err
