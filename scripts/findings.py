@@ -502,6 +502,42 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _paired_classics(data: dict, rows: list[dict]) -> str:
+    """Each adapter against zero-shot and the classical forecasters, paired over series:
+    the geometric mean of the per-series MASE ratio and its 95 % bootstrap interval
+    (:func:`lmcast.compare.metrics.paired_comparison` on log MASE)."""
+    import math
+
+    import numpy as np
+
+    from lmcast.compare.metrics import paired_comparison
+
+    labels = {r["forecaster"]: r["label"] for r in rows}
+    per = data["per_series"]
+    lines = []
+    for a in [r["forecaster"] for r in rows if r["forecaster"].startswith("adapter:")]:
+        for b in ("zero-shot", "ets", "arima", "theta", "snaive"):
+            if b not in labels or b == a:
+                continue
+            pairs = [(v[a], v[b]) for v in per.values() if v.get(a, 0) > 0 and v.get(b, 0) > 0]
+            if len(pairs) < 2:
+                continue
+            x, y = (np.log(np.array(c)) for c in zip(*pairs, strict=True))
+            cmp = paired_comparison(x, y)
+            lo, hi = (math.exp(v) for v in cmp["ci95"])
+            lines.append(
+                [labels[a], labels[b], str(cmp["n"]), f"{math.exp(cmp['mean_difference']):.3f}",
+                 f"[{lo:.3f}, {hi:.3f}]", f"{cmp['win_rate']:.2f}", cmp["verdict"]]
+            )  # fmt: skip
+    if not lines:
+        return ""
+    head = ["adapter", "against", "series", "MASE ratio (geometric mean)", "95 % interval",
+            "share of series better", "verdict"]  # fmt: skip
+    return "\nPaired over series (MASE ratio; below 1: the adapter is better):\n\n" + _table(
+        head, lines
+    )
+
+
 def classics(src: Path, out: Path) -> None:
     """The real-series benchmark (``scripts/real_series_benchmark.py`` wrote
     ``src/classics_*.json``): one leaderboard table per run, sorted by MASE relative to
@@ -537,6 +573,7 @@ def classics(src: Path, out: Path) -> None:
             ["dataset", *[r["label"] for r in rows]],
             [[d, *[_num(per[d].get(n, {}).get("mase")) for n in names]] for d in per],
         )
+        text += _paired_classics(data, rows)
         text += (
             f"\nWall time {data['wall_seconds']:.0f} s on {data['cpu']}. Commands: "
             + "; ".join(f"``{c}``" for c in data["commands"])

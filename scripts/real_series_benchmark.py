@@ -27,6 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = ("monthly", "weekly", "quarterly", "yearly")
 
 
+def drop_last(src: Path, dst: Path, n: int) -> Path:
+    """Copies of the Nixtla CSVs in ``src`` without the last ``n`` rows of every series."""
+    import csv
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in FILES:
+        with open(src / f"{f}.csv", newline="") as fh:
+            rows = list(csv.reader(fh))
+        head, body = rows[0], rows[1:]
+        keep = []
+        by_id: dict[str, list[list[str]]] = {}
+        for r in body:
+            by_id.setdefault(r[0], []).append(r)
+        for rs in by_id.values():
+            keep += rs[:-n]
+        with open(dst / f"{f}.csv", "w", newline="") as fh:
+            csv.writer(fh, lineterminator="\n").writerows([head, *keep])
+    return dst
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", required=True, help="scratch folder (created)")
@@ -34,6 +54,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--forecasters", default="zero-shot,ets,arima,theta,snaive,naive")
     ap.add_argument("--horizon", type=int, default=12)
     ap.add_argument("--samples", type=int, default=20)
+    ap.add_argument(
+        "--validation",
+        action="store_true",
+        help="score on the contexts only: drop the last --horizon steps of every series first "
+        "(the test steps are never read), then hold out the --horizon before them",
+    )
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -41,6 +67,8 @@ def main(argv: list[str]) -> None:
     classics = work / "classics"
     if not classics.is_dir():
         subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
+    if args.validation:
+        classics = drop_last(classics, work / "classics_contexts", args.horizon)
     bench = [
         *lmcast, "benchmark",
         *(a for f in FILES for a in ("--data", str(classics / f"{f}.csv"))),
@@ -62,11 +90,17 @@ def main(argv: list[str]) -> None:
     )
     record = {
         "commands": [
-            f"lmcast data classics --out {classics.name}",
+            "lmcast data classics --out classics",
+            *(
+                [f"(validation: the last {args.horizon} steps of every series dropped first)"]
+                if args.validation
+                else []
+            ),
             " ".join(["lmcast", *bench[len(lmcast) :]]).replace(str(work) + "/", ""),
         ],
         "wall_seconds": round(seconds, 1),
         "cpu": f"{cpu}, {len(os.sched_getaffinity(0))} cores",
+        "validation": args.validation,
         "rows": board["rows"],
         "per_dataset": board["per_dataset"],
     }

@@ -27,6 +27,7 @@ def main() -> int:
     ap.add_argument("--lmcast", default="lmcast")
     args = ap.parse_args()
     run, dest = args.work / "run", args.dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.new"
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run([args.lmcast, "export", str(run), "--out", str(tmp)], check=True)
