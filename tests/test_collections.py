@@ -143,6 +143,21 @@ def test_training_on_a_collection_scales_each_series_and_holds_out_the_end(tmp_p
         training_texts(data, 2, "auto", holdout=47)
 
 
+def test_training_scales_by_a_leading_part_so_trends_may_leave_the_range(tmp_path):
+    """A forecast is scaled by its context alone; a training series is scaled by a seeded
+    leading share (1/2 to all) of its steps, so a rising series goes past its range."""
+    from lmcast.core.prepare import scale_steps, training_texts
+
+    shares = [scale_steps(100, 0, i) / 100 for i in range(200)]
+    assert min(shares) >= 0.5 and max(shares) <= 1.0 and np.std(shares) > 0.1
+    assert scale_steps(100, 0, 3) == scale_steps(100, 0, 3) != scale_steps(100, 1, 3)
+    lines = ["id,t,y"] + [f"s{j},{t},{100 + t}" for j in range(10) for t in range(60)]
+    (tmp_path / "up.csv").write_text("\n".join(lines) + "\n")
+    _, texts = training_texts(tmp_path / "up.csv", 2, "auto", decimal_point=False)
+    tops = [max(int(v) for v in t.split(";")) for t in texts["train"] + texts["val"]]
+    assert max(tops) > 1000  # scaled by its first part, a rising series passes 1000
+
+
 def test_train_on_own_series_then_benchmark_only_what_it_never_saw(tmp_path, tiny_dir, run_cli):
     """``lmcast train --data my.csv --holdout H`` records what it saw; ``lmcast benchmark
     --horizon H`` scores exactly the unseen ends and refuses an adapter that saw them."""
@@ -180,3 +195,65 @@ def test_train_on_own_series_then_benchmark_only_what_it_never_saw(tmp_path, tin
         *common,
     )
     assert code == 2 and "held out the last 6 steps, this benchmark the last 7" in err
+
+
+def test_the_general_adapter_is_shipped_small_and_documented():
+    from lmcast.core.prepare import read_encoding_record
+    from lmcast.lm.models import SHIPPED_DIR, adapter_path
+
+    folder = adapter_path("general")
+    assert folder == SHIPPED_DIR / "general" and folder.is_dir()
+    weights = folder / "adapter_model.safetensors"
+    assert weights.stat().st_size <= 10e6
+    enc = read_encoding_record(folder)
+    assert enc["scaling"] == "series" and enc["seen"]["series"] > 1000
+    card = (folder / "README.md").read_text()
+    assert "bash scripts/general_adapter.sh" in card and "FLOPs charged" in card
+    assert "## Benchmark" in card  # the measured table on the classics
+    cfg = json.loads((folder / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "smollm2-135m"
+
+
+def test_a_missing_shipped_adapter_and_a_local_folder_of_its_name(tmp_path, monkeypatch):
+    from lmcast.errors import LmcastError
+    from lmcast.lm import models
+
+    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path / "nothing")
+    with pytest.raises(LmcastError, match="general: the shipped adapter is missing"):
+        models.check_adapter_folder("general")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "general").mkdir()
+    models.check_adapter_folder("./general")  # a user's folder of that name: its path
+    assert models.adapter_path("./general") == tmp_path.joinpath("general").relative_to(tmp_path)
+
+
+@pytest.mark.slow
+def test_forecast_with_the_general_adapter_offline(tmp_path, run_cli):
+    """``lmcast forecast --adapter general`` and ``Forecaster.load(adapter="general")`` on the
+    bundled SmolLM2, every series on its own scale (a series near 1e5 beside one near 1)."""
+    from lmcast.forecasting.forecaster import Forecaster
+
+    k = np.arange(48)
+    season = np.sin(2 * np.pi * k / 12)
+    lines = ["unique_id,ds,y"]
+    for sid, y in (("big", 1e5 + 2e4 * season), ("small", 1 + 0.2 * season)):
+        lines += [f"{sid},{2020 + i // 12}-{i % 12 + 1:02d}-01,{v:.4f}" for i, v in enumerate(y)]
+    data = tmp_path / "m.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli(
+        "forecast", "--data", data, "--adapter", "general", "--horizon", 6, "--samples", 2,
+        "--out", out, "--ledger", f"sqlite:///{tmp_path / 'l.db'}", "--no-progress",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = [r.split(",") for r in out.read_text().splitlines()[1:]]
+    head = out.read_text().splitlines()[0].split(",")
+    med = head.index("median") if "median" in head else head.index("y")
+    big = [float(r[med]) for r in rows if r[0] == "big" and r[med]]
+    small = [float(r[med]) for r in rows if r[0] == "small" and r[med]]
+    assert len(big) == len(small) == 6
+    assert min(big) > 5e4 and max(big) < 2e5 and min(small) > 0.3 and max(small) < 2
+    fc = Forecaster.load(adapter="general")
+    assert fc.alpha is None and fc.scale_target == 1000.0
+    with pytest.raises(Exception, match="scales each series on its own"):
+        fc.predict(np.ones((20, 1)), horizon=2, scale="adapter")
