@@ -133,12 +133,20 @@ def model_card(meta: dict, enc: dict) -> str:
         "",
         f"LoRA adapter for `{c(meta['base_model'])}` (revision `{c(meta['base_revision'])}`), "
         f"forecasting {e(', '.join(meta['variables'])) or 'series'} as LLMTIME text "
-        f"(alpha {enc['alpha']:g}, precision {enc['precision']}).",
+        + (
+            "(each series scaled on its own, "
+            if enc.get("scaling") == "series"
+            else f"(alpha {enc['alpha']:g}, "
+        )
+        + f"precision {enc['precision']}"
+        + ("" if enc.get("decimal_point", True) else f": {enc.get('decimals')} decimals, no point")
+        + ").",
         "",
         "```python",
         "from lmcast import Forecaster",
-        f"fc = Forecaster.load(model={str(meta['base_model'])!r}, adapter='THIS_FOLDER')",
-        "pred = fc.predict(context, horizon=20)   # context: (steps, variables)",
+        "",
+        f'fc = Forecaster.load(model={json.dumps(str(meta["base_model"]))}, adapter="THIS_FOLDER")',
+        "pred = fc.predict(context, horizon=20)  # context: (steps, variables)",
         "```",
         "",
         "## Training",
