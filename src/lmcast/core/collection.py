@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,9 +63,7 @@ def save_collection(
     """Write ``series`` (N arrays ``(T_i, V)`` or ``(T_i,)``) atomically in the ragged layout
     and note the file as lmcast's. Callers refuse a user's file first
     (:func:`~lmcast.core.runinfo.check_output_file`)."""
-    import h5py
-
-    from lmcast.core.runinfo import check_output, record_written
+    from lmcast.core.data import written_hdf5
 
     arrays = [np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in series]
     if not arrays:
@@ -76,24 +73,15 @@ def save_collection(
         raise DataError(f"every series needs {v} variables")
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
     ids = [str(i) for i in (ids if ids is not None else range(len(arrays)))]
-    path = check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("values", data=np.concatenate(arrays), compression="gzip")
-            f.create_dataset("offsets", data=offsets)
-            f.attrs["layout"] = LAYOUT
-            f.attrs["variables"] = list(variables)
-            f.attrs["series_ids"] = ids
-            for k, val in (attrs or {}).items():
-                f.attrs[k] = val
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return record_written(path)
+    with written_hdf5(path) as f:
+        f.create_dataset("values", data=np.concatenate(arrays), compression="gzip")
+        f.create_dataset("offsets", data=offsets)
+        f.attrs["layout"] = LAYOUT
+        f.attrs["variables"] = list(variables)
+        f.attrs["series_ids"] = ids
+        for k, val in (attrs or {}).items():
+            f.attrs[k] = val
+    return Path(path).absolute()
 
 
 def load_collection(path: str | os.PathLike) -> LongSeries:

@@ -20,7 +20,8 @@ import os
 import sys
 import tempfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,11 +159,12 @@ def validate(
     )
 
 
-def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` atomically (temp file, then rename), note it as lmcast's
-    (:func:`~lmcast.core.runinfo.record_written`) and return the path. Callers refuse
-    outputs that would replace an input or a user's file first
-    (:func:`~lmcast.core.runinfo.check_output_file`)."""
+@contextmanager
+def written_hdf5(path: str | os.PathLike) -> Iterator[Any]:
+    """An ``h5py.File`` to fill that becomes ``path`` only when the block ends without an
+    error (a temporary file beside it, then a rename), noted as lmcast's
+    (:func:`~lmcast.core.runinfo.record_written`). Callers refuse outputs that would
+    replace an input or a user's file first (:func:`~lmcast.core.runinfo.check_output_file`)."""
     import h5py
 
     from lmcast.core.runinfo import check_output, record_written
@@ -173,19 +175,26 @@ def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("trajectories", data=ds.trajectories.astype(np.float32))
-            f.create_dataset("time", data=ds.time)
-            if ds.params is not None:
-                f.create_dataset("params", data=ds.params)
-            f.attrs["variables"] = list(ds.variables)
-            for k, val in ds.attrs.items():
-                if k != "variables":
-                    f.attrs[k] = val
+            yield f
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-    return record_written(path)
+    record_written(path)
+
+
+def save_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` atomically (:func:`written_hdf5`) and return the path."""
+    with written_hdf5(path) as f:
+        f.create_dataset("trajectories", data=ds.trajectories.astype(np.float32))
+        f.create_dataset("time", data=ds.time)
+        if ds.params is not None:
+            f.create_dataset("params", data=ds.params)
+        f.attrs["variables"] = list(ds.variables)
+        for k, val in ds.attrs.items():
+            if k != "variables":
+                f.attrs[k] = val
+    return Path(path).absolute()
 
 
 def split_indices(
