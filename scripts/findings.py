@@ -582,6 +582,60 @@ def classics(src: Path, out: Path) -> None:
         (out / f"{path.stem}.inc").write_text(text)
 
 
+def recipe_levers(src: Path, out: Path) -> None:
+    """The equal-time lever table (``recipe_levers.json``, from ``scripts/recipe_levers.py``):
+    speed, steps and tokens in the reference's wall-clock time, validation MAE and the paired
+    difference; the attention implementations; greedy against sampled medians."""
+    path = src / "recipe_levers.json"
+    if not path.is_file():
+        (out / "levers_table.inc").write_text("(not measured yet)\n")
+        return
+    data = json.loads(path.read_text())
+    body = []
+    for r in data["levers"]:
+        cmp = r.get("vs_reference")
+        body.append(
+            [
+                r["name"],
+                f"{r['tokens_per_s']:.0f}",
+                f"{r['speed_ratio']:.2f}",
+                str(r["steps"]),
+                f"{r['tokens']:,}",
+                f"{r['mae']:.3f}",
+                _versus(cmp) if cmp else "(reference)",
+            ]
+        )
+    head = ["recipe", "training tokens/s", "speed vs reference", "steps in equal time",
+            "tokens seen", "val MAE 80 → 20", "difference to reference [95 %]"]  # fmt: skip
+    text = _table(head, body)
+    att = data.get("attention")
+    if att:
+        text += f"\nAttention implementations (``{att['command']}``, {att['machine']}):\n\n"
+        text += _table(
+            ["implementation", "training tokens/s", "speed vs sdpa", "loss on the same batch"],
+            [
+                [
+                    k,
+                    f"{v['tokens_per_s']:.0f}",
+                    f"{v['ratio_to_sdpa']:.2f}",
+                    f"{v['loss_on_the_same_batch']:.4f}",
+                ]
+                for k, v in att["implementations"].items()
+            ],
+        )
+    smp = data.get("sampled", {}).get("comparison")
+    if smp:
+        k1, k2 = [k for k in data["sampled"] if k != "comparison"]
+        text += (
+            f"\nSampled medians at 80 → 20 (validation, the same final model): greedy MAE "
+            f"{data['sampled'][k1]['mae']:.3f}, median of {k2} paths "
+            f"{data['sampled'][k2]['mae']:.3f}; difference {_versus(smp)}; generation time "
+            f"{smp['time_ratio']:.2f}× greedy's.\n"
+        )
+    text += f"\nCommand: ``{data['command']}``.\n"
+    (out / "levers_table.inc").write_text(text)
+
+
 def format_study(src: Path, out: Path) -> None:
     """The text-format table (``format_study.json``, from ``scripts/format_study.py``):
     tokens per step, speeds, validation MAE along the curve and the paired difference
@@ -670,6 +724,7 @@ def main(argv: list[str]) -> None:
     curve(src, out)
     recipes(src, out)
     format_study(src, out)
+    recipe_levers(src, out)
     context_map(src, out)
     ablations(src, out)
     gpu_training(src, out)
