@@ -257,3 +257,13 @@ def test_forecast_with_the_general_adapter_offline(tmp_path, run_cli):
     assert fc.alpha is None and fc.scale_target == 1000.0
     with pytest.raises(Exception, match="scales each series on its own"):
         fc.predict(np.ones((20, 1)), horizon=2, scale="adapter")
+
+
+@pytest.mark.parametrize("adapter", [None, "general"])
+def test_scale_adapter_without_one_scale_is_refused_before_any_work(tmp_path, run_cli, adapter):
+    data = _monthly(tmp_path / "m.csv")
+    argv = ["forecast", "--data", data, "--horizon", 2, "--scale", "adapter"]
+    argv += ["--out", tmp_path / "f.csv", "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    code, _, err = run_cli(*argv, *(["--adapter", adapter] if adapter else []))
+    assert code == 2 and "--scale adapter needs an adapter trained on one scale" in err
+    assert not (tmp_path / "f.csv").exists() and not (tmp_path / "l.db").exists()

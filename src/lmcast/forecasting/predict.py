@@ -21,7 +21,7 @@ from lmcast.compare import classical
 from lmcast.configs import ForecastConfig
 from lmcast.core.collection import read_series
 from lmcast.core.logs import get_logger
-from lmcast.errors import DataError
+from lmcast.errors import DataError, LmcastError
 from lmcast.forecasting.forecaster import forecast_times
 
 if TYPE_CHECKING:
@@ -141,6 +141,16 @@ def forecast_series(cfg: ForecastConfig) -> dict:
 
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     check_adapter_folder(cfg.adapter)
+    if cfg.scale == "adapter":  # before any work: an adapter with one training scale
+        from lmcast.core.prepare import read_encoding_record, series_scaled
+        from lmcast.lm.models import adapter_path
+
+        record = read_encoding_record(adapter_path(cfg.adapter))
+        if record is None or series_scaled(record):
+            raise LmcastError(
+                "--scale adapter needs an adapter trained on one scale (this one has none, "
+                "or scales each series on its own)"
+            )
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
     ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
