@@ -76,6 +76,21 @@ def text_format(
     return alpha / 10**precision, 0, encoding.SCALE_TARGET * 10**precision
 
 
+def _format_record(
+    rule: str, codec_precision: int, precision: int, decimal_point: bool, target: float
+) -> dict:
+    """The encoding record's format fields (shared by both kinds of training data)."""
+    if not decimal_point:
+        rule += f"; written without the decimal point: alpha / 10^{precision}, integers"
+    return {
+        "alpha_rule": rule,
+        "precision": codec_precision,
+        "decimals": int(precision),
+        "decimal_point": bool(decimal_point),
+        "scale_target": target,
+    }
+
+
 def build_meta(
     ds: Dataset,
     precision: int,
@@ -89,19 +104,13 @@ def build_meta(
     splits = split_indices(ds.shape[0], fractions, seed)
     value, rule = resolve_alpha(alpha, ds, splits["train"])
     written, codec_precision, target = text_format(value, precision, decimal_point)
-    if not decimal_point:
-        rule += f"; written without the decimal point: alpha / 10^{precision}, integers"
     return {
         "source": str(ds.path) if ds.path else None,
         "source_sha256": file_sha256(ds.path) if ds.path else None,
         "shape": list(ds.shape),
         "variables": list(ds.variables),
         "alpha": written,
-        "alpha_rule": rule,
-        "precision": codec_precision,
-        "decimals": int(precision),
-        "decimal_point": bool(decimal_point),
-        "scale_target": target,
+        **_format_record(rule, codec_precision, precision, decimal_point, target),
         "split_seed": int(seed),
         "split_fractions": list(fractions),
         "splits": {k: v.tolist() for k, v in splits.items()},
@@ -308,8 +317,6 @@ def training_texts(
         s: [encoding.encode(visible[keep[j]], alphas[j], codec_precision) for j in splits[s]]
         for s in ("train", "val")
     }
-    if not decimal_point:
-        rule += f"; written without the decimal point: alpha / 10^{precision}, integers"
     meta = {
         "source": str(path),
         "source_sha256": file_sha256(path),
@@ -317,11 +324,7 @@ def training_texts(
         "variables": list(ls.variables),
         "scaling": "series" if per_series else "file",
         "alpha": 1.0 if per_series else written,
-        "alpha_rule": rule,
-        "precision": codec_precision,
-        "decimals": int(precision),
-        "decimal_point": bool(decimal_point),
-        "scale_target": target,
+        **_format_record(rule, codec_precision, precision, decimal_point, target),
         "split_seed": int(seed),
         "split_fractions": list(COLLECTION_FRACTIONS),
         "splits": {k: [keep[j] for j in v] for k, v in splits.items()},
