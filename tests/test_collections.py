@@ -87,6 +87,26 @@ def test_data_synth_writes_a_collection_every_reader_reads(tmp_path, run_cli):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_thousands_of_series_ids_fit_the_file(tmp_path):
+    """Ids of 8,000 series (about 130 KB) are over HDF5's 64 KiB limit for an attribute in
+    the oldest file format: ``data synth --n 6000`` failed with 'object header message is
+    too large' before the writer asked for the 1.8 format."""
+    from lmcast.core.collection import save_collection
+    from lmcast.core.data import Dataset, load_dataset, save_dataset
+
+    ids = [f"series-{i:08d}" for i in range(8000)]
+    path = save_collection([np.arange(3.0)] * len(ids), tmp_path / "c.h5", ids=ids)
+    assert load_collection(path).ids == ids
+    ds = Dataset(
+        trajectories=np.ones((len(ids), 4, 1)),
+        time=np.arange(4.0),
+        variables=("y",),
+        attrs={"series_ids": ids},
+    )
+    back = load_dataset(save_dataset(ds, tmp_path / "d.h5"))
+    assert [str(x) for x in back.attrs["series_ids"]] == ids
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [

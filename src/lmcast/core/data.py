@@ -174,7 +174,8 @@ def written_hdf5(path: str | os.PathLike) -> Iterator[Any]:
     fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
     os.close(fd)
     try:
-        with h5py.File(tmp, "w") as f:
+        # the 1.8 format keeps attributes over 64 KiB (ids of thousands of series) densely
+        with h5py.File(tmp, "w", libver=("v108", "latest")) as f:
             yield f
         os.replace(tmp, path)
     finally:
