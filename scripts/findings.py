@@ -287,6 +287,11 @@ def gpu_ablation_training(src: Path, out: Path) -> None:
     (out / "gpu_ablation_table.inc").write_text(_table(head, rows) if rows else "(none)\n")
 
 
+def _machine(name: str) -> str:
+    """'Intel(R) Xeon(R) Processor, 2 cores' -> 'Intel Xeon, 2 cores' (a table cell)."""
+    return name.replace("(R)", "").replace(" Processor", "").replace("  ", " ") or "–"
+
+
 def performance(src: Path, out: Path) -> None:
     """The performance page's tables from ``benchmarks/*.py`` JSON outputs in ``src``
     (``*_generation_k*.json`` from bench_generation.py, ``*_train*.json`` from bench_train.py)."""
@@ -298,6 +303,7 @@ def performance(src: Path, out: Path) -> None:
         gen.append(
             [
                 path.stem.split("_")[0].upper(),
+                _machine(r.get("machine", "")),
                 str(r["samples"]),
                 f"{r['trajectories']} × {r['samples']}, {r['context_steps']} → {r['horizon']}",
                 str(r["batch_size"]),
@@ -316,6 +322,7 @@ def performance(src: Path, out: Path) -> None:
         )
     head = [
         "device",
+        "machine",
         "K",
         "windows × samples, steps",
         "batch (rows)",
