@@ -28,6 +28,15 @@ def lv_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A one-layer random llama-kind model and tokenizer saved as a folder
+    (``tests/tiny_models.py``); tests read it, none writes into it."""
+    from tiny_models import save_tiny
+
+    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
+
+
 @pytest.fixture()
 def run_cli(capsys):
     """Run ``lmcast`` in-process; returns ``(exit_code, stdout, stderr)``."""

@@ -8,13 +8,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _monthly(path, n=40, series=("a", "b", "c")):
     lines = ["unique_id,ds,y"]
     for j, sid in enumerate(series):

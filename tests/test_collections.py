@@ -14,13 +14,6 @@ from lmcast.core.collection import leaks, load_collection, read_series, seen_rec
 from lmcast.errors import DataError
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _monthly(path, n=40, series=("a", "b", "c")):
     lines = ["unique_id,ds,y"]
     for j, sid in enumerate(series):

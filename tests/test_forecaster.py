@@ -10,13 +10,6 @@ import pytest
 from lmcast.errors import LmcastError
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def test_docstring_examples_run_on_the_tiny_model(tiny_dir):
     import lmcast.forecasting.forecaster as mod
 

@@ -12,13 +12,6 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _series_csv(path, scales=(1.0, 1.0)):
     lines = ["id,t,y"]
     for sid, scale in zip("ab", scales, strict=True):

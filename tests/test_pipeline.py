@@ -11,13 +11,6 @@ import pytest
 import yaml
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _profile(tmp_path, tiny_dir):
     prof = {
         "model": str(tiny_dir),

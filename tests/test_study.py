@@ -9,13 +9,6 @@ from lmcast.errors import LmcastError
 from lmcast.study.profile import load_profile
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _quick() -> dict:
     from lmcast.study.profile import profile_path
 

@@ -11,13 +11,6 @@ from lmcast.configs import TrainConfig
 from lmcast.errors import BudgetExceededError
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from tiny_models import save_tiny
-
-    return save_tiny(tmp_path_factory.mktemp("m") / "tiny", layers=1)
-
-
 def _cfg(tmp_path, tiny_dir, lv_file, name="run", **kw):
     base = dict(
         model=str(tiny_dir),
