@@ -93,6 +93,12 @@ def main() -> int:
         ]
     with open(tmp / "README.md", "a") as f:
         f.write("\n".join(lines) + "\n")
+    # the export names the trainer's own paths (data, command): say WORKDIR instead
+    for name in ("README.md", "lmcast_export.json"):
+        text = (tmp / name).read_text()
+        for w in sorted({str(args.work.resolve()), str(args.work)}, key=len, reverse=True):
+            text = text.replace(w, "WORKDIR")
+        (tmp / name).write_text(text)
     if dest.exists():
         shutil.rmtree(dest)
     tmp.rename(dest)

@@ -4,6 +4,7 @@ end, and the benchmark's refusal of an adapter that saw what it would be scored 
 from __future__ import annotations
 
 import json
+import re
 
 import h5py
 import numpy as np
@@ -225,6 +226,10 @@ def test_the_general_adapter_is_shipped_small_and_documented():
     assert "## Benchmark" in card  # the measured table on the classics
     cfg = json.loads((folder / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == "smollm2-135m"
+    # nothing of the trainer's machine: its paths are written WORKDIR
+    for name in ("README.md", "lmcast_export.json", "encoding.json", "adapter_config.json"):
+        text = (folder / name).read_text()
+        assert not re.search(r"(^|[\s`\"'=])/(work|home|tmp|root|Users)/", text), name
 
 
 def test_a_missing_shipped_adapter_and_a_local_folder_of_its_name(tmp_path, monkeypatch):
