@@ -522,8 +522,10 @@ def _paired_classics(data: dict, rows: list[dict]) -> str:
     labels = {r["forecaster"]: r["label"] for r in rows}
     per = data["per_series"]
     lines = []
-    for a in [r["forecaster"] for r in rows if r["forecaster"].startswith("adapter:")]:
-        for b in ("zero-shot", "ets", "arima", "theta", "snaive"):
+    adapters = [r["forecaster"] for r in rows if r["forecaster"].startswith("adapter:")]
+    for i, a in enumerate(adapters):
+        # then each adapter against those listed after it (rows run best first)
+        for b in ("zero-shot", "ets", "arima", "theta", "snaive", *adapters[i + 1 :]):
             if b not in labels or b == a:
                 continue
             pairs = [(v[a], v[b]) for v in per.values() if v.get(a, 0) > 0 and v.get(b, 0) > 0]
