@@ -244,6 +244,13 @@ def series_scaled(record: dict | None) -> bool:
     return bool(record) and record.get("scaling") == "series"
 
 
+def training_alpha(record: dict | None) -> float | None:
+    """The one scale an adapter was trained on (the record's ``alpha``), or ``None`` when
+    there is no record or each series was scaled on its own (then a forecast scales each
+    series by its own context, as training did)."""
+    return float(record["alpha"]) if record and not series_scaled(record) else None
+
+
 def training_texts(
     data: str | os.PathLike,
     precision: int,

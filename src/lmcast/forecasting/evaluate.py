@@ -22,7 +22,12 @@ from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
 from lmcast.core.data import Dataset, load_dataset, split_indices
 from lmcast.core.logs import get_logger
-from lmcast.core.prepare import read_encoding_record, resolve_alpha, series_scaled
+from lmcast.core.prepare import (
+    read_encoding_record,
+    resolve_alpha,
+    series_scaled,
+    training_alpha,
+)
 from lmcast.core.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
 from lmcast.errors import DataError, LmcastError
 
@@ -100,8 +105,9 @@ def resolve_encoding(cfg: EvalConfig, ds: Dataset, trained: dict | None) -> tupl
     """``(alpha, rule, precision)``: the adapter's training encoding (``trained``, its
     ``encoding.json``) unless overridden."""
     precision = cfg.precision if cfg.precision is not None else (trained or {}).get("precision", 2)
-    if trained and cfg.alpha == "auto" and not series_scaled(trained):
-        return float(trained["alpha"]), "from the adapter's training run", precision
+    fixed = training_alpha(trained)
+    if fixed is not None and cfg.alpha == "auto":
+        return fixed, "from the adapter's training run", precision
     alpha, rule = resolve_alpha(
         cfg.alpha, ds, split_indices(ds.shape[0], seed=cfg.split_seed)["train"]
     )

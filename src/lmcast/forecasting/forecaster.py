@@ -260,7 +260,7 @@ class Forecaster:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.core.prepare import read_encoding_record, series_scaled
+        from lmcast.core.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path, load_model
 
         enc, variables = None, ()
@@ -277,9 +277,7 @@ class Forecaster:
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
             enc = read_encoding_record(path)
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
-        # an adapter trained on series each scaled on its own fixes no scale: each series
-        # gets its own at forecast time, as in training
-        alpha = float(enc["alpha"]) if enc and not series_scaled(enc) else None
+        alpha = training_alpha(enc)  # None: each series gets its own scale, as in training
         target = float(enc.get("scale_target", 10.0)) if enc else 10.0
         return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
 

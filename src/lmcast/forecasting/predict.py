@@ -142,11 +142,10 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     check_adapter_folder(cfg.adapter)
     if cfg.scale == "adapter":  # before any work: an adapter with one training scale
-        from lmcast.core.prepare import read_encoding_record, series_scaled
+        from lmcast.core.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path
 
-        record = read_encoding_record(adapter_path(cfg.adapter))
-        if record is None or series_scaled(record):
+        if training_alpha(read_encoding_record(adapter_path(cfg.adapter))) is None:
             raise LmcastError(
                 "--scale adapter needs an adapter trained on one scale (this one has none, "
                 "or scales each series on its own)"
