@@ -3,6 +3,8 @@
 #   bash scripts/general_adapter.sh WORKDIR        (about 30 minutes on the 2-core CPU)
 #   N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger corpus, longer: the
 #     findings page's "v3", 51 minutes; it scored worse on validation and was not shipped)
+#   ARIMA=0.25 bash scripts/general_adapter.sh WORKDIR  (a quarter of the corpus integrated
+#     ARMA series with drift: `lmcast data synth --arima-share`)
 # Writes WORKDIR/corpus.h5, WORKDIR/run (the training run) and, with SHIP=1, copies the
 # adapter and its card into src/lmcast/lm/adapters/general/ (scripts/ship_adapter.py).
 set -euo pipefail
@@ -11,8 +13,9 @@ LM=${LMCAST:-lmcast}
 mkdir -p "$W"
 N=${N:-3000}
 STEPS=${STEPS:-400}
+ARIMA=${ARIMA:-0}
 "$LM" data synth --out "$W/corpus.h5" --n "$N" --seed 0 --min-length 48 --max-length 320 \
-  --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
+  --arima-share "$ARIMA" --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
 start=$(date +%s)
 "$LM" train --data "$W/corpus.h5" --out "$W/run" --overwrite \
   --precision 2 --no-decimal-point --alpha series \

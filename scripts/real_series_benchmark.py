@@ -60,7 +60,16 @@ def main(argv: list[str]) -> None:
         help="score on the contexts only: drop the last --horizon steps of every series first "
         "(the test steps are never read), then hold out the --horizon before them",
     )
+    ap.add_argument(
+        "--origin",
+        type=int,
+        default=1,
+        help="with --validation: drop the last ORIGIN × --horizon steps (2, 3 … score older "
+        "windows of the contexts: more validation cases, never the test steps)",
+    )
     args = ap.parse_args(argv)
+    if args.origin < 1 or (args.origin > 1 and not args.validation):
+        ap.error("--origin must be at least 1 and needs --validation")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     lmcast = [sys.executable, "-m", "lmcast"]
@@ -68,7 +77,7 @@ def main(argv: list[str]) -> None:
     if not classics.is_dir():
         subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
     if args.validation:
-        classics = drop_last(classics, work / "classics_contexts", args.horizon)
+        classics = drop_last(classics, work / "classics_contexts", args.origin * args.horizon)
     bench = [
         *lmcast, "benchmark",
         *(a for f in FILES for a in ("--data", str(classics / f"{f}.csv"))),
@@ -92,7 +101,10 @@ def main(argv: list[str]) -> None:
         "commands": [
             "lmcast data classics --out classics",
             *(
-                [f"(validation: the last {args.horizon} steps of every series dropped first)"]
+                [
+                    f"(validation: the last {args.origin * args.horizon} steps of every series "
+                    "dropped first)"
+                ]
                 if args.validation
                 else []
             ),
@@ -101,6 +113,7 @@ def main(argv: list[str]) -> None:
         "wall_seconds": round(seconds, 1),
         "cpu": f"{cpu}, {len(os.sched_getaffinity(0))} cores",
         "validation": args.validation,
+        **({"origin": args.origin} if args.origin > 1 else {}),
         "rows": board["rows"],
         "per_dataset": board["per_dataset"],
     }

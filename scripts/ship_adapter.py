@@ -44,6 +44,10 @@ def main() -> int:
 
     corpus = json.loads((args.work / "corpus.json").read_text())
     corpus.pop("out", None)
+    import h5py
+
+    with h5py.File(args.work / "corpus.h5", "r") as f:
+        arima = float(f.attrs.get("arima_share", 0.0))
     summary = json.loads((run / "summary.json").read_text())
     info = json.loads((run / "run.json").read_text())
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
@@ -56,14 +60,17 @@ def main() -> int:
         "## How this adapter was made",
         "",
         "```",
-        "bash scripts/general_adapter.sh WORKDIR   # lmcast data synth + lmcast train (below)",
+        f"{f'ARIMA={arima:g} ' if arima else ''}bash scripts/general_adapter.sh WORKDIR"
+        "   # lmcast data synth + lmcast train (below)",
         f"python scripts/ship_adapter.py WORKDIR {dest}"
         + " --benchmark BENCH/leaderboard.md" * bool(args.benchmark),
         "```",
         "",
         f"- Corpus: `lmcast data synth --n {corpus['n']} --seed 0 --min-length 48 "
-        "--max-length 320` (KernelSynth-style Gaussian-process kernels, trend x season x "
-        "noise, TSMixup mixes; no real series).",
+        f"--max-length 320{f' --arima-share {arima:g}' * bool(arima)}` (KernelSynth-style "
+        "Gaussian-process kernels, trend x season x noise, TSMixup mixes"
+        + (", integrated ARMA with drift" if arima else "")
+        + "; no real series).",
         f"- Corpus statistics: `{json.dumps(corpus)}`",
         f"- Training: {summary['steps']} steps of {tcfg['batch_size']} windows x "
         f"{tcfg['context_length']} tokens, LoRA r{tcfg['rank']} on "

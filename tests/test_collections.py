@@ -39,6 +39,29 @@ def test_synth_is_deterministic_a_prefix_and_varied():
     assert all(np.isfinite(s.values).all() for s in a)
 
 
+def test_the_shipped_corpus_stays_the_same_and_arima_is_a_share():
+    """``arima_share`` 0 draws nothing for it, so seed 0 is still the shipped adapter's corpus
+    (values of its first trend × season × noise series, written down before the ``arima``
+    kind existed); a share of integrated-ARMA series is added only on request."""
+    fixed = {0: [1.2199, 1.0131, 0.65728], 8: [1.4886, 1.8389, 2.0037], 9: [811.24, 805.62, 799.22]}
+    for i, head in fixed.items():
+        s = synth.synth_series(0, i)
+        assert s.kind == "tsn"
+        assert np.allclose(s.values[:3], head, rtol=1e-4)
+    a = synth.synth_corpus(400, seed=0, arima_share=0.25)
+    kinds = [s.kind for s in a]
+    assert 70 < kinds.count("arima") < 130
+    assert all(np.isfinite(s.values).all() for s in a)
+    walks = [s for s in a if s.kind == "arima"]
+    assert any("exp" in s.recipe for s in walks) and any(" cp" in s.recipe for s in walks)
+    # a random walk with drift: its steps are much less variable than its levels
+    ratio = [np.std(np.diff(s.values)) / np.std(s.values) for s in walks]
+    assert np.median(ratio) < 0.2
+    assert synth.corpus_stats(a)["kinds"]["arima"] == kinds.count("arima")
+    b = synth.synth_corpus(100, seed=0, arima_share=0.25)
+    assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b, strict=False))
+
+
 def test_synth_holds_no_classic_series(tmp_path, run_cli):
     """No synthetic series is a copy of a series of ``lmcast data classics`` (at any level
     and scale): on every pair, aligned over the shorter length, the correlation of the
@@ -48,7 +71,8 @@ def test_synth_holds_no_classic_series(tmp_path, run_cli):
     classics = []
     for f in sorted((tmp_path / "c").glob("*.csv")):
         classics += [np.diff(v[:, 0]) for v in read_series(f).values]
-    corpus = [np.diff(s.values.astype(np.float64)) for s in synth.synth_corpus(400, seed=0)]
+    series = synth.synth_corpus(400, seed=0) + synth.synth_corpus(200, seed=0, arima_share=1.0)
+    corpus = [np.diff(s.values.astype(np.float64)) for s in series]
     worst = 0.0
     for x in corpus:
         for y in classics:
@@ -69,6 +93,8 @@ def test_data_synth_writes_a_collection_every_reader_reads(tmp_path, run_cli):
     ls = read_series(out)
     assert len(ls.ids) == 30 and len({len(v) for v in ls.values}) > 5
     assert np.allclose(ls.values[7][:, 0], synth.synth_series(1, 7).values)
+    code, _, err = run_cli("data", "synth", "--out", tmp_path / "b.h5", "--arima-share", 1.5)
+    assert code != 0 and "arima-share" in err and not (tmp_path / "b.h5").exists()
     # a user's file is never replaced; a bad length range is one line
     mine = tmp_path / "mine.h5"
     mine.write_text("x")

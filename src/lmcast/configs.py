@@ -271,6 +271,13 @@ class SynthConfig(Overwrite):
     seed: int = opt(0, "seed: series i comes from the stream (seed, i)")
     min_length: int = opt(48, "shortest series (steps)", at_least=8)
     max_length: int = opt(320, "longest series (steps)", at_least=8)
+    arima_share: float = opt(
+        0.0,
+        "share of integrated-ARMA series with drift (random walks, growth, change points); "
+        "0 keeps the corpus of the shipped general adapter",
+        at_least=0.0,
+        at_most=1.0,
+    )
     figure: str | None = opt(None, "also draw a figure of the first 12 series to this PNG")
 
     def check(self) -> None:

@@ -12,6 +12,11 @@ of ``n`` series is the first ``n`` of any larger one and a series never depends 
   shift.
 * ``mix`` — TSMixup-style: a convex (Dirichlet) mix of two or three series of the other
   kinds, each first divided by its mean absolute value.
+* ``arima`` (only with ``arima_share > 0``) — integrated ARMA(1, 1) with a drift that may
+  change at one or two points, as many economic series are (Box & Jenkins; TimesFM's
+  synthetic data has ARMA and piecewise trends): sometimes taken to the exponent
+  (growth by a constant factor per step), sometimes with a season added (multiplied with
+  the level when exponentiated).
 
 Every series is then placed at a random level and scale (from 0.01 to 1e6, some near
 zero and crossing it, some far above their variation like CO2 or prices) and its length is
@@ -28,7 +33,7 @@ import numpy as np
 
 SEASONS = (4, 7, 12, 24, 52)
 KINDS = ("kernel", "tsn", "mix")
-SHARES = (0.5, 0.3, 0.2)  # of kernel, tsn and mix series
+SHARES = (0.5, 0.3, 0.2)  # of kernel, tsn and mix series (of those not ``arima``)
 MAX_GP_LENGTH = 512  # a GP sample is drawn on at most this many points (longer: interpolated)
 
 Kernel = Callable[[np.ndarray], np.ndarray]  # (T,) times in [0, 1] → (T, T) covariance
@@ -99,15 +104,21 @@ def kernel_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, st
     return y, recipe
 
 
+def _season(rng: np.random.Generator, length: int) -> tuple[np.ndarray, float]:
+    """A seasonal profile ``(length,)`` of one to three harmonics, max ``|·|`` 1, and its
+    period."""
+    t = np.arange(length, dtype=np.float64)
+    p = _period(rng, length)
+    season = np.zeros(length)
+    for h in range(1, int(rng.integers(1, 4)) + 1):
+        season += rng.normal(0, 1 / h) * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
+    return season / max(np.abs(season).max(), 1e-9), p
+
+
 def tsn_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
     """Trend × season × noise ``(length,)`` (see the module docstring)."""
     t = np.arange(length, dtype=np.float64)
-    p = _period(rng, length)
-    harmonics = int(rng.integers(1, 4))
-    season = np.zeros(length)
-    for h in range(1, harmonics + 1):
-        season += rng.normal(0, 1 / h) * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
-    season /= max(np.abs(season).max(), 1e-9)
+    season, p = _season(rng, length)
     trend = rng.normal(0, 1) * t / length
     if rng.random() < 0.3:  # damped
         trend = rng.normal(0, 1) * (1 - np.exp(-t / rng.uniform(0.1, 0.5) / length))
@@ -145,7 +156,47 @@ def mix_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
     return sum(wi * _unit(p) for wi, p in zip(w, parts, strict=True)), f"mix{k}"
 
 
-GENERATORS = {"kernel": kernel_series, "tsn": tsn_series, "mix": mix_series}
+def arima_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
+    """Integrated ARMA(1, 1) with drift ``(length,)`` (see the module docstring).
+
+    The steps ``d`` follow ``d_t = phi d_{t-1} + e_t + theta e_{t-1}`` (unit innovations)
+    plus a drift of ``r`` innovation scales per step, ``r ~ N(0, 1)`` (zero for a quarter
+    of the series), redrawn at up to two change points; the series is their running sum.
+    """
+    phi, theta = rng.uniform(-0.3, 0.8), rng.uniform(-0.5, 0.5)
+    eps = rng.standard_normal(length + 1)
+    d = eps[1:] + theta * eps[:-1]
+    for i in range(1, length):
+        d[i] += phi * d[i - 1]
+    drift = np.full(length, 0.0 if rng.random() < 0.25 else rng.normal(0, 1))
+    recipe = f"arima ar{phi:.2f} drift{drift[0]:+.2f}"
+    for _ in range(int(rng.choice([0, 0, 1, 2]))):  # change points
+        at = int(rng.integers(length // 5, 4 * length // 5 + 1))
+        drift[at:] = rng.normal(0, 1)
+        recipe += " cp"
+    x = np.cumsum(d * np.std(eps) + drift)
+    span = max(float(x.max() - x.min()), 1e-9)
+    season = None
+    if rng.random() < 0.3:
+        season, p = _season(rng, length)
+        recipe += f" p{p:.3g}"
+    if rng.random() < 0.4:  # growth by a constant factor: e**g over the series' range
+        g = rng.uniform(0.5, 3.0)
+        z = g * (x - x.min()) / span
+        if season is not None:
+            z = z + rng.uniform(0.02, 0.3) * season
+        return np.exp(z), recipe + f" exp{g:.2g}"
+    if season is not None:
+        x = x + rng.uniform(0.02, 0.3) * span * season
+    return x, recipe
+
+
+GENERATORS = {
+    "kernel": kernel_series,
+    "tsn": tsn_series,
+    "mix": mix_series,
+    "arima": arima_series,
+}
 
 
 def place(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
@@ -163,19 +214,29 @@ def place(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
     return (z + level) * scale
 
 
-def synth_series(seed: int, i: int, min_length: int = 48, max_length: int = 320) -> Synth:
-    """Series ``i`` of the corpus of ``seed`` (its own random stream)."""
+def synth_series(
+    seed: int, i: int, min_length: int = 48, max_length: int = 320, arima_share: float = 0.0
+) -> Synth:
+    """Series ``i`` of the corpus of ``seed`` (its own random stream); a share
+    ``arima_share`` of the series is ``arima``, the rest split by :data:`SHARES`. With
+    ``arima_share`` 0 the stream draws nothing for it: the corpus is the one of before the
+    ``arima`` kind."""
     rng = np.random.default_rng([seed, i])
-    kind = str(rng.choice(KINDS, p=SHARES))
+    if arima_share > 0 and rng.random() < arima_share:
+        kind = "arima"
+    else:
+        kind = str(rng.choice(KINDS, p=SHARES))
     length = int(rng.integers(min_length, max_length + 1))
     y, recipe = GENERATORS[kind](rng, length)
     values = place(rng, y).astype(np.float32)
     return Synth(values, kind, recipe)
 
 
-def synth_corpus(n: int, seed: int = 0, min_length: int = 48, max_length: int = 320) -> list[Synth]:
-    """The first ``n`` series of the corpus of ``seed``."""
-    return [synth_series(seed, i, min_length, max_length) for i in range(n)]
+def synth_corpus(
+    n: int, seed: int = 0, min_length: int = 48, max_length: int = 320, arima_share: float = 0.0
+) -> list[Synth]:
+    """The first ``n`` series of the corpus of ``seed`` (see :func:`synth_series`)."""
+    return [synth_series(seed, i, min_length, max_length, arima_share) for i in range(n)]
 
 
 def corpus_stats(series: list[Synth]) -> dict:
@@ -192,7 +253,7 @@ def corpus_stats(series: list[Synth]) -> dict:
     periodic = sum("per" in s.recipe or " p" in s.recipe for s in series)
     return {
         "n": len(series),
-        "kinds": {k: sum(s.kind == k for s in series) for k in KINDS},
+        "kinds": {k: n for k in GENERATORS if (n := sum(s.kind == k for s in series))},
         "with_a_season": periodic,
         "length": quant(lengths),
         "scale": quant(scales),
