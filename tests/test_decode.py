@@ -532,6 +532,49 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     assert st_once.flops < st_copied.flops
 
 
+def test_a_series_samples_do_not_depend_on_its_batch(tiny_lm):
+    """Each row draws from its own stream (seed, prompt, sample number): the sampled texts
+    are the same whatever batch the free memory allows (``--batch-size`` 40, 7 or 3),
+    with jump-forward on or off, and for a prompt alone or beside others. Before, one
+    generator per batch drew for all its rows: a forecast changed with the batch split."""
+    from lmcast.lm.decode import generate_texts
+
+    prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
+    kw = dict(temperature=1.0, top_p=0.9, samples=5, progress=False, seed=4)
+    ref, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=40, **kw)
+    assert len(set(ref[:5])) > 1  # it sampled
+    for bs, jump in ((7, None), (3, True), (3, False), (40, False)):
+        got, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=bs, jump_forward=jump, **kw)
+        assert got == ref, (bs, jump)
+    alone, _ = generate_texts(tiny_lm, prompts[2:3], g, 3, batch_size=40, **kw)
+    assert alone == ref[10:15]
+    other, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=40, **{**kw, "seed": 5})
+    assert other != ref
+
+
+def test_the_row_draws_follow_the_distribution():
+    """The inverse-CDF draw picks each token at its probability (16,000 draws, within 4
+    binomial standard deviations), never one of probability 0, and honours top-p."""
+    import torch
+
+    from lmcast.lm.decode import _choose, row_keys, row_uniforms
+
+    p = torch.tensor([0.5, 0.0, 0.3, 0.15, 0.05])
+    keys = row_keys(0, ["x"] * 400, range(400))
+    picks = torch.cat(
+        [_choose(p.log().expand(400, 5), 1.0, 1.0, torch.from_numpy(row_uniforms(keys, k)))
+         for k in range(40)]
+    )  # fmt: skip
+    counts = torch.bincount(picks, minlength=5).double()
+    n = len(picks)
+    assert counts[1] == 0
+    assert torch.all((counts - n * p).abs() <= 4 * (n * p * (1 - p)).sqrt() + 1e-9), counts
+    nucleus = _choose(p.log().expand(400, 5), 1.0, 0.85, torch.from_numpy(row_uniforms(keys, 0)))
+    assert set(nucleus.tolist()) == {0, 2, 3}  # 0.5 + 0.3 < 0.85: the third one is kept
+    u = row_uniforms(keys, 0)
+    assert u.min() > 0 and u.max() < 1 and len(set(u.tolist())) == 400
+
+
 @given(
     lengths=st.lists(st.integers(1, 50), min_size=1, max_size=8),
     samples=st.integers(1, 30),
