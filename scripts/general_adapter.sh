@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The shipped `general` adapter: corpus, training and packaging, in one command.
 #   bash scripts/general_adapter.sh WORKDIR        (about 30 minutes on the 2-core CPU)
-#   N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger corpus, longer: the
-#     findings page's "v3", 51 minutes; it scored worse on validation and was not shipped)
-#   ARIMA=0.25 bash scripts/general_adapter.sh WORKDIR  (a quarter of the corpus integrated
-#     ARMA series with drift: `lmcast data synth --arima-share`)
+# A quarter of the corpus is integrated ARMA series with drift (`lmcast data synth
+# --arima-share 0.25`; the findings page's "v4"). Other recipes of the findings page:
+#   ARIMA=0 bash scripts/general_adapter.sh WORKDIR     (the adapter shipped before, "v2")
+#   ARIMA=0.5 bash scripts/general_adapter.sh WORKDIR   ("v5"; not shipped)
+#   ARIMA=0 N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger corpus,
+#     longer: "v3", 51 minutes; not shipped)
 # Writes WORKDIR/corpus.h5, WORKDIR/run (the training run) and, with SHIP=1, copies the
 # adapter and its card into src/lmcast/lm/adapters/general/ (scripts/ship_adapter.py).
 set -euo pipefail
@@ -13,7 +15,7 @@ LM=${LMCAST:-lmcast}
 mkdir -p "$W"
 N=${N:-3000}
 STEPS=${STEPS:-400}
-ARIMA=${ARIMA:-0}
+ARIMA=${ARIMA:-0.25}
 "$LM" data synth --out "$W/corpus.h5" --n "$N" --seed 0 --min-length 48 --max-length 320 \
   --arima-share "$ARIMA" --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
 start=$(date +%s)

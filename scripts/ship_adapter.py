@@ -91,9 +91,10 @@ def main() -> int:
             "## Benchmark: the 24 classics, the last 12 steps held out",
             "",
             "`python scripts/real_series_benchmark.py --work BENCH/.. --name classics_general "
-            "--forecasters zero-shot,adapter:general,adapter:indomain,ets,arima,theta,snaive,naive`"
-            " (`adapter:indomain`: `scripts/classics_indomain.py`, trained on the series' "
-            "contexts with `--holdout 12`).",
+            "--forecasters zero-shot,adapter:general,adapter:general_v2,adapter:indomain,ets,arima,"
+            "theta,snaive,naive` (`adapter:general_v2`: the general adapter shipped before this "
+            "one, `ARIMA=0`; `adapter:indomain`: `scripts/classics_indomain.py`, trained on the "
+            "series' contexts with `--holdout 12`).",
             "",
             b.read_text().strip().removeprefix("# lmcast benchmark").strip(),
             "",
