@@ -148,16 +148,13 @@ def _build_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
     )
 
 
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 def _mix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64's finaliser on ``uint64`` arrays (wrapping arithmetic): a counter-based
     hash whose outputs pass as independent uniform 64-bit words."""
     with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _M64
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _M64
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _M64
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
 
 
@@ -170,9 +167,8 @@ def row_keys(seed: int, prompts: Sequence[str], samples: Sequence[int]) -> np.nd
 
     words = [int.from_bytes(hashlib.blake2b(p.encode(), digest_size=8).digest(), "little")
              for p in prompts]  # fmt: skip
-    with np.errstate(over="ignore"):
-        x = _mix64(np.array(words, dtype=np.uint64) ^ _mix64(np.uint64(seed % 2**64)))
-        return _mix64(x + np.asarray(samples, dtype=np.uint64))
+    x = _mix64(np.array(words, dtype=np.uint64) ^ _mix64(np.uint64(seed % 2**64)))
+    return _mix64(x + np.asarray(samples, dtype=np.uint64))
 
 
 def row_uniforms(keys: np.ndarray, position: int) -> np.ndarray:
