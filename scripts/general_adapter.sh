@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The shipped `general` adapter: corpus, training and packaging, in one command.
 #   bash scripts/general_adapter.sh WORKDIR        (about 30 minutes on the 2-core CPU)
-# A quarter of the corpus is integrated ARMA series with drift (`lmcast data synth
-# --arima-share 0.25`; the findings page's "v4"). Other recipes of the findings page:
-#   ARIMA=0 bash scripts/general_adapter.sh WORKDIR     (the adapter shipped before, "v2")
-#   ARIMA=0.5 bash scripts/general_adapter.sh WORKDIR   ("v5"; not shipped)
-#   ARIMA=0 N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger corpus,
-#     longer: "v3", 51 minutes; not shipped)
+# A quarter of the corpus is integrated ARMA series with drift (`--arima-share 0.25`) and a
+# quarter strongly seasonal series of any shape (`--season-share 0.25`): the findings
+# page's "v6". Other recipes of the findings page:
+#   SEASON=0 bash scripts/general_adapter.sh WORKDIR    ("v4", shipped before v6)
+#   ARIMA=0 SEASON=0 bash scripts/general_adapter.sh WORKDIR     ("v2", shipped before v4)
+#   ARIMA=0.5 SEASON=0 bash scripts/general_adapter.sh WORKDIR   ("v5"; not shipped)
+#   ARIMA=0 SEASON=0 N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger
+#     corpus, longer: "v3", 51 minutes; not shipped)
 # Writes WORKDIR/corpus.h5, WORKDIR/run (the training run) and, with SHIP=1, copies the
 # adapter and its card into src/lmcast/lm/adapters/general/ (scripts/ship_adapter.py).
 set -euo pipefail
@@ -16,8 +18,9 @@ mkdir -p "$W"
 N=${N:-3000}
 STEPS=${STEPS:-400}
 ARIMA=${ARIMA:-0.25}
+SEASON=${SEASON:-0.25}
 "$LM" data synth --out "$W/corpus.h5" --n "$N" --seed 0 --min-length 48 --max-length 320 \
-  --arima-share "$ARIMA" --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
+  --arima-share "$ARIMA" --season-share "$SEASON" --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
 start=$(date +%s)
 "$LM" train --data "$W/corpus.h5" --out "$W/run" --overwrite \
   --precision 2 --no-decimal-point --alpha series \

@@ -67,6 +67,9 @@ def main(argv: list[str]) -> None:
         help="with --validation: drop the last ORIGIN × --horizon steps (2, 3 … score older "
         "windows of the contexts: more validation cases, never the test steps)",
     )
+    ap.add_argument(
+        "--seed", type=int, default=0, help="sampling seed (another one shows the sampling noise)"
+    )
     args = ap.parse_args(argv)
     if args.origin < 1 or (args.origin > 1 and not args.validation):
         ap.error("--origin must be at least 1 and needs --validation")
@@ -84,6 +87,7 @@ def main(argv: list[str]) -> None:
         "--forecasters", args.forecasters, "--horizon", str(args.horizon),
         "--samples", str(args.samples), "--out", str(work / "bench"),
         "--ledger", f"sqlite:///{work / 'ledger.db'}", "--no-json",
+        *(["--seed", str(args.seed)] if args.seed else []),
     ]  # fmt: skip
     t0 = time.time()
     subprocess.run(bench, check=True)

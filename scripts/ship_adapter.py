@@ -19,6 +19,13 @@ import sys
 from pathlib import Path
 
 
+def _forecasters(leaderboard: Path) -> list[str]:
+    """The forecasters of the benchmark whose ``leaderboard.md`` this is (its
+    ``benchmark.json`` beside it)."""
+    info = json.loads((leaderboard.parent / "benchmark.json").read_text())
+    return list(info["config"]["forecasters"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", type=Path)
@@ -48,6 +55,7 @@ def main() -> int:
 
     with h5py.File(args.work / "corpus.h5", "r") as f:
         arima = float(f.attrs.get("arima_share", 0.0))
+        season = float(f.attrs.get("season_share", 0.0))
     summary = json.loads((run / "summary.json").read_text())
     info = json.loads((run / "run.json").read_text())
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
@@ -60,16 +68,19 @@ def main() -> int:
         "## How this adapter was made",
         "",
         "```",
-        f"{f'ARIMA={arima:g} ' if arima else ''}bash scripts/general_adapter.sh WORKDIR"
+        f"{f'ARIMA={arima:g} ' if arima else ''}{f'SEASON={season:g} ' if season else ''}"
+        "bash scripts/general_adapter.sh WORKDIR"
         "   # lmcast data synth + lmcast train (below)",
         f"python scripts/ship_adapter.py WORKDIR {dest}"
         + " --benchmark BENCH/leaderboard.md" * bool(args.benchmark),
         "```",
         "",
         f"- Corpus: `lmcast data synth --n {corpus['n']} --seed 0 --min-length 48 "
-        f"--max-length 320{f' --arima-share {arima:g}' * bool(arima)}` (KernelSynth-style "
+        f"--max-length 320{f' --arima-share {arima:g}' * bool(arima)}"
+        f"{f' --season-share {season:g}' * bool(season)}` (KernelSynth-style "
         "Gaussian-process kernels, trend x season x noise, TSMixup mixes"
         + (", integrated ARMA with drift" if arima else "")
+        + (", repeated seasons of any shape" if season else "")
         + "; no real series).",
         f"- Corpus statistics: `{json.dumps(corpus)}`",
         f"- Training: {summary['steps']} steps of {tcfg['batch_size']} windows x "
@@ -91,10 +102,10 @@ def main() -> int:
             "## Benchmark: the 24 classics, the last 12 steps held out",
             "",
             "`python scripts/real_series_benchmark.py --work BENCH/.. --name classics_general "
-            "--forecasters zero-shot,adapter:general,adapter:general_v2,adapter:indomain,ets,arima,"
-            "theta,snaive,naive` (`adapter:general_v2`: the general adapter shipped before this "
-            "one, `ARIMA=0`; `adapter:indomain`: `scripts/classics_indomain.py`, trained on the "
-            "series' contexts with `--holdout 12`).",
+            f"--forecasters {','.join(_forecasters(b))}` (`adapter:general_vN`: a copy of an "
+            "adapter shipped before this one, whose recipe the findings page names; "
+            "`adapter:indomain`: `scripts/classics_indomain.py`, trained on the series' contexts "
+            "with `--holdout 12`).",
             "",
             b.read_text().strip().removeprefix("# lmcast benchmark").strip(),
             "",

@@ -62,6 +62,39 @@ def test_the_shipped_corpus_stays_the_same_and_arima_is_a_share():
     assert all(np.array_equal(x.values, y.values) for x, y in zip(a, b, strict=False))
 
 
+def test_season_share_adds_repeated_seasons_and_keeps_the_rest():
+    """``season_share`` draws its series from the same stream position as ``arima``: every
+    series that is not ``season`` is the one of the corpus without it, and a ``season``
+    series repeats its season (the autocorrelation at its period is high once the trend is
+    taken out)."""
+    a = synth.synth_corpus(300, seed=0, arima_share=0.25)
+    b = synth.synth_corpus(300, seed=0, arima_share=0.25, season_share=0.25)
+    kinds = [s.kind for s in b]
+    assert 45 < kinds.count("season") < 110 and kinds.count("arima") == [s.kind for s in a].count(
+        "arima"
+    )
+    for x, y in zip(a, b, strict=True):
+        if y.kind != "season":
+            assert np.array_equal(x.values, y.values)
+    seasons = [s for s in b if s.kind == "season"]
+    assert all(np.isfinite(s.values).all() for s in seasons)
+    assert {"harm", "prof"} <= {s.recipe.split()[1] for s in seasons}
+    assert {"flat", "lin", "damp", "exp"} <= {s.recipe.split()[3] for s in seasons}
+    acf = []
+    for s in seasons:
+        p = float(s.recipe.split()[2][1:])
+        if p != round(p) or 3 * p > len(s.values):
+            continue
+        p = int(p)
+        z = np.log(s.values) if "mul" in s.recipe and (s.values > 0).all() else s.values
+        z = z - np.convolve(z, np.ones(p) / p, mode="same")  # detrended
+        z = z[p:-p]
+        acf.append(np.corrcoef(z[p:], z[:-p])[0, 1])
+    assert len(acf) > 20 and np.median(acf) > 0.6, np.median(acf)
+    with pytest.raises(ValueError, match=r"> 1"):
+        synth.synth_series(0, 0, arima_share=0.6, season_share=0.6)
+
+
 def test_synth_holds_no_classic_series(tmp_path, run_cli):
     """No synthetic series is a copy of a series of ``lmcast data classics`` (at any level
     and scale): on every pair, aligned over the shorter length, the correlation of the
@@ -95,6 +128,10 @@ def test_data_synth_writes_a_collection_every_reader_reads(tmp_path, run_cli):
     assert np.allclose(ls.values[7][:, 0], synth.synth_series(1, 7).values)
     code, _, err = run_cli("data", "synth", "--out", tmp_path / "b.h5", "--arima-share", 1.5)
     assert code != 0 and "arima-share" in err and not (tmp_path / "b.h5").exists()
+    code, _, err = run_cli(
+        "data", "synth", "--out", tmp_path / "b.h5", "--arima-share", 0.6, "--season-share", 0.6
+    )
+    assert code != 0 and "season-share" in err and not (tmp_path / "b.h5").exists()
     # a user's file is never replaced; a bad length range is one line
     mine = tmp_path / "mine.h5"
     mine.write_text("x")

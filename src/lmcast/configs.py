@@ -274,7 +274,15 @@ class SynthConfig(Overwrite):
     arima_share: float = opt(
         0.0,
         "share of integrated-ARMA series with drift (random walks, growth, change points); "
-        "0 keeps the corpus of the shipped general adapter",
+        "0 keeps the corpus of the general adapter shipped before v4",
+        at_least=0.0,
+        at_most=1.0,
+    )
+    season_share: float = opt(
+        0.0,
+        "share of strongly seasonal series (seasons of any shape: many harmonics or one "
+        "random value per phase, on flat, linear, damped or exponential trends); 0 keeps "
+        "the corpus of the shipped general adapter (with the same --arima-share)",
         at_least=0.0,
         at_most=1.0,
     )
@@ -284,6 +292,11 @@ class SynthConfig(Overwrite):
         if self.max_length < self.min_length:
             raise LmcastError(
                 f"--max-length {self.max_length} is below --min-length {self.min_length}"
+            )
+        if self.arima_share + self.season_share > 1:
+            raise LmcastError(
+                f"--arima-share {self.arima_share:g} + --season-share {self.season_share:g} "
+                "is above 1"
             )
 
 

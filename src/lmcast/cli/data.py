@@ -45,11 +45,13 @@ def synth(cfg: SynthConfig) -> Path:
     check_output_file(cfg.out, overwrite=cfg.overwrite)
     if cfg.figure:
         check_output_file(cfg.figure, inputs=(cfg.out,), overwrite=cfg.overwrite)
-    corpus = synth_corpus(cfg.n, cfg.seed, cfg.min_length, cfg.max_length, cfg.arima_share)
+    corpus = synth_corpus(
+        cfg.n, cfg.seed, cfg.min_length, cfg.max_length, cfg.arima_share, cfg.season_share
+    )
     stats = corpus_stats(corpus)
     recipe = {"generator": "lmcast data synth", "seed": cfg.seed, "n": cfg.n,
               "min_length": cfg.min_length, "max_length": cfg.max_length,
-              "arima_share": cfg.arima_share}  # fmt: skip
+              "arima_share": cfg.arima_share, "season_share": cfg.season_share}  # fmt: skip
     path = save_collection(
         [s.values for s in corpus],
         cfg.out,

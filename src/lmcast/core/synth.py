@@ -1,6 +1,6 @@
 """A synthetic corpus of univariate series for a general adapter (``lmcast data synth``).
 
-Three generators, each series drawn from its own seeded stream ``(seed, i)`` so the corpus
+Three generators (and two more on request), each series drawn from its own seeded stream ``(seed, i)`` so the corpus
 of ``n`` series is the first ``n`` of any larger one and a series never depends on others:
 
 * ``kernel`` — KernelSynth-style (Chronos, Ansari et al. 2024): a Gaussian-process sample
@@ -17,6 +17,11 @@ of ``n`` series is the first ``n`` of any larger one and a series never depends 
   synthetic data has ARMA and piecewise trends): sometimes taken to the exponent
   (growth by a constant factor per step), sometimes with a season added (multiplied with
   the level when exponentiated).
+* ``season`` (only with ``season_share > 0``) — a season of any shape repeated with little
+  change: a profile of up to eight harmonics or of one random value per phase (peaks and
+  troughs that a few sines cannot draw, as passenger numbers and weekly CO2 have), on a
+  trend that is flat, linear, damped or growing by a constant factor, added to or
+  multiplied with the level, its amplitude drifting slowly, with AR(1) noise.
 
 Every series is then placed at a random level and scale (from 0.01 to 1e6, some near
 zero and crossing it, some far above their variation like CO2 or prices) and its length is
@@ -115,6 +120,17 @@ def _season(rng: np.random.Generator, length: int) -> tuple[np.ndarray, float]:
     return season / max(np.abs(season).max(), 1e-9), p
 
 
+def _ar1(rng: np.random.Generator, length: int, max_phi: float, max_sigma: float) -> np.ndarray:
+    """AR(1) noise ``(length,)`` starting at 0: ``phi ~ U(0, max_phi)``, innovations
+    ``N(0, sigma)`` with ``sigma ~ U(0.02, max_sigma)`` (drawn in that order)."""
+    noise = np.zeros(length)
+    phi, sigma = rng.uniform(0, max_phi), rng.uniform(0.02, max_sigma)
+    eps = rng.normal(0, sigma, length)
+    for i in range(1, length):
+        noise[i] = phi * noise[i - 1] + eps[i]
+    return noise
+
+
 def tsn_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
     """Trend × season × noise ``(length,)`` (see the module docstring)."""
     t = np.arange(length, dtype=np.float64)
@@ -122,11 +138,7 @@ def tsn_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
     trend = rng.normal(0, 1) * t / length
     if rng.random() < 0.3:  # damped
         trend = rng.normal(0, 1) * (1 - np.exp(-t / rng.uniform(0.1, 0.5) / length))
-    noise = np.zeros(length)
-    phi, sigma = rng.uniform(0, 0.9), rng.uniform(0.02, 0.3)
-    eps = rng.normal(0, sigma, length)
-    for i in range(1, length):
-        noise[i] = phi * noise[i - 1] + eps[i]
+    noise = _ar1(rng, length, 0.9, 0.3)
     amp = rng.uniform(0.1, 1.0)
     if rng.random() < 0.4:  # multiplicative: the season grows with the level
         level = 2 + trend - trend.min()
@@ -154,6 +166,59 @@ def mix_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
     ]
     w = rng.dirichlet(np.ones(k))
     return sum(wi * _unit(p) for wi, p in zip(w, parts, strict=True)), f"mix{k}"
+
+
+def _profile(rng: np.random.Generator, length: int) -> tuple[np.ndarray, float, str]:
+    """A seasonal profile ``(length,)`` of max ``|·|`` 1 and its period: two to eight
+    harmonics (amplitudes falling as ``1/h``) or one random value per phase, circularly
+    smoothed a little and read at fractional phases by linear interpolation."""
+    t = np.arange(length, dtype=np.float64)
+    p = _period(rng, length)
+    if rng.random() < 0.5:
+        season = np.zeros(length)
+        for h in range(1, int(rng.integers(2, 9)) + 1):
+            amp = rng.normal(0, 1 / h)
+            season += amp * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
+        shape = "harm"
+    else:
+        k = max(round(p), 2)
+        values = rng.normal(0, 1, k)
+        w = rng.uniform(0, 0.35)  # weight of each neighbour in the circular smoothing
+        values = (1 - 2 * w) * values + w * (np.roll(values, 1) + np.roll(values, -1))
+        phase = (t % p) / p * k
+        lo = np.floor(phase).astype(int) % k
+        frac = phase - np.floor(phase)
+        season = (1 - frac) * values[lo] + frac * values[(lo + 1) % k]
+        shape = "prof"
+    season -= season.mean()
+    return season / max(np.abs(season).max(), 1e-9), p, shape
+
+
+def season_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
+    """A repeated season on a trend ``(length,)`` (see the module docstring)."""
+    season, p, shape = _profile(rng, length)
+    t = np.arange(length, dtype=np.float64) / length  # 0 … 1 over the series
+    u = rng.random()
+    if u < 0.2:
+        trend, kind = np.zeros(length), "flat"
+    elif u < 0.5:
+        trend, kind = rng.normal(0, 1) * t, "lin"
+    elif u < 0.7:
+        trend, kind = rng.normal(0, 1) * (1 - np.exp(-t / rng.uniform(0.1, 0.5))), "damp"
+    else:
+        trend, kind = np.expm1(rng.uniform(0.3, 2.0) * t), "exp"
+    drift = 1 + rng.uniform(-0.4, 0.4) * t  # the season's amplitude, slowly changing
+    noise = _ar1(rng, length, 0.8, 0.25)
+    amp = rng.uniform(0.05, 0.5)
+    if rng.random() < 0.5:  # multiplicative: the season grows with the level
+        level = 1 + trend - trend.min()
+        y = level * (1 + amp * drift * season) * (1 + 0.3 * amp * noise)
+        mode = "mul"
+    else:
+        span = max(float(trend.max() - trend.min()), 1.0)
+        y = trend + amp * span * (drift * season + noise)
+        mode = "add"
+    return y, f"season {shape} p{p:.3g} {kind} {mode}"
 
 
 def arima_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, str]:
@@ -196,6 +261,7 @@ GENERATORS = {
     "tsn": tsn_series,
     "mix": mix_series,
     "arima": arima_series,
+    "season": season_series,
 }
 
 
@@ -215,15 +281,26 @@ def place(rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
 
 
 def synth_series(
-    seed: int, i: int, min_length: int = 48, max_length: int = 320, arima_share: float = 0.0
+    seed: int,
+    i: int,
+    min_length: int = 48,
+    max_length: int = 320,
+    arima_share: float = 0.0,
+    season_share: float = 0.0,
 ) -> Synth:
     """Series ``i`` of the corpus of ``seed`` (its own random stream); a share
-    ``arima_share`` of the series is ``arima``, the rest split by :data:`SHARES`. With
-    ``arima_share`` 0 the stream draws nothing for it: the corpus is the one of before the
-    ``arima`` kind."""
+    ``arima_share`` of the series is ``arima``, a share ``season_share`` is ``season``, the
+    rest split by :data:`SHARES`. With both shares 0 the stream draws nothing for them: the
+    corpus is the one of before these kinds (and with ``season_share`` 0, the one of before
+    ``season``)."""
+    if arima_share + season_share > 1:
+        raise ValueError(f"arima_share + season_share = {arima_share + season_share} > 1")
     rng = np.random.default_rng([seed, i])
-    if arima_share > 0 and rng.random() < arima_share:
+    u = rng.random() if arima_share > 0 or season_share > 0 else 1.0
+    if u < arima_share:
         kind = "arima"
+    elif u < arima_share + season_share:
+        kind = "season"
     else:
         kind = str(rng.choice(KINDS, p=SHARES))
     length = int(rng.integers(min_length, max_length + 1))
@@ -233,10 +310,17 @@ def synth_series(
 
 
 def synth_corpus(
-    n: int, seed: int = 0, min_length: int = 48, max_length: int = 320, arima_share: float = 0.0
+    n: int,
+    seed: int = 0,
+    min_length: int = 48,
+    max_length: int = 320,
+    arima_share: float = 0.0,
+    season_share: float = 0.0,
 ) -> list[Synth]:
     """The first ``n`` series of the corpus of ``seed`` (see :func:`synth_series`)."""
-    return [synth_series(seed, i, min_length, max_length, arima_share) for i in range(n)]
+    return [
+        synth_series(seed, i, min_length, max_length, arima_share, season_share) for i in range(n)
+    ]
 
 
 def corpus_stats(series: list[Synth]) -> dict:
