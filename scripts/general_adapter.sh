@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The shipped `general` adapter: corpus, training and packaging, in one command.
 #   bash scripts/general_adapter.sh WORKDIR        (about 30 minutes on the 2-core CPU)
-# A quarter of the corpus is integrated ARMA series with drift (`--arima-share 0.25`) and a
-# quarter strongly seasonal series of any shape (`--season-share 0.25`): the findings
-# page's "v6". Other recipes of the findings page:
+# A quarter of the corpus is integrated ARMA series with drift (`--arima-share 0.25`) and
+# 40 % strongly seasonal series of any shape (`--season-share 0.4`): the findings page's
+# "v7". Other recipes of the findings page:
+#   SEASON=0.25 bash scripts/general_adapter.sh WORKDIR ("v6", shipped before v7)
 #   SEASON=0 bash scripts/general_adapter.sh WORKDIR    ("v4", shipped before v6)
 #   ARIMA=0 SEASON=0 bash scripts/general_adapter.sh WORKDIR     ("v2", shipped before v4)
 #   ARIMA=0.5 SEASON=0 bash scripts/general_adapter.sh WORKDIR   ("v5"; not shipped)
@@ -18,7 +19,7 @@ mkdir -p "$W"
 N=${N:-3000}
 STEPS=${STEPS:-400}
 ARIMA=${ARIMA:-0.25}
-SEASON=${SEASON:-0.25}
+SEASON=${SEASON:-0.4}
 "$LM" data synth --out "$W/corpus.h5" --n "$N" --seed 0 --min-length 48 --max-length 320 \
   --arima-share "$ARIMA" --season-share "$SEASON" --figure "$W/corpus.png" --overwrite > "$W/corpus.json"
 start=$(date +%s)
