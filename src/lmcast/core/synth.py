@@ -1,7 +1,8 @@
 """A synthetic corpus of univariate series for a general adapter (``lmcast data synth``).
 
-Three generators (and two more on request), each series drawn from its own seeded stream ``(seed, i)`` so the corpus
-of ``n`` series is the first ``n`` of any larger one and a series never depends on others:
+Three generators (and two more on request), each series drawn from its own seeded stream
+``(seed, i)`` so the corpus of ``n`` series is the first ``n`` of any larger one and a
+series never depends on others:
 
 * ``kernel`` — KernelSynth-style (Chronos, Ansari et al. 2024): a Gaussian-process sample
   whose covariance is a random composition (sums and products) of one to five kernels from
