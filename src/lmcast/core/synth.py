@@ -110,14 +110,23 @@ def kernel_series(rng: np.random.Generator, length: int) -> tuple[np.ndarray, st
     return y, recipe
 
 
+def _harmonics(
+    rng: np.random.Generator, t: np.ndarray, p: float, fewest: int, most: int
+) -> np.ndarray:
+    """A sum of the first ``fewest … most`` harmonics (how many: drawn) of period ``p`` at
+    times ``t`` ``(T,)``; harmonic ``h`` has a ``N(0, 1/h)`` amplitude and a uniform phase."""
+    season = np.zeros(len(t))
+    for h in range(1, int(rng.integers(fewest, most + 1)) + 1):
+        season += rng.normal(0, 1 / h) * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
+    return season
+
+
 def _season(rng: np.random.Generator, length: int) -> tuple[np.ndarray, float]:
     """A seasonal profile ``(length,)`` of one to three harmonics, max ``|·|`` 1, and its
     period."""
     t = np.arange(length, dtype=np.float64)
     p = _period(rng, length)
-    season = np.zeros(length)
-    for h in range(1, int(rng.integers(1, 4)) + 1):
-        season += rng.normal(0, 1 / h) * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
+    season = _harmonics(rng, t, p, 1, 3)
     return season / max(np.abs(season).max(), 1e-9), p
 
 
@@ -176,11 +185,7 @@ def _profile(rng: np.random.Generator, length: int) -> tuple[np.ndarray, float, 
     t = np.arange(length, dtype=np.float64)
     p = _period(rng, length)
     if rng.random() < 0.5:
-        season = np.zeros(length)
-        for h in range(1, int(rng.integers(2, 9)) + 1):
-            amp = rng.normal(0, 1 / h)
-            season += amp * np.sin(2 * np.pi * h * t / p + rng.uniform(0, 2 * np.pi))
-        shape = "harm"
+        season, shape = _harmonics(rng, t, p, 2, 8), "harm"
     else:
         k = max(round(p), 2)
         values = rng.normal(0, 1, k)
