@@ -70,6 +70,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument(
         "--seed", type=int, default=0, help="sampling seed (another one shows the sampling noise)"
     )
+    ap.add_argument(
+        "--temperature", type=float, default=0.7, help="sampling temperature of the language models"
+    )
+    ap.add_argument(
+        "--context-steps", type=int, default=200, help="context: at most this many steps"
+    )
     args = ap.parse_args(argv)
     if args.origin < 1 or (args.origin > 1 and not args.validation):
         ap.error("--origin must be at least 1 and needs --validation")
@@ -88,6 +94,8 @@ def main(argv: list[str]) -> None:
         "--samples", str(args.samples), "--out", str(work / "bench"),
         "--ledger", f"sqlite:///{work / 'ledger.db'}", "--no-json",
         *(["--seed", str(args.seed)] if args.seed else []),
+        *(["--temperature", str(args.temperature)] if args.temperature != 0.7 else []),
+        *(["--context-steps", str(args.context_steps)] if args.context_steps != 200 else []),
     ]  # fmt: skip
     t0 = time.time()
     subprocess.run(bench, check=True)

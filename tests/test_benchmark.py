@@ -89,6 +89,8 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
         ("short-season", "shorter than two seasons"),
         ("foreign-out", "holds files lmcast did not write"),
         ("no-adapter", "no such adapter folder"),
+        ("cold", "--temperature must be a positive finite number"),
+        ("top-p", "--top-p must be <= 1"),
     ],
 )
 def test_benchmark_bad_input_is_one_line_nothing_written(tmp_path, run_cli, case, needle):
@@ -110,6 +112,10 @@ def test_benchmark_bad_input_is_one_line_nothing_written(tmp_path, run_cli, case
         (out / "notes.txt").write_text("mine")
     elif case == "no-adapter":
         forecasters = f"adapter:{tmp_path / 'nothing'}"
+    elif case == "cold":
+        extra = ["--temperature", 0]
+    elif case == "top-p":
+        extra = ["--top-p", 1.5]
     code, _, err = run_cli(
         "benchmark", "--data", data, "--forecasters", forecasters, "--horizon", 4,
         "--out", out, "--ledger", f"sqlite:///{tmp_path / 'l.db'}", *extra,
@@ -195,6 +201,34 @@ def test_benchmark_resume_reuses_only_results_of_the_same_inputs(tmp_path, tiny_
     again, _ = run("--forecasters", f"adapter:{a},adapter:{b}")
     assert again[f"adapter:{a}"] != rows[f"adapter:{a}"]
     assert again[f"adapter:{b}"] == rows[f"adapter:{b}"]
+
+
+def test_benchmark_temperature_is_part_of_the_protocol(tmp_path, tiny_dir, run_cli):
+    """``--temperature`` reaches the sampler and keys the results; at its default (0.7) the
+    protocol is the one of before the flag, so older benchmark folders still resume."""
+    data = _monthly(tmp_path / "m.csv")
+    base = ["benchmark", "--data", data, "--horizon", 4, "--context-steps", 24, "--samples", 8]
+    base += ["--forecasters", "zero-shot", "--model", tiny_dir, "--json"]
+    base += ["--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+
+    def run(out, *extra):
+        code, stdout, err = run_cli(*base, "--out", tmp_path / out, *extra)
+        return code, (json.loads(stdout)["per_dataset"]["m"]["zero-shot"] if code == 0 else err)
+
+    code, warm = run("warm")
+    assert code == 0, warm
+    marker = json.loads((tmp_path / "warm" / "benchmark.json").read_text())
+    assert "temperature" not in marker["protocol"] and "top_p" not in marker["protocol"]
+    code, cold = run("cold", "--temperature", 0.05)
+    assert code == 0, cold
+    assert json.loads((tmp_path / "cold" / "benchmark.json").read_text())["protocol"][
+        "temperature"
+    ] == pytest.approx(0.05)
+    assert "temperature 0.05" in (tmp_path / "cold" / "leaderboard.md").read_text()
+    assert cold["wql"] != warm["wql"]  # other paths were drawn
+    assert run("warm", "--temperature", 0.7)[1] == warm  # the default, named: resumed
+    code, err = run("warm", "--temperature", 0.05)  # a folder of another temperature
+    assert code == 2 and "another protocol" in err
 
 
 def test_benchmark_refuses_a_dataset_given_twice(tmp_path, run_cli):

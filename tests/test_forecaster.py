@@ -91,6 +91,18 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
     assert a_times == [15.0, 15.5, 16.0, 16.5]
     recs = Ledger(url).records()
     assert [r.status for r in recs] == ["done", "done"] and all(r.flops > 0 for r in recs)
+    # --temperature reaches the sampler: near zero the paths coincide (the tiny random
+    # model's logits are nearly flat, so only a very low temperature shows it)
+
+    def width(path):
+        return np.mean([float(r["q0.9"]) - float(r["q0.1"]) for r in csv.DictReader(path.open())])
+
+    out3 = tmp_path / "h.csv"
+    code, _, err = run_cli(
+        "forecast", "--data", tmp_path / "s.csv", "--out", out3, "--temperature", 1e-4, *common
+    )
+    assert code == 0, err
+    assert width(out3) < 0.1 * width(out2)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +115,8 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
         (["--nan", "--missing", "error"], "series 'b' has 1 empty value(s)"),
         (["--layout", "wide"], "line 2: non-numeric time or value"),
         (["--out", "."], "is a folder, not a file"),
+        (["--temperature", "nan"], "--temperature must be a positive finite number"),
+        (["--top-p", "0"], "--top-p must be a positive finite number"),
     ],
 )
 def test_forecast_bad_input_one_line_nothing_written(tmp_path, tiny_dir, run_cli, extra, needle):

@@ -213,6 +213,27 @@ class Overwrite(Checked):
 
 
 @dataclass(kw_only=True)
+class Sampling(Checked):
+    """How sample paths are drawn (with ``--samples`` > 1): temperature and nucleus mass
+    (:func:`lmcast.lm.decode.sample_paths`). The defaults are the ones every published
+    lmcast figure used."""
+
+    temperature: float = opt(
+        0.7,
+        "sampling temperature (with --samples > 1; lower: paths closer together)",
+        positive=True,
+        late=True,
+    )
+    top_p: float = opt(
+        0.9,
+        "nucleus sampling mass in (0, 1] (with --samples > 1)",
+        positive=True,
+        at_most=1,
+        late=True,
+    )
+
+
+@dataclass(kw_only=True)
 class CsvInput(Checked):
     """How a CSV of series is read (:func:`lmcast.core.data.read_long_csv`)."""
 
@@ -463,7 +484,7 @@ class EvalConfig(ModelData, Protocol, Overwrite):
 
 
 @dataclass(kw_only=True)
-class ForecastConfig(CsvInput, Overwrite):
+class ForecastConfig(CsvInput, Sampling, Overwrite):
     """``lmcast forecast``: the next steps of your own series, with quantile bands."""
 
     def check(self) -> None:
@@ -523,7 +544,7 @@ class ForecastConfig(CsvInput, Overwrite):
 
 
 @dataclass(kw_only=True)
-class BenchmarkConfig(CsvInput):
+class BenchmarkConfig(CsvInput, Sampling):
     """``lmcast benchmark``: datasets × forecasters at one protocol → one leaderboard."""
 
     def check(self) -> None:

@@ -39,6 +39,17 @@ log = get_logger("benchmark")
 
 MARKER = "benchmark.json"  # written first into --out: the folder is lmcast's
 PROTOCOL_KEYS = ("horizon", "context_steps", "season_length", "samples", "model", "seed")
+#: sampling settings and the defaults every stored result was made with: a protocol names
+#: them only where they differ, so results (and folders) of before these flags still resume
+SAMPLING_DEFAULTS = {"temperature": 0.7, "top_p": 0.9}
+
+
+def protocol(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """What a benchmark folder's results share: :data:`PROTOCOL_KEYS`, and the sampling
+    settings that differ from :data:`SAMPLING_DEFAULTS`."""
+    out = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
+    out.update({k: getattr(cfg, k) for k, v in SAMPLING_DEFAULTS.items() if getattr(cfg, k) != v})
+    return out
 
 
 @dataclass(frozen=True)
@@ -195,6 +206,8 @@ def _lm_forecast(
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
         what=f"{name} on {task.name}",
         config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
         progress=cfg.progress,
@@ -311,7 +324,7 @@ def result_key(
         "data_sha256": data_sha,
         "series": list(task.ids),
         "max_series": cfg.max_series,
-        "protocol": {k: getattr(cfg, k) for k in PROTOCOL_KEYS},
+        "protocol": protocol(cfg),
         "season": task.season,
         "forecaster": spec,
         "csv": [cfg.id_column, cfg.time_column, cfg.layout, cfg.missing],
@@ -396,8 +409,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     check_adapters(cfg)
     names = list(cfg.forecasters)
     out = Path(cfg.out)
-    protocol = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
-    _check_out(out, protocol)
+    _check_out(out, protocol(cfg))
     tasks, seen = [], set()
     for path in cfg.data:
         stem = slug(Path(path).stem)
@@ -426,7 +438,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     lm_names = [n for n in names if n not in classical.CLASSICAL]
     ledger = Ledger(cfg.ledger) if lm_names else None
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / MARKER, {"protocol": protocol, "config": asdict(cfg)})
+    write_json(out / MARKER, {"protocol": protocol(cfg), "config": asdict(cfg)})
     results: list[dict] = []
     loaded: dict[str, Any] = {}
     for t in tasks:
@@ -528,7 +540,8 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
         "",
         f"{len(board['per_dataset'])} dataset(s), {total} series; the last {cfg.horizon} steps of "
         f"each held out, context at most {cfg.context_steps or 'all'} steps; language models "
-        f"{cfg.samples} samples (median = point). Relative scores: geometric mean over series "
+        f"{cfg.samples} samples (median = point; temperature {cfg.temperature:g}, top-p "
+        f"{cfg.top_p:g}). Relative scores: geometric mean over series "
         "of the score divided by seasonal naive's (below 1: better).",
         "",
         "| " + " | ".join(head) + " |",

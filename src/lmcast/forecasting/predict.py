@@ -179,6 +179,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         what=f"forecast of {len(contexts)} series",
         config=asdict(cfg),
         quantiles=levels,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
         batch_size=cfg.batch_size,
         seed=cfg.seed,
         progress=cfg.progress,
