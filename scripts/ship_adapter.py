@@ -2,7 +2,7 @@
 as float16 (half the bytes; the loader casts them to the model's dtype), and a card that
 says how it was made.
 
-    python scripts/ship_adapter.py WORKDIR DEST [--benchmark LEADERBOARD.md]...
+    python scripts/ship_adapter.py WORKDIR DEST [--max-context-steps N] [--benchmark LEADERBOARD.md]...
 
 WORKDIR is what ``scripts/general_adapter.sh`` wrote (corpus.json, run/, ledger.db);
 DEST (e.g. src/lmcast/lm/adapters/general) is replaced. Each ``--benchmark`` table is
@@ -32,12 +32,16 @@ def main() -> int:
     ap.add_argument("dest", type=Path)
     ap.add_argument("--benchmark", type=Path, action="append", default=[])
     ap.add_argument("--lmcast", default="lmcast")
+    ap.add_argument(
+        "--max-context-steps", type=int, help="passed to lmcast export (chosen on validation)"
+    )
     args = ap.parse_args()
     run, dest = args.work / "run", args.dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.new"
     shutil.rmtree(tmp, ignore_errors=True)
-    subprocess.run([args.lmcast, "export", str(run), "--out", str(tmp)], check=True)
+    cap = ["--max-context-steps", str(args.max_context_steps)] if args.max_context_steps else []
+    subprocess.run([args.lmcast, "export", str(run), "--out", str(tmp), *cap], check=True)
 
     import torch
     from safetensors.torch import load_file, save_file
@@ -72,6 +76,7 @@ def main() -> int:
         "bash scripts/general_adapter.sh WORKDIR"
         "   # lmcast data synth + lmcast train (below)",
         f"python scripts/ship_adapter.py WORKDIR {dest}"
+        + " ".join(["", *cap])
         + " --benchmark BENCH/leaderboard.md" * bool(args.benchmark),
         "```",
         "",

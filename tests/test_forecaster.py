@@ -37,6 +37,20 @@ def test_bad_input_is_one_clear_error(tiny_dir, context, kw, needle):
         fc.predict(context, **{"horizon": 3, "samples": 1, **kw})
 
 
+def test_recent_gives_an_adapter_at_most_its_max_context_steps(tiny_dir):
+    from lmcast import Forecaster
+
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    t = np.arange(300.0)
+    long_, short = np.stack([100 + t, 50 + 0.5 * t], 1), np.ones((8, 2))
+    assert fc.max_context_steps is None and fc.recent([long_])[0] is long_  # no limit
+    fc.max_context_steps = 150
+    cut, kept = fc.recent([long_, short])
+    assert kept is short and np.array_equal(cut, long_[-150:])  # the last steps, in order
+    fc.max_context_steps = 30  # the tiny model's window holds 1024 tokens
+    assert fc.predict(fc.recent([long_]), 3, samples=1).samples.shape == (1, 1, 3, 2)
+
+
 def _ragged_csv(path, nan=False):
     lines = ["id,t,prey,predator"]
     for sid, n in (("a", 30), ("b", 22)):
@@ -266,9 +280,26 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     assert greedy(exp) == greedy(run)
-    # an export missing a file, an export for another base model: one line each
+    # --max-context-steps: recorded, read back, on the card, and a key of its own
     from lmcast import Forecaster
+    from lmcast.forecasting.benchmark import adapter_fingerprint
 
+    code, _, err = run_cli("export", run, "--out", tmp_path / "cap", "--max-context-steps", 20)
+    assert code == 0, err
+    cap = tmp_path / "cap"
+    assert json.loads((cap / "lmcast_export.json").read_text())["max_context_steps"] == 20
+    assert "last 20 steps" in (cap / "README.md").read_text()
+    assert Forecaster.load(model=str(tiny_dir), adapter=cap).max_context_steps == 20
+    assert Forecaster.load(model=str(tiny_dir), adapter=exp).max_context_steps is None
+    assert adapter_fingerprint(cap) != adapter_fingerprint(exp)
+    code, _, err = run_cli("export", run, "--out", tmp_path / "c1", "--max-context-steps", 1)
+    assert code == 2 and "--max-context-steps must be >= 2" in err
+    assert not (tmp_path / "c1").exists()
+    meta = json.loads((cap / "lmcast_export.json").read_text())
+    (cap / "lmcast_export.json").write_text(json.dumps({**meta, "max_context_steps": "x"}))
+    with pytest.raises(LmcastError, match="max_context_steps must be >= 2"):
+        Forecaster.load(model=str(tiny_dir), adapter=cap)
+    # an export missing a file, an export for another base model: one line each
     (exp / "encoding.json").unlink()
     with pytest.raises(LmcastError, match=r"missing encoding\.json"):
         Forecaster.load(model=str(tiny_dir), adapter=exp)

@@ -598,6 +598,12 @@ class ExportConfig(Checked):
 
     run: str = opt(help="training run folder (holds adapter/ and encoding.json)", positional=True)
     out: str = opt(help="output folder (must not exist)")
+    max_context_steps: int | None = opt(
+        None,
+        "forecast and benchmark give the forecaster at most the last N steps of each series "
+        "(choose N on validation; default: all it is given)",
+        at_least=2,
+    )
 
 
 @dataclass(kw_only=True)

@@ -200,7 +200,7 @@ def _lm_forecast(
     scale = "adapter" if fc.alpha is not None else "series"
     pred = charged_predict(
         fc,
-        fc.checked(task.contexts, cfg.horizon, cfg.samples, scale),
+        fc.checked(fc.recent(task.contexts), cfg.horizon, cfg.samples, scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
@@ -305,6 +305,11 @@ def adapter_fingerprint(folder: str | Path) -> str:
             f = base / name
             if f.is_file():
                 h.update(f"{f.relative_to(root)}:{file_sha256(f)}\n".encode())
+    from lmcast.forecasting.forecaster import max_context_steps_of
+
+    n = max_context_steps_of(root)  # forecasts from fewer steps: another forecaster
+    if n is not None:
+        h.update(f"max_context_steps:{n}\n".encode())
     return h.hexdigest()
 
 

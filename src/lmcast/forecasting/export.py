@@ -51,6 +51,8 @@ def export_run(cfg: ExportConfig) -> Path:
         raise LmcastError(f"{run / 'run.json'}: config.model must be a model name")
     enc = read_encoding_record(run)  # checked; present (``need`` above)
     meta = _export_meta(run, info, tcfg)
+    if cfg.max_context_steps is not None:
+        meta["max_context_steps"] = cfg.max_context_steps
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
         for p in need[:3]:
@@ -149,6 +151,16 @@ def model_card(meta: dict, enc: dict) -> str:
         "pred = fc.predict(context, horizon=20)  # context: (steps, variables)",
         "```",
         "",
+        *(
+            [
+                f"`lmcast forecast` and `lmcast benchmark` give it the last "
+                f"{e(meta['max_context_steps'])} steps of each series at most "
+                "(`max_context_steps`).",
+                "",
+            ]
+            if meta.get("max_context_steps")
+            else []
+        ),
         "## Training",
         "",
         f"- data: `{c(t.get('data'))}`; {e(t.get('max_steps'))} steps × {e(t.get('batch_size'))} "

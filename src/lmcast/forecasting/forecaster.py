@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from lmcast.configs import check_quantiles
+from lmcast.core.logs import get_logger
 from lmcast.errors import LmcastError
 
 #: the file an export (and a training run) names its base model in
@@ -200,6 +201,21 @@ def base_model_of(adapter: str | os.PathLike) -> str | None:
     return None
 
 
+def max_context_steps_of(adapter: str | os.PathLike | None) -> int | None:
+    """The most context steps an exported forecaster takes (``lmcast export
+    --max-context-steps``; None: all it is given)."""
+    if adapter is None or not (Path(adapter) / EXPORT_FILE).is_file():
+        return None
+    n = read_export_meta(adapter).get("max_context_steps")
+    if n is None:
+        return None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
+        raise LmcastError(
+            f"{Path(adapter) / EXPORT_FILE}: max_context_steps must be >= 2, got {n!r}"
+        )
+    return n
+
+
 #: how :meth:`Forecaster.predict` scales series: "series", "adapter", a number, or one each
 Scale = str | float | Sequence[float]
 
@@ -238,6 +254,8 @@ class Forecaster:
         self.alpha = alpha
         self.precision = precision
         self.variables = variables
+        #: the most context steps the adapter takes (:meth:`recent`; None: all of them)
+        self.max_context_steps: int | None = None
         # where a per-series scale puts ~99 % of |values|: [0, 10] with the decimal point,
         # [0, 10^(decimals + 1)] for an adapter trained without it (the encoding record)
         self.scale_target = scale_target
@@ -279,7 +297,28 @@ class Forecaster:
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
         alpha = training_alpha(enc)  # None: each series gets its own scale, as in training
         target = float(enc.get("scale_target", 10.0)) if enc else 10.0
-        return cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
+        fc = cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
+        fc.max_context_steps = max_context_steps_of(adapter)
+        return fc
+
+    def recent(self, contexts: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Each ``(C_i, V)`` context cut to its last :attr:`max_context_steps` steps (as
+        Chronos cuts to its context length); without that limit, the contexts as given.
+        ``lmcast forecast`` and ``lmcast benchmark`` apply it; the shipped general adapter
+        takes 150 steps: on the 24 classics' validation contexts it scored 0.930 [0.870,
+        0.985] of its MASE with 200 steps (paired over the series, 3 sampling seeds x 2
+        origins; docs: findings)."""
+        n = self.max_context_steps
+        out = [c[-n:] if n is not None and len(c) > n else c for c in contexts]
+        cut = sum(len(o) < len(c) for o, c in zip(out, contexts, strict=True))
+        if cut:
+            get_logger("forecast").info(
+                "%d of %d series: the adapter takes their last %d steps (its max_context_steps)",
+                cut,
+                len(out),
+                n,
+            )
+        return out
 
     def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
         """One scale per context (``(C_i, V)`` arrays).
