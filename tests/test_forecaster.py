@@ -48,7 +48,8 @@ def test_recent_gives_an_adapter_at_most_its_max_context_steps(tiny_dir):
     cut, kept = fc.recent([long_, short])
     assert kept is short and np.array_equal(cut, long_[-150:])  # the last steps, in order
     fc.max_context_steps = 30  # the tiny model's window holds 1024 tokens
-    assert fc.predict(fc.recent([long_]), 3, samples=1).samples.shape == (1, 1, 3, 2)
+    assert np.array_equal(fc.checked([long_], 3).contexts[0], long_[-30:])  # every forecast
+    assert fc.predict(long_, 3, samples=1).samples.shape == (1, 1, 3, 2)
 
 
 def _ragged_csv(path, nan=False):

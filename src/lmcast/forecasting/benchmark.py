@@ -200,7 +200,7 @@ def _lm_forecast(
     scale = "adapter" if fc.alpha is not None else "series"
     pred = charged_predict(
         fc,
-        fc.checked(fc.recent(task.contexts), cfg.horizon, cfg.samples, scale),
+        fc.checked(task.contexts, cfg.horizon, cfg.samples, scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",

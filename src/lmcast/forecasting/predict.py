@@ -172,7 +172,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         )
     pred = charged_predict(
         fc,
-        fc.checked(fc.recent(contexts), cfg.horizon, cfg.samples, cfg.scale),
+        fc.checked(contexts, cfg.horizon, cfg.samples, cfg.scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
