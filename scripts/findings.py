@@ -591,6 +591,81 @@ def classics(src: Path, out: Path) -> None:
         (out / f"{path.stem}.inc").write_text(text)
 
 
+#: the sampling and context study of the general adapter (``src/sampling/``): arm → label;
+#: each arm's runs are ``classics_general_<arm>_o<origin>_s<seed>_validation.json``
+SAMPLING_ARMS = {
+    "temp07": "temperature 0.7, 200 context steps (the default)",
+    "temp03": "temperature 0.3",
+    "temp05": "temperature 0.5",
+    "temp10": "temperature 1.0",
+    "temp13": "temperature 1.3",
+    "ctx150": "150 context steps for every forecaster (``--context-steps 150``)",
+    "cap150": "the adapter takes 150 steps (``max_context_steps``), protocol 200",
+}
+
+
+def _sampling_runs(src: Path, arm: str, seeds: tuple[int, ...]) -> list[dict]:
+    runs = []
+    for o in (1, 2):
+        for s in seeds:
+            p = src / f"classics_general_{arm}_o{o}_s{s}_validation.json"
+            if p.is_file():
+                runs.append(json.loads(p.read_text()))
+    return runs
+
+
+def sampling_study(src: Path, out: Path) -> None:
+    """The general adapter's sampling temperature and context length on the classics'
+    validation contexts (``src/sampling/``, runs of ``scripts/real_series_benchmark.py
+    --validation``): per arm and block of seeds, the geometric mean over runs of MASE and WQL
+    relative to seasonal naive, and each arm against the default, paired over the 24
+    series (per-series mean log MASE over the block's runs)."""
+    import math
+
+    import numpy as np
+
+    from lmcast.compare.metrics import paired_comparison
+
+    folder, rows = src / "sampling", []
+    if not folder.is_dir():
+        (out / "sampling_table.inc").write_text("(not measured yet)\n")
+        return
+
+    def score(run: dict, key: str) -> float:
+        return next(r for r in run["rows"] if r["forecaster"] == "adapter:general")[key]
+
+    def per_series(runs: list[dict]) -> dict[str, float]:
+        acc: dict[str, list[float]] = {}
+        for run in runs:
+            for sid, v in run["per_series"].items():
+                acc.setdefault(sid, []).append(math.log(v["adapter:general"]))
+        return {k: float(np.mean(v)) for k, v in acc.items()}
+
+    for seeds in ((0, 1, 2), (3, 4, 5)):
+        base = _sampling_runs(folder, "temp07", seeds)
+        for arm, label in SAMPLING_ARMS.items():
+            runs = _sampling_runs(folder, arm, seeds)
+            if not runs:
+                continue
+            m, w = (math.exp(np.mean([math.log(score(r, k)) for r in runs]))
+                    for k in ("mase_vs_snaive", "wql_vs_snaive"))  # fmt: skip
+            versus = "–"
+            if arm != "temp07" and len(base) == len(runs):
+                a, b = per_series(runs), per_series(base)
+                keys = sorted(set(a) & set(b))
+                c = paired_comparison(
+                    np.array([a[k] for k in keys]), np.array([b[k] for k in keys])
+                )
+                lo, hi = (math.exp(v) for v in c["ci95"])
+                versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}], better on "
+                          f"{round(c['win_rate'] * c['n'])} of {c['n']}")  # fmt: skip
+            rows.append([f"{seeds[0]}–{seeds[-1]}", label, str(len(runs)), f"{m:.3f}", f"{w:.3f}",
+                         versus])  # fmt: skip
+    head = ["seeds", "arm", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
+            "MASE against the default, paired over series [95 %]"]  # fmt: skip
+    (out / "sampling_table.inc").write_text(_table(head, rows))
+
+
 def recipe_levers(src: Path, out: Path) -> None:
     """The equal-time lever table (``recipe_levers.json``, from ``scripts/recipe_levers.py``):
     speed, steps and tokens in the reference's wall-clock time, validation MAE and the paired
@@ -741,6 +816,7 @@ def main(argv: list[str]) -> None:
     performance(src.parent / "performance", out)
     profile_run(src, out)
     classics(src, out)
+    sampling_study(src, out)
 
 
 if __name__ == "__main__":
