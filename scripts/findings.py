@@ -645,7 +645,7 @@ def sampling_study(src: Path, out: Path) -> None:
         base = _sampling_runs(folder, "temp07", seeds)
         for arm, label in SAMPLING_ARMS.items():
             runs = _sampling_runs(folder, arm, seeds)
-            if not runs:
+            if len(runs) != 2 * len(seeds):  # a block is whole or left out
                 continue
             m, w = (math.exp(np.mean([math.log(score(r, k)) for r in runs]))
                     for k in ("mase_vs_snaive", "wql_vs_snaive"))  # fmt: skip
@@ -657,8 +657,10 @@ def sampling_study(src: Path, out: Path) -> None:
                     np.array([a[k] for k in keys]), np.array([b[k] for k in keys])
                 )
                 lo, hi = (math.exp(v) for v in c["ci95"])
-                versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}], better on "
-                          f"{round(c['win_rate'] * c['n'])} of {c['n']}")  # fmt: skip
+                d = np.array([a[k] - b[k] for k in keys])
+                versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}]; better on "
+                          f"{int((d < -1e-12).sum())}, worse on {int((d > 1e-12).sum())} of "
+                          f"{c['n']}")  # fmt: skip
             rows.append([f"{seeds[0]}–{seeds[-1]}", label, str(len(runs)), f"{m:.3f}", f"{w:.3f}",
                          versus])  # fmt: skip
     head = ["seeds", "arm", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
