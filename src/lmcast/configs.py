@@ -600,8 +600,9 @@ class ExportConfig(Checked):
     out: str = opt(help="output folder (must not exist)")
     max_context_steps: int | None = opt(
         None,
-        "forecast and benchmark give the forecaster at most the last N steps of each series "
-        "(choose N on validation; default: all it is given)",
+        "every forecast (forecast, benchmark, evaluate, Forecaster.predict) gives the "
+        "forecaster at most the last N steps of each series (choose N on validation; "
+        "default: all it is given)",
         at_least=2,
     )
 

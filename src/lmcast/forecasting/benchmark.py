@@ -39,8 +39,10 @@ log = get_logger("benchmark")
 
 MARKER = "benchmark.json"  # written first into --out: the folder is lmcast's
 PROTOCOL_KEYS = ("horizon", "context_steps", "season_length", "samples", "model", "seed")
-#: sampling settings and the defaults every stored result was made with: a protocol names
-#: them only where they differ, so results (and folders) of before these flags still resume
+#: sampling settings and the values every result of before these flags was made with: a
+#: protocol names them only where they differ, so those results (and folders) still resume.
+#: Fixed on purpose, not read from the config: were a default to change, results at the new
+#: one must not pass for these
 SAMPLING_DEFAULTS = {"temperature": 0.7, "top_p": 0.9}
 
 

@@ -153,9 +153,9 @@ def model_card(meta: dict, enc: dict) -> str:
         "",
         *(
             [
-                f"`lmcast forecast` and `lmcast benchmark` give it the last "
-                f"{e(meta['max_context_steps'])} steps of each series at most "
-                "(`max_context_steps`).",
+                f"Every forecast (`lmcast forecast`, `benchmark`, `evaluate`, "
+                f"`Forecaster.predict`) gives it the last {e(meta['max_context_steps'])} steps "
+                "of each series at most (`max_context_steps`).",
                 "",
             ]
             if meta.get("max_context_steps")
