@@ -289,6 +289,9 @@ def test_the_general_adapter_is_shipped_small_and_documented():
     assert "## Benchmark" in card  # the measured table on the classics
     cfg = json.loads((folder / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == "smollm2-135m"
+    # the context limit chosen on validation (findings: the general adapter's context)
+    meta = json.loads((folder / "lmcast_export.json").read_text())
+    assert meta["max_context_steps"] == 150 and "last 150 steps" in card
     # nothing of the trainer's machine: its paths are written WORKDIR
     for name in ("README.md", "lmcast_export.json", "encoding.json", "adapter_config.json"):
         text = (folder / name).read_text()
