@@ -416,7 +416,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     check_adapters(cfg)
     names = list(cfg.forecasters)
     out = Path(cfg.out)
-    _check_out(out, protocol(cfg))
+    proto = protocol(cfg)
+    _check_out(out, proto)
     tasks, seen = [], set()
     for path in cfg.data:
         stem = slug(Path(path).stem)
@@ -445,7 +446,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     lm_names = [n for n in names if n not in classical.CLASSICAL]
     ledger = Ledger(cfg.ledger) if lm_names else None
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / MARKER, {"protocol": protocol(cfg), "config": asdict(cfg)})
+    write_json(out / MARKER, {"protocol": proto, "config": asdict(cfg)})
     results: list[dict] = []
     loaded: dict[str, Any] = {}
     for t in tasks:

@@ -164,7 +164,8 @@ def as_contexts(context: Any) -> list[np.ndarray]:
 
 def read_export_meta(folder: str | os.PathLike) -> dict:
     """The ``lmcast_export.json`` of an exported forecaster, its schema checked:
-    an object whose ``base_model`` is a string and ``variables`` a list of strings.
+    an object whose ``base_model`` is a string, ``variables`` a list of strings and
+    ``max_context_steps``, if given, an integer >= 2.
 
     Raises:
         LmcastError: unreadable, not JSON, or of the wrong shape (one line).
@@ -181,6 +182,9 @@ def read_export_meta(folder: str | os.PathLike) -> dict:
     variables = meta.get("variables", [])
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise LmcastError(f"{f}: variables must be a list of names")
+    n = meta.get("max_context_steps")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 2):
+        raise LmcastError(f"{f}: max_context_steps must be >= 2, got {n!r}")
     return meta
 
 
@@ -203,17 +207,10 @@ def base_model_of(adapter: str | os.PathLike) -> str | None:
 
 def max_context_steps_of(adapter: str | os.PathLike | None) -> int | None:
     """The most context steps an exported forecaster takes (``lmcast export
-    --max-context-steps``; None: all it is given)."""
+    --max-context-steps``, checked by :func:`read_export_meta`; None: all it is given)."""
     if adapter is None or not (Path(adapter) / EXPORT_FILE).is_file():
         return None
-    n = read_export_meta(adapter).get("max_context_steps")
-    if n is None:
-        return None
-    if not isinstance(n, int) or isinstance(n, bool) or n < 2:
-        raise LmcastError(
-            f"{Path(adapter) / EXPORT_FILE}: max_context_steps must be >= 2, got {n!r}"
-        )
-    return n
+    return read_export_meta(adapter).get("max_context_steps")
 
 
 #: how :meth:`Forecaster.predict` scales series: "series", "adapter", a number, or one each
