@@ -533,3 +533,29 @@ def test_forecast_with_classical_references_adds_their_rows(tmp_path, tiny_dir, 
         "--season-length", 12, "--ledger", f"sqlite:///{tmp_path / 'l.db'}",
     )  # fmt: skip
     assert code == 2 and "shorter than two seasons" in err and not (tmp_path / "g.csv").exists()
+
+
+def test_load_model_runs_one_warm_up_pass_before_any_forecast(tiny_dir, monkeypatch):
+    """A loaded model has run one forward pass of WARM_UP_TOKENS tokens without gradients
+    (the first forecast of a fresh bf16 CPU process then repeats: benchmarks/bench_cold_start.py)."""
+    import torch
+
+    from lmcast.lm import models
+
+    seen = []
+    real = models.warm_up
+
+    def spy(model):
+        def record(module, args, kwargs):
+            seen.append((tuple(kwargs["input_ids"].shape), torch.is_grad_enabled()))
+
+        hook = model.register_forward_pre_hook(record, with_kwargs=True)
+        try:
+            real(model)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(models, "warm_up", spy)
+    lm = models.load_model(str(tiny_dir), device="cpu")
+    assert seen == [((1, models.WARM_UP_TOKENS), False)]
+    assert not lm.model.training

@@ -354,7 +354,29 @@ def load_model(
             # merged (benchmarks/bench_merge.py, docs/performance/cpu_merge.json)
             model, merged = model.merge_and_unload(), True
     model.eval()
+    warm_up(model)
     return wrap_model(model, tok, name, lora=lora, merged=merged)
+
+
+#: tokens of the forward pass :func:`warm_up` runs (about 2e9 FLOPs for SmolLM2-135M,
+#: part of loading like reading the weights, and not charged to a ledger)
+WARM_UP_TOKENS = 8
+
+
+def warm_up(model: Any) -> None:
+    """Run one forward pass of :data:`WARM_UP_TOKENS` tokens without gradients.
+
+    On the 2-core bf16 CPU (AMX) the first forecast of a fresh process sometimes differed
+    from the same call made later in it: without this pass 5 of 12 fresh processes gave
+    other sample paths than a warm one, with it 0 of 12
+    (``benchmarks/bench_cold_start.py``, ``docs/performance/cpu_cold_start.json``). So a
+    forecast repeats for a seed.
+    """
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        model(input_ids=torch.ones(1, WARM_UP_TOKENS, dtype=torch.long, device=device))
 
 
 def architecture_of(name: str) -> Architecture:
