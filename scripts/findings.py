@@ -698,6 +698,8 @@ MIXTURE_ARMS = {
     "v7:10+zs:10": "10 of it + 10 of the base model (zero-shot)",
     "v7:10+v6:10": "10 of it + 10 of v6",
     "v7:7+v6:7+v4:6": "7 of it + 7 of v6 + 6 of v4",
+    "zs:20": "20 of the base model (zero-shot), for scale",
+    "v8:20": "20 of v8 (v7's recipe, season share 0.5; a candidate, not shipped)",
 }
 
 

@@ -8,6 +8,7 @@
 #   SEASON=0 bash scripts/general_adapter.sh WORKDIR    ("v4", shipped before v6)
 #   ARIMA=0 SEASON=0 bash scripts/general_adapter.sh WORKDIR     ("v2", shipped before v4)
 #   ARIMA=0.5 SEASON=0 bash scripts/general_adapter.sh WORKDIR   ("v5"; not shipped)
+#   SEASON=0.5 bash scripts/general_adapter.sh WORKDIR             ("v8"; not shipped)
 #   ARIMA=0 SEASON=0 N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger
 #     corpus, longer: "v3", 51 minutes; not shipped)
 # Writes WORKDIR/corpus.h5, WORKDIR/run (the training run) and, with SHIP=1, copies the
