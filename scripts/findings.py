@@ -636,6 +636,20 @@ def _sampling_runs(src: Path, arm: str, seeds: tuple[int, ...]) -> list[dict]:
     return runs
 
 
+def _ratio_versus(x, y) -> str:
+    """Paired log scores ``x`` against ``y`` (``(N,)`` each) as the ratio of geometric means,
+    its 95 % interval, and how many series are better and worse (ties apart)."""
+    import math
+
+    from lmcast.compare.metrics import paired_comparison
+
+    c = paired_comparison(x, y)
+    lo, hi = (math.exp(v) for v in c["ci95"])
+    d = x - y
+    return (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}]; better on "
+            f"{int((d < -1e-12).sum())}, worse on {int((d > 1e-12).sum())} of {c['n']}")  # fmt: skip
+
+
 def sampling_study(src: Path, out: Path) -> None:
     """The general adapter's sampling temperature and context length on the classics'
     validation contexts (``src/sampling/``, runs of ``scripts/real_series_benchmark.py
@@ -645,8 +659,6 @@ def sampling_study(src: Path, out: Path) -> None:
     import math
 
     import numpy as np
-
-    from lmcast.compare.metrics import paired_comparison
 
     folder, rows = src / "sampling", []
     if not folder.is_dir():
@@ -675,14 +687,9 @@ def sampling_study(src: Path, out: Path) -> None:
             if arm != "temp07" and len(base) == len(runs):
                 a, b = per_series(runs), per_series(base)
                 keys = sorted(set(a) & set(b))
-                c = paired_comparison(
+                versus = _ratio_versus(
                     np.array([a[k] for k in keys]), np.array([b[k] for k in keys])
                 )
-                lo, hi = (math.exp(v) for v in c["ci95"])
-                d = np.array([a[k] - b[k] for k in keys])
-                versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}]; better on "
-                          f"{int((d < -1e-12).sum())}, worse on {int((d > 1e-12).sum())} of "
-                          f"{c['n']}")  # fmt: skip
             rows.append([f"{seeds[0]}–{seeds[-1]}", label, str(len(runs)), f"{m:.3f}", f"{w:.3f}",
                          versus])  # fmt: skip
     head = ["seeds", "arm", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
@@ -712,8 +719,6 @@ def mixture_study(src: Path, out: Path) -> None:
 
     import numpy as np
 
-    from lmcast.compare.metrics import paired_comparison
-
     path = src / "sampling" / "mixtures.json"
     if not path.is_file():
         (out / "mixtures_table.inc").write_text("(not measured yet)\n")
@@ -737,12 +742,9 @@ def mixture_study(src: Path, out: Path) -> None:
         if arm != rec["reference"]:
             a = per_series(arm)
             keys = sorted(set(a) & set(base))
-            x, y = np.array([a[k] for k in keys]), np.array([base[k] for k in keys])
-            c = paired_comparison(x, y)
-            lo, hi = (math.exp(v) for v in c["ci95"])
-            versus = (f"{math.exp(c['mean_difference']):.3f} [{lo:.3f}, {hi:.3f}]; better on "
-                      f"{int((x < y - 1e-12).sum())}, worse on {int((x > y + 1e-12).sum())} of "
-                      f"{c['n']}")  # fmt: skip
+            versus = _ratio_versus(
+                np.array([a[k] for k in keys]), np.array([base[k] for k in keys])
+            )
         rows.append([f"``{arm}``", MIXTURE_ARMS.get(arm, ""), str(len(runs)), f"{m:.3f}",
                      f"{w:.3f}", versus])  # fmt: skip
     head = ["arm", "paths pooled", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
