@@ -205,10 +205,10 @@ def base_model_of(adapter: str | os.PathLike) -> str | None:
     return None
 
 
-def max_context_steps_of(adapter: str | os.PathLike | None) -> int | None:
+def max_context_steps_of(adapter: str | os.PathLike) -> int | None:
     """The most context steps an exported forecaster takes (``lmcast export
     --max-context-steps``, checked by :func:`read_export_meta`; None: all it is given)."""
-    if adapter is None or not (Path(adapter) / EXPORT_FILE).is_file():
+    if not (Path(adapter) / EXPORT_FILE).is_file():
         return None
     return read_export_meta(adapter).get("max_context_steps")
 
@@ -278,7 +278,7 @@ class Forecaster:
         from lmcast.core.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path, load_model
 
-        enc, variables = None, ()
+        enc, variables, cap = None, (), None
         adapter = adapter_path(adapter)
         if adapter is not None:
             path = adapter
@@ -286,7 +286,9 @@ class Forecaster:
                 for f in ("adapter_config.json", "adapter_model.safetensors", "encoding.json"):
                     if not (path / f).is_file():
                         raise LmcastError(f"{path}: exported forecaster is missing {f}")
-                variables = tuple(read_export_meta(path).get("variables", ()))
+                meta = read_export_meta(path)
+                variables = tuple(meta.get("variables", ()))
+                cap = meta.get("max_context_steps")
             base = base_model_of(path)
             if base is not None and Path(base).name != Path(model).name and base != model:
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
@@ -295,7 +297,7 @@ class Forecaster:
         alpha = training_alpha(enc)  # None: each series gets its own scale, as in training
         target = float(enc.get("scale_target", 10.0)) if enc else 10.0
         fc = cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
-        fc.max_context_steps = max_context_steps_of(adapter)
+        fc.max_context_steps = cap
         return fc
 
     def recent(self, contexts: Sequence[np.ndarray]) -> list[np.ndarray]:
