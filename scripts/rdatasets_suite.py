@@ -69,8 +69,7 @@ def select() -> list[tuple[str, int, list[str], list[float]]]:
             if per_year not in FILES or not 1600 <= t[0] <= 2100:
                 continue
             y = df["value"].to_numpy(dtype=float)
-            season = per_year if per_year > 1 else 1
-            if np.isnan(y).any() or len(y) < HORIZON + max(2 * season, 24):
+            if np.isnan(y).any() or len(y) < HORIZON + max(2 * per_year, 24):  # season
                 continue
             sid = f"{pkg}_{name.replace('.', '_')}"
             taken.append((sid, per_year, dates(list(t), per_year), [float(v) for v in y]))

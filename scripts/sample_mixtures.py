@@ -25,6 +25,7 @@ reference.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def contexts(work: Path, origin: int) -> Path:
     return drop_last(classics, work / f"contexts_o{origin}", origin * HORIZON)
 
 
+@functools.cache
 def tasks(work: Path, origin: int) -> list:
+    """The 4 benchmark tasks of the validation contexts (read once per origin)."""
     from lmcast.configs import BenchmarkConfig
     from lmcast.forecasting.benchmark import load_task
 
@@ -95,9 +98,22 @@ def pooled_samples(work: Path, arm: str, origin: int, seed: int, dataset: str) -
     return np.concatenate(parts, axis=1)
 
 
+@functools.cache
+def snaive_scores(work: Path, origin: int) -> dict[str, dict]:
+    """dataset → seasonal naive's per-series scores (deterministic: once per origin)."""
+    from lmcast.compare import classical
+    from lmcast.forecasting.benchmark import score
+
+    out = {}
+    for t in tasks(work, origin):
+        sn = classical.predict("snaive", t.contexts, HORIZON, t.season)
+        out[t.name] = score(t, sn.point, sn.quantiles)["per_series"]
+    return out
+
+
 def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[float]]:
     """series → ``[MASE, WQL, seasonal naive's MASE, its WQL]``."""
-    from lmcast.compare import classical, metrics
+    from lmcast.compare import metrics
     from lmcast.forecasting.benchmark import score
 
     out = {}
@@ -108,8 +124,7 @@ def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[fl
         q = metrics.sample_quantiles(s)
         q = np.where(np.isfinite(q), q, point[None])
         mine = score(t, point, q)["per_series"]
-        sn = classical.predict("snaive", t.contexts, HORIZON, t.season)
-        ref = score(t, sn.point, sn.quantiles)["per_series"]
+        ref = snaive_scores(work, origin)[t.name]
         for sid in t.ids:
             out[f"{t.name}/{sid}"] = [
                 mine[sid]["mase"],
