@@ -78,6 +78,8 @@ def select() -> list[tuple[str, int, list[str], list[float]]]:
 
 def write_suite(out: Path) -> dict[str, int]:
     """Write one Nixtla CSV (``unique_id,ds,y``) per frequency; returns series per file."""
+    if out.exists() and any(out.iterdir()):
+        raise SystemExit(f"{out}: not empty (the suite is written into a new or empty folder)")
     series = select()  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}

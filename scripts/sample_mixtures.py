@@ -2,7 +2,8 @@
 steps): does pooling the general adapter's samples with another source's beat 20 of its own?
 
 ``generate`` keeps the raw sample paths of each source (``WORK/samples/o{O}_s{S}_{name}.npz``,
-``(N, K, H, V)`` per dataset, original units); ``score`` pools the first k paths of each
+``(N, K, H, V)`` per dataset, original units; reserved and charged on ``--ledger``, default
+``WORK/ledger.db``); ``score`` pools the first k paths of each
 source of an arm (point = the median, quantiles as ``lmcast benchmark`` takes them), scores
 every series as the benchmark does, and writes per-series MASE and WQL with seasonal naive's
 beside them to ``docs/findings/sampling/mixtures.json`` (``scripts/findings.py`` renders it).
@@ -78,9 +79,11 @@ def source(spec: str) -> tuple[str, str, int, int]:
 
 
 def generate(args: argparse.Namespace) -> None:
-    from lmcast.forecasting.forecaster import Forecaster
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.forecasting.forecaster import Forecaster, charged_predict
 
     work = Path(args.work)
+    ledger = Ledger(args.ledger or f"sqlite:///{work / 'ledger.db'}")
     out = work / "samples"
     out.mkdir(parents=True, exist_ok=True)
     ts = tasks(work, args.origin)
@@ -92,9 +95,18 @@ def generate(args: argparse.Namespace) -> None:
         fc.max_context_steps = steps
         t0 = time.perf_counter()
         seed = args.seed + offset
-        arrays = {
-            t.name: fc.predict(t.contexts, HORIZON, samples=20, seed=seed).samples for t in ts
-        }
+        arrays = {}
+        for t in ts:  # reserved, then charged as it runs (also when interrupted)
+            arrays[t.name] = charged_predict(
+                fc,
+                fc.checked(t.contexts, HORIZON, 20),
+                ledger,
+                experiment="sample_mixtures",
+                name=f"sample_mixtures:{name}:o{args.origin}_s{args.seed}:{t.name}",
+                what=f"{name} on {t.name}",
+                config={"source": name, "adapter": adapter, "steps": steps, "seed": seed},
+                seed=seed,
+            ).samples
         np.savez_compressed(path, **arrays)
         print(f"origin {args.origin} seed {args.seed} {name}: {time.perf_counter() - t0:.0f} s")
 
@@ -180,6 +192,7 @@ def main(argv: list[str]) -> None:
     g.add_argument("--origin", type=int, default=1)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--model", default="smollm2-135m")
+    g.add_argument("--ledger", help="FLOP ledger (default: sqlite:///WORK/ledger.db)")
     g.add_argument(
         "--source", type=source, action="append", required=True, help="NAME=ADAPTER:STEPS[:OFFSET]"
     )

@@ -109,3 +109,10 @@ def test_scoring_without_kept_samples_is_one_line_and_writes_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert "no kept samples at" in err and "o1_s0_v6.npz" in err
     assert not out.exists() and not (tmp_path / "classics").exists()  # nothing read or written
+
+
+def test_the_second_suite_never_writes_into_a_folder_with_files(tmp_path):
+    (tmp_path / "monthly.csv").write_text("mine\n")
+    with pytest.raises(SystemExit, match="not empty"):
+        rdatasets_suite.write_suite(tmp_path)
+    assert (tmp_path / "monthly.csv").read_text() == "mine\n"
