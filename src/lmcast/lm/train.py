@@ -206,6 +206,15 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError("--init-from starts a new run; --resume continues this run's own")
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
         raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
+    if cfg.init_adapter is not None:
+        if cfg.init_from is not None:
+            raise LmcastError(
+                "--init-adapter starts from an adapter's weights, --init-from continues a run: "
+                "give one"
+            )
+        from lmcast.lm.warm_start import adapter_dir, adapter_record
+
+        adapter_record(adapter_dir(cfg.init_adapter))
     from lmcast.core.runinfo import check_run_folder
     from lmcast.lm.models import check_device
 
@@ -415,6 +424,10 @@ def setup(cfg: TrainConfig) -> Setup:
         holdout=cfg.holdout,
         csv=cfg,
     )
+    if cfg.init_adapter is not None:  # checked against the adapter before the model loads
+        from lmcast.lm.warm_start import prepare_meta
+
+        meta = prepare_meta(cfg, meta)
     lm = load_model(cfg.model, device=str(accelerator.device), dtype="float32")
     train_w, val_w = _windows(cfg, lm.tokenizer, texts)
     model = _lora_model(cfg, lm.model)
@@ -820,6 +833,11 @@ def train(cfg: TrainConfig) -> TrainResult:
         state = resume_state(s, Path(cfg.init_from))
     else:
         state = TrainState()
+        if cfg.init_adapter is not None:
+            from lmcast.lm.warm_start import load_weights
+
+            load_weights(s.peft_model(), cfg.init_adapter)
+            log.info("LoRA weights from adapter %s; step 0, fresh optimizer", cfg.init_adapter)
     if ckpt is None and cfg.init_from is not None and state.step >= cfg.max_steps:
         raise LmcastError(
             f"--max-steps {cfg.max_steps}: the run continued with --init-from is already at "

@@ -1,0 +1,174 @@
+"""Start a training run from a trained LoRA adapter: ``lmcast train --init-adapter``.
+
+A user adapts the shipped ``general`` adapter (or any adapter lmcast trained) to their own
+collection by training on from its weights instead of from a fresh LoRA: a new run at step
+0 with a fresh optimizer and schedule (unlike ``--init-from``, which continues a run's
+checkpoint, optimizer and step). The run must write numbers as the adapter read them and
+put LoRA of the same shape on the same model; :func:`mismatched_flags` names the flags that
+differ. What the adapter's training saw stays seen: :func:`merge_seen` adds its record to
+the run's, so ``lmcast benchmark`` still refuses held-out steps either of them trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lmcast.errors import LmcastError
+
+# the LoRA modules of a Llama/Qwen-style block, in the order a layer uses them
+MODULE_ORDER = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def adapter_dir(adapter: str | os.PathLike) -> Path:
+    """The folder holding ``adapter_config.json`` of ``adapter``: a shipped name (``general``),
+    an adapter folder, or a training run folder (its ``adapter/``).
+
+    Raises:
+        LmcastError: no such folder, or no LoRA adapter in it.
+    """
+    from lmcast.lm.models import adapter_path, check_adapter_folder
+
+    check_adapter_folder(adapter, "--init-adapter")
+    path = adapter_path(adapter)
+    assert path is not None
+    if (path / "adapter").is_dir():
+        path = path / "adapter"
+    if not (path / "adapter_config.json").is_file():
+        raise LmcastError(
+            f"--init-adapter {adapter}: not a LoRA adapter folder (no adapter_config.json)"
+        )
+    return path
+
+
+def adapter_record(path: Path) -> tuple[dict, dict]:
+    """``(adapter_config.json, encoding.json)`` of an adapter folder.
+
+    Raises:
+        LmcastError: unreadable config, or no encoding record (an adapter lmcast did not
+            train: the format it reads numbers in is unknown).
+    """
+    from lmcast.core.prepare import read_encoding_record
+
+    try:
+        conf = json.loads((path / "adapter_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise LmcastError(f"{path}: adapter_config.json is not readable JSON ({exc})") from None
+    rec = read_encoding_record(path)
+    if rec is None:
+        raise LmcastError(
+            f"{path}: no encoding.json beside the adapter: cannot tell how it writes numbers"
+        )
+    return conf, rec
+
+
+def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
+    """The ``lmcast train`` flags (with the adapter's values) where this run differs from
+    the adapter: model, LoRA rank, alpha, modules and layers, and the text format of
+    ``meta`` (the run's encoding record) against ``rec`` (the adapter's). Empty: compatible.
+    """
+    flags: list[str] = []
+    base = conf.get("base_model_name_or_path")
+    if base and str(base) != str(cfg.model):
+        flags.append(f"--model {base}")
+    if conf.get("r") != cfg.rank:
+        flags.append(f"--rank {conf.get('r')}")
+    if float(conf.get("lora_alpha", 0)) != float(cfg.lora_alpha):
+        flags.append(f"--lora-alpha {conf.get('lora_alpha'):g}")
+    targets = conf.get("target_modules") or []
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    if set(targets) != set(cfg.target_modules):  # PEFT keeps a set: shown in block order
+        known = {t: i for i, t in enumerate(MODULE_ORDER)}
+        order = sorted(targets, key=lambda t: (known.get(t, len(known)), t))
+        flags.append("--target-modules " + ",".join(order))
+    layers = conf.get("layers_to_transform") or []
+    if len(layers) != int(cfg.lora_layers):
+        flags.append(f"--lora-layers {len(layers)}")
+    n_model = len(flags)
+    if rec.get("decimals", rec.get("precision")) != meta.get("decimals"):
+        flags.append(f"--precision {rec.get('decimals', rec.get('precision'))}")
+    if bool(rec.get("decimal_point", True)) != bool(meta.get("decimal_point", True)):
+        flags.append("--decimal-point" if rec.get("decimal_point", True) else "--no-decimal-point")
+    if rec.get("scaling") == "series" and meta.get("scaling") != "series":
+        flags.append("--alpha series")
+    elif rec.get("scaling") != "series" and (
+        meta.get("scaling") == "series" or float(rec["alpha"]) != float(meta["alpha"])
+    ):
+        flags.append(f"--alpha {float(rec['alpha']):g}")
+    same_format = len(flags) == n_model
+    if same_format and "scale_target" in rec and rec["scale_target"] != meta.get("scale_target"):
+        # the same flags, another target: an adapter written by another lmcast version
+        flags.append(f"(and an lmcast whose scale target is {rec['scale_target']:g})")
+    return flags
+
+
+def merge_seen(own: dict, inherited: dict | None) -> dict:
+    """The run's ``seen`` record joined with its adapter's: a step either trained on counts
+    as seen (digest lists merged per prefix length; ``holdout`` stays the run's own, the
+    adapter's under ``init_adapter_holdout``)."""
+    if not isinstance(inherited, dict) or not isinstance(inherited.get("steps"), dict):
+        return own
+    steps: dict[str, set[str]] = {k: set(v) for k, v in own["steps"].items()}
+    for k, v in inherited["steps"].items():
+        steps.setdefault(str(k), set()).update(v)
+    return {
+        **own,
+        "series": int(own.get("series", 0)) + int(inherited.get("series", 0)),
+        "init_adapter_holdout": inherited.get("holdout", 0),
+        "steps": {k: sorted(steps[k]) for k in sorted(steps, key=int)},
+    }
+
+
+def prepare_meta(cfg: Any, meta: dict) -> dict:
+    """The run's encoding record once ``--init-adapter`` is checked: the adapter's seen
+    steps added and where it started recorded (``meta`` is not changed).
+
+    Raises:
+        LmcastError: the run's model, LoRA shape or text format is not the adapter's (one
+            line with the flags to give).
+    """
+    from lmcast.core.runinfo import file_sha256
+
+    path = adapter_dir(cfg.init_adapter)
+    conf, rec = adapter_record(path)
+    flags = mismatched_flags(conf, rec, cfg, meta)
+    if flags:
+        raise LmcastError(
+            f"--init-adapter {cfg.init_adapter}: this run must read numbers and put LoRA as the "
+            f"adapter does; give {' '.join(flags)}"
+        )
+    weights = path / "adapter_model.safetensors"
+    origin = {
+        "adapter": str(cfg.init_adapter),
+        "folder": str(path),
+        "sha256": file_sha256(weights) if weights.is_file() else None,
+        "source_sha256": rec.get("source_sha256"),
+    }
+    return {**meta, "seen": merge_seen(meta["seen"], rec.get("seen")), "init_adapter": origin}
+
+
+def load_weights(model: Any, adapter: str | os.PathLike) -> None:
+    """Put the LoRA weights of ``adapter`` into the PEFT ``model`` (same modules and shapes).
+
+    Raises:
+        LmcastError: a tensor the model lacks or of another shape (one line).
+    """
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    from lmcast.lm.models import check_adapter
+
+    path = adapter_dir(adapter)
+    check_adapter(path, model.get_base_model())
+    weights = load_peft_weights(str(path), device="cpu")
+    mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+    theirs = {k: tuple(v.shape) for k, v in weights.items()}
+    if mine != theirs:
+        key = sorted(set(mine) ^ set(theirs) or {k for k in mine if mine[k] != theirs[k]})[0]
+        raise LmcastError(
+            f"--init-adapter {adapter}: its LoRA tensor {key} is {theirs.get(key, 'absent')}, "
+            f"this run's {mine.get(key, 'absent')}"
+        )
+    set_peft_model_state_dict(model, weights)
