@@ -752,6 +752,70 @@ def mixture_study(src: Path, out: Path) -> None:
     (out / "mixtures_table.inc").write_text(_table(head, rows))
 
 
+#: the general adapter trained on from with ``--init-adapter`` on the classics' contexts
+#: (``src/grown/grown_o<origin>_s<seed>_validation.json``): a run folder's name → arm, label
+GROWN_ARMS = {
+    "general": ("general", "the shipped general adapter alone"),
+    "g1": ("G1", "trained on from general: 60 steps, lr 1e-3"),
+    "g2": ("G2", "trained on from general: 60 steps, lr 3e-4"),
+}
+
+
+def grown_study(src: Path, out: Path) -> None:
+    """The general adapter against itself trained on from on the classics' own contexts
+    (``src/grown/``, runs of ``scripts/real_series_benchmark.py --validation``): per arm the
+    geometric mean over runs of MASE and WQL relative to seasonal naive, per origin and in
+    all, and against general, paired over the 24 series (per-series mean log MASE)."""
+    import math
+
+    import numpy as np
+
+    runs = sorted((src / "grown").glob("grown_o*_s*_validation.json"))
+    if not runs:
+        (out / "grown_table.inc").write_text("(not measured yet)\n")
+        return
+
+    def arm(forecaster: str) -> str | None:
+        name = forecaster.removeprefix("adapter:").rstrip("/").rsplit("/", 1)[-1]
+        return name.split("_o")[0] if name.split("_o")[0] in GROWN_ARMS else None
+
+    scores: dict[str, dict[int, list]] = {}
+    logs: dict[str, dict[str, list[float]]] = {}
+    for p in runs:
+        run, origin = json.loads(p.read_text()), int(p.stem.split("_o")[1][0])
+        for r in run["rows"]:
+            if a := arm(r["forecaster"]):
+                cell = (r["mase_vs_snaive"], r["wql_vs_snaive"])
+                scores.setdefault(a, {}).setdefault(origin, []).append(cell)
+        for sid, v in run["per_series"].items():
+            for f, m in v.items():
+                if a := arm(f):
+                    logs.setdefault(a, {}).setdefault(sid, []).append(math.log(m))
+
+    def gmean(cells: list, i: int) -> str:
+        return f"{math.exp(np.mean([math.log(c[i]) for c in cells])):.3f}"
+
+    base = {k: float(np.mean(v)) for k, v in logs["general"].items()}
+    rows = []
+    for a, (label, text) in GROWN_ARMS.items():
+        if a not in scores:
+            continue
+        every = [c for cells in scores[a].values() for c in cells]
+        mine = {k: float(np.mean(v)) for k, v in logs[a].items()}
+        keys = sorted(set(mine) & set(base))
+        versus = (
+            "–"
+            if a == "general"
+            else _ratio_versus(np.array([mine[k] for k in keys]), np.array([base[k] for k in keys]))
+        )
+        per_origin = " / ".join(gmean(scores[a][o], 0) for o in sorted(scores[a]))
+        rows.append([label, text, str(len(every)), per_origin, gmean(every, 0), gmean(every, 1),
+                     versus])  # fmt: skip
+    head = ["arm", "what", "runs", "MASE / seasonal naive, origin 1 / 2", "MASE, all runs",
+            "WQL, all runs", "MASE against general, paired over series [95 %]"]  # fmt: skip
+    (out / "grown_table.inc").write_text(_table(head, rows))
+
+
 def recipe_levers(src: Path, out: Path) -> None:
     """The equal-time lever table (``recipe_levers.json``, from ``scripts/recipe_levers.py``):
     speed, steps and tokens in the reference's wall-clock time, validation MAE and the paired
@@ -904,6 +968,7 @@ def main(argv: list[str]) -> None:
     classics(src, out)
     sampling_study(src, out)
     mixture_study(src, out)
+    grown_study(src, out)
 
 
 if __name__ == "__main__":

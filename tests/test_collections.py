@@ -361,13 +361,25 @@ def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, 
     common = ["--model", tiny_dir, "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
     train = ["train", "--data", data, "--context-length", 32, "--batch-size", 2, "--lr", 5e-3]
     train += ["--eval-steps", 3, "--eval-windows", 0, "--autocast", "no", "--no-progress", *common]
-    code, out, err = run_cli(*train, "--max-steps", 3, "--out", tmp_path / "a", "--holdout", 0)
+    shape = [
+        "--rank",
+        4,
+        "--precision",
+        3,
+        "--no-decimal-point",
+        "--target-modules",
+        "o_proj,q_proj",
+    ]
+    code, out, err = run_cli(*train, *shape, "--max-steps", 3, "--out", tmp_path / "a")
     assert code == 0, err
     a = json.loads(out)
     grown = [*train, "--max-steps", 1, "--init-adapter", tmp_path / "a"]
     code, out, err = run_cli(*grown, "--holdout", 0, "--out", tmp_path / "b0")
-    assert code == 0, err
+    assert code == 0, err  # no format or LoRA flag given: the adapter's are taken
     b0 = json.loads(out)  # the same validation windows as a's: it starts where a ended
+    conf = json.loads((tmp_path / "b0" / "run.json").read_text())["config"]
+    assert (conf["rank"], conf["precision"], conf["decimal_point"]) == (4, 3, False)
+    assert conf["target_modules"] == ["q_proj", "o_proj"]
     assert b0["val_loss_initial"] == pytest.approx(a["val_loss_final"], rel=1e-5)
     assert b0["val_loss_initial"] != pytest.approx(a["val_loss_initial"], rel=1e-3)
     grown += ["--holdout", 6]
@@ -383,10 +395,10 @@ def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, 
     )
     assert code == 2 and "was trained on held-out steps of series 'a'" in err
     for extra, flags in (
-        (["--rank", 4], "give --rank 8"),
+        (["--rank", 2], "give --rank 4 (or leave those options out)"),
         (
-            ["--no-decimal-point", "--target-modules", "q_proj"],
-            "--target-modules q_proj,v_proj --decimal-point",
+            ["--precision", 1, "--target-modules", "q_proj"],
+            "--target-modules q_proj,o_proj --precision 3",
         ),
     ):
         code, _, err = run_cli(*grown, *extra, "--out", tmp_path / "c")

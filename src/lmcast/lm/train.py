@@ -206,15 +206,10 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError("--init-from starts a new run; --resume continues this run's own")
     if cfg.init_from is not None and not Path(cfg.init_from).is_dir():
         raise LmcastError(f"--init-from {cfg.init_from}: no such run or checkpoint folder")
-    if cfg.init_adapter is not None:
-        if cfg.init_from is not None:
-            raise LmcastError(
-                "--init-adapter starts from an adapter's weights, --init-from continues a run: "
-                "give one"
-            )
-        from lmcast.lm.warm_start import adapter_dir, adapter_record
-
-        adapter_record(adapter_dir(cfg.init_adapter))
+    if cfg.init_adapter is not None and cfg.init_from is not None:
+        raise LmcastError(
+            "--init-adapter starts from an adapter's weights, --init-from continues a run: give one"
+        )
     from lmcast.core.runinfo import check_run_folder
     from lmcast.lm.models import check_device
 
@@ -822,7 +817,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     :func:`open_run`, the first validation, :func:`training_loop`, :func:`finish`.
     """
     from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.warm_start import with_adapter_settings
 
+    cfg = with_adapter_settings(cfg)  # --init-adapter: its format and LoRA shape by default
     check_config(cfg)
     ckpt = checkpoint_to_resume(cfg)
     s = setup(cfg)

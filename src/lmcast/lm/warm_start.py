@@ -12,11 +12,14 @@ the run's, so ``lmcast benchmark`` still refuses held-out steps either of them t
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from lmcast.errors import LmcastError
+
+log = logging.getLogger("lmcast.train")
 
 # the LoRA modules of a Llama/Qwen-style block, in the order a layer uses them
 MODULE_ORDER = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -62,6 +65,47 @@ def adapter_record(path: Path) -> tuple[dict, dict]:
             f"{path}: no encoding.json beside the adapter: cannot tell how it writes numbers"
         )
     return conf, rec
+
+
+def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
+    """The :class:`~lmcast.configs.TrainConfig` fields that write numbers and put LoRA as the
+    adapter does (``adapter_config.json``, ``encoding.json``)."""
+    targets = conf.get("target_modules") or []
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    known = {t: i for i, t in enumerate(MODULE_ORDER)}  # PEFT keeps a set: block order
+    out: dict[str, Any] = {
+        "rank": conf.get("r"),
+        "lora_alpha": float(conf.get("lora_alpha", 0)),
+        "target_modules": tuple(sorted(targets, key=lambda t: (known.get(t, len(known)), t))),
+        "lora_layers": len(conf.get("layers_to_transform") or []),
+        "precision": int(rec.get("decimals", rec.get("precision", 0))),
+        "decimal_point": bool(rec.get("decimal_point", True)),
+        "alpha": "series" if rec.get("scaling") == "series" else f"{float(rec['alpha']):g}",
+    }
+    if conf.get("base_model_name_or_path"):
+        out["model"] = str(conf["base_model_name_or_path"])
+    return out
+
+
+def with_adapter_settings(cfg: Any) -> Any:
+    """``cfg`` with the adapter's settings (:func:`adapter_settings`) wherever it kept the
+    default (``lmcast train --init-adapter general`` needs no format or LoRA flags); a value
+    given otherwise is kept, and :func:`prepare_meta` refuses it if it differs."""
+    import dataclasses
+
+    if cfg.init_adapter is None:
+        return cfg
+    conf, rec = adapter_record(adapter_dir(cfg.init_adapter))
+    defaults = {f.name: f.default for f in dataclasses.fields(cfg)}
+    taken = {
+        k: v
+        for k, v in adapter_settings(conf, rec).items()
+        if getattr(cfg, k) == defaults[k] and v != defaults[k]
+    }
+    shown = {k: ",".join(v) if isinstance(v, tuple) else v for k, v in taken.items()}
+    if k_v := " ".join(f"--{k.replace('_', '-')} {v}" for k, v in shown.items()):
+        log.info("--init-adapter %s: its settings where none was given: %s", cfg.init_adapter, k_v)
+    return dataclasses.replace(cfg, **taken) if taken else cfg
 
 
 def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
@@ -137,7 +181,7 @@ def prepare_meta(cfg: Any, meta: dict) -> dict:
     if flags:
         raise LmcastError(
             f"--init-adapter {cfg.init_adapter}: this run must read numbers and put LoRA as the "
-            f"adapter does; give {' '.join(flags)}"
+            f"adapter does; give {' '.join(flags)} (or leave those options out)"
         )
     weights = path / "adapter_model.safetensors"
     origin = {
