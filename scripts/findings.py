@@ -710,18 +710,34 @@ MIXTURE_ARMS = {
 }
 
 
+#: the general adapter combined with AutoETS (``src/sampling/combination.json``)
+COMBINATION_ARMS = {
+    "ets": "AutoETS alone",
+    "v7:20": "the general adapter alone (20 paths; its median)",
+    "v7:20|ets": "both at equal weight: the mean of the two points and of each quantile level",
+}
+
+
 def mixture_study(src: Path, out: Path) -> None:
-    """Equal-cost mixtures of sample paths (``src/sampling/mixtures.json``, from
-    ``scripts/sample_mixtures.py score``): per arm the geometric mean over runs and series of
-    MASE and WQL relative to seasonal naive, and against the reference arm, paired over the
-    series (per-series mean log MASE over the runs)."""
+    """Equal-cost mixtures of sample paths (``src/sampling/mixtures.json``) and the general
+    adapter combined with AutoETS (``combination.json``), both from ``scripts/sample_mixtures.py
+    score``: :func:`arms_table` of each."""
+    arms_table(src / "sampling" / "mixtures.json", out / "mixtures_table.inc", MIXTURE_ARMS)
+    arms_table(
+        src / "sampling" / "combination.json", out / "combination_table.inc", COMBINATION_ARMS
+    )
+
+
+def arms_table(path: Path, inc: Path, labels: dict[str, str]) -> None:
+    """Per arm of a ``sample_mixtures.py score`` record the geometric mean over runs and
+    series of MASE and WQL relative to seasonal naive, and against the reference arm, paired
+    over the series (per-series mean log MASE over the runs)."""
     import math
 
     import numpy as np
 
-    path = src / "sampling" / "mixtures.json"
     if not path.is_file():
-        (out / "mixtures_table.inc").write_text("(not measured yet)\n")
+        inc.write_text("(not measured yet)\n")
         return
     rec = json.loads(path.read_text())
 
@@ -745,11 +761,11 @@ def mixture_study(src: Path, out: Path) -> None:
             versus = _ratio_versus(
                 np.array([a[k] for k in keys]), np.array([base[k] for k in keys])
             )
-        rows.append([f"``{arm}``", MIXTURE_ARMS.get(arm, ""), str(len(runs)), f"{m:.3f}",
+        rows.append([f"``{arm}``", labels.get(arm, ""), str(len(runs)), f"{m:.3f}",
                      f"{w:.3f}", versus])  # fmt: skip
-    head = ["arm", "paths pooled", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
+    head = ["arm", "forecast", "runs", "MASE / seasonal naive", "WQL / seasonal naive",
             "MASE against the first row, paired over series [95 %]"]  # fmt: skip
-    (out / "mixtures_table.inc").write_text(_table(head, rows))
+    inc.write_text(_table(head, rows))
 
 
 #: the general adapter trained on from with ``--init-adapter`` on the classics' contexts

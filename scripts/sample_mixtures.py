@@ -20,7 +20,11 @@ Usage::
 
 A source is ``NAME=ADAPTER:STEPS[:SEED_OFFSET]`` (an empty ADAPTER is the base model, zero-shot;
 STEPS the most context steps it reads); an arm is ``NAME:K+NAME:K…``, the first is the
-reference.
+reference. An arm may also be a classical forecaster alone (``ets``) or paths combined with one
+at equal weight (``v7:20|ets``: the mean of the points and of each quantile level)::
+
+    python scripts/sample_mixtures.py score --work W --seeds 0,1,2 \\
+        --out docs/findings/sampling/combination.json ets v7:20 'v7:20|ets'
 """
 
 from __future__ import annotations
@@ -113,8 +117,11 @@ def generate(args: argparse.Namespace) -> None:
 
 def arm_files(work: Path, arm: str, origin: int, seed: int) -> list[tuple[Path, int | None]]:
     """The kept samples an arm pools in one run, and how many paths of each (None: all)."""
+    from lmcast.compare.classical import CLASSICAL_NAMES
+
     out = []
-    for piece in arm.split("+"):
+    paths = arm.partition("|")[0]
+    for piece in [] if paths in CLASSICAL_NAMES else paths.split("+"):
         name, _, k = piece.partition(":")
         out.append((work / "samples" / f"o{origin}_s{seed}_{name}.npz", int(k) if k else None))
     return out
@@ -138,18 +145,48 @@ def snaive_scores(work: Path, origin: int) -> dict[str, dict]:
     return out
 
 
-def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[float]]:
-    """series → ``[MASE, WQL, seasonal naive's MASE, its WQL]``."""
+@functools.cache
+def classical_forecast(work: Path, name: str, origin: int, dataset: str) -> tuple:
+    """``(point (N, H, V), quantiles (Q, N, H, V))`` of a classical forecaster fitted on one
+    dataset's validation contexts, as the benchmark fits it (deterministic: once)."""
+    from lmcast.compare import classical
+
+    t = next(t for t in tasks(work, origin) if t.name == dataset)
+    f = classical.predict(name, t.contexts, HORIZON, t.season)
+    return f.point, f.quantiles
+
+
+def arm_forecast(work: Path, arm: str, origin: int, seed: int, t) -> tuple:
+    """``(point, quantiles)`` of an arm on task ``t``: its pooled paths (point = the median,
+    quantiles as the benchmark takes them), or ``PATHS|CLASSICAL`` (e.g. ``v7:20|ets``): the
+    equal-weight combination of those paths' forecast with a classical forecaster's (the
+    mean of the points, and of the quantiles level by level)."""
     from lmcast.compare import metrics
+
+    paths, _, partner = arm.partition("|")
+    s = pooled_samples(work, paths, origin, seed, t.name)
+    last = np.stack([c[-1] for c in t.contexts])
+    point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
+    q = metrics.sample_quantiles(s)
+    q = np.where(np.isfinite(q), q, point[None])
+    if partner:
+        p2, q2 = classical_forecast(work, partner, origin, t.name)
+        point, q = (point + p2) / 2, (q + q2) / 2
+    return point, q
+
+
+def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[float]]:
+    """series → ``[MASE, WQL, seasonal naive's MASE, its WQL]``; an arm that names no paths
+    (``ets``) is that classical forecaster alone."""
+    from lmcast.compare import classical
     from lmcast.forecasting.benchmark import score
 
     out = {}
     for t in tasks(work, origin):
-        s = pooled_samples(work, arm, origin, seed, t.name)
-        last = np.stack([c[-1] for c in t.contexts])
-        point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
-        q = metrics.sample_quantiles(s)
-        q = np.where(np.isfinite(q), q, point[None])
+        if arm in classical.CLASSICAL_NAMES:
+            point, q = classical_forecast(work, arm, origin, t.name)
+        else:
+            point, q = arm_forecast(work, arm, origin, seed, t)
         mine = score(t, point, q)["per_series"]
         ref = snaive_scores(work, origin)[t.name]
         for sid in t.ids:
@@ -166,7 +203,12 @@ def score_arms(args: argparse.Namespace) -> None:
     work = Path(args.work)
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(o, s) for o in (1, 2) for s in seeds]
+    from lmcast.compare.classical import CLASSICAL_NAMES
+
     for arm in args.arms:
+        partner = arm.partition("|")[2]
+        if partner and partner not in CLASSICAL_NAMES:
+            raise SystemExit(f"{arm}: {partner!r} is not a classical forecaster {CLASSICAL_NAMES}")
         for o, s in runs:
             for f, _ in arm_files(work, arm, o, s):
                 if not f.is_file():

@@ -116,3 +116,37 @@ def test_the_second_suite_never_writes_into_a_folder_with_files(tmp_path):
     with pytest.raises(SystemExit, match="not empty"):
         rdatasets_suite.write_suite(tmp_path)
     assert (tmp_path / "monthly.csv").read_text() == "mine\n"
+
+
+def test_a_combined_arm_averages_the_points_and_each_quantile_level(tmp_path, monkeypatch):
+    """``v7:20|ets``: the paths' median and quantiles averaged with the classical
+    forecaster's, level by level; ``ets`` alone needs no kept samples."""
+    from types import SimpleNamespace
+
+    from lmcast.compare import metrics
+
+    (tmp_path / "samples").mkdir()
+    rng = np.random.default_rng(0)
+    paths = rng.normal(10, 1, size=(2, 20, 12, 1))
+    np.savez(tmp_path / "samples" / "o1_s0_v7.npz", monthly=paths)
+    q_levels = metrics.sample_quantiles(paths).shape[0]
+    ets_point, ets_q = np.full((2, 12, 1), 4.0), np.full((q_levels, 2, 12, 1), 2.0)
+    monkeypatch.setattr(sample_mixtures, "classical_forecast", lambda *a: (ets_point, ets_q))
+    task = SimpleNamespace(name="monthly", contexts=[np.ones((30, 1))] * 2)
+    point, q = sample_mixtures.arm_forecast(tmp_path, "v7:20|ets", 1, 0, task)
+    np.testing.assert_allclose(point, (np.median(paths, axis=1) + 4.0) / 2)
+    np.testing.assert_allclose(q, (metrics.sample_quantiles(paths) + 2.0) / 2)
+    alone, _ = sample_mixtures.arm_forecast(tmp_path, "v7:20", 1, 0, task)
+    np.testing.assert_allclose(alone, np.median(paths, axis=1))
+    assert sample_mixtures.arm_files(tmp_path, "ets", 1, 0) == []
+    assert [f.name for f, _ in sample_mixtures.arm_files(tmp_path, "v7:20|ets", 1, 0)] == [
+        "o1_s0_v7.npz"
+    ]
+
+
+def test_combining_with_an_unknown_forecaster_is_a_usage_error(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    with pytest.raises(SystemExit) as exc:
+        sample_mixtures.main(["score", "--work", str(tmp_path), "--out", str(out), "v7:20|foo"])
+    assert exc.value.code == 2 and "'foo' is not a classical forecaster" in capsys.readouterr().err
+    assert not out.exists()
