@@ -394,6 +394,14 @@ def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, 
         *bench, "--forecasters", f"adapter:{tmp_path / 'b'}", "--out", tmp_path / "x", *common
     )
     assert code == 2 and "was trained on held-out steps of series 'a'" in err
+    # --resume without --init-adapter keeps the origin (and what it saw); another is refused
+    resume = [*train, "--holdout", 6, "--out", tmp_path / "b", "--resume", "--max-steps", 2]
+    code, _, err = run_cli(*resume, "--init-adapter", tmp_path / "b0")
+    assert code == 2 and f"started from adapter {tmp_path / 'a'}, not" in err
+    code, _, err = run_cli(*resume)
+    assert code == 0, err
+    again = json.loads((tmp_path / "b" / "encoding.json").read_text())
+    assert again["init_adapter"] == rec["init_adapter"] and again["seen"] == rec["seen"]
     for extra, flags in (
         (["--rank", 2], "give --rank 4 (or leave those options out)"),
         (

@@ -93,6 +93,7 @@ def with_adapter_settings(cfg: Any) -> Any:
     given otherwise is kept, and :func:`prepare_meta` refuses it if it differs."""
     import dataclasses
 
+    cfg = _resumed_from(cfg)
     if cfg.init_adapter is None:
         return cfg
     conf, rec = adapter_record(adapter_dir(cfg.init_adapter))
@@ -106,6 +107,32 @@ def with_adapter_settings(cfg: Any) -> Any:
     if k_v := " ".join(f"--{k.replace('_', '-')} {v}" for k, v in shown.items()):
         log.info("--init-adapter %s: its settings where none was given: %s", cfg.init_adapter, k_v)
     return dataclasses.replace(cfg, **taken) if taken else cfg
+
+
+def _resumed_from(cfg: Any) -> Any:
+    """``--resume`` of a run that started from an adapter keeps that adapter (its seen steps
+    stay in the record) without ``--init-adapter`` given again.
+
+    Raises:
+        LmcastError: ``--init-adapter`` names another adapter than the run started from.
+    """
+    import dataclasses
+
+    run = Path(cfg.out) / "run.json"
+    if not cfg.resume or not run.is_file():
+        return cfg
+    try:
+        started = json.loads(run.read_text())["config"].get("init_adapter")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return cfg  # an unreadable record: resuming reports what it lacks
+    if started is None or cfg.init_adapter == started:
+        return cfg
+    if cfg.init_adapter is not None:
+        raise LmcastError(
+            f"--resume: {cfg.out} started from adapter {started}, not {cfg.init_adapter}"
+        )
+    log.info("--resume: the run started from adapter %s; it stays its origin", started)
+    return dataclasses.replace(cfg, init_adapter=started)
 
 
 def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
