@@ -680,8 +680,8 @@ class TrainConfig(ModelData, CsvInput, Overwrite):
         None,
         "start from a trained adapter's LoRA weights (a shipped name such as 'general', an "
         "adapter or run folder) with a fresh optimizer at step 0: how to adapt 'general' to "
-        "your own series; the run must use its model, format and LoRA shape (an error names "
-        "the flags), and what it saw counts as seen",
+        "your own series; options left out take the adapter's model, format and LoRA shape "
+        "(one that contradicts them is refused), and what it saw counts as seen",
     )
     weight_decay: float = opt(0.0, "AdamW weight decay")
     max_grad_norm: float = opt(1.0, "gradient clipping norm (0: off)")
