@@ -412,7 +412,11 @@ def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, 
         code, _, err = run_cli(*grown, *extra, "--out", tmp_path / "c")
         assert code == 2 and flags in err, err
         assert not (tmp_path / "c").exists()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "adapter_config.json").write_text('{"r": "8", "target_modules": ["q_proj"]}')
     for extra, message in (
+        (["--init-adapter", broken], "adapter_config.json is not a LoRA config"),
         (["--init-from", tmp_path / "a"], "give one"),
         (["--init-adapter", tmp_path / "nope"], "no such adapter folder"),
         (["--init-adapter", data], "no such adapter folder"),

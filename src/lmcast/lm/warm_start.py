@@ -59,12 +59,38 @@ def adapter_record(path: Path) -> tuple[dict, dict]:
         conf = json.loads((path / "adapter_config.json").read_text())
     except (OSError, ValueError) as exc:
         raise LmcastError(f"{path}: adapter_config.json is not readable JSON ({exc})") from None
+    if not _lora_config(conf):
+        raise LmcastError(
+            f"{path}: adapter_config.json is not a LoRA config (an integer r >= 1, a number "
+            "lora_alpha and target_modules named)"
+        )
     rec = read_encoding_record(path)
     if rec is None:
         raise LmcastError(
             f"{path}: no encoding.json beside the adapter: cannot tell how it writes numbers"
         )
     return conf, rec
+
+
+def _lora_config(conf: object) -> bool:
+    """Whether ``conf`` holds what :func:`adapter_settings` reads, of the right types."""
+    if not isinstance(conf, dict) or conf.get("peft_type", "LORA") != "LORA":
+        return False
+    r, alpha, targets = conf.get("r"), conf.get("lora_alpha"), conf.get("target_modules")
+    targets = [targets] if isinstance(targets, str) else targets
+    layers = conf.get("layers_to_transform") or []
+    return (
+        isinstance(r, int) and not isinstance(r, bool) and r >= 1
+        and isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
+        and isinstance(targets, list) and bool(targets) and all(isinstance(t, str) for t in targets)
+        and isinstance(layers, (list, int))
+    )  # fmt: skip
+
+
+def _n_layers(conf: dict) -> int:
+    """How many layers carry LoRA (0: all), as ``--lora-layers`` counts them."""
+    layers = conf.get("layers_to_transform") or []
+    return 1 if isinstance(layers, int) else len(layers)
 
 
 def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
@@ -77,7 +103,7 @@ def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
         "rank": conf.get("r"),
         "lora_alpha": float(conf.get("lora_alpha", 0)),
         "target_modules": tuple(sorted(targets, key=lambda t: (known.get(t, len(known)), t))),
-        "lora_layers": len(conf.get("layers_to_transform") or []),
+        "lora_layers": _n_layers(conf),
         "precision": int(rec.get("decimals", rec.get("precision", 0))),
         "decimal_point": bool(rec.get("decimal_point", True)),
         "alpha": "series" if rec.get("scaling") == "series" else f"{float(rec['alpha']):g}",
@@ -154,9 +180,8 @@ def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
         known = {t: i for i, t in enumerate(MODULE_ORDER)}
         order = sorted(targets, key=lambda t: (known.get(t, len(known)), t))
         flags.append("--target-modules " + ",".join(order))
-    layers = conf.get("layers_to_transform") or []
-    if len(layers) != int(cfg.lora_layers):
-        flags.append(f"--lora-layers {len(layers)}")
+    if _n_layers(conf) != int(cfg.lora_layers):
+        flags.append(f"--lora-layers {_n_layers(conf)}")
     n_model = len(flags)
     if rec.get("decimals", rec.get("precision")) != meta.get("decimals"):
         flags.append(f"--precision {rec.get('decimals', rec.get('precision'))}")
