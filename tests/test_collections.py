@@ -415,8 +415,18 @@ def test_init_adapter_trains_on_from_an_adapter_and_keeps_what_it_saw(tmp_path, 
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "adapter_config.json").write_text('{"r": "8", "target_modules": ["q_proj"]}')
+    no_weights = tmp_path / "no_weights"
+    no_weights.mkdir()
+    (no_weights / "adapter_config.json").write_text(
+        (tmp_path / "a/adapter/adapter_config.json").read_text()
+    )
+    (broken / "adapter_model.safetensors").write_bytes(b"")
     for extra, message in (
         (["--init-adapter", broken], "adapter_config.json is not a LoRA config"),
+        (
+            ["--init-adapter", no_weights],
+            "not a LoRA adapter folder (no adapter_model.safetensors)",
+        ),
         (["--init-from", tmp_path / "a"], "give one"),
         (["--init-adapter", tmp_path / "nope"], "no such adapter folder"),
         (["--init-adapter", data], "no such adapter folder"),

@@ -39,10 +39,9 @@ def adapter_dir(adapter: str | os.PathLike) -> Path:
     assert path is not None
     if (path / "adapter").is_dir():
         path = path / "adapter"
-    if not (path / "adapter_config.json").is_file():
-        raise LmcastError(
-            f"--init-adapter {adapter}: not a LoRA adapter folder (no adapter_config.json)"
-        )
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if not (path / name).is_file():
+            raise LmcastError(f"--init-adapter {adapter}: not a LoRA adapter folder (no {name})")
     return path
 
 
@@ -129,8 +128,14 @@ def with_adapter_settings(cfg: Any) -> Any:
         for k, v in adapter_settings(conf, rec).items()
         if getattr(cfg, k) == defaults[k] and v != defaults[k]
     }
-    shown = {k: ",".join(v) if isinstance(v, tuple) else v for k, v in taken.items()}
-    if k_v := " ".join(f"--{k.replace('_', '-')} {v}" for k, v in shown.items()):
+
+    def flag(k: str, v: Any) -> str:
+        name = k.replace("_", "-")
+        if isinstance(v, bool):
+            return f"--{name}" if v else f"--no-{name}"
+        return f"--{name} {','.join(v) if isinstance(v, tuple) else v}"
+
+    if k_v := " ".join(flag(k, v) for k, v in taken.items()):
         log.info("--init-adapter %s: its settings where none was given: %s", cfg.init_adapter, k_v)
     return dataclasses.replace(cfg, **taken) if taken else cfg
 
