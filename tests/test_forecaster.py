@@ -94,14 +94,15 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
         "series_0.png",
         "series_2.png",
     ]
-    # CSV input, two series of different lengths; time continues each series' spacing
-    out2 = tmp_path / "g.csv"
+    # CSV input, two series of different lengths; time continues each series' spacing; --out
+    # in folders that do not exist yet (they are made, the figures beside the CSV)
+    out2 = tmp_path / "new" / "deeper" / "g.csv"
     code, _, err = run_cli(
         "forecast", "--data", _ragged_csv(tmp_path / "s.csv"), "--out", out2, *common
     )
     assert code == 0, err
     rows = list(csv.DictReader(out2.open()))
-    assert len(rows) == 2 * 4 * 2
+    assert len(rows) == 2 * 4 * 2 and (out2.parent / "g_figures" / "series_a.png").is_file()
     a_times = [float(r["time"]) for r in rows if r["series"] == "a" and r["variable"] == "prey"]
     assert a_times == [15.0, 15.5, 16.0, 16.5]
     recs = Ledger(url).records()

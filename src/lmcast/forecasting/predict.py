@@ -80,6 +80,7 @@ def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) ->
     (:func:`~lmcast.core.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
     from lmcast.core.runinfo import fill_owned_folder
 
+    figs.parent.mkdir(parents=True, exist_ok=True)  # --out in a folder yet to be made
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
     lo, hi = pred.quantiles[0], pred.quantiles[-1]
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
