@@ -600,6 +600,7 @@ def pooled_suites(src: Path, out: Path) -> None:
     paths = [src / "classics_general.json", src / "rdatasets_general.json"]
     if not all(p.is_file() for p in paths):
         (out / "suites_pooled.inc").write_text("(not measured yet)\n")
+        (out / "suites_by_frequency.inc").write_text("(not measured yet)\n")
         return
     runs = [json.loads(p.read_text()) for p in paths]
     per = {
@@ -611,6 +612,28 @@ def pooled_suites(src: Path, out: Path) -> None:
     rows = [r for r in runs[1]["rows"] if r["forecaster"] in common]
     rows.sort(key=lambda r: r.get("mase_vs_snaive") or 9e9)
     (out / "suites_pooled.inc").write_text(_paired_classics({"per_series": per}, rows) or "–\n")
+    (out / "suites_by_frequency.inc").write_text(_by_frequency(per))
+
+
+def _by_frequency(per: dict[str, dict[str, float]]) -> str:
+    """The general adapter against AutoETS, zero-shot and seasonal naive, paired over the
+    series of each frequency (keys ``<suite>/<frequency>/<series>``)."""
+    import numpy as np
+
+    rivals = ("ets", "zero-shot", "snaive")
+    rows = []
+    for freq in ("monthly", "weekly", "quarterly", "yearly"):
+        keys = [k for k, v in per.items() if k.split("/")[1] == freq
+                and all(v.get(f, 0) > 0 for f in ("adapter:general", *rivals))]  # fmt: skip
+        if len(keys) < 3:  # too few for an interval (one or two weekly series)
+            continue
+        mine = np.log([per[k]["adapter:general"] for k in keys])
+        rows.append([freq, str(len(keys)), *(
+            _ratio_versus(mine, np.log([per[k][r] for k in keys])) for r in rivals
+        )])  # fmt: skip
+    head = ["frequency", "series", "general / AutoETS [95 %]", "general / zero-shot [95 %]",
+            "general / seasonal naive [95 %]"]  # fmt: skip
+    return _table(head, rows)
 
 
 #: the sampling and context study of the general adapter (``src/sampling/``): arm → label;
