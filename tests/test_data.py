@@ -492,3 +492,22 @@ def test_numeric_gap_is_filled_and_daily_hourly_dates_continue(tmp_path):
         "2021-01-02 01:00:00",
         "2021-01-02 02:00:00",
     ]
+
+
+def test_info_table_keeps_wide_numbers_in_their_columns(tmp_path, run_cli):
+    """``data info`` wrote numbers of nine or more characters (-1009.794) into one another's
+    columns: every row now splits into as many fields as the header."""
+    lines = ["unique_id,ds,y"]
+    lines += [f"s,{2000 + t // 12}-{t % 12 + 1:02d}-01,{-1000 - 10 * np.sin(t) + 5e7 * (t == 3)}"
+              for t in range(48)]  # fmt: skip
+    (tmp_path / "w.csv").write_text("\n".join(lines) + "\n")
+    code, _, err = run_cli(
+        "data", "import", "--csv", tmp_path / "w.csv", "--out", tmp_path / "w.h5"
+    )
+    assert code == 0, err
+    code, out, err = run_cli("data", "info", tmp_path / "w.h5")
+    assert code == 0, err
+    table = out.split("\n\n", 1)[1].strip().splitlines()
+    head, row = table[0].split(), table[1].split()
+    assert head[:4] == ["variable", "min", "max", "mean"] and len(row) == len(head)
+    assert float(row[2]) == pytest.approx(5e7 - 1000 - 10 * np.sin(3), rel=1e-5)

@@ -77,14 +77,19 @@ def _format_info(info: dict) -> str:
     ]
     first = next(iter(info["variables"].values()))
     keys = list(first["percentiles"])
+    head = ["min", "max", "mean", *keys]
+    cells = {
+        name: [f"{x:.6g}" for x in (s["min"], s["max"], s["mean"])]
+        + [f"{s['percentiles'][k]:.6g}" for k in keys]
+        for name, s in info["variables"].items()
+    }
+    # columns as wide as their longest number (-1009.79, 4.79898e+07) plus a space
+    w = max(9, *(len(c) + 1 for row in cells.values() for c in row))
+    first_w = max(10, *(len(name) + 1 for name in cells))
     lines.append("")
-    lines.append(
-        f"{'variable':<10}{'min':>9}{'max':>9}{'mean':>9}" + "".join(f"{k:>9}" for k in keys)
-    )
-    for name, s in info["variables"].items():
-        row = f"{name:<10}{s['min']:>9.3f}{s['max']:>9.3f}{s['mean']:>9.3f}"
-        row += "".join(f"{s['percentiles'][k]:>9.3f}" for k in keys)
-        lines.append(row)
+    lines.append(f"{'variable':<{first_w}}" + "".join(f"{k:>{w}}" for k in head))
+    for name, row in cells.items():
+        lines.append(f"{name:<{first_w}}" + "".join(f"{c:>{w}}" for c in row))
     if "dynamics" in info:
         lines += _format_dynamics(info["dynamics"])
     return "\n".join(lines)
