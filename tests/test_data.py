@@ -230,6 +230,10 @@ def test_default_simulator_matches_reference_statistics(tmp_path, run_cli):
     }
     code, text, _ = run_cli("data", "info", out, "--stats")
     assert "persistence_mae_80_20" in text and " NO" not in text
+    import re
+
+    rows = [ln for ln in text.splitlines() if "_percentiles" in ln]
+    assert rows and all(len(re.split(r"\s{2,}", ln.strip())) == 4 for ln in rows)  # apart
 
 
 def test_float64_values_beyond_float32_are_refused(tmp_path, run_cli):

@@ -167,16 +167,18 @@ def _collection_info(cfg: InfoConfig) -> dict:
 
 
 def _format_dynamics(dyn: dict) -> list[str]:
-    lines = ["", f"{'dynamics statistic':<24}{'this file':>38}{'reference':>38}  within 15 %"]
-    for key, ref in dyn["reference"].items():
-        got = dyn["stats"][key]
-        fmt = (
-            (lambda v: " / ".join(f"{x:.3f}" for x in v))
-            if isinstance(ref, list)
-            else "{:.3f}".format
-        )
-        ok = "yes" if dyn["within_tolerance"][key] else "NO"
-        lines.append(f"{key:<24}{fmt(got):>38}{fmt(ref):>38}  {ok}")
+    def fmt(v: float | list[float]) -> str:
+        return " / ".join(f"{x:.3f}" for x in v) if isinstance(v, list) else f"{v:.3f}"
+
+    rows = [
+        (key, fmt(dyn["stats"][key]), fmt(ref), "yes" if dyn["within_tolerance"][key] else "NO")
+        for key, ref in dyn["reference"].items()
+    ]
+    # each column as wide as its longest entry plus two spaces (a list of five percentiles
+    # at large values overran a fixed width into the next column)
+    w = max(11, *(len(c) + 2 for r in rows for c in r[1:3]))
+    lines = ["", f"{'dynamics statistic':<24}{'this file':>{w}}{'reference':>{w}}  within 15 %"]
+    lines += [f"{k:<24}{got:>{w}}{ref:>{w}}  {ok}" for k, got, ref, ok in rows]
     return lines
 
 
