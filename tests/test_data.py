@@ -141,6 +141,33 @@ def test_encode_index_out_of_range(lv_file, run_cli):
     assert code == 2 and "--precision must be between 0 and 8" in err and "Traceback" not in err
 
 
+def test_encode_shows_a_csv_series_as_a_forecast_writes_it(tmp_path, lv_file, run_cli):
+    """``lmcast encode`` read only HDF5 files and scaled every series by the file's one
+    alpha, so a series near 1e-9 beside one near -1000 was written 0.00;0.00. A CSV or a
+    collection now shows each series on its own scale (as ``forecast`` and training on a
+    collection write it); ``--alpha series`` does so for any file."""
+    from lmcast.core import encoding
+
+    lines = ["id,t,y"] + [f"big,{t},{-1000 - t}" for t in range(20)]
+    lines += [f"tiny,{t},{1e-9 * (1 + t / 10)!r}" for t in range(20)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli("encode", "--data", tmp_path / "m.csv", "--index", 1, "--json")
+    assert code == 0, err
+    enc = json.loads(out)
+    tiny = 1e-9 * (1 + np.arange(20) / 10)
+    alpha = encoding.auto_alpha(tiny[:, None], target=10.0)
+    assert enc["alpha"] == pytest.approx(alpha) and enc["text"].split(";")[0] != "0.00"
+    assert enc["text"] == encoding.encode(tiny[:5, None], alpha, 2)
+    code, out, _ = run_cli("encode", "--data", tmp_path / "m.csv", "--no-decimal-point", "--json")
+    assert code == 0 and json.loads(out)["text"].startswith("-")
+    code, out, _ = run_cli("encode", "--data", lv_file, "--alpha", "series", "--json")
+    first = load_dataset(lv_file).trajectories[0]
+    assert json.loads(out)["alpha"] == pytest.approx(encoding.auto_alpha(first, target=10.0))
+    for extra, needle in ((["--index", 2], "holds 2 series"), (["--alpha", "x"], "'series'")):
+        code, _, err = run_cli("encode", "--data", tmp_path / "m.csv", *extra)
+        assert code == 2 and needle in err, err
+
+
 def test_import_csv_roundtrip(tmp_path, run_cli):
     csv_path = tmp_path / "s.csv"
     rows = ["id,t,prey,predator"]

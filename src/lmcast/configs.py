@@ -382,15 +382,20 @@ class PrepareConfig(Overwrite):
 class EncodeConfig(Checked):
     """``lmcast encode``: show one trajectory as text and token ids."""
 
-    data: str = opt(help="input HDF5 file")
-    index: int = opt(0, "trajectory index in the file")
+    data: str = opt(help="an HDF5 file (lmcast layout or collection) or a CSV of series")
+    index: int = opt(0, "trajectory or series index in the file")
     precision: int = opt(2, "decimals per scaled value", at_least=0, at_most=8)
     decimal_point: bool = opt(
         True,
         "write the decimal point (0.25,1.50;); --no-decimal-point writes the same digits as "
         "integers (25,150;), as LLMTIME does: fewer tokens per step, the same resolution",
     )
-    alpha: str = opt("auto", "scale: a number, or 'auto' (from the training split)")
+    alpha: str = opt(
+        "auto",
+        "scale: a number, 'series' (this series on its own, as forecasts are written) or "
+        "'auto' (an lmcast-layout file: one from the training split; a CSV or collection: "
+        "'series')",
+    )
     steps: int = opt(5, "timesteps to show (0: all)")
     model: str | None = opt(None, "also show this model's own token ids (loads its tokenizer)")
     json: bool = opt(False, "print JSON")

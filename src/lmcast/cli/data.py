@@ -240,27 +240,69 @@ def prepare(cfg: PrepareConfig) -> dict:
     return meta
 
 
+def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
+    """``(values (T, V), alpha, written alpha, codec precision, rule)`` of series ``--index``
+    of a CSV or a collection (each series its own scale by default), or of any file with
+    ``--alpha series``: the scale ``lmcast forecast`` and training on a collection use."""
+    import numpy as np
+
+    from lmcast.core import encoding
+    from lmcast.core.collection import read_series
+    from lmcast.core.prepare import MAX_SCALED, text_format
+
+    ls = read_series(cfg.data)
+    n = len(ls.values)
+    if not 0 <= cfg.index < n:
+        raise DataError(f"--index {cfg.index} is out of range: {cfg.data} holds {n} series")
+    x = np.asarray(ls.values[cfg.index], dtype=float)
+    unit = 1 if cfg.decimal_point else 10**cfg.precision  # the integer form writes alpha/10^p
+    if mode in ("auto", "series"):
+        _, codec, target = text_format(1.0, cfg.precision, cfg.decimal_point)
+        written = encoding.auto_alpha(x, target=target)
+        rule = (f"this series on its own, as lmcast forecast writes it: 99th percentile of |x| "
+                f"/ {target / unit:g}, rounded up to 2 significant figures (LLMTIME)")  # fmt: skip
+        return x, written * unit, written, codec, rule
+    try:
+        value = float(cfg.alpha)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or not np.isfinite(value):
+        raise DataError(f"--alpha must be a positive number, 'auto' or 'series', got {cfg.alpha!r}")
+    if float(np.abs(x).max(initial=0)) / value > MAX_SCALED:
+        raise DataError(f"--alpha {cfg.alpha}: the series' values take more digits than a number "
+                        f"in the text may hold (at most {MAX_SCALED:.0e}); use a larger --alpha")  # fmt: skip
+    written, codec, _ = text_format(value, cfg.precision, cfg.decimal_point)
+    return x, value, written, codec, "given"
+
+
 def encode(cfg: EncodeConfig) -> dict:
     """Print one trajectory's text and token ids."""
     import numpy as np
 
     from lmcast.core import encoding
+    from lmcast.core.collection import is_collection
     from lmcast.core.data import load_dataset, split_indices
     from lmcast.core.prepare import check_precision, resolve_alpha, text_format
     from lmcast.lm.qwen_tokens import qwen_token_ids
 
-    ds = load_dataset(cfg.data)
-    n = ds.shape[0]
-    if not 0 <= cfg.index < n:
-        raise DataError(f"--index {cfg.index} is out of range: {cfg.data} holds {n} trajectories")
     if cfg.steps < 0:
         raise DataError(f"--steps must be >= 0, got {cfg.steps}")
     check_precision(cfg.precision)
-    alpha, rule = resolve_alpha(cfg.alpha, ds, split_indices(n)["train"])
-    x = ds.trajectories[cfg.index]
+    path, mode = Path(cfg.data), str(cfg.alpha).strip().lower()
+    if path.suffix.lower() == ".csv" or is_collection(path) or mode == "series":
+        x, alpha, written, codec_precision, rule = _one_series(cfg, mode)
+    else:
+        ds = load_dataset(cfg.data)
+        n = ds.shape[0]
+        if not 0 <= cfg.index < n:
+            raise DataError(
+                f"--index {cfg.index} is out of range: {cfg.data} holds {n} trajectories"
+            )
+        alpha, rule = resolve_alpha(cfg.alpha, ds, split_indices(n)["train"])
+        x = ds.trajectories[cfg.index]
+        written, codec_precision, _ = text_format(alpha, cfg.precision, cfg.decimal_point)
     if cfg.steps:
         x = x[: cfg.steps]
-    written, codec_precision, _ = text_format(alpha, cfg.precision, cfg.decimal_point)
     text = encoding.encode(x, written, codec_precision)
     result: dict = {
         "index": cfg.index,
