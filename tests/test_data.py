@@ -542,3 +542,23 @@ def test_info_table_keeps_wide_numbers_in_their_columns(tmp_path, run_cli):
     head, row = table[0].split(), table[1].split()
     assert head[:4] == ["variable", "min", "max", "mean"] and len(row) == len(head)
     assert float(row[2]) == pytest.approx(5e7 - 1000 - 10 * np.sin(3), rel=1e-5)
+
+
+def test_info_reads_a_csv_of_series_and_shows_how_far_their_scales_lie_apart(tmp_path, run_cli):
+    """``data info my.csv`` said 'not an HDF5 file'; it now summarises the series as for a
+    collection, with the range of the series' own scales (a mixed-scale file shows it)."""
+    lines = ["id,t,y"] + [f"big,{t},{-1000 - t}" for t in range(30)]
+    lines += [f"small,{t},{0.5 + t / 100}" for t in range(20)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli("data", "info", tmp_path / "m.csv", "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["layout"] == "csv" and info["series"] == 2 and info["steps"] == 50
+    assert info["length"] == {"min": 20, "median": 25.0, "max": 30}
+    small = np.percentile(0.5 + np.arange(20) / 100, 99)
+    assert info["series_scale"]["min"] == pytest.approx(small)
+    assert info["series_scale"]["max"] == pytest.approx(np.percentile(1000 + np.arange(30), 99))
+    code, out, _ = run_cli("data", "info", tmp_path / "m.csv")
+    assert code == 0 and "CSV: 2 series, 50 steps" in out
+    code, _, err = run_cli("data", "info", tmp_path / "m.csv", "--stats")
+    assert code == 2 and "this is a CSV of series" in err

@@ -325,7 +325,9 @@ class SynthConfig(Overwrite):
 class InfoConfig(Checked):
     """``lmcast data info``: shape, time span and value percentiles of a data file."""
 
-    path: str = opt(help="HDF5 file in the lmcast layout", positional=True)
+    path: str = opt(
+        help="an HDF5 file (lmcast layout or collection) or a CSV of series", positional=True
+    )
     stats: bool = opt(
         False,
         "also the dynamics statistics (persistence MAE, late/early std, mean crossings, "

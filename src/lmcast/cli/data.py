@@ -106,7 +106,7 @@ def info(cfg: InfoConfig) -> dict:
         load_dataset,
     )
 
-    if is_collection(cfg.path):
+    if is_collection(cfg.path) or str(cfg.path).lower().endswith(".csv"):
         return _collection_info(cfg)
     ds = load_dataset(cfg.path)
     summary = describe(ds)
@@ -122,22 +122,26 @@ def info(cfg: InfoConfig) -> dict:
 
 
 def _collection_info(cfg: InfoConfig) -> dict:
-    """A collection (series of many lengths): counts, lengths and value percentiles."""
+    """A collection or a CSV (series of many lengths): counts, lengths, value percentiles
+    and how far the series' scales lie apart (each one's 99th percentile of ``|x|``)."""
     import numpy as np
 
-    from lmcast.core.collection import load_collection
+    from lmcast.core.collection import load_collection, read_series
 
+    csv = str(cfg.path).lower().endswith(".csv")
+    kind = "CSV" if csv else "collection"
     if cfg.stats:
         raise DataError(
-            f"{cfg.path}: --stats compares one system's trajectories; this is a collection"
+            f"{cfg.path}: --stats compares one system's trajectories; this is a {kind} of series"
         )
-    ls = load_collection(cfg.path)
+    ls = read_series(cfg.path) if csv else load_collection(cfg.path)
     lengths = np.array([len(v) for v in ls.values])
     allv = np.concatenate([v.ravel() for v in ls.values])
+    scales = np.array([np.percentile(np.abs(v), 99) for v in ls.values])
     q = (1, 50, 99)
     summary = {
         "path": str(cfg.path),
-        "layout": "collection",
+        "layout": kind.lower(),
         "series": len(ls.ids),
         "variables": list(ls.variables),
         "steps": int(lengths.sum()),
@@ -147,19 +151,22 @@ def _collection_info(cfg: InfoConfig) -> dict:
             "max": int(lengths.max()),
         },
         "values": {f"p{k}": float(np.percentile(allv, k)) for k in q},
+        "series_scale": {"min": float(scales.min()), "max": float(scales.max())},
     }
     if cfg.json:
         _out(json.dumps(summary, indent=2))
     else:
-        ln, v = summary["length"], summary["values"]
+        ln, v, sc = summary["length"], summary["values"], summary["series_scale"]
         _out(
             "\n".join(
                 [
                     f"file       {cfg.path}",
-                    f"layout     collection: {summary['series']} series, {summary['steps']} steps, "
+                    f"layout     {kind}: {summary['series']} series, {summary['steps']} steps, "
                     f"variables {', '.join(ls.variables)}",
                     f"length     {ln['min']} .. {ln['max']} steps (median {ln['median']:g})",
                     f"values     1 % {v['p1']:.4g}, median {v['p50']:.4g}, 99 % {v['p99']:.4g}",
+                    f"scales     each series' 99 % of |x| from {sc['min']:.4g} to {sc['max']:.4g}"
+                    " (lmcast scales each series on its own)",
                 ]
             )
         )
