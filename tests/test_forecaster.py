@@ -286,9 +286,9 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     from lmcast import Forecaster
     from lmcast.forecasting.benchmark import adapter_fingerprint
 
-    code, _, err = run_cli("export", run, "--out", tmp_path / "cap", "--max-context-steps", 20)
+    cap = tmp_path / "new" / "cap"  # a parent not made yet is made
+    code, _, err = run_cli("export", run, "--out", cap, "--max-context-steps", 20)
     assert code == 0, err
-    cap = tmp_path / "cap"
     assert json.loads((cap / "lmcast_export.json").read_text())["max_context_steps"] == 20
     assert "last 20 steps" in (cap / "README.md").read_text()
     assert Forecaster.load(model=str(tiny_dir), adapter=cap).max_context_steps == 20
@@ -297,6 +297,13 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     code, _, err = run_cli("export", run, "--out", tmp_path / "c1", "--max-context-steps", 1)
     assert code == 2 and "--max-context-steps must be >= 2" in err
     assert not (tmp_path / "c1").exists()
+    (tmp_path / "afile").write_text("mine\n")
+    code, _, err = run_cli("export", run, "--out", tmp_path / "afile" / "x")
+    assert (
+        code == 2
+        and "is a file, not a folder" in err
+        and (tmp_path / "afile").read_text() == "mine\n"
+    )
     meta = json.loads((cap / "lmcast_export.json").read_text())
     (cap / "lmcast_export.json").write_text(json.dumps({**meta, "max_context_steps": "x"}))
     with pytest.raises(LmcastError, match="max_context_steps must be >= 2"):

@@ -30,7 +30,7 @@ def export_run(cfg: ExportConfig) -> Path:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
     from lmcast.core.prepare import read_encoding_record
-    from lmcast.core.runinfo import write_json, write_text
+    from lmcast.core.runinfo import check_output, write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
     adapter = run / "adapter"
@@ -41,8 +41,7 @@ def export_run(cfg: ExportConfig) -> Path:
         raise LmcastError(f"{run}: not a finished training run (missing {missing[0]})")
     if out.exists():
         raise LmcastError(f"--out {out}: already exists")
-    if not out.parent.is_dir():
-        raise LmcastError(f"{out.parent}: no such folder")
+    check_output(out, folder=True)  # writable, not under a file; missing parents are made
     info = _read_json(run / "run.json")
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
         raise LmcastError(f"{run / 'run.json'}: not a training run record (no config object)")
@@ -53,6 +52,7 @@ def export_run(cfg: ExportConfig) -> Path:
     meta = _export_meta(run, info, tcfg)
     if cfg.max_context_steps is not None:
         meta["max_context_steps"] = cfg.max_context_steps
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out.parent))
     try:
         for p in need[:3]:
