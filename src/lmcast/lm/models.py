@@ -543,6 +543,20 @@ def check_adapter(path: Path, model: Any) -> None:
         raise LmcastError(f"{where} weights are not readable safetensors ({exc})") from None
 
 
+def lora_mismatch(model: Any, state: dict) -> tuple[str, Any, Any] | None:
+    """The first LoRA tensor where ``state`` (a PEFT state dict: a checkpoint's or an
+    adapter's) and the PEFT ``model`` differ: ``(key, its shape or 'absent', the model's
+    or 'absent')``; ``None`` when both have the same tensors of the same shapes."""
+    from peft import get_peft_model_state_dict
+
+    mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+    theirs = {k: tuple(v.shape) for k, v in state.items()}
+    if mine == theirs:
+        return None
+    key = sorted(set(mine) ^ set(theirs) or {k for k in mine if mine[k] != theirs[k]})[0]
+    return key, theirs.get(key, "absent"), mine.get(key, "absent")
+
+
 def torch_finfo_max(model: Any) -> float:
     """The largest finite value of the model's floating-point dtype."""
     import torch

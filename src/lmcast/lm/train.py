@@ -481,17 +481,18 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     """Load LoRA weights, optimizer, schedule and counters from the newest loadable checkpoint
     of this run, or of ``source`` (``--init-from``: the history restarts here, and the
     source's FLOPs are marked inherited, charged to its own run)."""
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import set_peft_model_state_dict
+
+    from lmcast.lm.models import lora_mismatch
 
     ckpt, state = load_checkpoint(source or s.out)
-    mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(s.peft_model()).items()}
-    theirs = {k: tuple(v.shape) for k, v in state["lora"].items()}
-    if mine != theirs:  # another --rank, --lora-targets or --lora-layers than the run had
-        key = sorted(set(mine) ^ set(theirs) or {k for k in mine if mine[k] != theirs[k]})[0]
+    # another --rank, --lora-targets or --lora-layers than the run had
+    if (bad := lora_mismatch(s.peft_model(), state["lora"])) is not None:
+        key, theirs, mine = bad
         raise LmcastError(
             f"{s.out}: --resume with LoRA settings other than the checkpoint's ({key}: "
-            f"checkpoint {theirs.get(key, 'absent')}, now {mine.get(key, 'absent')}); "
-            "resume with the run's own settings (see its run.json)"
+            f"checkpoint {theirs}, now {mine}); resume with the run's own settings (see its "
+            "run.json)"
         )
     set_peft_model_state_dict(s.peft_model(), state["lora"])
     s.optimizer.load_state_dict(state["optimizer"])

@@ -129,13 +129,7 @@ def with_adapter_settings(cfg: Any) -> Any:
         if getattr(cfg, k) == defaults[k] and v != defaults[k]
     }
 
-    def flag(k: str, v: Any) -> str:
-        name = k.replace("_", "-")
-        if isinstance(v, bool):
-            return f"--{name}" if v else f"--no-{name}"
-        return f"--{name} {','.join(v) if isinstance(v, tuple) else v}"
-
-    if k_v := " ".join(flag(k, v) for k, v in taken.items()):
+    if k_v := " ".join(_flag(k, v) for k, v in taken.items()):
         log.info("--init-adapter %s: its settings where none was given: %s", cfg.init_adapter, k_v)
     return dataclasses.replace(cfg, **taken) if taken else cfg
 
@@ -167,42 +161,49 @@ def _resumed_from(cfg: Any) -> Any:
 
 
 def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
-    """The ``lmcast train`` flags (with the adapter's values) where this run differs from
-    the adapter: model, LoRA rank, alpha, modules and layers, and the text format of
-    ``meta`` (the run's encoding record) against ``rec`` (the adapter's). Empty: compatible.
-    """
-    flags: list[str] = []
-    base = conf.get("base_model_name_or_path")
-    if base and str(base) != str(cfg.model):
-        flags.append(f"--model {base}")
-    if conf.get("r") != cfg.rank:
-        flags.append(f"--rank {conf.get('r')}")
-    if float(conf.get("lora_alpha", 0)) != float(cfg.lora_alpha):
-        flags.append(f"--lora-alpha {conf.get('lora_alpha'):g}")
-    targets = conf.get("target_modules") or []
-    targets = [targets] if isinstance(targets, str) else list(targets)
-    if set(targets) != set(cfg.target_modules):  # PEFT keeps a set: shown in block order
-        known = {t: i for i, t in enumerate(MODULE_ORDER)}
-        order = sorted(targets, key=lambda t: (known.get(t, len(known)), t))
-        flags.append("--target-modules " + ",".join(order))
-    if _n_layers(conf) != int(cfg.lora_layers):
-        flags.append(f"--lora-layers {_n_layers(conf)}")
+    """The ``lmcast train`` flags (with the adapter's values, :func:`adapter_settings`) where
+    this run differs from the adapter: model, LoRA rank, alpha, modules and layers, and the
+    text format of ``meta`` (the run's encoding record) against ``rec`` (the adapter's).
+    Empty: compatible."""
+    want = adapter_settings(conf, rec)
+    flags = []
+    for k in ("model", "rank", "lora_alpha", "target_modules", "lora_layers"):
+        if k not in want:  # no base model named
+            continue
+        got = getattr(cfg, k)
+        if k == "target_modules":  # PEFT keeps a set: the order is not the adapter's
+            want_k, got = set(want[k]), set(got)
+        else:
+            want_k = want[k]
+        if want_k != got:
+            flags.append(_flag(k, want[k]))
     n_model = len(flags)
-    if rec.get("decimals", rec.get("precision")) != meta.get("decimals"):
-        flags.append(f"--precision {rec.get('decimals', rec.get('precision'))}")
-    if bool(rec.get("decimal_point", True)) != bool(meta.get("decimal_point", True)):
-        flags.append("--decimal-point" if rec.get("decimal_point", True) else "--no-decimal-point")
+    if want["precision"] != meta.get("decimals"):
+        flags.append(_flag("precision", want["precision"]))
+    if want["decimal_point"] != bool(meta.get("decimal_point", True)):
+        flags.append(_flag("decimal_point", want["decimal_point"]))
     if rec.get("scaling") == "series" and meta.get("scaling") != "series":
-        flags.append("--alpha series")
+        flags.append(_flag("alpha", "series"))
     elif rec.get("scaling") != "series" and (
         meta.get("scaling") == "series" or float(rec["alpha"]) != float(meta["alpha"])
     ):
-        flags.append(f"--alpha {float(rec['alpha']):g}")
+        flags.append(_flag("alpha", want["alpha"]))
     same_format = len(flags) == n_model
     if same_format and "scale_target" in rec and rec["scale_target"] != meta.get("scale_target"):
         # the same flags, another target: an adapter written by another lmcast version
         flags.append(f"(and an lmcast whose scale target is {rec['scale_target']:g})")
     return flags
+
+
+def _flag(field: str, value: Any) -> str:
+    """A :class:`~lmcast.configs.TrainConfig` field and value as the option that gives it
+    (``--no-decimal-point``, ``--target-modules q_proj,v_proj``, ``--lora-alpha 16``)."""
+    name = field.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{name}" if value else f"--no-{name}"
+    if isinstance(value, tuple):
+        return f"--{name} {','.join(value)}"
+    return f"--{name} {value:g}" if isinstance(value, float) else f"--{name} {value}"
 
 
 def merge_seen(own: dict, inherited: dict | None) -> dict:
@@ -244,7 +245,7 @@ def prepare_meta(cfg: Any, meta: dict) -> dict:
     origin = {
         "adapter": str(cfg.init_adapter),
         "folder": str(path),
-        "sha256": file_sha256(weights) if weights.is_file() else None,
+        "sha256": file_sha256(weights),  # adapter_dir: the file is there
         "source_sha256": rec.get("source_sha256"),
     }
     return {**meta, "seen": merge_seen(meta["seen"], rec.get("seen")), "init_adapter": origin}
@@ -256,20 +257,17 @@ def load_weights(model: Any, adapter: str | os.PathLike) -> None:
     Raises:
         LmcastError: a tensor the model lacks or of another shape (one line).
     """
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import set_peft_model_state_dict
     from peft.utils import load_peft_weights
 
-    from lmcast.lm.models import check_adapter
+    from lmcast.lm.models import check_adapter, lora_mismatch
 
     path = adapter_dir(adapter)
     check_adapter(path, model.get_base_model())
     weights = load_peft_weights(str(path), device="cpu")
-    mine = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
-    theirs = {k: tuple(v.shape) for k, v in weights.items()}
-    if mine != theirs:
-        key = sorted(set(mine) ^ set(theirs) or {k for k in mine if mine[k] != theirs[k]})[0]
+    if (bad := lora_mismatch(model, weights)) is not None:
+        key, theirs, mine = bad
         raise LmcastError(
-            f"--init-adapter {adapter}: its LoRA tensor {key} is {theirs.get(key, 'absent')}, "
-            f"this run's {mine.get(key, 'absent')}"
+            f"--init-adapter {adapter}: its LoRA tensor {key} is {theirs}, this run's {mine}"
         )
     set_peft_model_state_dict(model, weights)
