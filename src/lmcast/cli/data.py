@@ -97,7 +97,7 @@ def _format_info(info: dict) -> str:
 
 def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
-    from lmcast.core.collection import is_collection
+    from lmcast.core.collection import holds_series
     from lmcast.core.data import (
         REFERENCE_STATS,
         compare_with_reference,
@@ -106,7 +106,7 @@ def info(cfg: InfoConfig) -> dict:
         load_dataset,
     )
 
-    if is_collection(cfg.path) or str(cfg.path).lower().endswith(".csv"):
+    if holds_series(cfg.path):
         return _collection_info(cfg)
     ds = load_dataset(cfg.path)
     summary = describe(ds)
@@ -126,9 +126,9 @@ def _collection_info(cfg: InfoConfig) -> dict:
     and how far the series' scales lie apart (each one's 99th percentile of ``|x|``)."""
     import numpy as np
 
-    from lmcast.core.collection import load_collection, read_series
+    from lmcast.core.collection import is_collection, load_collection, read_series
 
-    csv = str(cfg.path).lower().endswith(".csv")
+    csv = not is_collection(cfg.path)  # a file of series that is no collection: a CSV
     kind = "CSV" if csv else "collection"
     if cfg.stats:
         raise DataError(
@@ -255,7 +255,7 @@ def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
 
     from lmcast.core import encoding
     from lmcast.core.collection import read_series
-    from lmcast.core.prepare import MAX_SCALED, text_format
+    from lmcast.core.prepare import given_alpha, text_format
 
     ls = read_series(cfg.data)
     n = len(ls.values)
@@ -269,15 +269,7 @@ def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
         rule = (f"this series on its own, as lmcast forecast writes it: 99th percentile of |x| "
                 f"/ {target / unit:g}, rounded up to 2 significant figures (LLMTIME)")  # fmt: skip
         return x, written * unit, written, codec, rule
-    try:
-        value = float(cfg.alpha)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or not np.isfinite(value):
-        raise DataError(f"--alpha must be a positive number, 'auto' or 'series', got {cfg.alpha!r}")
-    if float(np.abs(x).max(initial=0)) / value > MAX_SCALED:
-        raise DataError(f"--alpha {cfg.alpha}: the series' values take more digits than a number "
-                        f"in the text may hold (at most {MAX_SCALED:.0e}); use a larger --alpha")  # fmt: skip
+    value = given_alpha(cfg.alpha, x, words="a positive number, 'auto' or 'series'")
     written, codec, _ = text_format(value, cfg.precision, cfg.decimal_point)
     return x, value, written, codec, "given"
 
@@ -287,7 +279,7 @@ def encode(cfg: EncodeConfig) -> dict:
     import numpy as np
 
     from lmcast.core import encoding
-    from lmcast.core.collection import is_collection
+    from lmcast.core.collection import holds_series
     from lmcast.core.data import load_dataset, split_indices
     from lmcast.core.prepare import check_precision, resolve_alpha, text_format
     from lmcast.lm.qwen_tokens import qwen_token_ids
@@ -296,7 +288,7 @@ def encode(cfg: EncodeConfig) -> dict:
         raise DataError(f"--steps must be >= 0, got {cfg.steps}")
     check_precision(cfg.precision)
     path, mode = Path(cfg.data), str(cfg.alpha).strip().lower()
-    if path.suffix.lower() == ".csv" or is_collection(path) or mode == "series":
+    if holds_series(path) or mode == "series":
         x, alpha, written, codec_precision, rule = _one_series(cfg, mode)
     else:
         ds = load_dataset(cfg.data)

@@ -53,6 +53,12 @@ def is_collection(path: str | os.PathLike) -> bool:
         return False
 
 
+def holds_series(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file of series, each of its own scale — a CSV or a ragged
+    collection — rather than one system's trajectories (an HDF5 file in the lmcast layout)."""
+    return Path(path).suffix.lower() == ".csv" or is_collection(path)
+
+
 def save_collection(
     series: Sequence[np.ndarray],
     path: str | os.PathLike,

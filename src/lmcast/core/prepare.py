@@ -43,20 +43,32 @@ def resolve_alpha(alpha: str | float, ds: Dataset, train_idx: np.ndarray) -> tup
     """Return ``(alpha, rule)``: a number as given, or the auto rule on the train split."""
     if isinstance(alpha, str) and alpha.strip().lower() == "auto":
         return encoding.auto_alpha(ds.trajectories[train_idx]), encoding.ALPHA_RULE
+    return given_alpha(alpha, ds.trajectories), "given"
+
+
+def given_alpha(
+    alpha: str | float, values: np.ndarray, words: str = "a positive number or 'auto'"
+) -> float:
+    """A ``--alpha`` given as a number, checked: positive, finite, and not so small that the
+    largest of ``values`` (any shape) takes more digits than a number in the text may hold.
+
+    Raises:
+        DataError: one line; ``words`` names the values ``--alpha`` takes.
+    """
     try:
         value = float(alpha)
     except (TypeError, ValueError):
-        raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}") from None
+        value = -1.0
     if not value > 0 or not np.isfinite(value):
-        raise DataError(f"--alpha must be a positive number or 'auto', got {alpha!r}")
-    biggest = float(np.abs(ds.trajectories).max())
+        raise DataError(f"--alpha must be {words}, got {alpha!r}")
+    biggest = float(np.abs(values).max(initial=0))
     if biggest / value > MAX_SCALED:
         raise DataError(
             f"--alpha {alpha} scales the largest value {biggest:.3g} to {biggest / value:.3g}: "
             f"more digits than a number in the text may hold (at most {MAX_SCALED:.0e}); "
             "use a larger --alpha or 'auto'"
         )
-    return value, "given"
+    return value
 
 
 def text_format(
@@ -275,10 +287,10 @@ def training_texts(
         DataError: unreadable data, a bad ``alpha``, or no series longer than ``holdout``
             by at least two steps.
     """
-    from lmcast.core.collection import is_collection, read_series, seen_record
+    from lmcast.core.collection import holds_series, read_series, seen_record
 
     path = Path(data)
-    layout_file = path.suffix.lower() != ".csv" and not is_collection(path)
+    layout_file = not holds_series(path)
     if layout_file and not holdout and str(alpha).strip().lower() != "series":
         ds = load_dataset(path)
         meta = build_meta(ds, precision, alpha, seed, decimal_point=decimal_point)
