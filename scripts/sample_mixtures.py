@@ -135,14 +135,12 @@ def pooled_samples(work: Path, arm: str, origin: int, seed: int, dataset: str) -
 @functools.cache
 def snaive_scores(work: Path, origin: int) -> dict[str, dict]:
     """dataset → seasonal naive's per-series scores (deterministic: once per origin)."""
-    from lmcast.compare import classical
     from lmcast.forecasting.benchmark import score
 
-    out = {}
-    for t in tasks(work, origin):
-        sn = classical.predict("snaive", t.contexts, HORIZON, t.season)
-        out[t.name] = score(t, sn.point, sn.quantiles)["per_series"]
-    return out
+    return {
+        t.name: score(t, *classical_forecast(work, "snaive", origin, t.name))["per_series"]
+        for t in tasks(work, origin)
+    }
 
 
 @functools.cache
@@ -200,11 +198,11 @@ def score_run(work: Path, arm: str, origin: int, seed: int) -> dict[str, list[fl
 
 
 def score_arms(args: argparse.Namespace) -> None:
+    from lmcast.compare.classical import CLASSICAL_NAMES
+
     work = Path(args.work)
     seeds = [int(s) for s in args.seeds.split(",")]
     runs = [(o, s) for o in (1, 2) for s in seeds]
-    from lmcast.compare.classical import CLASSICAL_NAMES
-
     for arm in args.arms:
         partner = arm.partition("|")[2]
         if partner and partner not in CLASSICAL_NAMES:
