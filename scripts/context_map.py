@@ -34,6 +34,7 @@ def _evaluate(
         cmd += ["--visualize-first-n", "0", "--no-progress", "--out", str(out)]
         cmd += ["--ledger", f"sqlite:///{Path(args.work).resolve() / 'ledger.db'}"]
         cmd += ["--adapter", adapter, "--references", "var"] if adapter else ["--no-oracle"]
+        cmd += ["--readout", args.readout] if adapter else []
         print("+", shlex.join(cmd), flush=True)
         log.append(shlex.join(cmd))
         subprocess.run(cmd, check=True)
@@ -48,6 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lengths", type=int, nargs="+", default=[10, 20, 40, 50, 80])
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--trajectories", type=int, default=50)
+    p.add_argument("--readout", default="argmax", choices=["argmax", "expected"])
+    p.add_argument(
+        "--zero-shot", action=argparse.BooleanOptionalAction, default=True,
+        help="also evaluate the base model without the adapter at every length",
+    )  # fmt: skip
     p.add_argument("--work", required=True)
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
@@ -57,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for c in args.lengths:
         ft = _evaluate(args, c, args.adapter, work / f"finetuned_{c}", log)
-        zs = _evaluate(args, c, None, work / f"zero-shot_{c}", log)
+        zs = _evaluate(args, c, None, work / f"zero-shot_{c}", log) if args.zero_shot else None
         var = ft["classical"]["var"]
         rows.append(
             {
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
                 "trajectories": ft["protocol"]["n_trajectories"],
                 "mae": {
                     "fine-tuned": ft["model"]["original"]["mae"],
-                    "zero-shot": zs["model"]["original"]["mae"],
+                    **({"zero-shot": zs["model"]["original"]["mae"]} if zs else {}),
                     "VAR": var["original"]["mae"],
                     "ODE oracle": ft["oracle"]["original"]["mae"],
                     "persistence": ft["persistence"]["original"]["mae"],

@@ -953,15 +953,15 @@ def format_study(src: Path, out: Path) -> None:
     (out / "format_table.inc").write_text(_table(head, rows))
 
 
-def context_map(src: Path, out: Path) -> None:
-    """The context map (``context_map.json``, from ``scripts/context_map.py``): MAE against
+def context_map(src: Path, out: Path, name: str = "context_map") -> None:
+    """The context map (``<name>.json``, from ``scripts/context_map.py``): MAE against
     context length per forecaster (a figure and a table) and the fine-tuned model's paired
-    verdicts against VAR."""
+    verdicts against VAR (with the win rate)."""
     from lmcast.compare.plots import pyplot, save_figure
 
-    path = src / "context_map.json"
+    path = src / f"{name}.json"
     if not path.is_file():
-        (out / "context_map.inc").write_text("(not measured yet)\n")
+        (out / f"{name}.inc").write_text("(not measured yet)\n")
         return
     data = json.loads(path.read_text())
     rows = data["rows"]
@@ -977,18 +977,91 @@ def context_map(src: Path, out: Path) -> None:
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    save_figure(fig, out / "context_map.png")
-    head = ["context → horizon", *names, "fine-tuned − VAR [95 % CI]", "fine-tuned − ODE oracle"]
+    save_figure(fig, out / f"{name}.png")
+    head = ["context → horizon", *names, "fine-tuned − VAR [95 % CI], win rate",
+            "fine-tuned − ODE oracle"]  # fmt: skip
     table = [
         [
             f"{r['context_steps']} → {r['horizon']}",
             *[f"{r['mae'][n]:.3f}" for n in names],
-            _versus(r["fine_tuned_vs"].get("VAR")),
-            _versus(r["fine_tuned_vs"].get("ODE oracle")),
+            _versus_won(r["fine_tuned_vs"].get("VAR")),
+            _versus_won(r["fine_tuned_vs"].get("ODE oracle")),
         ]
         for r in rows
     ]
-    (out / "context_map.inc").write_text(_table(head, table))
+    (out / f"{name}.inc").write_text(_table(head, table))
+
+
+def _versus_won(c: dict | None) -> str:
+    """:func:`_versus` with the share of trajectories the first forecaster wins."""
+    if not c:
+        return "–"
+    return f"{_versus(c)}; better on {c['win_rate']:.0%}"
+
+
+def reference_study(src: Path, out: Path) -> None:
+    """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
+    reference half beside the default simulator and the noise-free one."""
+    path = src / "reference_study.json"
+    if not path.is_file():
+        (out / "reference_study.inc").write_text("(not measured yet)\n")
+        return
+    sets = json.loads(path.read_text())["sets"]
+    names = list(sets)
+
+    def trio(v: list[float], digits: int = 3) -> str:
+        return " / ".join(f"{x:.{digits}f}" for x in v)
+
+    def row(label: str, get) -> list[str]:
+        return [label, *[get(sets[n]) for n in names]]
+
+    rates = ["a", "b", "d", "g", "inv_k"]
+    dyn = ["persistence_mae_80_20", "persistence_mae_50_50", "late_std", "early_std",
+           "prey_mean_crossings"]  # fmt: skip
+    table = [
+        row("trajectories", lambda d: str(d["n"])),
+        row(
+            "steps × spacing (spread)",
+            lambda d: (
+                f"{d['sampling']['steps']} × "
+                f"{d['sampling']['dt']:.4f} ({d['sampling']['dt_spread']:.1e})"
+            ),
+        ),
+        row(
+            "whole-trajectory LV fit RMSE, 10/25/50/75/90 %",
+            lambda d: trio(d["fit_rmse_percentiles_10_25_50_75_90"], 4),
+        ),
+        row("share fitted to RMSE < 0.05", lambda d: f"{d['good_fit_share']:.0%}"),
+        *[
+            row(f"fitted {k}, 10/50/90 %", lambda d, k=k: trio(d["fitted_rates_10_50_90"][k]))
+            for k in rates
+        ],
+        row("share of good fits with 1/K < 0.005", lambda d: f"{d['inv_k_zero_share']:.0%}"),
+        row(
+            "a / b / d / g fitted to steps 0–34 against 65–99, median relative difference",
+            lambda d: (
+                " / ".join(
+                    f"{v:.3f}" for v in d.get("rate_drift_first_last_35_median", {}).values()
+                )
+                or "–"
+            ),
+        ),
+        row(
+            "prey growth-rate residual s.d., 10/50/90 %",
+            lambda d: trio(d["growth_residual_sd_10_50_90"]["prey"], 4),
+        ),
+        row(
+            "predator growth-rate residual s.d., 10/50/90 %",
+            lambda d: trio(d["growth_residual_sd_10_50_90"]["predator"], 4),
+        ),
+        row(
+            "its lag-1 autocorrelation (prey, predator)",
+            lambda d: " / ".join(f"{x:.2f}" for x in d["growth_residual_lag1"]),
+        ),
+        *[row(k, lambda d, k=k: f"{d['dynamics'][k]:.3f}") for k in dyn],
+        row("ODE oracle MAE, 80 → 20", lambda d: f"{d['oracle_mae_80_20']:.4f}"),
+    ]
+    (out / "reference_study.inc").write_text(_table(["statistic", *names], table))
 
 
 def main(argv: list[str]) -> None:
@@ -999,6 +1072,8 @@ def main(argv: list[str]) -> None:
     format_study(src, out)
     recipe_levers(src, out)
     context_map(src, out)
+    context_map(src, out, "context_map_reference")
+    reference_study(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)

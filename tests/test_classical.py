@@ -96,7 +96,7 @@ def test_var_never_takes_an_explosive_lag_order_on_predator_prey_contexts():
 
     from lmcast.core import lotka_volterra
 
-    x = lotka_volterra.simulate(n=40, steps=100, seed=3)[0].astype(float)
+    x = lotka_volterra.simulate(n=40, steps=100, seed=3, noise=None)[0].astype(float)
     contexts, truth = x[:, :50], x[:, 50:]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lmcast.core.data import import_csv, load_dataset, split_indices
-from lmcast.core.lotka_volterra import LVParams, integrate, simulate
+from lmcast.core.lotka_volterra import LVParams, integrate, ou_forcing, simulate
 from lmcast.errors import DataError
 
 
@@ -26,7 +26,34 @@ def test_simulate_reference_layout_and_ranges():
     p = params.stack()
     assert p.shape == (300, 5)
     assert np.all((p[:, 0] >= 0.07) & (p[:, 0] <= 0.275))
-    assert 0.25 < np.mean(p[:, 4] == 0) < 0.45  # about a third undamped (inv_k = 0)
+    assert 0.12 < np.mean(p[:, 4] == 0) < 0.28  # about a fifth undamped (inv_k = 0)
+
+
+def test_simulate_noise_free_is_the_model_class_and_noise_is_what_the_fit_misses():
+    """noise=None integrates the ODE exactly; the default environmental noise moves each
+    trajectory off its noise-free twin by a per-trajectory amount spread over decades."""
+    clean, time, params = simulate(n=200, seed=5, noise=None)
+    y0 = clean[:, 0].astype(np.float64)
+    again = integrate(y0, time, params)
+    np.testing.assert_allclose(clean, again.astype(np.float32), rtol=1e-6, atol=1e-6)
+    noisy, _, p2 = simulate(n=200, seed=5)
+    same = (params.stack() == p2.stack()).all(axis=1)  # the same draws (but redraws)
+    assert same.mean() > 0.95
+    clean, noisy = clean[same], noisy[same]
+    gap = np.abs(noisy - clean).mean(axis=(1, 2))
+    assert np.all(gap > 0)
+    assert np.percentile(gap, 90) > 10 * np.percentile(gap, 10)
+    assert 0.01 < np.median(gap) < 0.5
+
+
+def test_ou_forcing_has_the_asked_spread_and_correlation():
+    sigma = np.full(400, 0.02)
+    f = ou_forcing(sigma, tau=5.0, n_steps=2000, dt=0.05, rng=np.random.default_rng(0))
+    assert f.shape == (400, 2000, 2)
+    assert abs(f.std() / 0.02 - 1) < 0.05
+    lag = int(5.0 / 0.05)  # one correlation time: exp(-1)
+    r = np.mean(f[:, :-lag] * f[:, lag:]) / f.var()
+    assert abs(r - np.exp(-1)) < 0.05
 
 
 def test_simulate_is_seeded():
@@ -248,7 +275,8 @@ def test_default_simulator_matches_reference_statistics(tmp_path, run_cli):
     assert dyn["within_tolerance"] == {k: True for k in dyn["reference"]}, dyn["stats"]
     with h5py.File(out) as f:
         dist = json.loads(f.attrs["param_distribution"])
-    assert dist["inv_k_zero_fraction"] == 0.35 and set(dist["uniform"]) == {
+    assert dist["rate_noise"] == {"log_uniform": [0.0005, 0.025], "ou_tau": 5.0}
+    assert dist["inv_k_zero_fraction"] == 0.2 and set(dist["uniform"]) == {
         "a",
         "b",
         "d",

@@ -152,10 +152,21 @@ def test_paired_comparison_verdicts():
     worse = metrics.paired_comparison(ref, better)
     assert worse["verdict"] == "loses to" and worse["win_rate"] == pytest.approx(1 - c["win_rate"])
     noise = metrics.paired_comparison(ref + 0.05 * rng.standard_normal(60), ref)
-    assert noise["verdict"] == "no significant difference"
+    assert noise["verdict"] == "level" and noise["sign_p"] > 0.05
     assert noise["ci95"][0] < 0 < noise["ci95"][1]
+    # level on the mean, yet one side wins most trajectories: never called "level"
+    # (45 small wins, 15 large losses: mean difference about zero, sign test p < 0.001)
+    d = np.concatenate([np.full(45, -0.01), rng.uniform(0.0, 0.06, 15)])
+    most = metrics.paired_comparison(ref + d, ref)
+    assert most["ci95"][0] < 0 < most["ci95"][1], most
+    assert most["win_rate"] == 0.75 and most["sign_p"] < 0.001
+    assert most["verdict"] == "level on the mean, better on most"
+    assert metrics.paired_comparison(ref, ref + d)["verdict"] == "level on the mean, worse on most"
+    assert metrics.verdict((-0.2, -0.1), 0.2, 0.001) == "mixed"
+    assert metrics.verdict((-0.2, -0.1), 0.45, 0.5) == "beats"
     same = metrics.paired_comparison(ref, ref)
     assert same == {**same, "mean_difference": 0.0, "ci95": [0.0, 0.0], "win_rate": 0.5}
+    assert same["verdict"] == "level"
     with pytest.raises(ValueError):
         metrics.paired_comparison(ref, ref[:-1])
 
@@ -170,7 +181,7 @@ def test_fill_unparsed_counts_failures():
 def test_persistence_and_oracle_recover_clean_trajectory():
     from lmcast.core.lotka_volterra import simulate
 
-    x, t, _ = simulate(n=3, seed=11)
+    x, t, _ = simulate(n=3, seed=11, noise=None)
     x = x.astype(np.float64)
     p = references.persistence(x[:, :50], 20)
     np.testing.assert_array_equal(p[:, 7], x[:, 49])
@@ -644,3 +655,22 @@ def test_a_model_folder_that_cannot_load_is_one_line(tmp_path, lv_file, run_cli,
     last = err.strip().splitlines()[-1]
     assert code == 2 and last.startswith("lmcast: error: cannot load model"), err
     assert "Traceback" not in err and not (tmp_path / "ev").exists()
+
+
+def test_expected_readout_keeps_the_texts_and_moves_values_below_the_grid(tiny_lm):
+    """The expected-digit readout reads the same greedy texts: each value moves by less
+    than one unit of the last place written (alpha × 10^-precision × 9), and the tiny
+    model's spread-out digit distributions move some of them."""
+    from lmcast.lm.decode import sample_paths
+
+    ctx, _, _ = _contexts()
+    kw = dict(horizon=4, alpha=0.5, precision=1, batch_size=5, progress=False)
+    plain = sample_paths(tiny_lm, ctx, **kw)
+    read = sample_paths(tiny_lm, ctx, readout="expected", **kw)
+    assert read.texts == plain.texts
+    diff = np.abs(read.samples - plain.samples)
+    assert np.all(np.isfinite(read.samples))
+    assert diff.max() <= 0.5 * 0.1 * 9 + 1e-9
+    assert (diff > 0).mean() > 0.2
+    with pytest.raises(ValueError, match="readout"):
+        sample_paths(tiny_lm, ctx, readout="mean", **kw)

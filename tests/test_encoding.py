@@ -103,3 +103,28 @@ def scaled_round(x: np.ndarray, alpha: float, precision: int) -> np.ndarray:
     scaled = np.asarray(x, dtype=np.float64) / alpha
     flat = [round(float(v), precision) + 0.0 for v in scaled.ravel()]
     return np.asarray(flat, dtype=np.float64).reshape(scaled.shape)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=arrays(np.float64, (5, 2), elements=st.floats(-50, 50, allow_nan=False)),
+    precision=st.integers(0, 3),
+    means=st.lists(st.floats(0, 9), min_size=10, max_size=10),
+)
+def test_refine_last_digits_moves_each_number_by_its_mean_minus_its_digit(x, precision, means):
+    """The expected-digit readout: each number moves by (mean − last digit) units of its last
+    place, away from zero for a negative number's magnitude, and nothing else changes."""
+    text = encoding.encode(x, 1.0, precision)
+    raw = encoding.decode(text).values.ravel()
+    refined = encoding.decode(encoding.refine_last_digits(text, means)).values.ravel()
+    numbers = text.replace(";", ",").split(",")
+    for k, num in enumerate(numbers):
+        sign = -1.0 if num.startswith("-") else 1.0
+        shift = sign * (means[k] - int(num[-1])) * 10.0**-precision
+        assert refined[k] == pytest.approx(raw[k] + shift, abs=10.0 ** -(precision + 3))
+    same = [float(n[-1]) for n in numbers]
+    assert encoding.decode(encoding.refine_last_digits(text, same)).values.ravel() == (
+        pytest.approx(raw, abs=1e-12)
+    )
+    nan = [float("nan")] * len(numbers)
+    assert encoding.refine_last_digits(text, nan) == text

@@ -280,7 +280,12 @@ class SimulateConfig(Overwrite):
     n: int = opt(1000, "number of trajectories")
     steps: int = opt(100, "timesteps per trajectory")
     t_max: float = opt(200.0, "end time of the evenly spaced grid starting at 0")
-    seed: int = opt(0, "random seed (parameters and initial values)")
+    seed: int = opt(0, "random seed (parameters, initial values and noise)")
+    noise_free: bool = opt(
+        False,
+        "no environmental noise: the logistic-prey ODE exactly (the ODE oracle is then exact); "
+        "by default each trajectory's growth rates carry coloured noise as the reference file's do",
+    )
 
 
 @dataclass(kw_only=True)
@@ -461,6 +466,12 @@ class EvalConfig(ModelData, Protocol, Overwrite):
     )
     temperature: float = opt(0.7, "sampling temperature (with --samples > 1)")
     top_p: float = opt(0.9, "nucleus sampling mass (with --samples > 1)")
+    readout: str = opt(
+        "argmax",
+        "how a generated number is read: as written (argmax), or its last digit as the "
+        "expected value of the model's distribution over that digit (expected; free)",
+        choices=["argmax", "expected"],
+    )
     batch_size: int = opt(
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )

@@ -27,9 +27,10 @@ def _out(text: str) -> None:
 
 def simulate(cfg: SimulateConfig) -> Path:
     """Simulate and write the file; logs a one-line summary."""
-    from lmcast.core.lotka_volterra import simulate_file
+    from lmcast.core.lotka_volterra import NOISE_RANGE, simulate_file
 
-    path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed, cfg.overwrite)
+    noise = None if cfg.noise_free else NOISE_RANGE
+    path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed, cfg.overwrite, noise)
     log.info(
         "wrote %s: %d trajectories × %d steps, time [0, %g]", path, cfg.n, cfg.steps, cfg.t_max
     )

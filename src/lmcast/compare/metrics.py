@@ -267,13 +267,14 @@ def paired_comparison(
         resamples: bootstrap resamples.
 
     Returns:
-        ``{"n", "mean_difference", "ci95", "win_rate", "verdict"}``: the mean of
-        ``errors − reference`` (negative: the forecaster is better), its 95 %
+        ``{"n", "mean_difference", "ci95", "win_rate", "sign_p", "verdict"}``: the mean
+        of ``errors − reference`` (negative: the forecaster is better), its 95 %
         BCa interval (``scipy.stats.bootstrap``, trajectories resampled in pairs;
         the percentile interval where BCa is undefined, e.g. all differences
         equal), the share of trajectories where the forecaster's error is lower
-        (ties count half), and ``"beats"`` / ``"loses to"`` when the interval
-        excludes zero, else ``"no significant difference"``.
+        (ties count half), the two-sided sign test's p-value of that share against
+        one half (``scipy.stats.binomtest`` over the untied pairs), and the verdict
+        (:func:`verdict`) from both measures.
     """
     import warnings
 
@@ -305,6 +306,41 @@ def paired_comparison(
         lo, hi = interval("BCa")
         if not (np.isfinite(lo) and np.isfinite(hi)):
             lo, hi = interval("percentile")
-    verdict = "beats" if hi < 0 else "loses to" if lo > 0 else "no significant difference"
     wins = float(np.mean((d < 0) + 0.5 * (d == 0))) if n else float("nan")
-    return {"n": n, "mean_difference": mean, "ci95": [lo, hi], "win_rate": wins, "verdict": verdict}
+    better, worse = int((d < 0).sum()), int((d > 0).sum())
+    sign_p = float(stats.binomtest(better, better + worse).pvalue) if better + worse else 1.0
+    return {
+        "n": n,
+        "mean_difference": mean,
+        "ci95": [lo, hi],
+        "win_rate": wins,
+        "sign_p": sign_p,
+        "verdict": verdict((lo, hi), wins, sign_p),
+    }
+
+
+#: the verdicts :func:`verdict` gives
+VERDICTS = ("beats", "loses to", "level", "level on the mean, better on most",
+            "level on the mean, worse on most", "mixed")  # fmt: skip
+
+
+def verdict(ci95: tuple[float, float], win_rate: float, sign_p: float, alpha: float = 0.05) -> str:
+    """One word for a paired comparison, from both of its measures.
+
+    The mean favours a side when the 95 % interval of the difference excludes zero; the
+    share of trajectories won favours a side when the sign test rejects one half at
+    ``alpha``. ``"beats"`` / ``"loses to"``: the mean favours a side and the share does not
+    favour the other; ``"level"`` only when neither measure favours either side;
+    ``"level on the mean, better/worse on most"``: only the share favours a side;
+    ``"mixed"``: the two favour opposite sides.
+    """
+    lo, hi = ci95
+    mean = "better" if hi < 0 else "worse" if lo > 0 else None
+    share = None
+    if sign_p < alpha and win_rate != 0.5:
+        share = "better" if win_rate > 0.5 else "worse"
+    if share is None or share == mean:
+        return {"better": "beats", "worse": "loses to", None: "level"}[mean]
+    if mean is None:
+        return f"level on the mean, {share} on most"
+    return "mixed"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,6 +121,30 @@ def decode(text: str, n_vars: int = 2, max_steps: int | None = None) -> DecodeRe
             stopped = True
     values = np.asarray(rows, dtype=np.float64).reshape(len(rows), n_vars)
     return DecodeResult(values, len(rows), malformed)
+
+
+def refine_last_digits(text: str, means: Sequence[float], extra: int = 3) -> str:
+    """``text`` with the last digit of its ``i``-th number replaced by ``means[i]``.
+
+    The expected-digit readout: a number ``d₁…dₖ`` whose last digit ``dₖ`` the model wrote
+    with probabilities ``p(0…9)`` is read as if ``dₖ`` were ``Σ p(j)·j``, written with
+    ``extra`` more decimals (``"122"`` with mean 2.7 → ``"122.700"``; ``"-1.23"`` with
+    mean 2.5 → ``"-1.225000"``). A NaN mean, and numbers past the end of ``means``, are
+    kept as written; separators and anything else are untouched.
+    """
+    it = iter(means)
+
+    def one(m: re.Match) -> str:
+        mean = next(it, float("nan"))
+        num = m.group(0)
+        if not math.isfinite(mean) or not num[-1].isdigit():
+            return num
+        q = len(num) - num.index(".") - 1 if "." in num else 0
+        sign = -1.0 if num.startswith("-") else 1.0
+        value = float(num) + sign * (mean - int(num[-1])) * 10.0**-q
+        return f"{value:.{q + extra}f}"
+
+    return _NUMBER.sub(one, text)
 
 
 def auto_alpha(train_values: np.ndarray, target: float = 10.0, q: float = 99.0) -> float:

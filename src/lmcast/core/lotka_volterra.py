@@ -35,13 +35,19 @@ PARAM_RANGES: dict[str, tuple[float, float]] = {
     "b": (0.16, 0.46),
     "d": (0.042, 0.207),
     "g": (0.087, 0.263),
-    "inv_k": (0.0, 0.115),
+    "inv_k": (0.0, 0.125),
 }
-UNDAMPED_FRACTION = 0.35
+UNDAMPED_FRACTION = 0.2
 INITIAL_RANGE = (0.8, 1.2)
 # The reference data's values stay below about 14; about 1 % of draws from the
 # ranges above overshoot that (low d with high a), and are redrawn.
 MAX_POPULATION = 15.0
+# Environmental noise on the per-capita growth rates (1/time): each trajectory's level
+# log-uniform on NOISE_RANGE, an Ornstein–Uhlenbeck process with correlation time
+# NOISE_TAU (time units). Calibrated on ../shared/data/lv_reference_a.h5
+# (docs/findings.rst, "The reference data"; scripts/reference_study.py).
+NOISE_RANGE: tuple[float, float] | None = (0.0005, 0.025)
+NOISE_TAU = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,18 @@ def rhs(state: np.ndarray, p: LVParams) -> np.ndarray:
     return np.stack([dx, dy], axis=1)
 
 
-def integrate(y0: np.ndarray, times: np.ndarray, p: LVParams, max_dt: float = 0.05) -> np.ndarray:
+def substeps(times: np.ndarray, max_dt: float) -> np.ndarray:
+    """RK4 substeps per output interval: ``ceil(interval / max_dt)``, shape ``(T - 1,)``."""
+    return np.maximum(1, np.ceil(np.diff(np.asarray(times, dtype=np.float64)) / max_dt)).astype(int)
+
+
+def integrate(
+    y0: np.ndarray,
+    times: np.ndarray,
+    p: LVParams,
+    max_dt: float = 0.05,
+    forcing: np.ndarray | None = None,
+) -> np.ndarray:
     """Integrate with classical fixed-step RK4, reporting at ``times``.
 
     Args:
@@ -89,7 +106,11 @@ def integrate(y0: np.ndarray, times: np.ndarray, p: LVParams, max_dt: float = 0.
         times: increasing output times, shape ``(T,)`` (model time units).
         p: parameters for the N trajectories.
         max_dt: the largest internal step; each output interval is split into
-            ``ceil(interval / max_dt)`` equal RK4 steps.
+            ``ceil(interval / max_dt)`` equal RK4 steps (:func:`substeps`).
+        forcing: optional environmental noise, shape ``(N, S, 2)`` with ``S`` the total
+            number of substeps: added to each variable's per-capita growth rate
+            (``x' = x·(a(1 − x/K) − b·y + f_x)``, ``y' = y·(d·x − g + f_y)``; units
+            1/time), held constant over each substep.
 
     Returns:
         States at ``times``, shape ``(N, T, 2)``, float64. Populations are
@@ -97,30 +118,99 @@ def integrate(y0: np.ndarray, times: np.ndarray, p: LVParams, max_dt: float = 0.
     """
     times = np.asarray(times, dtype=np.float64)
     state = np.asarray(y0, dtype=np.float64).copy()
+    n_subs = substeps(times, max_dt)
+    if forcing is not None and forcing.shape != (state.shape[0], int(n_subs.sum()), 2):
+        raise ValueError(f"forcing must have shape {(state.shape[0], int(n_subs.sum()), 2)}")
     out = np.empty((state.shape[0], times.size, 2))
     out[:, 0] = state
+    k = 0
     for i in range(1, times.size):
-        interval = times[i] - times[i - 1]
-        n_sub = max(1, int(np.ceil(interval / max_dt)))
-        h = interval / n_sub
-        for _ in range(n_sub):
-            k1 = rhs(state, p)
-            k2 = rhs(state + 0.5 * h * k1, p)
-            k3 = rhs(state + 0.5 * h * k2, p)
-            k4 = rhs(state + h * k3, p)
+        h = (times[i] - times[i - 1]) / n_subs[i - 1]
+        for _ in range(n_subs[i - 1]):
+            if forcing is None:
+                f = lambda s: rhs(s, p)  # noqa: E731
+            else:
+                push = forcing[:, k]
+                f = lambda s, push=push: rhs(s, p) + s * push  # noqa: E731
+            k1 = f(state)
+            k2 = f(state + 0.5 * h * k1)
+            k3 = f(state + 0.5 * h * k2)
+            k4 = f(state + h * k3)
             state = np.maximum(state + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
+            k += 1
         out[:, i] = state
     return out
 
 
+def ou_forcing(
+    sigma: np.ndarray, tau: float, n_steps: int, dt: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Ornstein–Uhlenbeck environmental noise, ``(N, n_steps, 2)``, sampled exactly on a grid.
+
+    Each path starts in its stationary law, has standard deviation ``sigma[i]`` (1/time)
+    and correlation ``exp(-|s| / tau)`` between times ``s`` apart (``tau`` in time units).
+
+    Args:
+        sigma: ``(N,)`` per-trajectory standard deviation of the per-capita rate noise.
+        tau: correlation time, > 0.
+        n_steps: grid points; ``dt``: their spacing.
+    """
+    rho = float(np.exp(-dt / tau))
+    z = rng.standard_normal((sigma.size, n_steps, 2))
+    out = np.empty_like(z)
+    out[:, 0] = z[:, 0]
+    innov = np.sqrt(1.0 - rho**2)
+    for j in range(1, n_steps):
+        out[:, j] = rho * out[:, j - 1] + innov * z[:, j]
+    return out * sigma[:, None, None]
+
+
+def sample_noise(n: int, rng: np.random.Generator, noise: tuple[float, float] | None) -> np.ndarray:
+    """``(n,)`` per-trajectory noise levels, log-uniform on ``noise`` (zeros for ``None``;
+    the draws are taken either way, so a noise-free run sees the same parameters)."""
+    u = rng.random(n)
+    if noise is None:
+        return np.zeros(n)
+    lo, hi = np.log(noise[0]), np.log(noise[1])
+    return np.exp(lo + u * (hi - lo))
+
+
+def _run(
+    y0: np.ndarray,
+    time: np.ndarray,
+    params: np.ndarray,
+    sigma: np.ndarray,
+    tau: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """States ``(n, T, 2)`` of ``(n, 5)`` parameter rows from ``y0`` ``(n, 2)``, with OU forcing
+    of levels ``sigma`` ``(n,)`` (none when every level is 0)."""
+    p = LVParams.from_array(params)
+    if not np.any(sigma > 0):
+        return integrate(y0, time, p)
+    n_subs = substeps(time, 0.05)
+    dt = float(time[1] - time[0]) / n_subs[0] if time.size > 1 else 0.05
+    forcing = ou_forcing(sigma, tau, int(n_subs.sum()), dt, rng)
+    return integrate(y0, time, p, forcing=forcing)
+
+
 def simulate(
-    n: int = 1000, steps: int = 100, t_max: float = 200.0, seed: int = 0
+    n: int = 1000,
+    steps: int = 100,
+    t_max: float = 200.0,
+    seed: int = 0,
+    noise: tuple[float, float] | None = NOISE_RANGE,
+    tau: float = NOISE_TAU,
 ) -> tuple[np.ndarray, np.ndarray, LVParams]:
     """Simulate ``n`` seeded trajectories on an even grid of ``steps`` points in ``[0, t_max]``.
 
-    Trajectories whose populations exceed :data:`MAX_POPULATION` are redrawn
-    (parameters and initial values) until none does, so the data match the
-    reference value range.
+    Each trajectory's per-capita growth rates carry environmental noise
+    (:func:`ou_forcing`) whose level is drawn log-uniform on ``noise`` (1/time;
+    ``None``: noise-free, the model class exactly), with correlation time ``tau``:
+    the reference file's residuals from its best Lotka–Volterra fits are of this kind
+    (docs/findings.rst, "The reference data"). Trajectories whose populations exceed
+    :data:`MAX_POPULATION` are redrawn (parameters, initial values and noise) until
+    none does, so the data match the reference value range.
 
     Returns:
         ``(trajectories, time, params)``: float32 ``(n, steps, 2)``, float64
@@ -130,14 +220,16 @@ def simulate(
     time = np.linspace(0.0, t_max, steps)
     params = sample_params(n, rng).stack()
     y0 = rng.uniform(*INITIAL_RANGE, size=(n, 2))
-    traj = integrate(y0, time, LVParams.from_array(params))
+    sigma = sample_noise(n, rng, noise)
+    traj = _run(y0, time, params, sigma, tau, rng)
     for _ in range(100):
         bad = np.flatnonzero(~(traj.max(axis=(1, 2)) <= MAX_POPULATION))
         if bad.size == 0:
             break
         params[bad] = sample_params(bad.size, rng).stack()
         y0[bad] = rng.uniform(*INITIAL_RANGE, size=(bad.size, 2))
-        traj[bad] = integrate(y0[bad], time, LVParams.from_array(params[bad]))
+        sigma[bad] = sample_noise(bad.size, rng, noise)
+        traj[bad] = _run(y0[bad], time, params[bad], sigma[bad], tau, rng)
     return traj.astype(np.float32), time, LVParams.from_array(params)
 
 
@@ -185,6 +277,7 @@ def simulate_file(
     t_max: float = 200.0,
     seed: int = 0,
     overwrite: bool = False,
+    noise: tuple[float, float] | None = NOISE_RANGE,
 ) -> Path:
     """Simulate as :func:`simulate` and write the HDF5 file (atomically); return its path.
 
@@ -204,7 +297,7 @@ def simulate_file(
     if n < 1 or steps < 2 or not t_max > 0:
         raise DataError(f"need --n >= 1, --steps >= 2 and --t-max > 0 (got {n}, {steps}, {t_max})")
     check_size(n, steps, t_max)
-    traj, time, params = simulate(n, steps, t_max, seed)
+    traj, time, params = simulate(n, steps, t_max, seed, noise)
     ds = Dataset(
         traj,
         time,
@@ -219,6 +312,9 @@ def simulate_file(
                     "inv_k_zero_fraction": UNDAMPED_FRACTION,
                     "initial": list(INITIAL_RANGE),
                     "redrawn_above": MAX_POPULATION,
+                    "rate_noise": None
+                    if noise is None
+                    else {"log_uniform": list(noise), "ou_tau": NOISE_TAU},
                 }
             ),
         },

@@ -148,7 +148,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
             f"the model: each window on its own, as the adapter was trained; scaled metrics: {rule}"
         )
     target = float((trained or {}).get("scale_target", 10.0))
-    model = Forecaster(lm, alpha, precision, tuple(ds.variables), target)
+    model = Forecaster(lm, alpha, precision, tuple(ds.variables), target, cfg.readout)
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
     t0 = time.time()
     # one scale for every window (the adapter's, or this data's), or each window its own
@@ -323,9 +323,9 @@ def compare_errors(errors: dict[str, np.ndarray], seed: int = 0) -> dict:
 def comparison_lines(comparisons: dict, label: str = "model") -> list[str]:
     """One line per comparison: verdict, mean MAE difference, its 95 % interval, win rate."""
     return [
-        f"{label} {c['verdict']} {name}: MAE difference {c['mean_difference']:+.4f} "
+        f"{label} vs {name}: {c['verdict']}; MAE difference {c['mean_difference']:+.4f} "
         f"(95 % CI {c['ci95'][0]:+.4f} to {c['ci95'][1]:+.4f}), "
-        f"wins {c['win_rate']:.0%} of {c['n']} trajectories"
+        f"{label} better on {c['win_rate']:.0%} of {c['n']} trajectories"
         for name, c in comparisons.items()
     ]
 

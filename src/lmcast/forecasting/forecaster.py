@@ -246,11 +246,15 @@ class Forecaster:
         precision: int,
         variables: tuple[str, ...],
         scale_target: float = 10.0,
+        readout: str = "argmax",
     ):
         self.lm = lm
         self.alpha = alpha
         self.precision = precision
         self.variables = variables
+        #: how generated numbers are read: as written, or each number's last digit as its
+        #: expected value (:func:`lmcast.lm.decode.sample_paths`)
+        self.readout = readout
         #: the most context steps the adapter takes (:meth:`recent`; None: all of them)
         self.max_context_steps: int | None = None
         # where a per-series scale puts ~99 % of |values|: [0, 10] with the decimal point,
@@ -473,6 +477,7 @@ class Forecaster:
             progress=progress,
             stats=stats,
             flop_limit=flop_limit,
+            readout=self.readout,
         )
         v = req.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))

@@ -31,6 +31,9 @@ from lmcast.lm.models import LoadedModel, decoder_and_head
 
 log = get_logger("decode")
 
+#: how generated numbers are read (:func:`sample_paths`)
+READOUTS = ("argmax", "expected")
+
 
 @dataclass
 class GenerationStats:
@@ -101,6 +104,8 @@ class _Tables:
     (−1 when not allowed) and ``;`` count. ``forced`` ``(states,)`` is the
     sub-token a state allows alone (−1 where it allows several): the ``,`` after
     a number's last decimal, the ``.`` after a leading ``0``, the ``;`` ending a step.
+    ``digit_sub`` ``(D,)`` are the sub-tokens that are one digit, ``digit_val`` ``(D,)``
+    their values (the expected-digit readout, :func:`generate_texts`).
     """
 
     auto: TokenAutomaton
@@ -110,6 +115,8 @@ class _Tables:
     nxt: Any
     stp: Any
     forced: Any
+    digit_sub: Any = None
+    digit_val: Any = None
 
 
 def grammar_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
@@ -137,6 +144,8 @@ def _build_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
     dev = lm.device
     mask = nxt >= 0
     forced = torch.where(mask.sum(-1) == 1, mask.long().argmax(-1), -1)
+    digits = [(k, int(strings[t])) for k, t in enumerate(union) if len(strings[t]) == 1
+              and strings[t].isdigit()]  # fmt: skip
     return _Tables(
         auto,
         strings,
@@ -145,6 +154,8 @@ def _build_tables(lm: LoadedModel, grammar: Grammar) -> _Tables:
         nxt.to(dev),
         stp.to(dev),
         forced.to(dev),
+        torch.tensor([k for k, _ in digits], dtype=torch.long, device=dev),
+        torch.tensor([v for _, v in digits], dtype=torch.float64, device=dev),
     )
 
 
@@ -273,6 +284,7 @@ def generate_texts(
     jump_forward: bool | None = None,
     shared_attention: bool = True,
     flop_limit: int | None = None,
+    number_means: list[list[float]] | None = None,
 ) -> tuple[list[str], GenerationStats]:
     """Generate ``samples`` constrained continuations of ``horizon`` steps for each prompt.
 
@@ -297,6 +309,10 @@ def generate_texts(
     ``flop_limit``: the FLOPs reserved for this call; a batch whose bound
     (:func:`batch_flops_bound`) would take the charge past it is not started
     (:class:`~lmcast.errors.BudgetExceededError`, ``stats`` holds what finished).
+    ``number_means``: when a list, it receives one list per text (in the texts' order) with,
+    for each number written, the expected value of its last digit under the model's
+    distribution at that position (:func:`last_digit_means`; the readout of
+    :func:`lmcast.core.encoding.refine_last_digits`).
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -320,6 +336,7 @@ def generate_texts(
     stats = stats if stats is not None else GenerationStats()
     spent_before = stats.flops
     out_texts: list[str] = [""] * (len(prompts) * samples)
+    out_means: list[list[float]] = [[] for _ in out_texts]
     bar = tqdm(
         total=len(out_texts), desc="forecasting", unit="seq", disable=not progress, leave=False
     )
@@ -346,16 +363,39 @@ def generate_texts(
             jump_forward,
             shared_attention,
             bar.update,
+            row_means := ([] if number_means is not None else None),
         )
         r = 0
         for j in jobs:
             for s in range(j.rows):
                 # join the exact strings the automaton validated (decode may add spaces)
-                text = "".join(tab.strings[t] for t in gen_ids[r] if t >= 0)
-                out_texts[j.prompt * samples + j.first + s] = text
+                pieces = [tab.strings[t] for t in gen_ids[r] if t >= 0]
+                out_texts[j.prompt * samples + j.first + s] = "".join(pieces)
+                if row_means is not None:
+                    out_means[j.prompt * samples + j.first + s] = last_digit_means(
+                        pieces, row_means[r]
+                    )
                 r += 1
     bar.close()
+    if number_means is not None:
+        number_means.extend(out_means)
     return out_texts, stats
+
+
+def last_digit_means(pieces: Sequence[str], means: Sequence[float]) -> list[float]:
+    """For each number in the text ``"".join(pieces)``, the mean its last token carries:
+    ``means[k]`` when the number ends with token ``pieces[k]`` and that token is one digit,
+    else NaN. A number ends where the next token does not continue it (no digit, no
+    ``.``) or the text ends."""
+    out: list[float] = []
+    for k, piece in enumerate(pieces):
+        if not piece or not piece[-1].isdigit():
+            continue
+        nxt = pieces[k + 1] if k + 1 < len(pieces) else ""
+        if nxt and (nxt[0].isdigit() or nxt[0] == "."):
+            continue
+        out.append(float(means[k]) if len(piece) == 1 and k < len(means) else float("nan"))
+    return out
 
 
 def _check_limit(bound: int, spent: int, flop_limit: int) -> None:
@@ -383,6 +423,7 @@ def _generate_batch(
     jump_forward: bool | None,
     shared_attention: bool,
     finished_rows: Callable[[int], Any] = lambda n: None,
+    means: list[list[float]] | None = None,
 ) -> list[list[int]]:
     """Prefill ``prompts`` once, decode ``rows[i]`` rows from prompt ``i``'s cache (kept once
     with shared-prefix attention, else copied to each row), all rows in lock-step.
@@ -390,6 +431,10 @@ def _generate_batch(
     ``streams`` ``(B,)``: each row's random stream (:func:`row_keys`); its token at
     position ``k`` is drawn with :func:`row_uniforms` ``(streams, k)``.
     ``finished_rows(k)`` is told as ``k`` more rows complete their horizon (progress).
+    ``means``: when a list, it is extended with one list per row: at each position the
+    expected value of a one-digit token under the model's distribution at that position
+    (restricted to the digits the grammar allows; NaN where none is, or for a token that
+    jump-forward appended without a pass).
     Returns one list of generated token ids per row (``-1`` after the row finished).
     """
     import torch
@@ -411,6 +456,8 @@ def _generate_batch(
     done_steps = torch.zeros(B, dtype=torch.long, device=lm.device)
     finished = torch.zeros(B, dtype=torch.bool, device=lm.device)
     produced: list[Any] = []
+    expected: list[Any] = []
+    want_means = means is not None and int(tab.digit_sub.numel()) > 0
     shared = (
         shared_attention and b != B and len(set(rows)) == 1 and prefix_attention.supported(lm.model)
     )
@@ -454,6 +501,8 @@ def _generate_batch(
                     else None
                 )
                 sub = _choose(logits, temperature, top_p, u)
+                if want_means:
+                    expected.append(_expected_digit(tab, logits))
                 state, done_steps, finished = _advance(
                     tab, sub, state, done_steps, finished, horizon, produced
                 )
@@ -467,6 +516,8 @@ def _generate_batch(
                     nxt_sub = tab.forced[state]
                     if bool(((nxt_sub >= 0) | finished).all()):
                         nxt_sub = nxt_sub.clamp(min=0)
+                        if want_means:
+                            expected.append(torch.full((B,), float("nan"), dtype=torch.float64))
                         state, done_steps, finished = _advance(
                             tab, nxt_sub, state, done_steps, finished, horizon, produced
                         )
@@ -480,7 +531,21 @@ def _generate_batch(
     n_new = len(produced)
     stats.generated_tokens += int(B * n_new)
     stats.batches.append((B, P, n_new))
+    if means is not None:
+        if want_means:
+            means.extend(torch.stack(expected, 1).cpu().tolist())
+        else:
+            means.extend([[float("nan")] * n_new for _ in range(B)])
     return torch.stack(produced, 1).cpu().tolist()
+
+
+def _expected_digit(tab: _Tables, logits: Any) -> Any:
+    """``(B,)`` float64: the mean of the one-digit tokens' values under the softmax of the
+    masked ``logits`` ``(B, K)`` restricted to them; NaN in rows where no digit is allowed."""
+    import torch
+
+    probs = torch.softmax(logits[:, tab.digit_sub].double(), dim=-1)
+    return (probs * tab.digit_val).sum(-1).cpu()
 
 
 def _report_finished(finished: Any, before: int, finished_rows: Callable[[int], Any]) -> int:
@@ -719,6 +784,7 @@ def sample_paths(
     jump_forward: bool | None = None,
     shared_attention: bool = True,
     flop_limit: int | None = None,
+    readout: str = "argmax",
 ) -> Forecast:
     """Forecast ``horizon`` steps after each context window.
 
@@ -735,8 +801,15 @@ def sample_paths(
             (:func:`generate_texts`; default: :func:`default_jump_forward`).
         flop_limit: FLOPs reserved for this call; no batch starts that could exceed it
             (:func:`generate_texts`).
+        readout: ``"argmax"`` reads the numbers as written; ``"expected"`` reads each
+            number's last digit as its expected value under the model's distribution at
+            that position (:func:`lmcast.core.encoding.refine_last_digits`): below the
+            grid the text writes, at no extra model cost. The texts stay as written.
     """
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
     n, v = len(contexts), np.shape(contexts[0])[-1]
+    number_means: list[list[float]] | None = [] if readout == "expected" else None
     grammar = grammar_for(contexts, alpha, precision, allow_negative)
     prompts = llmtime_prompts(contexts, alpha, precision)
     texts, stats = generate_texts(
@@ -754,6 +827,7 @@ def sample_paths(
         jump_forward=jump_forward,
         shared_attention=shared_attention,
         flop_limit=flop_limit,
+        number_means=number_means,
     )
     alphas = context_alphas(alpha, n)
     values = np.full((n, samples, horizon, v), np.nan)
@@ -763,6 +837,8 @@ def sample_paths(
         row = texts[i * samples : (i + 1) * samples]
         grouped.append(row)
         for s, text in enumerate(row):
+            if number_means is not None:
+                text = encoding.refine_last_digits(text, number_means[i * samples + s])
             res = encoding.decode(text, n_vars=v, max_steps=horizon)
             parsed[i, s] = res.n_steps
             values[i, s, : res.n_steps] = res.values * alphas[i]

@@ -69,6 +69,7 @@ class RunContext:
             "trajectories": prot.trajectories,
             "batch_size": prot.batch_size,
             "season_length": prot.season_length,
+            "readout": prot.readout,
             "ledger": self.ws.ledger_url,
             "split": "test",
         }

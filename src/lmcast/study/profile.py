@@ -62,6 +62,9 @@ class ProtocolSpec:
     samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
     # the zero-shot model's tests: None decodes as the final model's (samples_for)
     zero_shot_samples: int | None = _count(None)
+    # how test forecasts read a number: as written (argmax) or its last digit's expected
+    # value (expected; lmcast.lm.decode.sample_paths)
+    readout: str = "argmax"
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final

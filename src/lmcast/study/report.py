@@ -296,7 +296,11 @@ def _comparison(final: dict, base: dict) -> list[str]:
     rows += [
         "Paired over test trajectories: mean of (fine-tuned − other) per-trajectory MAE, its 95 % "
         "bootstrap interval (BCa, `scipy.stats.bootstrap`), and the share of trajectories the "
-        'fine-tuned model forecasts better. "Beats" only when the interval excludes zero.',
+        'fine-tuned model forecasts better (win rate). "Beats" / "loses to": the interval '
+        'excludes zero and the win rate does not favour the other side; "level" only when '
+        "neither measure favours either side (the interval holds zero and a sign test of the "
+        'win rate against one half gives p ≥ 0.05); "level on the mean, better/worse on '
+        'most": only the win rate favours a side; "mixed": the two favour opposite sides.',
         "",
         "| fine-tuned vs | MAE difference | 95 % interval | win rate | verdict |",
         "|---|---|---|---|---|",
