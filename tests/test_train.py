@@ -674,8 +674,10 @@ def test_a_run_grown_from_a_trial_equals_the_uninterrupted_run_and_pays_only_its
 
 
 @pytest.mark.parametrize(
-    "tamper", ["empty", "partial", "nan", "huge_rank", "wrong_shape", "huge", "nan_extra"]
-)
+    "tamper",
+    ["empty", "partial", "nan", "huge_rank", "wrong_shape", "huge", "nan_extra", "regex_huge",
+     "alpha_pattern", "bad_regex"],
+)  # fmt: skip
 def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir, lv_file, tamper):
     """Audit finding 5: an empty or partial safetensors loaded as a silent no-op adapter,
     NaN weights crashed at sampling, and r=65536 allocated gigabytes before any check.
@@ -717,8 +719,17 @@ def test_tampered_adapter_weights_are_refused_before_loading(tmp_path, tiny_dir,
         needle = "embed_tokens.lora_embedding_A holds NaN"
     else:
         cfg = json.loads((adapter / "adapter_config.json").read_text())
-        (adapter / "adapter_config.json").write_text(json.dumps({**cfg, "r": 65536}))
-        needle = "rank r=65536"
+        change, needle = {
+            "huge_rank": ({"r": 65536}, "rank r=65536"),
+            # round 4, HIGH 1: a regex target_modules skipped every check (1e19 weights
+            # forecast zeros, exit 0); alpha_pattern escaped the bound on lora_alpha
+            "regex_huge": ({"target_modules": ".*q_proj"}, "beyond what"),
+            "alpha_pattern": ({"alpha_pattern": {"q_proj": 1e36}}, "alpha_pattern"),
+            "bad_regex": ({"target_modules": "(q_proj"}, "not a regex"),
+        }[tamper]
+        if tamper == "regex_huge":
+            weights = {k: torch.full_like(v, 1e19) for k, v in weights.items()}
+        (adapter / "adapter_config.json").write_text(json.dumps({**cfg, **change}))
     save_file(weights, adapter / "adapter_model.safetensors")
     with pytest.raises(LmcastError, match=needle):
         load_model(str(tiny_dir), adapter=str(adapter), device="cpu")

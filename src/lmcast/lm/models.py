@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,15 +496,29 @@ def check_adapter(path: Path, model: Any) -> None:
         raise LmcastError(f"{where} rank r={r!r} must be an integer from 1 to {hidden}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
         raise LmcastError(f"{where} lora_alpha={alpha!r} must be a finite number")
+    for key in ("rank_pattern", "alpha_pattern"):  # per-module r / alpha escape the bounds
+        if cfg.get(key):
+            raise LmcastError(
+                f"{where} config sets {key} ({str(cfg[key])[:80]}): per-module ranks and "
+                "scales are not supported (lmcast adapters use one r and one lora_alpha)"
+            )
     targets = cfg.get("target_modules")
-    targets = [targets] if isinstance(targets, str) else targets
-    if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
+    if isinstance(targets, str):  # PEFT reads a string as a regular expression
+        try:
+            re.compile(targets)
+        except re.error as exc:
+            raise LmcastError(
+                f"{where} target_modules {targets!r} is not a regex ({exc})"
+            ) from None
+    elif (
+        not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets)
+    ):
         raise LmcastError(f"{where} target_modules must name modules, got {targets!r}")
     layers = cfg.get("layers_to_transform")
     expected = {
         name: (mod.in_features, mod.out_features)
         for name, mod in model.named_modules()
-        if name.rsplit(".", 1)[-1] in targets
+        if targeted(name, targets)
         and hasattr(mod, "in_features")
         and (
             layers is None
@@ -541,6 +556,15 @@ def check_adapter(path: Path, model: Any) -> None:
                     )
     except (OSError, SafetensorError) as exc:
         raise LmcastError(f"{where} weights are not readable safetensors ({exc})") from None
+
+
+def targeted(name: str, targets: str | list[str]) -> bool:
+    """Whether PEFT puts LoRA on the module ``name`` for ``target_modules``: a string is a
+    regular expression that must match the whole name; a list names modules by their
+    full name or its dotted suffix (PEFT's ``check_target_module_exists``)."""
+    if isinstance(targets, str):
+        return re.fullmatch(targets, name) is not None
+    return any(name == t or name.endswith(f".{t}") for t in targets)
 
 
 def lora_mismatch(model: Any, state: dict) -> tuple[str, Any, Any] | None:
