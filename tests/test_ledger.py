@@ -117,6 +117,34 @@ def test_reservation_charge_and_release(tmp_path):
     assert ledger.table()["remaining"] == 1000 - 800 - 150
 
 
+def test_resume_takes_over_the_row_of_a_killed_run(tmp_path):
+    """Round 4, HIGH 2: train killed (SIGKILL) after a checkpoint, then --resume: the row kept
+    the dead pid, so the next reservation on the host marked the live run stopped, freed
+    its FLOPs, and a forecast then took the budget past 100 %."""
+    import multiprocessing
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=1000)
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_reserve_and_die, args=(str(ledger.engine.url),))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    rid = ledger.find_run("killed", "train")
+    assert ledger.records()[0].status == "running"  # the dead owner's row
+    ledger.update(rid, 300)
+    ledger.reserve("final", "killed", "train", 600, resume_id=rid)  # the resume, this process
+    assert ledger.remaining() == 100
+    with pytest.raises(BudgetExceededError):
+        ledger.reserve("forecast", "f", "evaluate", 200)  # the live run still holds its 600
+    assert ledger.records()[0].status == "running" and ledger.reserved() == 600
+    ledger.update(rid, 900, status="done")
+    assert ledger.used() == 900 and ledger.remaining() == 100
+
+
+def _reserve_and_die(url: str) -> None:
+    Ledger(url).reserve("final", "killed", "train", 700)
+
+
 def test_stale_running_row_holds_no_reservation(tmp_path):
     import sqlalchemy as sa
 

@@ -264,7 +264,9 @@ class Ledger:
         """Check the budget and record a ``running`` run holding ``projected`` FLOPs, atomically.
 
         With ``resume_id`` the run's existing row is reused (one run, one row):
-        its charged FLOPs stay and its reservation becomes ``projected`` more.
+        its charged FLOPs stay, its reservation becomes ``projected`` more, and this
+        process takes it over (owner pid and host, heartbeat), so that the next
+        reservation on the host does not take the live run for its dead predecessor.
 
         Raises:
             BudgetExceededError: ``projected`` exceeds budget − charged − others' reservations.
@@ -279,20 +281,27 @@ class Ledger:
             left = budget - used - self._reserved(conn, exclude=resume_id)
             if projected > left:  # no other connection may open inside this transaction
                 raise self._refusal(what, projected, left, budget)
+            owner = {"host": _host(), "pid": os.getpid()}
             if resume_id is not None:
-                base = conn.execute(
-                    sa.select(self.runs.c.flops).where(self.runs.c.id == resume_id)
-                ).scalar()
-                if base is not None:
+                row = conn.execute(
+                    sa.select(self.runs.c.flops, self.runs.c.config).where(
+                        self.runs.c.id == resume_id
+                    )
+                ).first()
+                if row is not None:
+                    taken = {**_config(row.config), OWNER_KEY: owner}
                     conn.execute(
                         sa.update(self.runs)
                         .where(self.runs.c.id == resume_id)
                         .values(
-                            projected_flops=int(base + projected), status="running", updated=now
+                            projected_flops=int(row.flops + projected),
+                            status="running",
+                            updated=now,
+                            config=json.dumps(taken, default=str),
                         )
                     )
                     return resume_id
-            owned = {**(config or {}), OWNER_KEY: {"host": _host(), "pid": os.getpid()}}
+            owned = {**(config or {}), OWNER_KEY: owner}
             return self._insert_row(conn, experiment, name, kind, 0, projected, "running", owned)
 
     def _release_dead(self, conn: Any) -> int:
