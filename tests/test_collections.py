@@ -447,3 +447,22 @@ def test_merge_seen_keeps_either_runs_steps():
     assert leaks(got["steps"], x, 6) and not leaks(own["steps"], x, 6)
     assert leaks(got["steps"], x + 1, 1) and not leaks(got["steps"], x + 2, 6)
     assert merge_seen(own, None) is own
+
+
+def test_alpha_suggested_for_an_adapter_is_the_one_to_give_and_matches_when_pasted():
+    """Round 4: an adapter trained without the decimal point records the codec's scale
+    (alpha / 10); the refusal said to give that scale, and --alpha 0.69 was then refused
+    again (0.69 / 10 != 0.069 in floating point)."""
+    from lmcast.core.prepare import text_format
+    from lmcast.lm.warm_start import adapter_settings, mismatched_flags
+
+    conf = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}
+    codec = text_format(0.69, 1, decimal_point=False)[0]
+    rec = {"alpha": 0.069, "decimals": 1, "precision": 0, "decimal_point": False}
+    assert adapter_settings(conf, rec)["alpha"] == "0.69"
+    cfg = type("Cfg", (), {"rank": 4, "lora_alpha": 8.0, "target_modules": ("q_proj",),
+                           "lora_layers": 0})()  # fmt: skip
+    meta = {"alpha": codec, "decimals": 1, "decimal_point": False}
+    assert mismatched_flags(conf, rec, cfg, meta) == []
+    meta["alpha"] = text_format(0.7, 1, decimal_point=False)[0]
+    assert mismatched_flags(conf, rec, cfg, meta) == ["--alpha 0.69"]

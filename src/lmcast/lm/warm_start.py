@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,27 @@ def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
         "lora_layers": _n_layers(conf),
         "precision": int(rec.get("decimals", rec.get("precision", 0))),
         "decimal_point": bool(rec.get("decimal_point", True)),
-        "alpha": "series" if rec.get("scaling") == "series" else f"{float(rec['alpha']):g}",
+        "alpha": "series" if rec.get("scaling") == "series" else given_alpha(rec),
     }
     if conf.get("base_model_name_or_path"):
         out["model"] = str(conf["base_model_name_or_path"])
     return out
+
+
+def given_alpha(rec: dict) -> str:
+    """The ``--alpha`` that reproduces an encoding record's scale: the record holds the
+    codec's scale, which without the decimal point is ``alpha / 10^decimals``
+    (:func:`lmcast.core.prepare.text_format`); 12 significant digits, so that the value
+    pasted back matches (:func:`same_alpha`)."""
+    a = float(rec["alpha"])
+    if not rec.get("decimal_point", True):
+        a *= 10 ** int(rec.get("decimals", 0))
+    return f"{a:.12g}"
+
+
+def same_alpha(a: float, b: float) -> bool:
+    """Two codec scales equal to rounding (``0.69 / 10`` against ``0.069``)."""
+    return math.isclose(float(a), float(b), rel_tol=1e-9)
 
 
 def with_adapter_settings(cfg: Any) -> Any:
@@ -185,7 +202,7 @@ def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
     if rec.get("scaling") == "series" and meta.get("scaling") != "series":
         flags.append(_flag("alpha", "series"))
     elif rec.get("scaling") != "series" and (
-        meta.get("scaling") == "series" or float(rec["alpha"]) != float(meta["alpha"])
+        meta.get("scaling") == "series" or not same_alpha(rec["alpha"], meta["alpha"])
     ):
         flags.append(_flag("alpha", want["alpha"]))
     same_format = len(flags) == n_model
