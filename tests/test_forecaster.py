@@ -181,6 +181,15 @@ def test_figures_folder_never_loses_files_lmcast_did_not_write(
         "added.txt",
         "series_a.png",
     ]
+    # round 4: a file of the user's under the name of a figure is not replaced
+    # (cp notes.png f_figures/series_b.png); the other figures are refreshed
+    (figs / "series_b.png").write_text("my notes")
+    code, _, err = run_cli("forecast", *argv, "--figures", figs)
+    assert code == 0, err
+    assert (figs / "series_b.png").read_text() == "my notes" and "series_b.png" in err
+    manifest = (figs / ".lmcast-files.json").read_text()
+    assert "series_a.png" in manifest and "series_b.png" not in manifest
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".figures-")]
 
 
 def test_figure_names_stay_distinct_after_sanitising():

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lmcast.core.logs import get_logger
 from lmcast.core.version import package_version
 
 
@@ -274,21 +275,32 @@ def fill_owned_folder(tmp: Path, dest: Path) -> Path:
 
     ``dest`` must have passed :func:`check_owned_folder`. A missing ``dest`` becomes
     ``tmp`` renamed (atomic); in an existing one only the files lmcast listed in its
-    manifest last time are replaced or removed, anything else there is left alone. The
-    manifest is written last.
+    manifest last time are replaced or removed, anything else there is left alone: a new
+    file whose name is taken by a file lmcast did not write is not written (a warning
+    names it). The manifest is written last.
     """
+    import shutil
+
     names = sorted(f.name for f in tmp.iterdir() if f.is_file())
     if not dest.exists():
         write_json(tmp / OWNED_MANIFEST, {"files": names})
         os.replace(tmp, dest)
         return dest
-    for old in _owned_files(dest):
+    owned = _owned_files(dest)
+    for old in owned:
         if old not in names:
             (dest / old).unlink(missing_ok=True)
-    for name in names:
+    kept = [n for n in names if n in owned or not os.path.lexists(dest / n)]
+    for name in kept:
         os.replace(tmp / name, dest / name)
-    tmp.rmdir()
-    write_json(dest / OWNED_MANIFEST, {"files": names})
+    if skipped := sorted(set(names) - set(kept)):
+        get_logger("runinfo").warning(
+            "%s: %d file(s) lmcast did not write hold the names of new ones (%s%s); they "
+            "were left as they are and those figures not written",
+            dest, len(skipped), ", ".join(skipped[:3]), "…" if len(skipped) > 3 else "",
+        )  # fmt: skip
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_json(dest / OWNED_MANIFEST, {"files": kept})
     return dest
 
 
