@@ -466,3 +466,34 @@ def test_alpha_suggested_for_an_adapter_is_the_one_to_give_and_matches_when_past
     assert mismatched_flags(conf, rec, cfg, meta) == []
     meta["alpha"] = text_format(0.7, 1, decimal_point=False)[0]
     assert mismatched_flags(conf, rec, cfg, meta) == ["--alpha 0.69"]
+
+
+def test_dated_hdf5_without_time_freq_or_with_a_bad_date(tmp_path):
+    """Round 4: an HDF5 file with time_stamps but no time_freq gave a KeyError, a bad
+    date string a ValueError; now the frequency is inferred from the dates, and a bad
+    date or a count that does not match the steps is one line."""
+    import h5py
+
+    from lmcast.core.collection import read_series
+    from lmcast.errors import DataError
+
+    months = [f"2020-{m:02d}-01" for m in range(1, 13)]
+
+    def write(name: str, stamps: list[str]):
+        p = tmp_path / name
+        with h5py.File(p, "w") as f:
+            f["trajectories"] = np.arange(24, dtype=np.float32).reshape(2, 12, 1)
+            f["time"] = np.arange(12, dtype=np.float64)
+            f.attrs["time_stamps"] = stamps
+        return p
+
+    axis = read_series(write("ok.h5", months)).axes[0]
+    assert axis.freq == "MS" and axis.after(2) == ["2021-01-01", "2021-02-01"]
+    for name, stamps, needle in (
+        ("bad.h5", [*months[:11], "not a date"], "not a date"),
+        ("short.h5", months[:11], "11 time_stamps for 12 steps"),
+        ("irregular.h5", [*months[:11], "2024-07-01"], "no time_freq"),
+    ):
+        with pytest.raises(DataError, match=needle) as err:
+            read_series(write(name, stamps))
+        assert "\n" not in str(err.value)

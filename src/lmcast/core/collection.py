@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmcast.errors import DataError
+from lmcast.errors import DataError, LmcastError
 
 if TYPE_CHECKING:
     from lmcast.configs import CsvInput
     from lmcast.core.data import LongSeries
+    from lmcast.core.timeaxis import Axis
 
 LAYOUT = "collection"
 
@@ -180,8 +181,7 @@ def read_series(
     time = np.asarray(ds.time, dtype=np.float64)
     axis = Axis(time)
     if "time_stamps" in ds.attrs:  # imported from a dated CSV: its dates and frequency
-        stamps = np.array([str(x) for x in ds.attrs["time_stamps"]], dtype="datetime64[ns]")
-        axis = Axis(time, stamps, str(ds.attrs["time_freq"]))
+        axis = _stamped_axis(path, time, ds.attrs)
     return LongSeries(
         [str(x) for x in ds.attrs.get("series_ids", range(n))],
         [time] * n,
@@ -191,6 +191,32 @@ def read_series(
         [0] * n,
         "hdf5",
     )
+
+
+def _stamped_axis(path: Path, time: np.ndarray, attrs: dict) -> Axis:
+    """The dated axis of an HDF5 file's ``time_stamps`` (and ``time_freq``; inferred from
+    the dates when absent), checked: one date per step, each parseable, regular.
+
+    Raises:
+        DataError: one line naming the file and what is wrong.
+    """
+    from lmcast.core.timeaxis import Axis, regular_axis
+
+    raw = [str(x) for x in np.atleast_1d(attrs["time_stamps"])]
+    try:
+        stamps = np.array(raw, dtype="datetime64[ns]")
+    except ValueError as exc:
+        raise DataError(f"{path}: time_stamps holds a value that is not a date ({exc})") from None
+    if stamps.shape != time.shape:
+        raise DataError(f"{path}: {stamps.size} time_stamps for {time.size} steps")
+    freq = attrs.get("time_freq")
+    if freq is None:  # inferred as a dated CSV's would be
+        try:
+            axis = regular_axis(time, stamps, np.zeros((time.size, 1)), "error", str(path))[0]
+        except LmcastError as exc:
+            raise DataError(f"{path}: no time_freq, and {exc}") from None
+        return Axis(time, stamps, axis.freq)
+    return Axis(time, stamps, str(freq))
 
 
 def steps_digest(values: np.ndarray) -> str:
