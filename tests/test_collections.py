@@ -497,3 +497,16 @@ def test_dated_hdf5_without_time_freq_or_with_a_bad_date(tmp_path):
         with pytest.raises(DataError, match=needle) as err:
             read_series(write(name, stamps))
         assert "\n" not in str(err.value)
+
+
+def test_holdout_longer_than_a_series_leaves_that_series_out(tmp_path):
+    """Round 4: with --holdout H a series shorter than H was trained on its first steps
+    (a negative slice: len - H < 0 cut from the end instead of leaving nothing)."""
+    from lmcast.core.prepare import training_texts
+
+    rows = ["id,t,y"] + [f"long,{t},{t % 7}" for t in range(40)]
+    rows += [f"short,{t},{100 + t}" for t in range(10)]
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n")
+    meta, texts = training_texts(tmp_path / "s.csv", 1, "auto", holdout=12)
+    assert meta["seen"]["series"] == 1 and meta["seen"]["steps"].keys() == {"28"}
+    assert len(texts["train"] + texts["val"]) == 1

@@ -309,7 +309,7 @@ def training_texts(
         }
         return meta, texts
     ls = read_series(path, csv)
-    visible = [v[: len(v) - holdout] for v in ls.values]
+    visible = [v[: max(len(v) - holdout, 0)] for v in ls.values]  # shorter: nothing seen
     keep = [i for i, v in enumerate(visible) if len(v) >= 2]
     if not keep:
         raise DataError(
