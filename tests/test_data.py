@@ -590,3 +590,41 @@ def test_info_reads_a_csv_of_series_and_shows_how_far_their_scales_lie_apart(tmp
     assert code == 0 and "CSV: 2 series, 50 steps" in out
     code, _, err = run_cli("data", "info", tmp_path / "m.csv", "--stats")
     assert code == 2 and "this is a CSV of series" in err
+
+
+@pytest.mark.parametrize("kind", ["huge", "external_link", "virtual", "external_storage"])
+def test_hostile_hdf5_is_refused_from_its_declaration(tmp_path, kind):
+    """Round 4: a file declaring 10^6 × 10^6 values and storing none allocated 3.6 TiB;
+    external links and virtual datasets were followed into other files (a FIFO hung).
+    Each is now one line before any value is read."""
+    import h5py
+
+    from lmcast.core.data import load_dataset
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as g:
+        g["trajectories"] = np.ones((2, 5, 2), dtype=np.float32)
+    p = tmp_path / f"{kind}.h5"
+    with h5py.File(p, "w") as f:
+        f["time"] = np.arange(5, dtype=np.float64)
+        if kind == "huge":
+            f.create_dataset("trajectories", shape=(10**6, 10**6, 2), dtype="f4", chunks=True)
+            needle = "declares shape"
+        elif kind == "external_link":
+            f["trajectories"] = h5py.ExternalLink(str(other), "trajectories")
+            needle = "link into another file"
+        elif kind == "virtual":
+            layout = h5py.VirtualLayout(shape=(2, 5, 2), dtype="f4")
+            layout[:] = h5py.VirtualSource(str(other), "trajectories", shape=(2, 5, 2))
+            f.create_virtual_dataset("trajectories", layout)
+            needle = "virtual or external"
+        else:
+            raw = tmp_path / "raw.bin"
+            raw.write_bytes(np.ones(20, dtype="<f4").tobytes())
+            f.create_dataset(
+                "trajectories", shape=(2, 5, 2), dtype="<f4", external=[(str(raw), 0, 80)]
+            )
+            needle = "virtual or external"
+    with pytest.raises(DataError, match=needle) as err:
+        load_dataset(p)
+    assert "\n" not in str(err.value)

@@ -89,6 +89,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
             for name in ("trajectories", "time"):
                 if name not in f or not isinstance(f[name], h5py.Dataset):
                     raise _fail(path, f"missing dataset /{name}")
+            for name in ("trajectories", "time", "params"):
+                if name in f:
+                    check_stored_here(f, name, path)
             traj = np.asarray(f["trajectories"][()])
             time = np.asarray(f["time"][()])
             params = np.asarray(f["params"][()]) if "params" in f else None
@@ -98,6 +101,35 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     except (OSError, KeyError, ValueError) as exc:  # corrupt or truncated file
         raise _fail(path, f"cannot read HDF5 file ({exc})") from None
     return validate(traj, time, path=path, params=params, attrs=attrs)
+
+
+def check_stored_here(f: Any, name: str, path: Path | str) -> None:
+    """Refuse, before reading, a dataset lmcast should not follow or cannot hold: a link
+    into another file, external or virtual storage (another file, a FIFO that never
+    answers), or a declared size over the memory lmcast may use (a file that declares
+    10^6 × 10^6 values and stores none).
+
+    Raises:
+        DataError: one line naming the dataset.
+    """
+    import h5py
+
+    from lmcast.core import resources
+
+    link = f.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        raise _fail(path, f"/{name} is a link into another file ({link.filename}): not followed")
+    ds = f[name]
+    if ds.is_virtual or ds.external:
+        raise _fail(path, f"/{name} is stored in other files (virtual or external): not read")
+    need = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
+    room = int(resources.free_bytes("cpu") * resources.MEMORY_SHARE)
+    if need > room:
+        raise _fail(
+            path,
+            f"/{name} declares shape {ds.shape} of {ds.dtype} ({need / 2**30:,.1f} GiB), more "
+            f"than the {room / 2**30:,.1f} GiB lmcast may use",
+        )
 
 
 def validate(
