@@ -41,6 +41,9 @@ def _broken(kind: str) -> tuple[object, str]:
     if kind == "unknown-reference":
         prof["protocol"]["references"] = ["ets", "lstm"]
         return prof, "protocol.references: --references: unknown reference forecaster 'lstm'"
+    if kind == "unknown-readout":  # choices were checked at the CLI only, not in a profile
+        prof["protocol"]["readout"] = "mean"
+        return prof, "protocol: --readout must be one of argmax, expected, got 'mean'"
     raise AssertionError(kind)
 
 
@@ -55,6 +58,7 @@ def _broken(kind: str) -> tuple[object, str]:
         "top-level-list",
         "unknown-reference",
         "renamed-key",
+        "unknown-readout",
     ],
 )
 def test_bad_profile_is_one_line_exit_2(tmp_path, run_cli, kind):

@@ -39,7 +39,8 @@ def opt(
 
 
 def check_ranges(cfg: Any) -> None:
-    """Refuse, in one line naming the flag, a field outside the range its metadata states.
+    """Refuse, in one line naming the flag, a field outside the range or the choices its
+    metadata states.
 
     Raises:
         LmcastError: ``--name must be >= m`` / ``between m and n`` / ``a positive finite
@@ -47,9 +48,12 @@ def check_ranges(cfg: Any) -> None:
     """
     for f in fields(cfg):
         v = getattr(cfg, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        choices = f.metadata.get("choices")
+        if choices and isinstance(v, str) and v not in choices:  # a profile's, or the API's
+            raise LmcastError(f"{flag} must be one of {', '.join(choices)}, got {v!r}")
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             continue  # None (a default to resolve later), strings, lists
-        flag = "--" + f.name.replace("_", "-")
         lo, hi = f.metadata.get("min"), f.metadata.get("max")
         if f.metadata.get("positive") and not (v > 0 and math.isfinite(v)):
             raise LmcastError(f"{flag} must be a positive finite number, got {v}")
