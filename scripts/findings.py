@@ -992,11 +992,17 @@ def context_map(src: Path, out: Path, name: str = "context_map") -> None:
     (out / f"{name}.inc").write_text(_table(head, table))
 
 
-def _versus_won(c: dict | None) -> str:
-    """:func:`_versus` with the share of trajectories the first forecaster wins."""
+def _versus_won(c: dict | None, digits: int = 3) -> str:
+    """:func:`_versus` (to ``digits`` decimals) with the share of trajectories the first
+    forecaster wins."""
     if not c:
         return "–"
-    return f"{_versus(c)}; better on {c['win_rate']:.0%}"
+    lo, hi = c["ci95"]
+    d = digits
+    return (
+        f"{c['mean_difference']:+.{d}f} [{lo:+.{d}f}, {hi:+.{d}f}], {c['verdict']}; "
+        f"better on {c['win_rate']:.0%}"
+    )
 
 
 def reference_study(src: Path, out: Path) -> None:
@@ -1064,6 +1070,34 @@ def reference_study(src: Path, out: Path) -> None:
     (out / "reference_study.inc").write_text(_table(["statistic", *names], table))
 
 
+def reference_levers(src: Path, out: Path) -> None:
+    """The lever table on the reference half (``reference_levers.json``, from
+    ``scripts/reference_levers.py``): each arm's validation MAE, its paired difference
+    from today's recipe and from VAR (interval, win rate, verdict), and its generation
+    cost."""
+    path = src / "reference_levers.json"
+    if not path.is_file():
+        (out / "reference_levers.inc").write_text("(not measured yet)\n")
+        return
+    data = json.loads(path.read_text())
+    first = data["rows"][0]
+    head = ["arm", "MAE", f"vs {first['arm']} [95 % CI], win rate",
+            "vs VAR [95 % CI], win rate", "generation FLOPs", "generation s"]  # fmt: skip
+    rows = [
+        [
+            r["arm"],
+            f"{r['mae']:.4f}",
+            "–" if r is first else _versus_won(r["vs_first"], 4),
+            _versus_won(r["vs_var"], 4),
+            f"{r['generation_flops']:.3g}",
+            f"{r['generation_seconds']:.0f}",
+        ]
+        for r in data["rows"]
+    ]
+    rows.append(["VAR", f"{data['var_mae']:.4f}", "", "", "", ""])
+    (out / "reference_levers.inc").write_text(_table(head, rows))
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -1074,6 +1108,7 @@ def main(argv: list[str]) -> None:
     context_map(src, out)
     context_map(src, out, "context_map_reference")
     reference_study(src, out)
+    reference_levers(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)

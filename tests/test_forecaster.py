@@ -107,6 +107,18 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
     assert a_times == [15.0, 15.5, 16.0, 16.5]
     recs = Ledger(url).records()
     assert [r.status for r in recs] == ["done", "done"] and all(r.flops > 0 for r in recs)
+    # round 4: figures for the first N series only (2,000 series wrote 2,000 PNGs); the
+    # CSV keeps every series
+    out3 = tmp_path / "h.csv"
+    for n, want in (("1", ["series_a.png"]), ("0", []), ("all", ["series_a.png", "series_b.png"])):
+        code, _, err = run_cli("forecast", "--data", tmp_path / "s.csv", "--out", out3,
+                               "--figures-for", n, "--overwrite", *common)  # fmt: skip
+        assert code == 0, err
+        figs = sorted(p.name for p in (tmp_path / "h_figures").iterdir() if p.suffix == ".png")
+        assert figs == want and len(list(csv.DictReader(out3.open()))) == 2 * 4 * 2
+    code, _, err = run_cli("forecast", "--data", tmp_path / "s.csv", "--out", out3,
+                           "--figures-for", "some", *common)  # fmt: skip
+    assert code == 2 and "--figures-for must be a count of series or 'all'" in err
     # --temperature reaches the sampler: near zero the paths coincide (the tiny random
     # model's logits are nearly flat, so only a very low temperature shows it)
 

@@ -512,6 +512,14 @@ class ForecastConfig(CsvInput, Sampling, Overwrite):
     def check(self) -> None:
         object.__setattr__(self, "quantiles", check_quantiles(self.quantiles))
         check_reference_names(self.references)
+        n = self.figures_for
+        if n != "all" and not (n.isdigit() and len(n) < 10):
+            raise LmcastError(f"--figures-for must be a count of series or 'all', got {n!r}")
+
+    @property
+    def figure_count(self) -> int | None:
+        """How many series get a figure (``None``: every one)."""
+        return None if self.figures_for == "all" else int(self.figures_for)
 
     model: str = opt("smollm2-135m", "model alias, Hugging Face id or local directory")
     adapter: str | None = opt(
@@ -542,6 +550,11 @@ class ForecastConfig(CsvInput, Sampling, Overwrite):
     )
     out: str = opt("forecast.csv", "output CSV (one row per series × step × variable)")
     figures: str | None = opt(None, "folder for one PNG per series (default: <out>_figures)")
+    figures_for: str = opt(
+        "20",
+        "draw figures for the first N series in the file's order (0: none), or 'all'; the "
+        "CSV always has every series",
+    )
     batch_size: int = opt(
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
     )

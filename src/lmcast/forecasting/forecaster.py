@@ -29,6 +29,7 @@ series) fixes it. :attr:`Prediction.alphas` says which scale each series got.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -67,6 +68,10 @@ class Prediction:
     flops: int
     alphas: tuple[float, ...] = ()
     generated: Any = None
+
+    def first(self, k: int) -> Prediction:
+        """The forecasts of the first ``k`` series (the same FLOPs, which ran for all)."""
+        return dataclasses.replace(self, samples=self.samples[:k], alphas=self.alphas[:k])
 
     @property
     def median(self) -> np.ndarray:

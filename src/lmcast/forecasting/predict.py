@@ -82,10 +82,11 @@ def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) ->
 
     figs.parent.mkdir(parents=True, exist_ok=True)  # --out in a folder yet to be made
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
-    lo, hi = pred.quantiles[0], pred.quantiles[-1]
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
     try:
-        _draw(tmp, ids, times, values, horizons, pred, variables, (lo, hi), band, refs)
+        if ids:  # none asked for: the folder keeps no figure of an earlier run
+            lo, hi = pred.quantiles[0], pred.quantiles[-1]
+            _draw(tmp, ids, times, values, horizons, pred, variables, (lo, hi), band, refs)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -198,9 +199,16 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
             if cf.failed.any():
                 log.warning("%s", cf.label)
-    _figures(figs, ids, times, values, horizons, pred, variables, refs)
+    k = len(ids) if cfg.figure_count is None else min(cfg.figure_count, len(ids))
+    _figures(figs, ids[:k], times[:k], values[:k], horizons[:k], pred.first(k), variables,
+             {label: fc[:k] for label, fc in refs.items()})  # fmt: skip
     record_written(write_text(out, csv_text(rows)))
-    log.info("wrote %s (%d rows) and %d figures in %s", out, len(rows), len(ids), figs)
+    more = (
+        f" (the first {k} of {len(ids)} series: --figures-for all draws each)"
+        if k < len(ids)
+        else ""
+    )
+    log.info("wrote %s (%d rows) and %d figures in %s%s", out, len(rows), k, figs, more)
     return {
         "out": str(out),
         "figures": str(figs),
