@@ -474,6 +474,7 @@ def profile_run(src: Path, out: Path) -> None:
     for report, inc in (
         ("cpu_profile_report.md", "cpu_profile_tables.inc"),
         ("cpu_fast_report.md", "cpu_fast_tables.inc"),
+        ("reference_cpu_report.md", "reference_cpu_tables.inc"),
     ):
         path = src / report
         if not path.is_file():
