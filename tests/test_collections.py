@@ -142,6 +142,18 @@ def test_data_synth_writes_a_collection_every_reader_reads(tmp_path, run_cli):
     )
     assert code == 2 and "--max-length 50 is below --min-length 90" in err
     assert not (tmp_path / "o.h5").exists()
+    # round 4: each of these was a traceback (an HDF5 object dtype, a 14.9 GiB allocation,
+    # a matplotlib format error)
+    same = tmp_path / "same.h5"
+    for extra, needle in (
+        (["--seed", 2**70], "--seed must be between 0 and"),
+        (["--n", 1, "--min-length", "2000000000", "--max-length", "2000000000"],
+         "--min-length must be between 8 and 1e+06"),
+        (["--figure", same], "is the --out file"),
+    ):  # fmt: skip
+        code, _, err = run_cli("data", "synth", "--out", same, *extra)
+        assert code == 2 and needle in err and err.count("\n") == 1, err
+        assert not same.exists()
 
 
 def test_thousands_of_series_ids_fit_the_file(tmp_path):

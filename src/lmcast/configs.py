@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from lmcast.errors import LmcastError
@@ -292,15 +293,22 @@ class SimulateConfig(Overwrite):
     )
 
 
+# The longest series ``data synth`` writes: far beyond any real series lmcast forecasts,
+# and 10^6 x 8 bytes per series stays small.
+MAX_SYNTH_LENGTH = 1_000_000
+
+
 @dataclass(kw_only=True)
 class SynthConfig(Overwrite):
     """``lmcast data synth``: a synthetic corpus (KernelSynth, trend × season × noise, mixes)."""
 
     out: str = opt(help="output HDF5 path (the collection layout: series of many lengths)")
     n: int = opt(2000, "number of series", at_least=1, at_most=1_000_000)
-    seed: int = opt(0, "seed: series i comes from the stream (seed, i)")
-    min_length: int = opt(48, "shortest series (steps)", at_least=8)
-    max_length: int = opt(320, "longest series (steps)", at_least=8)
+    seed: int = opt(
+        0, "seed: series i comes from the stream (seed, i)", at_least=0, at_most=2**63 - 1
+    )
+    min_length: int = opt(48, "shortest series (steps)", at_least=8, at_most=MAX_SYNTH_LENGTH)
+    max_length: int = opt(320, "longest series (steps)", at_least=8, at_most=MAX_SYNTH_LENGTH)
     arima_share: float = opt(
         0.0,
         "share of integrated-ARMA series with drift (random walks, growth, change points); "
@@ -319,6 +327,8 @@ class SynthConfig(Overwrite):
     figure: str | None = opt(None, "also draw a figure of the first 12 series to this PNG")
 
     def check(self) -> None:
+        if self.figure and Path(self.figure).resolve() == Path(self.out).resolve():
+            raise LmcastError(f"--figure {self.figure} is the --out file: give the figure its own")
         if self.max_length < self.min_length:
             raise LmcastError(
                 f"--max-length {self.max_length} is below --min-length {self.min_length}"
