@@ -285,3 +285,27 @@ def test_adapter_paths_are_checked_before_any_work(tmp_path, run_cli):
             "--adapter", tmp_path / "no-adapter", "--out", tmp_path / "o",
         )  # fmt: skip
         assert _one_line(code, err, "no-adapter"), err
+
+
+@pytest.mark.parametrize("kind", ["laughs", "nested", "huge"])
+def test_hostile_profiles_are_refused_before_the_tree_is_built(tmp_path, run_cli, kind):
+    """Round 4: a YAML alias bomb under model, protocol.also or budget (MemoryError under a
+    4 GB limit) and 100,000 nested brackets (RecursionError) are one line, refused from the
+    parser's events before any node is built."""
+    from lmcast.study.profile import PROFILE_DIR
+
+    base = (PROFILE_DIR / "quick.yaml").read_text()
+    if kind == "laughs":
+        levels = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        levels += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+        text, needle = (
+            "\n".join(levels) + "\n" + base.replace("budget:", "budget: *a9\nx:"),
+            "aliases",
+        )
+    elif kind == "nested":
+        text, needle = base + "\nextra: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested deeper"
+    else:
+        text, needle = base + "\n#" + "x" * 2_000_000 + "\n", "characters"
+    (tmp_path / "p.yaml").write_text(text)
+    code, _, err = run_cli("run", "--profile", tmp_path / "p.yaml", "--dry-run")
+    assert _one_line(code, err, needle), err

@@ -183,11 +183,63 @@ def load_profile(name: str) -> Profile:
 
     path = profile_path(name)
     try:
-        raw = yaml.load(path.read_text(), Loader=_unique_keys_loader())
+        text = path.read_text()
+        check_yaml_shape(text, str(path))
+        raw = yaml.load(text, Loader=_unique_keys_loader())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise LmcastError(f"profile {path}: not readable YAML ({first})") from None
     return parse_profile(raw, str(path))
+
+
+# What a profile may hold: a megabyte, twenty levels, and at most MAX_PROFILE_NODES nodes
+# once its aliases are expanded. Checked on the parser's event stream, before any node is
+# built: an alias bomb ("billion laughs": 81 aliases, 3.5e9 nodes) expands only when built,
+# and 100,000 nested brackets overflow the recursive composer.
+MAX_PROFILE_BYTES = 1_000_000
+MAX_PROFILE_DEPTH = 20
+MAX_PROFILE_NODES = 100_000
+
+
+def check_yaml_shape(text: str, source: str) -> None:
+    """Refuse, in one line, a profile too large, too deep, or whose aliases expand to more
+    than :data:`MAX_PROFILE_NODES` nodes.
+
+    Raises:
+        LmcastError: the first limit passed.
+    """
+    import yaml
+
+    if len(text) > MAX_PROFILE_BYTES:
+        raise LmcastError(
+            f"profile {source}: {len(text):,} characters (at most {MAX_PROFILE_BYTES:,})"
+        )
+    sizes: dict[str, int] = {}  # anchor -> nodes it expands to
+    stack: list[list] = [[None, 0]]  # open collections: [anchor, nodes so far]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > MAX_PROFILE_DEPTH:
+                raise LmcastError(
+                    f"profile {source}: nested deeper than {MAX_PROFILE_DEPTH} levels"
+                )
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, n = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, n = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, n = None, sizes.get(event.anchor, 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = n
+        stack[-1][1] += n
+        if stack[-1][1] > MAX_PROFILE_NODES:
+            raise LmcastError(
+                f"profile {source}: its aliases (*name) expand to more than "
+                f"{MAX_PROFILE_NODES:,} values: refused before they are expanded"
+            )
 
 
 def _unique_keys_loader() -> type:
