@@ -222,6 +222,7 @@ def _score(
             "name": cfg.model,
             "adapter": cfg.adapter,
             "samples": cfg.samples,
+            "readout": cfg.readout,
             **({"temperature": cfg.temperature, "top_p": cfg.top_p} if cfg.samples > 1 else {}),
             "parse_success": float(fc.parse_success.mean()),
             "unparsed_filled": "missing steps carry the last parsed value (or the last context value)",

@@ -72,12 +72,13 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
 def decoding(model: dict) -> str:
     """How a language model's test forecasts were decoded (its ``metrics.json`` entry)."""
     k = int(model.get("samples", 1))
+    read = ", last digit read as its expected value" if model.get("readout") == "expected" else ""
     if k == 1:
-        return "greedy"
+        return f"greedy{read}"
     how = f"median of {k} sampled paths"
     if "temperature" in model:
         how += f" (temperature {model['temperature']:g}, top-p {model['top_p']:g})"
-    return how
+    return how + read
 
 
 def per_step_table(
