@@ -103,6 +103,11 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     return validate(traj, time, path=path, params=params, attrs=attrs)
 
 
+# A dataset this small is read whatever the free memory says (a low LMCAST_MEMORY_LIMIT
+# is for batches, not for reading a data file).
+ALWAYS_READ_BYTES = 256 * 2**20
+
+
 def check_stored_here(f: Any, name: str, path: Path | str) -> None:
     """Refuse, before reading, a dataset lmcast should not follow or cannot hold: a link
     into another file, external or virtual storage (another file, a FIFO that never
@@ -123,7 +128,7 @@ def check_stored_here(f: Any, name: str, path: Path | str) -> None:
     if ds.is_virtual or ds.external:
         raise _fail(path, f"/{name} is stored in other files (virtual or external): not read")
     need = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
-    room = int(resources.free_bytes("cpu") * resources.MEMORY_SHARE)
+    room = max(int(resources.free_bytes("cpu") * resources.MEMORY_SHARE), ALWAYS_READ_BYTES)
     if need > room:
         raise _fail(
             path,
