@@ -128,3 +128,12 @@ def test_refine_last_digits_moves_each_number_by_its_mean_minus_its_digit(x, pre
     )
     nan = [float("nan")] * len(numbers)
     assert encoding.refine_last_digits(text, nan) == text
+
+
+def test_auto_alpha_of_values_near_zero_is_one():
+    """Round 4: a series of subnormal values (1e-322) crashed encode (ZeroDivisionError) and
+    forecast (math domain error); such values are written as zeros at scale 1."""
+    for tiny in (1e-322, 5e-324, 1e-305):
+        assert encoding.auto_alpha(np.full(10, tiny)) == 1.0
+        assert encoding.auto_alpha(np.full(10, tiny), target=100.0) == 1.0
+    assert encoding.auto_alpha(np.full(10, 1e-290)) == pytest.approx(1e-291)

@@ -27,6 +27,8 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d*)?")
 
 # The auto scale puts about 99 % of |values| in [0, SCALE_TARGET] (with the decimal point).
 SCALE_TARGET = 10.0
+# Below this scale a value / target is subnormal and its two significant figures underflow.
+TINY_SCALE = 1e-300
 
 ALPHA_RULE = (
     "alpha = 99th percentile of |x| over the training split / 10, "
@@ -150,10 +152,12 @@ def refine_last_digits(text: str, means: Sequence[float], extra: int = 3) -> str
 def auto_alpha(train_values: np.ndarray, target: float = 10.0, q: float = 99.0) -> float:
     """The scale that puts about ``q`` % of ``|train_values|`` in ``[0, target]``.
 
-    See :data:`ALPHA_RULE`. Returns 1.0 for all-zero data.
+    See :data:`ALPHA_RULE`. Returns 1.0 for all-zero data, and for data so close to zero
+    (99th percentile of ``|x|`` below :data:`TINY_SCALE`) that its scale is not a normal
+    float: such values are written as zeros, which they are to within 1e-300.
     """
     v = float(np.percentile(np.abs(np.asarray(train_values, dtype=np.float64)), q))
-    if not math.isfinite(v) or v <= 0:
+    if not math.isfinite(v) or v < TINY_SCALE * target:
         return 1.0
     raw = v / target
     mag = 10 ** (math.floor(math.log10(raw)) - 1)
