@@ -498,6 +498,10 @@ def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(
     code, _, err = run_cli("export", broken, "--out", tmp_path / "exp2")
     assert code == 2 and "not a training run record" in err and "Traceback" not in err
     assert not (tmp_path / "exp2").exists() and not list(tmp_path.glob(".export-*"))
+    # round 4: config.data = 5 (a number) was a TypeError; the variables are left out
+    (broken / "run.json").write_text(json.dumps({**info, "config": {**info["config"], "data": 5}}))
+    code, _, err = run_cli("export", broken, "--out", tmp_path / "exp3")
+    assert code == 0 and "Traceback" not in err, err
 
 
 def test_forecast_continues_the_dates_of_a_nixtla_csv(tmp_path, tiny_dir, run_cli):

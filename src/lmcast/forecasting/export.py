@@ -102,8 +102,9 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _variables(data: str | None) -> list[str]:
-    if not data:
+def _variables(data: object) -> list[str]:
+    """The variable names of the run's data file, when it still reads (else none)."""
+    if not data or not isinstance(data, str):  # a record edited by hand: config.data = 5
         return []
     try:
         from lmcast.core.data import load_dataset
