@@ -309,3 +309,32 @@ def test_hostile_profiles_are_refused_before_the_tree_is_built(tmp_path, run_cli
     (tmp_path / "p.yaml").write_text(text)
     code, _, err = run_cli("run", "--profile", tmp_path / "p.yaml", "--dry-run")
     assert _one_line(code, err, needle), err
+
+
+def test_a_stored_result_naming_another_forecaster_is_recomputed(tmp_path):
+    """Round 4: a result file under this run's key but naming a forecaster the run does not
+    have reached the leaderboard (KeyError); it is now recomputed."""
+    from lmcast.forecasting.benchmark import read_result
+
+    good = {"forecaster": "ets", "dataset": "d", "key": "k", "per_series": {},
+            "per_step_mae": [0.1], "seconds": 1.0, "flops": 0}  # fmt: skip
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(good))
+    assert read_result(path, "k", "ets") == good
+    path.write_text(json.dumps({**good, "forecaster": "lstm"}))
+    assert read_result(path, "k", "ets") is None
+
+
+def test_an_adapter_fingerprint_covers_the_encoding_record_beside_its_folder(tmp_path):
+    """Round 4: editing a run's encoding.json did not change the fingerprint of its adapter/
+    folder, so benchmark reused results scored under the old encoding."""
+    from lmcast.forecasting.benchmark import adapter_fingerprint
+
+    run = tmp_path / "run"
+    (run / "adapter").mkdir(parents=True)
+    (run / "adapter" / "adapter_config.json").write_text("{}")
+    (run / "encoding.json").write_text('{"alpha": 0.5, "precision": 1}')
+    before = adapter_fingerprint(run / "adapter"), adapter_fingerprint(run)
+    (run / "encoding.json").write_text('{"alpha": 0.7, "precision": 1}')
+    after = adapter_fingerprint(run / "adapter"), adapter_fingerprint(run)
+    assert before[0] != after[0] and before[1] != after[1]

@@ -307,6 +307,9 @@ def adapter_fingerprint(folder: str | Path) -> str:
             f = base / name
             if f.is_file():
                 h.update(f"{f.relative_to(root)}:{file_sha256(f)}\n".encode())
+    beside = root.parent / "encoding.json"  # a run's adapter/ named: its record is beside it
+    if not (root / "encoding.json").is_file() and beside.is_file():
+        h.update(f"../encoding.json:{file_sha256(beside)}\n".encode())
     from lmcast.forecasting.forecaster import max_context_steps_of
 
     n = max_context_steps_of(root)  # forecasts from fewer steps: another forecaster
@@ -345,7 +348,7 @@ def result_path(out: Path, task: Task, name: str, key: str) -> Path:
     return out / "results" / task.name / f"{slug(name)[:60]}-{key[:16]}.json"
 
 
-def read_result(path: Path, key: str) -> dict | None:
+def read_result(path: Path, key: str, name: str | None = None) -> dict | None:
     """A stored result if it is one this run would produce (its key matches and its fields
     have their types); ``None`` — recompute — for a missing, unreadable, foreign or
     tampered file (logged), never a traceback."""
@@ -357,6 +360,7 @@ def read_result(path: Path, key: str) -> dict | None:
         log.warning("%s: unreadable (%s); recomputed", path, exc)
         return None
     ok = isinstance(res, dict) and all(isinstance(res.get(k), t) for k, t in RESULT_FIELDS.items())
+    ok = ok and (name is None or res["forecaster"] == name)  # a file naming another one
     if ok and res["key"] == key and ("skipped" in res or _scores_ok(res)):
         return res
     log.warning("%s: not a result of this benchmark's inputs; recomputed", path)
@@ -453,7 +457,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         for n in names:
             key = result_key(t, n, cfg, shas[t.path], fingerprints.get(n))
             path = result_path(out, t, n, key)
-            res = read_result(path, key)
+            res = read_result(path, key, n)
             if res is not None:
                 results.append(res)
                 log.info("%s on %s: done before, skipped", n, t.name)
