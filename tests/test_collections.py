@@ -522,3 +522,22 @@ def test_holdout_longer_than_a_series_leaves_that_series_out(tmp_path):
     meta, texts = training_texts(tmp_path / "s.csv", 1, "auto", holdout=12)
     assert meta["seen"]["series"] == 1 and meta["seen"]["steps"].keys() == {"28"}
     assert len(texts["train"] + texts["val"]) == 1
+
+
+def test_a_collection_linking_into_another_file_is_refused(tmp_path):
+    """Round 4: external links were followed into other files (a FIFO hung data info)."""
+    import h5py
+
+    from lmcast.core.collection import load_collection
+    from lmcast.errors import DataError
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as g:
+        g["values"] = np.ones(6)
+    p = tmp_path / "c.h5"
+    with h5py.File(p, "w") as f:
+        f.attrs["layout"] = "collection"
+        f["values"] = h5py.ExternalLink(str(other), "values")
+        f["offsets"] = np.array([0, 3, 6])
+    with pytest.raises(DataError, match="link into another file"):
+        load_collection(p)

@@ -100,7 +100,7 @@ def load_collection(path: str | os.PathLike) -> LongSeries:
     """
     import h5py
 
-    from lmcast.core.data import LongSeries
+    from lmcast.core.data import LongSeries, check_stored_here
     from lmcast.core.timeaxis import Axis
 
     p = Path(path)
@@ -108,6 +108,8 @@ def load_collection(path: str | os.PathLike) -> LongSeries:
         with h5py.File(p, "r") as f:
             if "values" not in f or "offsets" not in f:
                 raise _fail(p, "a collection needs /values and /offsets")
+            for name in ("values", "offsets"):  # links, other files, declared sizes
+                check_stored_here(f, name, p)
             values = np.asarray(f["values"][()], dtype=np.float64)
             offsets = np.asarray(f["offsets"][()])
             names = [
