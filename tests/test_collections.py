@@ -541,3 +541,18 @@ def test_a_collection_linking_into_another_file_is_refused(tmp_path):
         f["offsets"] = np.array([0, 3, 6])
     with pytest.raises(DataError, match="link into another file"):
         load_collection(p)
+
+
+def test_a_run_grown_from_a_run_records_the_model_alias_not_the_cache_path():
+    """Round 4: PEFT records the bundled model as its de-quantized cache folder; a run grown
+    with --init-adapter took that path as its model, and forecast --adapter on it then
+    refused the default --model smollm2-135m."""
+    from lmcast.lm.models import model_alias
+    from lmcast.lm.warm_start import adapter_settings
+
+    cache = "/root/.cache/lmcast/smollm2-135m-instruct-98362432"
+    conf = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "base_model_name_or_path": cache}
+    assert adapter_settings(conf, {"alpha": 0.5})["model"] == "smollm2-135m"
+    assert model_alias(cache) == model_alias("smollm2-135m") == "smollm2-135m"
+    assert model_alias("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert model_alias("/data/my-smollm2-135m-instruct-x") == "/data/my-smollm2-135m-instruct-x"

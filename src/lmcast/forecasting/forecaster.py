@@ -285,7 +285,7 @@ class Forecaster:
                 folder missing a file.
         """
         from lmcast.core.prepare import read_encoding_record, training_alpha
-        from lmcast.lm.models import adapter_path, load_model
+        from lmcast.lm.models import adapter_path, load_model, model_alias
 
         enc, variables, cap = None, (), None
         adapter = adapter_path(adapter)
@@ -299,7 +299,11 @@ class Forecaster:
                 variables = tuple(meta.get("variables", ()))
                 cap = meta.get("max_context_steps")
             base = base_model_of(path)
-            if base is not None and Path(base).name != Path(model).name and base != model:
+            if (
+                base is not None
+                and Path(base).name != Path(model).name
+                and model_alias(base) != model_alias(model)
+            ):
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
             enc = read_encoding_record(path)
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)

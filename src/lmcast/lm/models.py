@@ -129,6 +129,15 @@ def model_revision(name: str) -> str | None:
     return ref.read_text().strip() if ref.is_file() else None
 
 
+def model_alias(name: str) -> str:
+    """``name`` as the alias a user gives: the bundled model's de-quantized cache folder
+    (what PEFT records as ``base_model_name_or_path``: ``…/smollm2-135m-instruct-98362432``)
+    is :data:`BUNDLED`; anything else is returned as it is."""
+    if re.fullmatch(r"smollm2-135m-instruct-\d+", Path(str(name)).name):
+        return BUNDLED
+    return str(name)
+
+
 def _bundled_cache() -> Path:
     gguf = bundled_gguf()
     return cache_dir() / f"smollm2-135m-instruct-{gguf.stat().st_size}"

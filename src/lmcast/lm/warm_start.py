@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.errors import LmcastError
+from lmcast.lm.models import model_alias
 
 log = logging.getLogger("lmcast.train")
 
@@ -108,8 +109,8 @@ def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
         "decimal_point": bool(rec.get("decimal_point", True)),
         "alpha": "series" if rec.get("scaling") == "series" else given_alpha(rec),
     }
-    if conf.get("base_model_name_or_path"):
-        out["model"] = str(conf["base_model_name_or_path"])
+    if conf.get("base_model_name_or_path"):  # the alias, not the bundled model's cache path
+        out["model"] = model_alias(str(conf["base_model_name_or_path"]))
     return out
 
 
