@@ -1006,6 +1006,26 @@ def _versus_won(c: dict | None, digits: int = 3) -> str:
     )
 
 
+def many_series(src: Path, out: Path) -> None:
+    """The many-series table (``cpu_many_series.json``, from benchmarks/bench_many_series.py)."""
+    path = src / "cpu_many_series.json"
+    if not path.is_file():
+        (out / "performance_many_series.inc").write_text("(not measured yet)\n")
+        return
+    r = json.loads(path.read_text())
+    head = ["machine", "series × steps → horizon", "batched: s (series/s)",
+            "one per call: s for N (series/s)", "speed-up", "batched = one per call"]  # fmt: skip
+    row = [
+        _machine(r["machine"]),
+        f"{r['series']} × {r['steps']} → {r['horizon']}",
+        f"{r['batched_seconds']:.1f} ({r['batched_series_per_s']:.1f})",
+        f"{r['single_seconds']:.1f} for {r['single_series']} ({r['single_series_per_s']:.2f})",
+        f"{r['speedup']:.1f}×",
+        f"{r['share_same_as_single']:.0%} of {r['single_series']}",
+    ]
+    (out / "performance_many_series.inc").write_text(_table(head, [row]))
+
+
 def reference_study(src: Path, out: Path) -> None:
     """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
     reference half beside the default simulator and the noise-free one."""
@@ -1114,6 +1134,7 @@ def main(argv: list[str]) -> None:
     gpu_training(src, out)
     gpu_ablation_training(src, out)
     performance(src.parent / "performance", out)
+    many_series(src.parent / "performance", out)
     profile_run(src, out)
     classics(src, out)
     sampling_study(src, out)
