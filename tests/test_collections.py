@@ -556,3 +556,19 @@ def test_a_run_grown_from_a_run_records_the_model_alias_not_the_cache_path():
     assert model_alias(cache) == model_alias("smollm2-135m") == "smollm2-135m"
     assert model_alias("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
     assert model_alias("/data/my-smollm2-135m-instruct-x") == "/data/my-smollm2-135m-instruct-x"
+
+
+def test_a_local_folder_named_like_a_shipped_adapter_is_named_in_a_warning(
+    tmp_path, monkeypatch, caplog
+):
+    """Round 4: a folder named general in the working folder was silently shadowed by the
+    shipped adapter; the warning says which is used and how to ask for the other."""
+    from lmcast.lm.models import SHIPPED_DIR, adapter_path, check_adapter_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "general").mkdir()
+    with caplog.at_level("WARNING", logger="lmcast"):
+        check_adapter_folder("general")
+    assert "the shipped general adapter is used" in caplog.text and "./general" in caplog.text
+    assert adapter_path("general") == SHIPPED_DIR / "general"
+    assert adapter_path("./general").resolve() == tmp_path / "general"

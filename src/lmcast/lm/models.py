@@ -445,8 +445,14 @@ def adapter_path(adapter: str | os.PathLike | None) -> Path | None:
 def check_adapter_folder(adapter: str | os.PathLike | None, flag: str = "--adapter") -> None:
     """Refuse, before any work (data, models, references), an adapter path that is not a
     folder, or a shipped name this install lacks (one line). Its files are checked when it
-    loads (:func:`check_adapter`)."""
+    loads (:func:`check_adapter`). A shipped name that is also a folder in the working
+    directory names the shipped adapter; a warning says so and how to name the folder."""
     path = adapter_path(adapter)
+    if str(adapter) in SHIPPED_ADAPTERS and Path(str(adapter)).is_dir():
+        log.warning(
+            "%s %s: the shipped %s adapter is used, not the folder %s here (give ./%s for it)",
+            flag, adapter, adapter, Path(str(adapter)).resolve(), adapter,
+        )  # fmt: skip
     if path is not None and not path.is_dir():
         if str(adapter) in SHIPPED_ADAPTERS:
             raise LmcastError(f"{flag} {adapter}: the shipped adapter is missing from {path}")
