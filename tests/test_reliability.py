@@ -151,6 +151,27 @@ def test_time_zones_daylight_saving_and_mixes(tmp_path, run_cli):
         "data", "import", "--csv", tmp_path / "mix.csv", "--out", tmp_path / "m.h5"
     )
     assert _one_line(code, err, "mixes times with a zone"), err
+    # round 4: hourly times across the autumn change repeat a wall-clock hour ("time
+    # twice") and skip one in spring; in UTC both are regular, and are read so
+    start = datetime.datetime(2026, 10, 24, 20, tzinfo=datetime.timezone.utc)
+    berlin = [start + datetime.timedelta(hours=k) for k in range(12)]
+    texts = [
+        (t + datetime.timedelta(hours=2 if t.hour < 1 or t.day == 24 else 1))
+        .replace(tzinfo=None)
+        .isoformat()
+        + ("+02:00" if t.hour < 1 or t.day == 24 else "+01:00")
+        for t in berlin
+    ]
+    assert len({x[:19] for x in texts}) == 11  # one wall-clock hour twice
+    (tmp_path / "hourly.csv").write_text(
+        "unique_id,ds,y\n" + "".join(f"a,{t},{k % 5}\n" for k, t in enumerate(texts))
+    )
+    code, _, err = run_cli(
+        "data", "import", "--csv", tmp_path / "hourly.csv", "--out", tmp_path / "h.h5"
+    )
+    assert code == 0, err
+    _, stamps = parse_times(texts)
+    assert (np.diff(stamps) == np.timedelta64(1, "h")).all()
 
 
 def test_a_large_csv_is_read_in_a_few_times_its_size_and_max_series_is_lazy(tmp_path):

@@ -100,6 +100,17 @@ def parse_times(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     except (ValueError, TypeError, OverflowError) as exc:
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise LmcastError(f"time column: not numbers and not ISO dates ({first})") from None
+    if zoned:
+        steps = np.diff(np.sort(idx.to_numpy(dtype="datetime64[ns]")))  # wall-clock steps
+        if len(steps) and steps.min() < np.timedelta64(1, "D"):
+            utc = pd.to_datetime(pd.Series(list(texts)), format="ISO8601", utc=True)
+            utc = utc.dt.tz_convert(None)
+            # hours and minutes: the clock repeats an hour in autumn and skips one in
+            # spring, UTC does neither (a daily series keeps its local dates below)
+            if len(set(zoned)) > 1:
+                log.info("time zone offsets change (%s): sub-daily times are read in UTC",
+                         ", ".join(sorted(set(zoned))))  # fmt: skip
+            return np.zeros(len(texts)), utc.to_numpy(dtype="datetime64[ns]")
     if len(set(zoned)) > 1:
         log.info(
             "time zone offsets change (%s): the local times are used", ", ".join(sorted(set(zoned)))
