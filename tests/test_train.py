@@ -827,3 +827,40 @@ def test_no_decimal_point_format_round_trips_through_train_evaluate_forecast(
     assert code == 0, err
     (row, *_) = csv.DictReader((tmp_path / "f.csv").open())
     assert float(row["alpha"]) == pytest.approx(encoding.auto_alpha(series, target=100.0))
+
+
+def test_a_checkpoint_that_does_not_fit_on_the_disk_is_one_line(
+    tmp_path, tiny_dir, lv_file, monkeypatch
+):
+    """Round 4: a checkpoint that did not fit raised torch's RuntimeError ('file write
+    failed'). Now one line; the previous checkpoint stays whole, no half-written folder is
+    left, the work that ran is charged, and --resume continues from the kept one."""
+    import torch
+
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.errors import LmcastError
+    from lmcast.lm.train import train
+
+    real, calls = torch.save, []
+
+    def full_after_one(obj, path, *a, **k):
+        calls.append(path)
+        if len(calls) > 1:
+            raise RuntimeError(
+                "[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed "
+                "writing file data/3: file write failed"
+            )
+        return real(obj, path, *a, **k)
+
+    monkeypatch.setattr(torch, "save", full_after_one)
+    with pytest.raises(LmcastError, match="does not fit on the disk") as err:
+        train(_cfg(tmp_path, tiny_dir, lv_file, save_steps=3, max_steps=8))
+    assert "\n" not in str(err.value)
+    steps = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert steps == ["step_000003"]
+    assert (tmp_path / "run" / "checkpoints" / "step_000003" / "state.pt").is_file()
+    (row,) = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}").records()
+    assert row.status == "stopped" and row.flops > 0
+    monkeypatch.setattr(torch, "save", real)
+    done = train(_cfg(tmp_path, tiny_dir, lv_file, save_steps=3, max_steps=8, resume=True))
+    assert done.steps == 8

@@ -607,13 +607,50 @@ def validate(s: Setup, state: TrainState) -> float | None:
 
 
 def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> None:
-    """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last ``keep_checkpoints``; update the ledger."""
-    import torch
-    from peft import get_peft_model_state_dict
+    """Checkpoint LoRA weights, optimizer, schedule and counters; keep the last
+    ``keep_checkpoints``; update the ledger.
+
+    Raises:
+        LmcastError: the disk is full (one line; the partial folder is removed, the
+            previous checkpoints are kept).
+    """
 
     if not s.main:
         return
     d = _checkpoint_dir(s.out) / f"step_{state.step:06d}"
+    try:
+        _write_checkpoint(s, state, run, d)
+    except (OSError, RuntimeError) as exc:
+        if not disk_full(exc):
+            raise
+        shutil.rmtree(d, ignore_errors=True)  # never a half-written checkpoint
+        raise LmcastError(
+            f"{s.out}: the checkpoint of step {state.step} does not fit on the disk; the "
+            "previous checkpoint and the work charged so far are kept: free space, then "
+            "lmcast train --resume with the same options"
+        ) from None
+    keep = s.cfg.keep_checkpoints
+    for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-keep] if keep else []:
+        shutil.rmtree(old, ignore_errors=True)
+    log.debug("checkpoint %s (%s)", d, tag)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether an error is a write that ran out of disk space (``ENOSPC``, or torch's
+    ``file write failed`` from its archive writer, or a quota)."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return "no space left" in text or "file write failed" in text or "disk quota" in text
+
+
+def _write_checkpoint(s: Setup, state: TrainState, run: LedgerRun, d: Path) -> None:
+    """The files of one checkpoint folder ``d``; ``state.pt`` last (its rename completes it)."""
+    import torch
+    from peft import get_peft_model_state_dict
+
     d.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
@@ -637,10 +674,6 @@ def save_checkpoint(s: Setup, state: TrainState, run: LedgerRun, tag: str) -> No
     # ahead of the checkpoint (work spent, then redone), never behind it (work unpaid).
     run.charge(state)
     os.replace(d / ".state.pt.tmp", d / "state.pt")  # a half-written file is never state.pt
-    keep = s.cfg.keep_checkpoints
-    for old in sorted(_checkpoint_dir(s.out).glob("step_*"))[:-keep] if keep else []:
-        shutil.rmtree(old, ignore_errors=True)
-    log.debug("checkpoint %s (%s)", d, tag)
 
 
 def train_step(s: Setup, state: TrainState) -> float:
