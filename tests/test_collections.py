@@ -572,3 +572,25 @@ def test_a_local_folder_named_like_a_shipped_adapter_is_named_in_a_warning(
     assert "the shipped general adapter is used" in caplog.text and "./general" in caplog.text
     assert adapter_path("general") == SHIPPED_DIR / "general"
     assert adapter_path("./general").resolve() == tmp_path / "general"
+
+
+def test_the_alpha_a_refusal_suggests_starts_the_run_when_pasted(
+    tmp_path, tiny_dir, lv_file, run_cli
+):
+    """Round 4: ``train --init-adapter RUN`` said "give --alpha 0.69" and then refused
+    --alpha 0.69. Now the suggested flag, pasted, starts the run."""
+    import re
+
+    common = ["--model", tiny_dir, "--ledger", f"sqlite:///{tmp_path / 'l.db'}", "--data", lv_file]
+    train = ["train", "--context-length", 64, "--batch-size", 2, "--eval-steps", 3,
+             "--eval-windows", 0, "--autocast", "no", "--no-progress", "--max-steps", 1,
+             "--rank", 4, "--precision", 1, "--no-decimal-point", *common]  # fmt: skip
+    code, _, err = run_cli(*train, "--alpha", 0.69, "--out", tmp_path / "a")
+    assert code == 0, err
+    grown = [*train, "--init-adapter", tmp_path / "a"]
+    code, _, err = run_cli(*grown, "--alpha", 0.7, "--out", tmp_path / "b")
+    assert code == 2 and not (tmp_path / "b").exists(), err
+    flag = re.search(r"--alpha (\S+)", err).group(1)
+    assert flag == "0.69"
+    code, _, err = run_cli(*grown, "--alpha", flag, "--out", tmp_path / "b")
+    assert code == 0, err
