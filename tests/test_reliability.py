@@ -359,3 +359,34 @@ def test_an_adapter_fingerprint_covers_the_encoding_record_beside_its_folder(tmp
     (run / "encoding.json").write_text('{"alpha": 0.7, "precision": 1}')
     after = adapter_fingerprint(run / "adapter"), adapter_fingerprint(run)
     assert before[0] != after[0] and before[1] != after[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.one_of(st.integers(-3, 4), st.integers(10**7, 10**20)),
+    seed=st.one_of(st.integers(-5, 50), st.integers(2**62, 2**80)),
+    lengths=st.tuples(st.integers(-10, 300), st.integers(-10, 300)) | st.just((2 * 10**9,) * 2),
+    shares=st.tuples(
+        st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 1, allow_nan=False)
+    ),
+)
+def test_any_data_synth_options_are_a_corpus_or_one_line(n, seed, lengths, shares):
+    """Fuzz (round 4): any data synth options build a valid config whose corpus is made, or
+    are refused with one LmcastError line before anything is allocated."""
+    from lmcast.configs import SynthConfig
+    from lmcast.core.synth import synth_corpus
+    from lmcast.errors import LmcastError
+
+    kw = dict(out="x.h5", n=n, seed=seed, min_length=lengths[0], max_length=lengths[1],
+              arima_share=shares[0], season_share=shares[1])  # fmt: skip
+    try:
+        cfg = SynthConfig(**kw)
+    except LmcastError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert cfg.n >= 1 and 0 <= cfg.seed < 2**63 and 8 <= cfg.min_length <= cfg.max_length
+    if cfg.n <= 4 and cfg.max_length <= 300:
+        corpus = synth_corpus(cfg.n, cfg.seed, cfg.min_length, cfg.max_length,
+                              cfg.arima_share, cfg.season_share)  # fmt: skip
+        assert len(corpus) == cfg.n
+        assert all(np.isfinite(s.values).all() for s in corpus)
