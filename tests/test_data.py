@@ -592,7 +592,9 @@ def test_info_reads_a_csv_of_series_and_shows_how_far_their_scales_lie_apart(tmp
     assert code == 2 and "this is a CSV of series" in err
 
 
-@pytest.mark.parametrize("kind", ["huge", "external_link", "virtual", "external_storage"])
+@pytest.mark.parametrize(
+    "kind", ["huge", "external_link", "virtual", "external_storage", "huge_fill"]
+)
 def test_hostile_hdf5_is_refused_from_its_declaration(tmp_path, kind):
     """Round 4: a file declaring 10^6 × 10^6 values and storing none allocated 3.6 TiB;
     external links and virtual datasets were followed into other files (a FIFO hung).
@@ -618,6 +620,9 @@ def test_hostile_hdf5_is_refused_from_its_declaration(tmp_path, kind):
             layout[:] = h5py.VirtualSource(str(other), "trajectories", shape=(2, 5, 2))
             f.create_virtual_dataset("trajectories", layout)
             needle = "virtual or external"
+        elif kind == "huge_fill":  # 1 GB per element, stored as its fill value
+            f.create_dataset("trajectories", shape=(1, 1, 1), dtype="S1000000000")
+            needle = "non-numeric dtype"
         else:
             raw = tmp_path / "raw.bin"
             raw.write_bytes(np.ones(20, dtype="<f4").tobytes())
@@ -625,6 +630,12 @@ def test_hostile_hdf5_is_refused_from_its_declaration(tmp_path, kind):
                 "trajectories", shape=(2, 5, 2), dtype="<f4", external=[(str(raw), 0, 80)]
             )
             needle = "virtual or external"
+    import tracemalloc
+
+    tracemalloc.start()
     with pytest.raises(DataError, match=needle) as err:
         load_dataset(p)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
     assert "\n" not in str(err.value)
+    assert peak < 50 * 2**20  # refused from the declaration, nothing read

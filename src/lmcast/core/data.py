@@ -127,6 +127,8 @@ def check_stored_here(f: Any, name: str, path: Path | str) -> None:
     ds = f[name]
     if ds.is_virtual or ds.external:
         raise _fail(path, f"/{name} is stored in other files (virtual or external): not read")
+    if ds.dtype.kind not in "biuf":  # strings of a gigabyte each (a fill value) included
+        raise _fail(path, f"/{name} has non-numeric dtype {ds.dtype}")
     need = int(np.prod(ds.shape, dtype=np.float64)) * ds.dtype.itemsize
     room = max(int(resources.free_bytes("cpu") * resources.MEMORY_SHARE), ALWAYS_READ_BYTES)
     if need > room:
