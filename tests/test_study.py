@@ -324,3 +324,14 @@ def test_a_trial_is_the_same_training_as_its_own_record_read_back(tmp_path):
     assert trial.same_training(record)
     assert not trial.same_training({**record, "lr": 1e-3})
     assert not replace(trial, train=replace(trial.train, rank=4)).same_training(record)
+
+
+def test_a_fingerprint_that_is_a_folder_is_one_line(tmp_path, run_cli, lv_file):
+    """Round 4: a marker that is a directory (the workspace's fingerprint.json) gave a raw
+    '[Errno 21] Is a directory' line after the study had started."""
+    ws = tmp_path / "ws"
+    (ws / "fingerprint.json").mkdir(parents=True)
+    code, _, err = run_cli("run", "--profile", "quick", "--workspace", ws, "--data", lv_file)
+    assert code == 2 and err.count("\n") == 1 and "Errno" not in err, err
+    assert "fingerprint.json: lmcast keeps the study's fingerprint there" in err
+    assert {p.name for p in ws.iterdir()} <= {"fingerprint.json", "ledger.db"}  # no stage ran

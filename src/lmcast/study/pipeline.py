@@ -380,6 +380,11 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
     from lmcast.core.runinfo import write_json
     from lmcast.errors import LmcastError
 
+    if ws.fingerprint_file.exists() and not ws.fingerprint_file.is_file():
+        raise LmcastError(
+            f"{ws.fingerprint_file}: lmcast keeps the study's fingerprint there, and it is not "
+            "a file (a folder?): move it away, or use another --workspace"
+        )
     before = ws.read(ws.fingerprint_file)
     old_outputs = [d for d in ws.stage_dirs if d.exists()]
     if before is None and not old_outputs:
