@@ -594,3 +594,15 @@ def test_the_alpha_a_refusal_suggests_starts_the_run_when_pasted(
     assert flag == "0.69"
     code, _, err = run_cli(*grown, "--alpha", flag, "--out", tmp_path / "b")
     assert code == 0, err
+
+
+def test_data_synth_onto_a_disk_without_room_is_one_line(tmp_path, run_cli, monkeypatch):
+    """Round 4: data synth onto a full disk crashed (exit 139). The room is checked first."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 4096, 4096))
+    code, _, err = run_cli("data", "synth", "--out", tmp_path / "c.h5", "--n", 50)
+    assert code == 2 and "MiB free on its disk" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "c.h5").exists()
