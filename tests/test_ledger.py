@@ -222,3 +222,36 @@ def test_a_budget_the_ledger_cannot_store_is_one_clear_error(tmp_path, budget):
     led = Ledger(f"sqlite:///{tmp_path / 'l.db'}", budget=MAX_FLOPS)
     led.update(led.reserve("e", "n", "train", MAX_FLOPS), MAX_FLOPS, status="done")
     assert led.used() == MAX_FLOPS and led.remaining() <= 0
+
+
+def test_a_ledger_locked_past_the_drivers_wait_still_gets_the_work_charged(tmp_path, monkeypatch):
+    """Round 4: a lock held over the driver's wait mid-forecast left the row running with 0
+    FLOPs. The heartbeat skips a locked database; the final charge retries until the lock
+    is gone. A real SQLite lock (another connection's exclusive transaction) is held across
+    the heartbeat and the first charge; the driver's wait is cut to 0.2 s for the test."""
+    import sqlite3
+    import threading
+
+    import lmcast.accounting.ledger as ledger_mod
+
+    db = tmp_path / "l.db"
+    ledger = Ledger(f"sqlite:///{db}", budget=1000)
+    import sqlalchemy as sa
+
+    ledger.engine.dispose()
+    ledger.engine = sa.create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.2})
+    monkeypatch.setattr(ledger_mod.time, "sleep", lambda s: release.set() or held.wait(5))
+    holder = sqlite3.connect(db, timeout=5, isolation_level=None, check_same_thread=False)
+    release, held = threading.Event(), threading.Event()
+
+    def hold_then_release() -> None:
+        release.wait(10)
+        holder.execute("rollback")
+        held.set()
+
+    with ledger.reservation("forecast", "f", "evaluate", 500, spent=lambda: 321) as rid:
+        holder.execute("begin exclusive")
+        ledger.heartbeat(rid, 100)  # locked: skipped, no exception
+        threading.Thread(target=hold_then_release, daemon=True).start()
+    (row,) = ledger.records()
+    assert row.status == "done" and row.flops == 321

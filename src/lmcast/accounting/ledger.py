@@ -37,8 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmcast.core.logs import get_logger
 from lmcast.core.runinfo import mask_secrets
 from lmcast.errors import BudgetExceededError, LmcastError
+
+log = get_logger("ledger")
 
 DEFAULT_BUDGET = 1e17
 LEASE_SECONDS = 3600.0
@@ -353,9 +356,42 @@ class Ledger:
         try:
             yield run_id
         except BaseException:
-            self.update(run_id, spent(), status="stopped")
+            self.settle(run_id, spent(), "stopped")
             raise
-        self.update(run_id, spent(), status="done")
+        self.settle(run_id, spent(), "done")
+
+    def settle(self, run_id: int, flops: float, status: str, attempts: int = 5) -> None:
+        """The final :meth:`update` of a run, retried while the database is locked (another
+        process may hold it past the driver's own wait): the work that ran is charged.
+
+        Raises:
+            LmcastError: still locked after ``attempts`` tries (the FLOPs are named, so the
+                user knows what was not recorded).
+        """
+        import sqlalchemy as sa
+
+        for k in range(attempts):
+            try:
+                self.update(run_id, flops, status=status)
+                return
+            except sa.exc.OperationalError as exc:
+                if "locked" not in str(exc).lower() or k == attempts - 1:
+                    raise LmcastError(
+                        f"ledger {self.shown_url}: run {run_id} could not be marked {status} with "
+                        f"its {flops:.4g} FLOPs ({str(exc).splitlines()[0][:120]})"
+                    ) from None
+                log.warning("ledger locked; charging run %d again in %d s", run_id, 2**k)
+                time.sleep(2**k)
+
+    def heartbeat(self, run_id: int, flops: float) -> None:
+        """A running run's FLOPs so far, and its lease renewed; best effort: a locked
+        database is skipped (the next heartbeat or :meth:`settle` records them)."""
+        import sqlalchemy as sa
+
+        try:
+            self.update(run_id, flops)
+        except sa.exc.OperationalError as exc:
+            log.warning("ledger busy, heartbeat skipped (%s)", str(exc).splitlines()[0][:80])
 
     def run_flops(self, run_id: int) -> int | None:
         """FLOPs charged to one run so far (``None`` for an unknown id)."""

@@ -544,7 +544,7 @@ def charged_predict(
 
         def heartbeat(flops: int) -> None:
             if time.monotonic() - last[0] >= HEARTBEAT_SECONDS:
-                ledger.update(run_id, flops)
+                ledger.heartbeat(run_id, flops)
                 last[0] = time.monotonic()
 
         done.listener = heartbeat
