@@ -674,3 +674,13 @@ def test_expected_readout_keeps_the_texts_and_moves_values_below_the_grid(tiny_l
     assert (diff > 0).mean() > 0.2
     with pytest.raises(ValueError, match="readout"):
         sample_paths(tiny_lm, ctx, readout="mean", **kw)
+
+
+def test_the_forecast_progress_bar_counts_series(tiny_lm, capsys):
+    """Round 4: the bar counted sequences (series × paths); it counts series now."""
+    from lmcast.lm.decode import sample_paths
+
+    ctx, _, _ = _contexts(n=3)
+    sample_paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, samples=4, progress=True)
+    err = capsys.readouterr().err
+    assert "0/3 " in err and "series/s" in err and "/12" not in err

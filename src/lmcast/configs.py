@@ -633,7 +633,10 @@ class BenchmarkConfig(CsvInput, Sampling):
         None, "FLOP ledger URL (default: $LMCAST_LEDGER, else <workspace>/ledger.db)"
     )
     experiment: str = opt("benchmark", "experiment name the FLOPs are charged to")
-    progress: bool = opt(True, "show a progress bar per language-model forecaster and dataset")
+    progress: bool = opt(
+        True,
+        "show progress bars: series done over every dataset and forecaster, and per language-model forecast",
+    )
     json: bool = opt(False, "print the leaderboard JSON")
 
 

@@ -453,14 +453,22 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
     write_json(out / MARKER, {"protocol": proto, "config": asdict(cfg)})
     results: list[dict] = []
     loaded: dict[str, Any] = {}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(  # series × forecasters, each (dataset, forecaster) done at once
+        total=sum(len(t.ids) for t in tasks) * len(names), desc="benchmark", unit="series",
+        disable=not cfg.progress,
+    )  # fmt: skip
     for t in tasks:
         for n in names:
+            bar.set_postfix_str(f"{n} on {t.name}")
             key = result_key(t, n, cfg, shas[t.path], fingerprints.get(n))
             path = result_path(out, t, n, key)
             res = read_result(path, key, n)
             if res is not None:
                 results.append(res)
                 log.info("%s on %s: done before, skipped", n, t.name)
+                bar.update(len(t.ids))
                 continue
             log.info("%s on %s (%d series)", n, t.name, len(t.ids))
             res = run_one(n, t, cfg, ledger, loaded)
@@ -469,6 +477,8 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, res)
             results.append(res)
+            bar.update(len(t.ids))
+    bar.close()
     board = leaderboard(results, names)
     write_json(out / "leaderboard.json", board)
     write_text(out / "leaderboard.md", leaderboard_markdown(board, cfg))

@@ -337,9 +337,14 @@ def generate_texts(
     spent_before = stats.flops
     out_texts: list[str] = [""] * (len(prompts) * samples)
     out_means: list[list[float]] = [[] for _ in out_texts]
+    # counts series: each finished path is 1/samples of its series
     bar = tqdm(
-        total=len(out_texts), desc="forecasting", unit="seq", disable=not progress, leave=False
+        total=len(prompts), desc="forecasting", unit="series", disable=not progress, leave=False
     )
+
+    def finished(rows: int) -> None:
+        bar.update(rows / samples if samples > 1 else rows)
+
     for jobs in plan_batches(lengths, samples, rows_cap):
         if flop_limit is not None:
             bound = batch_flops_bound(lm, tab, lengths, jobs, max_new)
@@ -362,7 +367,7 @@ def generate_texts(
             stats,
             jump_forward,
             shared_attention,
-            bar.update,
+            finished,
             row_means := ([] if number_means is not None else None),
         )
         r = 0
