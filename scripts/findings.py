@@ -1026,6 +1026,29 @@ def many_series(src: Path, out: Path) -> None:
     (out / "performance_many_series.inc").write_text(_table(head, [row]))
 
 
+def simulator_check(src: Path, out: Path) -> None:
+    """The simulator check (``simulator_check.json``): models trained on each simulator and
+    on the reference half, scored on the reference half's test split."""
+    path = src / "simulator_check.json"
+    if not path.is_file():
+        (out / "simulator_check.inc").write_text("(not measured yet)\n")
+        return
+    data = json.loads(path.read_text())
+    head = ["trained on", "MAE on the reference", "vs the reference-trained [95 % CI], win rate",
+            "vs VAR [95 % CI], win rate"]  # fmt: skip
+    rows = [
+        [
+            r["trained_on"],
+            f"{r['mae']:.4f}",
+            _versus_won(r["vs_reference_trained"]),
+            _versus_won(r["vs_var"]),
+        ]
+        for r in data["rows"]
+    ]
+    rows.append(["VAR (fitted to each context)", f"{data['var_mae']:.4f}", "", ""])
+    (out / "simulator_check.inc").write_text(_table(head, rows))
+
+
 def reference_study(src: Path, out: Path) -> None:
     """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
     reference half beside the default simulator and the noise-free one."""
@@ -1130,6 +1153,7 @@ def main(argv: list[str]) -> None:
     context_map(src, out, "context_map_reference")
     reference_study(src, out)
     reference_levers(src, out)
+    simulator_check(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
