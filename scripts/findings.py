@@ -26,11 +26,22 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _versus(c: dict | None) -> str:
+def _versus(c: dict | None, digits: int = 3) -> str:
     if not c:
         return "–"
     lo, hi = c["ci95"]
-    return f"{c['mean_difference']:+.3f} [{lo:+.3f}, {hi:+.3f}], {c['verdict']}"
+    d = digits
+    return f"{c['mean_difference']:+.{d}f} [{lo:+.{d}f}, {hi:+.{d}f}], {c['verdict']}"
+
+
+def _record(src: Path, name: str, inc: Path) -> dict | None:
+    """The JSON record ``src/name``, or ``None`` after writing "(not measured yet)" to the
+    page's include ``inc`` when it is not committed."""
+    path = src / name
+    if not path.is_file():
+        inc.write_text("(not measured yet)\n")
+        return None
+    return json.loads(path.read_text())
 
 
 def curve(src: Path, out: Path) -> None:
@@ -960,11 +971,9 @@ def context_map(src: Path, out: Path, name: str = "context_map") -> None:
     verdicts against VAR (with the win rate)."""
     from lmcast.compare.plots import pyplot, save_figure
 
-    path = src / f"{name}.json"
-    if not path.is_file():
-        (out / f"{name}.inc").write_text("(not measured yet)\n")
+    data = _record(src, f"{name}.json", out / f"{name}.inc")
+    if data is None:
         return
-    data = json.loads(path.read_text())
     rows = data["rows"]
     names = list(rows[0]["mae"])
     plt = pyplot()
@@ -998,21 +1007,14 @@ def _versus_won(c: dict | None, digits: int = 3) -> str:
     forecaster wins."""
     if not c:
         return "–"
-    lo, hi = c["ci95"]
-    d = digits
-    return (
-        f"{c['mean_difference']:+.{d}f} [{lo:+.{d}f}, {hi:+.{d}f}], {c['verdict']}; "
-        f"better on {c['win_rate']:.0%}"
-    )
+    return f"{_versus(c, digits)}; better on {c['win_rate']:.0%}"
 
 
 def many_series(src: Path, out: Path) -> None:
     """The many-series table (``cpu_many_series.json``, from benchmarks/bench_many_series.py)."""
-    path = src / "cpu_many_series.json"
-    if not path.is_file():
-        (out / "performance_many_series.inc").write_text("(not measured yet)\n")
+    r = _record(src, "cpu_many_series.json", out / "performance_many_series.inc")
+    if r is None:
         return
-    r = json.loads(path.read_text())
     head = ["machine", "series × steps → horizon", "batched: s (series/s)",
             "one per call: s for N (series/s)", "speed-up", "batched = one per call"]  # fmt: skip
     row = [
@@ -1029,11 +1031,9 @@ def many_series(src: Path, out: Path) -> None:
 def simulator_check(src: Path, out: Path) -> None:
     """The simulator check (``simulator_check.json``): models trained on each simulator and
     on the reference half, scored on the reference half's test split."""
-    path = src / "simulator_check.json"
-    if not path.is_file():
-        (out / "simulator_check.inc").write_text("(not measured yet)\n")
+    data = _record(src, "simulator_check.json", out / "simulator_check.inc")
+    if data is None:
         return
-    data = json.loads(path.read_text())
     head = ["trained on", "MAE on the reference", "vs the reference-trained [95 % CI], win rate",
             "vs VAR [95 % CI], win rate"]  # fmt: skip
     rows = [
@@ -1052,11 +1052,10 @@ def simulator_check(src: Path, out: Path) -> None:
 def reference_study(src: Path, out: Path) -> None:
     """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
     reference half beside the default simulator and the noise-free one."""
-    path = src / "reference_study.json"
-    if not path.is_file():
-        (out / "reference_study.inc").write_text("(not measured yet)\n")
+    record = _record(src, "reference_study.json", out / "reference_study.inc")
+    if record is None:
         return
-    sets = json.loads(path.read_text())["sets"]
+    sets = record["sets"]
     names = list(sets)
 
     def trio(v: list[float], digits: int = 3) -> str:
@@ -1119,11 +1118,9 @@ def reference_levers(src: Path, out: Path) -> None:
     ``scripts/reference_levers.py``): each arm's validation MAE, its paired difference
     from today's recipe and from VAR (interval, win rate, verdict), and its generation
     cost."""
-    path = src / "reference_levers.json"
-    if not path.is_file():
-        (out / "reference_levers.inc").write_text("(not measured yet)\n")
+    data = _record(src, "reference_levers.json", out / "reference_levers.inc")
+    if data is None:
         return
-    data = json.loads(path.read_text())
     first = data["rows"][0]
     head = ["arm", "MAE", f"vs {first['arm']} [95 % CI], win rate",
             "vs VAR [95 % CI], win rate", "generation FLOPs", "generation s"]  # fmt: skip

@@ -127,19 +127,21 @@ def integrate(
     for i in range(1, times.size):
         h = (times[i] - times[i - 1]) / n_subs[i - 1]
         for _ in range(n_subs[i - 1]):
-            if forcing is None:
-                f = lambda s: rhs(s, p)  # noqa: E731
-            else:
-                push = forcing[:, k]
-                f = lambda s, push=push: rhs(s, p) + s * push  # noqa: E731
-            k1 = f(state)
-            k2 = f(state + 0.5 * h * k1)
-            k3 = f(state + 0.5 * h * k2)
-            k4 = f(state + h * k3)
+            push = None if forcing is None else forcing[:, k]
+            k1 = _forced_rhs(state, p, push)
+            k2 = _forced_rhs(state + 0.5 * h * k1, p, push)
+            k3 = _forced_rhs(state + 0.5 * h * k2, p, push)
+            k4 = _forced_rhs(state + h * k3, p, push)
             state = np.maximum(state + (h / 6.0) * (k1 + 2 * k2 + 2 * k3 + k4), 0.0)
             k += 1
         out[:, i] = state
     return out
+
+
+def _forced_rhs(state: np.ndarray, p: LVParams, push: np.ndarray | None) -> np.ndarray:
+    """:func:`rhs` with ``push`` ``(N, 2)`` added to the per-capita rates (``None``: none)."""
+    d = rhs(state, p)
+    return d if push is None else d + state * push
 
 
 def ou_forcing(

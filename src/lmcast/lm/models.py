@@ -133,14 +133,18 @@ def model_alias(name: str) -> str:
     """``name`` as the alias a user gives: the bundled model's de-quantized cache folder
     (what PEFT records as ``base_model_name_or_path``: ``…/smollm2-135m-instruct-98362432``)
     is :data:`BUNDLED`; anything else is returned as it is."""
-    if re.fullmatch(r"smollm2-135m-instruct-\d+", Path(str(name)).name):
+    if re.fullmatch(rf"{re.escape(BUNDLED_CACHE_PREFIX)}\d+", Path(str(name)).name):
         return BUNDLED
     return str(name)
 
 
+#: the bundled model's de-quantized folder under the cache: this, then the GGUF's size
+BUNDLED_CACHE_PREFIX = "smollm2-135m-instruct-"
+
+
 def _bundled_cache() -> Path:
     gguf = bundled_gguf()
-    return cache_dir() / f"smollm2-135m-instruct-{gguf.stat().st_size}"
+    return cache_dir() / f"{BUNDLED_CACHE_PREFIX}{gguf.stat().st_size}"
 
 
 def _convert_bundled(target: Path) -> None:
