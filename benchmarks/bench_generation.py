@@ -51,8 +51,8 @@ def measure_generation(
     """Seconds and tokens/s of the three ways; see the module docstring."""
     import torch
 
-    from lmcast.core import encoding
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.codec import encoding
+    from lmcast.core.series.lotka_volterra import simulate
     from lmcast.lm import prefix_attention
     from lmcast.lm.decode import default_jump_forward, sample_paths
     from lmcast.lm.models import load_model, machine_name
@@ -184,7 +184,7 @@ def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
 def _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed) -> float:
     """Seconds of the same forecasts the way lmcast made them before shared-prefix sampling
     and jump-forward decoding: each of the K prompts repeated and prefilled, one pass per token."""
-    from lmcast.core import encoding
+    from lmcast.core.codec import encoding
     from lmcast.lm.decode import generate_texts, grammar_for
 
     grammar = grammar_for(ctx, alpha, precision)

@@ -18,8 +18,8 @@ from json_out import emit
 
 
 def main() -> dict:
-    from lmcast.core.data import load_dataset
-    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.series.data import load_dataset
     from lmcast.lm.decode import sample_paths
     from lmcast.lm.models import load_model, machine_name
 

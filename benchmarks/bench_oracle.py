@@ -19,7 +19,7 @@ from json_out import emit
 
 def main(argv: list[str] | None = None) -> dict:
     from lmcast.compare import references
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.series.lotka_volterra import simulate
     from lmcast.lm.models import machine_name
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

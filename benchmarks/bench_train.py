@@ -115,7 +115,7 @@ def op_profile(
     from peft import LoraConfig, get_peft_model
     from torch.profiler import ProfilerActivity, profile
 
-    from lmcast.core.grammar import alphabet_token_ids
+    from lmcast.core.codec.grammar import alphabet_token_ids
     from lmcast.lm.models import load_model
     from lmcast.lm.train import LossModule, use_bf16
 
@@ -180,10 +180,10 @@ def measure_train(
     import torch
 
     from lmcast.configs import TrainConfig
-    from lmcast.core import encoding
-    from lmcast.core.data import load_dataset
-    from lmcast.core.lotka_volterra import simulate_file
-    from lmcast.core.windows import make_windows
+    from lmcast.core.codec import encoding
+    from lmcast.core.series.data import load_dataset
+    from lmcast.core.series.lotka_volterra import simulate_file
+    from lmcast.core.series.windows import make_windows
     from lmcast.lm.models import load_tokenizer
     from lmcast.lm.train import train
 

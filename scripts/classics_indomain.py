@@ -32,7 +32,7 @@ LORA = (
 
 def contexts_csv(suite: Path, out: Path) -> Path:
     """Every series of the suite's files in one long ``id,t,y`` CSV (ids ``<file>_<id>``)."""
-    from lmcast.core.collection import read_series
+    from lmcast.core.series.collection import read_series
 
     lines = ["id,t,y"]
     for f in FILES:

@@ -14,7 +14,7 @@ noise) on its first ``--n`` trajectories:
   standard deviation per trajectory (a noise-free trajectory leaves only the
   finite-difference floor) and its lag-1 autocorrelation (white observation noise
   gives negative values; coloured noise in the dynamics, values near 1);
-* the dynamics statistics of :func:`lmcast.core.data.dynamics_stats`;
+* the dynamics statistics of :func:`lmcast.core.series.data.dynamics_stats`;
 * the rates fitted to the first and to the last 35 steps: their median relative
   difference (drifting rates would move them apart);
 * the ODE oracle's MAE at 80 → 20 (fit to the first 80 steps, forecast 20).
@@ -62,7 +62,7 @@ def _pct(v: np.ndarray, qs=(10, 50, 90)) -> list[float]:
 def study(x: np.ndarray, t: np.ndarray) -> dict:
     """Every statistic of the module docstring for trajectories ``x`` ``(N, T, 2)``."""
     from lmcast.compare.references import fit_batch, oracle
-    from lmcast.core.data import dynamics_stats
+    from lmcast.core.series.data import dynamics_stats
 
     params, rmse = fit_batch(x, t, starts=8, seed=0, iterations=200, max_dt=0.1)
     good = rmse < 0.05
@@ -94,8 +94,8 @@ def study(x: np.ndarray, t: np.ndarray) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from lmcast.core import lotka_volterra as lv
-    from lmcast.core.data import load_dataset
+    from lmcast.core.series import lotka_volterra as lv
+    from lmcast.core.series.data import load_dataset
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reference", required=True, help="the reference half (HDF5)")

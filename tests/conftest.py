@@ -21,7 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 @pytest.fixture(scope="session")
 def lv_file(tmp_path_factory) -> Path:
     """A small simulated predator–prey file: 40 trajectories × 100 steps."""
-    from lmcast.core.lotka_volterra import simulate_file
+    from lmcast.core.series.lotka_volterra import simulate_file
 
     path = tmp_path_factory.mktemp("data") / "lv.h5"
     simulate_file(path, n=40, steps=100, seed=1)

@@ -57,7 +57,7 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     md = (out / "leaderboard.md").read_text()
     assert "| AutoTheta |" in md and "better than seasonal naive" in md
     # MASE by hand for one series: the scale is the context's lag-12 MAE
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
 
     ls = read_long_csv(tmp_path / "m.csv")
     y = ls.values[0][:, 0]
@@ -129,7 +129,7 @@ def test_benchmark_bad_input_is_one_line_nothing_written(tmp_path, run_cli, case
 
 
 def test_data_classics_writes_real_series_that_read_back(tmp_path, run_cli):
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
 
     code, stdout, err = run_cli("data", "classics", "--out", tmp_path / "c")
     assert code == 0, err

@@ -94,7 +94,7 @@ def test_var_never_takes_an_explosive_lag_order_on_predator_prey_contexts():
 
     from statsmodels.tsa.api import VAR
 
-    from lmcast.core import lotka_volterra
+    from lmcast.core.series import lotka_volterra
 
     x = lotka_volterra.simulate(n=40, steps=100, seed=3, noise=None)[0].astype(float)
     contexts, truth = x[:, :50], x[:, 50:]

@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from lmcast.core import synth
-from lmcast.core.collection import leaks, load_collection, read_series, seen_record
+from lmcast.core.series import synth
+from lmcast.core.series.collection import leaks, load_collection, read_series, seen_record
 from lmcast.errors import DataError
 
 
@@ -160,8 +160,8 @@ def test_thousands_of_series_ids_fit_the_file(tmp_path):
     """Ids of 8,000 series (about 130 KB) are over HDF5's 64 KiB limit for an attribute in
     the oldest file format: ``data synth --n 6000`` failed with 'object header message is
     too large' before the writer asked for the 1.8 format."""
-    from lmcast.core.collection import save_collection
-    from lmcast.core.data import Dataset, load_dataset, save_dataset
+    from lmcast.core.series.collection import save_collection
+    from lmcast.core.series.data import Dataset, load_dataset, save_dataset
 
     ids = [f"series-{i:08d}" for i in range(8000)]
     path = save_collection([np.arange(3.0)] * len(ids), tmp_path / "c.h5", ids=ids)
@@ -217,7 +217,7 @@ def test_seen_record_finds_exactly_the_held_out_steps_a_run_saw():
 
 
 def test_training_on_a_collection_scales_each_series_and_holds_out_the_end(tmp_path):
-    from lmcast.core.prepare import training_texts
+    from lmcast.core.codec.prepare import training_texts
 
     data = _monthly(tmp_path / "m.csv", n=48, series=tuple("abcdefghij"))
     meta, texts = training_texts(data, 2, "auto", decimal_point=False, holdout=12)
@@ -235,7 +235,7 @@ def test_training_on_a_collection_scales_each_series_and_holds_out_the_end(tmp_p
 def test_training_scales_by_a_leading_part_so_trends_may_leave_the_range(tmp_path):
     """A forecast is scaled by its context alone; a training series is scaled by a seeded
     leading share (1/2 to all) of its steps, so a rising series goes past its range."""
-    from lmcast.core.prepare import scale_steps, training_texts
+    from lmcast.core.codec.prepare import scale_steps, training_texts
 
     shares = [scale_steps(100, 0, i) / 100 for i in range(200)]
     assert min(shares) >= 0.5 and max(shares) <= 1.0 and np.std(shares) > 0.1
@@ -287,7 +287,7 @@ def test_train_on_own_series_then_benchmark_only_what_it_never_saw(tmp_path, tin
 
 
 def test_the_general_adapter_is_shipped_small_and_documented():
-    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.codec.prepare import read_encoding_record
     from lmcast.lm.models import SHIPPED_DIR, adapter_path
 
     folder = adapter_path("general")
@@ -465,7 +465,7 @@ def test_alpha_suggested_for_an_adapter_is_the_one_to_give_and_matches_when_past
     """Round 4: an adapter trained without the decimal point records the codec's scale
     (alpha / 10); the refusal said to give that scale, and --alpha 0.69 was then refused
     again (0.69 / 10 != 0.069 in floating point)."""
-    from lmcast.core.prepare import text_format
+    from lmcast.core.codec.prepare import text_format
     from lmcast.lm.warm_start import adapter_settings, mismatched_flags
 
     conf = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}
@@ -486,7 +486,7 @@ def test_dated_hdf5_without_time_freq_or_with_a_bad_date(tmp_path):
     date or a count that does not match the steps is one line."""
     import h5py
 
-    from lmcast.core.collection import read_series
+    from lmcast.core.series.collection import read_series
     from lmcast.errors import DataError
 
     months = [f"2020-{m:02d}-01" for m in range(1, 13)]
@@ -514,7 +514,7 @@ def test_dated_hdf5_without_time_freq_or_with_a_bad_date(tmp_path):
 def test_holdout_longer_than_a_series_leaves_that_series_out(tmp_path):
     """Round 4: with --holdout H a series shorter than H was trained on its first steps
     (a negative slice: len - H < 0 cut from the end instead of leaving nothing)."""
-    from lmcast.core.prepare import training_texts
+    from lmcast.core.codec.prepare import training_texts
 
     rows = ["id,t,y"] + [f"long,{t},{t % 7}" for t in range(40)]
     rows += [f"short,{t},{100 + t}" for t in range(10)]
@@ -528,7 +528,7 @@ def test_a_collection_linking_into_another_file_is_refused(tmp_path):
     """Round 4: external links were followed into other files (a FIFO hung data info)."""
     import h5py
 
-    from lmcast.core.collection import load_collection
+    from lmcast.core.series.collection import load_collection
     from lmcast.errors import DataError
 
     other = tmp_path / "other.h5"

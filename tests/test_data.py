@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmcast.core.data import import_csv, load_dataset, split_indices
-from lmcast.core.lotka_volterra import LVParams, integrate, ou_forcing, simulate
+from lmcast.core.series.data import import_csv, load_dataset, split_indices
+from lmcast.core.series.lotka_volterra import LVParams, integrate, ou_forcing, simulate
 from lmcast.errors import DataError
 
 
@@ -141,7 +141,7 @@ def test_cli_simulate_info_prepare_encode(tmp_path, run_cli):
     lines = (prep / "test_texts.txt").read_text().splitlines()
     assert len(lines) == len(meta["splits"]["test"]) == 5
     first = load_dataset(path).trajectories[meta["splits"]["test"][0]]
-    from lmcast.core import encoding
+    from lmcast.core.codec import encoding
 
     assert lines[0] == encoding.encode(first, meta["alpha"], 2)
     code, out, _ = run_cli("encode", "--data", path, "--index", 0, "--steps", 3, "--json")
@@ -173,7 +173,7 @@ def test_encode_shows_a_csv_series_as_a_forecast_writes_it(tmp_path, lv_file, ru
     alpha, so a series near 1e-9 beside one near -1000 was written 0.00;0.00. A CSV or a
     collection now shows each series on its own scale (as ``forecast`` and training on a
     collection write it); ``--alpha series`` does so for any file."""
-    from lmcast.core import encoding
+    from lmcast.core.codec import encoding
 
     lines = ["id,t,y"] + [f"big,{t},{-1000 - t}" for t in range(20)]
     lines += [f"tiny,{t},{1e-9 * (1 + t / 10)!r}" for t in range(20)]
@@ -247,7 +247,7 @@ def test_every_subcommand_has_working_help(capsys):
 
 
 def test_dynamics_stats_by_hand():
-    from lmcast.core.data import dynamics_stats
+    from lmcast.core.series.data import dynamics_stats
 
     t = np.arange(100, dtype=float)
     x = np.stack([np.where(t % 2 == 0, 1.0, 3.0), np.full(100, 0.5)], axis=1)[None]  # (1, 100, 2)
@@ -382,7 +382,7 @@ def test_argparse_errors_are_a_short_usage_and_one_error_line(capsys):
 def test_csv_reader_refuses_what_data_import_refused(tmp_path, text, needle):
     """Audit finding 8: `forecast` accepted duplicate (id, t) rows, NaN times and extra
     fields that `data import` refused; both read through one reader now."""
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
     from lmcast.errors import DataError
 
     path = tmp_path / "s.csv"
@@ -403,7 +403,7 @@ def test_csv_reader_refuses_what_data_import_refused(tmp_path, text, needle):
 )
 def test_any_csv_text_reads_or_is_one_data_error(tmp_path, text):
     """Fuzz: any text as a CSV gives series or a DataError (one line), never a traceback."""
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
     from lmcast.errors import DataError
 
     path = tmp_path / "fuzz.csv"
@@ -441,7 +441,7 @@ def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, r
     else it is one LmcastError, never a traceback."""
     import math
 
-    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.codec.prepare import read_encoding_record
     from lmcast.errors import LmcastError
     from lmcast.forecasting.forecaster import read_export_meta
 
@@ -483,8 +483,8 @@ def _text_file(path, text):
 
 
 def test_nixtla_long_csv_with_monthly_dates(tmp_path):
-    from lmcast.core.data import read_long_csv
-    from lmcast.core.timeaxis import season_of
+    from lmcast.core.series.data import read_long_csv
+    from lmcast.core.series.timeaxis import season_of
 
     lines = ["unique_id,ds,y,extra"]
     for sid, n in (("air", 14), ("gas", 9)):
@@ -499,7 +499,7 @@ def test_nixtla_long_csv_with_monthly_dates(tmp_path):
 
 
 def test_wide_csv_gaps_and_empty_cells_are_filled_and_counted(tmp_path):
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
     from lmcast.errors import DataError
 
     # 2021-04 is missing (a gap for both series); b has an empty cell in 2021-02
@@ -531,7 +531,7 @@ def test_wide_csv_gaps_and_empty_cells_are_filled_and_counted(tmp_path):
     ],
 )  # fmt: skip
 def test_bad_time_axes_are_one_line(tmp_path, text, needle):
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
     from lmcast.errors import DataError
 
     with pytest.raises(DataError, match=needle) as e:
@@ -540,7 +540,7 @@ def test_bad_time_axes_are_one_line(tmp_path, text, needle):
 
 
 def test_numeric_gap_is_filled_and_daily_hourly_dates_continue(tmp_path):
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
 
     ls = read_long_csv(_text_file(tmp_path / "g.csv", "id,t,x\na,0,1\na,1,2\na,3,4\na,4,5\n"))
     assert ls.filled == [1] and ls.times[0].tolist() == [0, 1, 2, 3, 4]
@@ -601,7 +601,7 @@ def test_hostile_hdf5_is_refused_from_its_declaration(tmp_path, kind):
     Each is now one line before any value is read."""
     import h5py
 
-    from lmcast.core.data import load_dataset
+    from lmcast.core.series.data import load_dataset
 
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as g:

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmcast.compare import metrics, references
-from lmcast.core import encoding
-from lmcast.core.grammar import Grammar, TokenAutomaton
+from lmcast.core.codec import encoding
+from lmcast.core.codec.grammar import Grammar, TokenAutomaton
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_token_automaton_multi_char_tokens():
 
 
 def _contexts(n=5, c=12, seed=0):
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.series.lotka_volterra import simulate
 
     x, t, _ = simulate(n=n, steps=c + 6, seed=seed)
     return x[:, :c].astype(np.float64), x[:, c:].astype(np.float64), t
@@ -179,7 +179,7 @@ def test_fill_unparsed_counts_failures():
 
 
 def test_persistence_and_oracle_recover_clean_trajectory():
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.series.lotka_volterra import simulate
 
     x, t, _ = simulate(n=3, seed=11, noise=None)
     x = x.astype(np.float64)
@@ -196,7 +196,7 @@ def test_batched_oracle_fits_as_scipy_least_squares_does():
     """All contexts fitted at once (batched Levenberg–Marquardt) match scipy's
     ``least_squares`` one trajectory at a time on noisy contexts, where fits are not exact:
     the same fit RMSE and forecasts to within a small tolerance."""
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.series.lotka_volterra import simulate
 
     x, t, _ = simulate(n=3, seed=5)
     x = x.astype(np.float64)
@@ -354,7 +354,7 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
 
     lm = load_model("smollm2-135m")
     assert lm.arch.layers == 30 and lm.arch.hidden == 576
-    from lmcast.core.data import load_dataset
+    from lmcast.core.series.data import load_dataset
 
     x = load_dataset(lv_file).trajectories[:2].astype(np.float64)
     fc = sample_paths(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lmcast.core import encoding
+from lmcast.core.codec import encoding
 
 
 def test_reference_example():
@@ -98,7 +98,7 @@ def test_encode_rejects_bad_arguments():
 
 
 def scaled_round(x: np.ndarray, alpha: float, precision: int) -> np.ndarray:
-    """``x / alpha`` rounded as :func:`lmcast.core.encoding.encode` writes it (the codec's
+    """``x / alpha`` rounded as :func:`lmcast.core.codec.encoding.encode` writes it (the codec's
     fixed point), with Python's correctly rounded :func:`round` per element."""
     scaled = np.asarray(x, dtype=np.float64) / alpha
     flat = [round(float(v), precision) + 0.0 for v in scaled.ravel()]

@@ -287,7 +287,7 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     script = (
         "import json, sys, numpy as np\n"
         "from lmcast import Forecaster\n"
-        "from lmcast.core.data import load_dataset\n"
+        "from lmcast.core.series.data import load_dataset\n"
         "x = load_dataset(sys.argv[3]).trajectories[:2, :30].astype(float)\n"
         "p = Forecaster.load(model=sys.argv[1], adapter=sys.argv[2], device='cpu').predict(x, 4, samples=1)\n"
         "print(json.dumps(p.samples.tolist()))\n"

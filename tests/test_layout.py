@@ -33,3 +33,11 @@ def test_the_version_comes_from_the_installed_metadata():
     from importlib import metadata
 
     assert lmcast.__version__ == metadata.version("lmcast")
+
+
+def test_the_core_holds_at_most_six_modules_beside_its_rooms():
+    core = SRC / "core"
+    modules = sorted(p.name for p in core.glob("*.py"))
+    rooms = sorted(p.name for p in core.iterdir() if (p / "__init__.py").is_file())
+    assert len(modules) <= 6, modules
+    assert rooms == ["codec", "runs", "series"]

@@ -161,7 +161,7 @@ def test_stale_running_row_holds_no_reservation(tmp_path):
 
 
 def test_ledger_password_never_shown(tmp_path, run_cli):
-    from lmcast.core.runinfo import mask_secrets, run_info, write_json
+    from lmcast.core.runs.runinfo import mask_secrets, run_info, write_json
 
     url = "postgresql://alice:S3cretPW@127.0.0.1:9/db"
     code, out, err = run_cli("budget", "--ledger", url)

@@ -124,7 +124,7 @@ def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run
     """A series near 1 beside one near 1e5: one scale for the file wrote the small one as
     0.00 at every step (forecast 0.0); each series now gets its own alpha, in the CSV."""
     from lmcast import Forecaster
-    from lmcast.core.encoding import auto_alpha
+    from lmcast.core.codec.encoding import auto_alpha
     from lmcast.lm.decode import llmtime_prompts
 
     data = _series_csv(tmp_path / "mixed.csv", scales=(1.0, 1e5))

@@ -127,7 +127,7 @@ def test_time_zones_daylight_saving_and_mixes(tmp_path, run_cli):
     refused in one line."""
     import datetime
 
-    from lmcast.core.timeaxis import parse_times, split_zone
+    from lmcast.core.series.timeaxis import parse_times, split_zone
 
     assert split_zone("2026-03-29T00:00:00+02:00") == ("2026-03-29T00:00:00", "+02:00")
     assert split_zone("2026-03-29") == ("2026-03-29", "")
@@ -180,7 +180,7 @@ def test_a_large_csv_is_read_in_a_few_times_its_size_and_max_series_is_lazy(tmp_
     of series past the first N are neither parsed nor stored."""
     import tracemalloc
 
-    from lmcast.core.data import read_long_csv
+    from lmcast.core.series.data import read_long_csv
 
     rng = np.random.default_rng(0)
     path = tmp_path / "big.csv"
@@ -374,7 +374,7 @@ def test_any_data_synth_options_are_a_corpus_or_one_line(n, seed, lengths, share
     """Fuzz (round 4): any data synth options build a valid config whose corpus is made, or
     are refused with one LmcastError line before anything is allocated."""
     from lmcast.configs import SynthConfig
-    from lmcast.core.synth import synth_corpus
+    from lmcast.core.series.synth import synth_corpus
     from lmcast.errors import LmcastError
 
     kw = dict(out="x.h5", n=n, seed=seed, min_length=lengths[0], max_length=lengths[1],

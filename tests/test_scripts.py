@@ -158,7 +158,7 @@ def test_growth_rate_residuals_see_the_simulators_noise_and_nothing_else():
     about as large as the noise and smooth (lag-1 autocorrelation well above zero)."""
     import reference_study
 
-    from lmcast.core.lotka_volterra import simulate
+    from lmcast.core.series.lotka_volterra import simulate
 
     clean, t, _ = simulate(40, seed=2, noise=None)
     noisy, _, _ = simulate(40, seed=2, noise=(0.02, 0.02))

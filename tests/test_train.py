@@ -34,7 +34,7 @@ def _cfg(tmp_path, tiny_dir, lv_file, name="run", **kw):
 
 
 def test_windows_cover_stream_without_padding():
-    from lmcast.core.windows import batch_order, window_starts
+    from lmcast.core.series.windows import batch_order, window_starts
 
     boundary = np.zeros(100, bool)
     boundary[::10] = True
@@ -783,8 +783,8 @@ def test_no_decimal_point_format_round_trips_through_train_evaluate_forecast(
 
     import numpy as np
 
-    from lmcast.core import encoding
-    from lmcast.core.prepare import text_format
+    from lmcast.core.codec import encoding
+    from lmcast.core.codec.prepare import text_format
 
     assert text_format(0.5, 1, False) == (0.05, 0, 100.0)
     assert text_format(0.5, 2, True) == (0.5, 2, 10.0)

@@ -208,7 +208,7 @@ class Protocol(Checked):
 @dataclass(kw_only=True)
 class Overwrite(Checked):
     """Commands that write files: an existing output lmcast did not write is refused unless
-    ``--overwrite`` (:func:`lmcast.core.runinfo.check_output_file`); an input never is replaced."""
+    ``--overwrite`` (:func:`lmcast.core.runs.runinfo.check_output_file`); an input never is replaced."""
 
     overwrite: bool = opt(
         False,
@@ -240,7 +240,7 @@ class Sampling(Checked):
 
 @dataclass(kw_only=True)
 class CsvInput(Checked):
-    """How a CSV of series is read (:func:`lmcast.core.data.read_long_csv`)."""
+    """How a CSV of series is read (:func:`lmcast.core.series.data.read_long_csv`)."""
 
     id_column: str = opt("id", "long layout: the column naming the series", late=True)
     time_column: str = opt("t", "the column holding the time (numbers or ISO dates)", late=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lmcast.core.runinfo import mask_secrets
+from lmcast.core.runs.runinfo import mask_secrets
 from lmcast.errors import LmcastError
 
 

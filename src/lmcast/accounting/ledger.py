@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.core.logs import get_logger
-from lmcast.core.runinfo import mask_secrets
+from lmcast.core.runs.runinfo import mask_secrets
 from lmcast.errors import BudgetExceededError, LmcastError
 
 log = get_logger("ledger")

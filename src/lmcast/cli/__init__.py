@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not type(exc).__module__.startswith("sqlalchemy"):
             raise
         # a database refusal (read-only, disk full, locked, gone): one line, no traceback
-        from lmcast.core.runinfo import mask_secrets
+        from lmcast.core.runs.runinfo import mask_secrets
 
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__]
         sys.stderr.write(f"lmcast: error: database: {mask_secrets(first[0])}\n")

@@ -27,7 +27,7 @@ def _out(text: str) -> None:
 
 def simulate(cfg: SimulateConfig) -> Path:
     """Simulate and write the file; logs a one-line summary."""
-    from lmcast.core.lotka_volterra import NOISE_RANGE, simulate_file
+    from lmcast.core.series.lotka_volterra import NOISE_RANGE, simulate_file
 
     noise = None if cfg.noise_free else NOISE_RANGE
     path = simulate_file(cfg.out, cfg.n, cfg.steps, cfg.t_max, cfg.seed, cfg.overwrite, noise)
@@ -66,9 +66,9 @@ def check_disk_room(out: str, need: int) -> None:
 
 def synth(cfg: SynthConfig) -> Path:
     """Write the synthetic corpus (and optionally a figure); prints its statistics."""
-    from lmcast.core.collection import save_collection
-    from lmcast.core.runinfo import check_output_file
-    from lmcast.core.synth import corpus_stats, synth_corpus
+    from lmcast.core.runs.runinfo import check_output_file
+    from lmcast.core.series.collection import save_collection
+    from lmcast.core.series.synth import corpus_stats, synth_corpus
 
     check_output_file(cfg.out, overwrite=cfg.overwrite)
     if cfg.figure:
@@ -126,8 +126,8 @@ def _format_info(info: dict) -> str:
 
 def info(cfg: InfoConfig) -> dict:
     """Print the summary of a data file."""
-    from lmcast.core.collection import holds_series
-    from lmcast.core.data import (
+    from lmcast.core.series.collection import holds_series
+    from lmcast.core.series.data import (
         REFERENCE_STATS,
         compare_with_reference,
         describe,
@@ -155,7 +155,7 @@ def _collection_info(cfg: InfoConfig) -> dict:
     and how far the series' scales lie apart (each one's 99th percentile of ``|x|``)."""
     import numpy as np
 
-    from lmcast.core.collection import is_collection, load_collection, read_series
+    from lmcast.core.series.collection import is_collection, load_collection, read_series
 
     csv = not is_collection(cfg.path)  # a file of series that is no collection: a CSV
     kind = "CSV" if csv else "collection"
@@ -220,8 +220,8 @@ def _format_dynamics(dyn: dict) -> list[str]:
 
 def import_(cfg: ImportConfig) -> Path:
     """Convert a CSV (long, Nixtla or wide; gaps filled as ``--missing`` says) to HDF5."""
-    from lmcast.core.data import import_csv, save_dataset
-    from lmcast.core.runinfo import check_output_file
+    from lmcast.core.runs.runinfo import check_output_file
+    from lmcast.core.series.data import import_csv, save_dataset
 
     check_output_file(cfg.out, inputs=(cfg.csv,), overwrite=cfg.overwrite)
     ds = import_csv(cfg.csv, cfg.id_column, cfg.time_column, layout=cfg.layout, missing=cfg.missing)
@@ -236,9 +236,9 @@ def import_(cfg: ImportConfig) -> Path:
 
 
 def classics(cfg: ClassicsConfig) -> list[str]:
-    """Write the real-series suite (:mod:`lmcast.core.real_series`); print the files."""
-    from lmcast.core.data import read_long_csv
-    from lmcast.core.real_series import write_classics
+    """Write the real-series suite (:mod:`lmcast.core.series.real_series`); print the files."""
+    from lmcast.core.series.data import read_long_csv
+    from lmcast.core.series.real_series import write_classics
 
     paths = write_classics(cfg.out, cfg.overwrite)
     for p in paths:
@@ -252,7 +252,7 @@ def classics(cfg: ClassicsConfig) -> list[str]:
 
 def prepare(cfg: PrepareConfig) -> dict:
     """Write the split texts and meta.json."""
-    from lmcast.core.prepare import prepare as prepare_splits
+    from lmcast.core.codec.prepare import prepare as prepare_splits
 
     meta = prepare_splits(
         cfg.data,
@@ -282,9 +282,9 @@ def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
     ``--alpha series``: the scale ``lmcast forecast`` and training on a collection use."""
     import numpy as np
 
-    from lmcast.core import encoding
-    from lmcast.core.collection import read_series
-    from lmcast.core.prepare import given_alpha, text_format
+    from lmcast.core.codec import encoding
+    from lmcast.core.codec.prepare import given_alpha, text_format
+    from lmcast.core.series.collection import read_series
 
     ls = read_series(cfg.data)
     n = len(ls.values)
@@ -307,10 +307,10 @@ def encode(cfg: EncodeConfig) -> dict:
     """Print one trajectory's text and token ids."""
     import numpy as np
 
-    from lmcast.core import encoding
-    from lmcast.core.collection import holds_series
-    from lmcast.core.data import load_dataset, split_indices
-    from lmcast.core.prepare import check_precision, resolve_alpha, text_format
+    from lmcast.core.codec import encoding
+    from lmcast.core.codec.prepare import check_precision, resolve_alpha, text_format
+    from lmcast.core.series.collection import holds_series
+    from lmcast.core.series.data import load_dataset, split_indices
     from lmcast.lm.qwen_tokens import qwen_token_ids
 
     if cfg.steps < 0:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmcast.core.lotka_volterra import PARAM_NAMES, PARAM_RANGES, LVParams, integrate
+from lmcast.core.series.lotka_volterra import PARAM_NAMES, PARAM_RANGES, LVParams, integrate
 
 
 def persistence(contexts: np.ndarray, horizon: int) -> np.ndarray:

@@ -30,9 +30,9 @@ import numpy as np
 
 from lmcast.compare import classical, metrics
 from lmcast.configs import BenchmarkConfig
-from lmcast.core.data import LongSeries
 from lmcast.core.logs import get_logger
-from lmcast.core.runinfo import write_json, write_text
+from lmcast.core.runs.runinfo import write_json, write_text
+from lmcast.core.series.data import LongSeries
 from lmcast.errors import LmcastError
 
 log = get_logger("benchmark")
@@ -92,10 +92,10 @@ def check_adapters(cfg: BenchmarkConfig) -> None:
 def check_unseen(cfg: BenchmarkConfig, tasks: list[Task]) -> None:
     """Refuse, before any work, an adapter whose training saw a held-out step of a series
     it would be scored on (its ``encoding.json`` records what it saw:
-    :func:`lmcast.core.collection.seen_record`). An adapter without that record (trained by
+    :func:`lmcast.core.series.collection.seen_record`). An adapter without that record (trained by
     an older lmcast) is let through with a warning."""
-    from lmcast.core.collection import leaks
-    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.series.collection import leaks
     from lmcast.lm.models import adapter_path
 
     for spec in cfg.specs:
@@ -133,8 +133,8 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
         LmcastError: a series too short for the horizon plus three context steps, or for
             two seasons of context with a seasonal forecaster.
     """
-    from lmcast.core.collection import read_series
-    from lmcast.core.timeaxis import season_of
+    from lmcast.core.series.collection import read_series
+    from lmcast.core.series.timeaxis import season_of
 
     ls: LongSeries = read_series(path, cfg, max_series=cfg.max_series)
     keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
@@ -298,7 +298,7 @@ def adapter_fingerprint(folder: str | Path) -> str:
     weights is another forecaster."""
     import hashlib
 
-    from lmcast.core.runinfo import file_sha256
+    from lmcast.core.runs.runinfo import file_sha256
 
     root = Path(folder)
     h = hashlib.sha256()
@@ -414,7 +414,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         raise LmcastError(f"--context-steps must be 0 (all) or >= 3, got {cfg.context_steps}")
     if not cfg.data:
         raise LmcastError("give at least one --data file")
-    from lmcast.core.runinfo import file_sha256
+    from lmcast.core.runs.runinfo import file_sha256
     from lmcast.lm.models import adapter_path
 
     check_adapters(cfg)

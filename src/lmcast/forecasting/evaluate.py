@@ -20,15 +20,15 @@ import numpy as np
 from lmcast.accounting.ledger import default_workspace
 from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
-from lmcast.core.data import Dataset, load_dataset, split_indices
-from lmcast.core.logs import get_logger
-from lmcast.core.prepare import (
+from lmcast.core.codec.prepare import (
     read_encoding_record,
     resolve_alpha,
     series_scaled,
     training_alpha,
 )
-from lmcast.core.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
+from lmcast.core.logs import get_logger
+from lmcast.core.runs.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
+from lmcast.core.series.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def resolve_encoding(cfg: EvalConfig, ds: Dataset, trained: dict | None) -> tupl
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
     from lmcast.accounting.ledger import Ledger
-    from lmcast.core.runinfo import check_run_folder
+    from lmcast.core.runs.runinfo import check_run_folder
     from lmcast.forecasting.forecaster import Forecaster, charged_predict
     from lmcast.lm.models import adapter_path, check_adapter_folder, load_model
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lmcast.configs import ExportConfig
 from lmcast.core.logs import get_logger
-from lmcast.core.runinfo import METRICS_FILE, SUMMARY_FILE
+from lmcast.core.runs.runinfo import METRICS_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
 from lmcast.forecasting.forecaster import EXPORT_FILE
 
@@ -29,8 +29,8 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.core.prepare import read_encoding_record
-    from lmcast.core.runinfo import check_output, write_json, write_text
+    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.runs.runinfo import check_output, write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
     adapter = run / "adapter"
@@ -107,7 +107,7 @@ def _variables(data: object) -> list[str]:
     if not data or not isinstance(data, str):  # a record edited by hand: config.data = 5
         return []
     try:
-        from lmcast.core.data import load_dataset
+        from lmcast.core.series.data import load_dataset
 
         return list(load_dataset(data).variables)
     except (LmcastError, OSError):

@@ -284,7 +284,7 @@ class Forecaster:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.core.prepare import read_encoding_record, training_alpha
+        from lmcast.core.codec.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path, load_model, model_alias
 
         enc, variables, cap = None, (), None
@@ -335,7 +335,7 @@ class Forecaster:
     def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
         """One scale per context (``(C_i, V)`` arrays).
 
-        ``scale``: ``"series"`` — each series its own (:func:`lmcast.core.encoding.auto_alpha`
+        ``scale``: ``"series"`` — each series its own (:func:`lmcast.core.codec.encoding.auto_alpha`
         of its values, as LLMTIME does); ``"adapter"`` — the adapter's training scale for
         all; a positive number for all; or a sequence of one positive number per series.
 
@@ -343,7 +343,7 @@ class Forecaster:
             LmcastError: ``"adapter"`` without an adapter's encoding, an unknown word, or
                 numbers that are not positive and finite or not one per series.
         """
-        from lmcast.core import encoding
+        from lmcast.core.codec import encoding
 
         n = len(contexts)
         if isinstance(scale, str):
@@ -384,7 +384,7 @@ class Forecaster:
             LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
                 below 1, a bad ``scale``, or a horizon the context window cannot hold.
         """
-        from lmcast.core.prepare import MAX_SCALED
+        from lmcast.core.codec.prepare import MAX_SCALED
 
         if isinstance(context, Request):
             return context
@@ -394,7 +394,7 @@ class Forecaster:
         alphas = self.alphas(ctx, scale)
         for i, (c, a) in enumerate(zip(ctx, alphas, strict=True)):
             scaled = float(np.abs(c).max()) / a
-            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.core.prepare)
+            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.core.codec.prepare)
                 raise LmcastError(
                     f"series {i}: values scaled by alpha {a:g} need {len(str(int(scaled)))} "
                     f"integer digits (at most {MAX_SCALED:.0e}: this scale does not suit it)"
@@ -564,7 +564,7 @@ def charged_predict(
 
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:
     """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing
-    (:func:`lmcast.core.timeaxis.continue_numeric`)."""
-    from lmcast.core.timeaxis import continue_numeric
+    (:func:`lmcast.core.series.timeaxis.continue_numeric`)."""
+    from lmcast.core.series.timeaxis import continue_numeric
 
     return continue_numeric(times, horizon)

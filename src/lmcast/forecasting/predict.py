@@ -19,13 +19,13 @@ import numpy as np
 
 from lmcast.compare import classical
 from lmcast.configs import ForecastConfig
-from lmcast.core.collection import read_series
 from lmcast.core.logs import get_logger
+from lmcast.core.series.collection import read_series
 from lmcast.errors import DataError, LmcastError
 from lmcast.forecasting.forecaster import forecast_times
 
 if TYPE_CHECKING:
-    from lmcast.core.data import LongSeries
+    from lmcast.core.series.data import LongSeries
 
 log = get_logger("predict")
 
@@ -39,7 +39,7 @@ def load_series(cfg: ForecastConfig) -> LongSeries:
     Raises:
         DataError: unreadable data, an unknown ``--series``.
     """
-    from lmcast.core.timeaxis import Axis
+    from lmcast.core.series.timeaxis import Axis
 
     ls = read_series(cfg.data, cfg)
     keep = list(range(len(ls.ids)))
@@ -68,7 +68,7 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     """The CSV path and the figure folder, refused before any work if they cannot be written,
     would replace an input, or would replace a file lmcast did not write (without
     ``--overwrite``)."""
-    from lmcast.core.runinfo import check_output_file, check_owned_folder
+    from lmcast.core.runs.runinfo import check_output_file, check_owned_folder
 
     out = check_output_file(cfg.out, inputs=(cfg.data,), overwrite=cfg.overwrite)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
@@ -77,8 +77,8 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
 
 def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) -> None:
     """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
-    (:func:`~lmcast.core.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
-    from lmcast.core.runinfo import fill_owned_folder
+    (:func:`~lmcast.core.runs.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
+    from lmcast.core.runs.runinfo import fill_owned_folder
 
     figs.parent.mkdir(parents=True, exist_ok=True)  # --out in a folder yet to be made
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
@@ -136,15 +136,15 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "precision"}``.
     """
     from lmcast.accounting.ledger import Ledger
-    from lmcast.core.runinfo import csv_text, record_written, write_text
-    from lmcast.core.timeaxis import season_of
+    from lmcast.core.runs.runinfo import csv_text, record_written, write_text
+    from lmcast.core.series.timeaxis import season_of
     from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict
     from lmcast.lm.models import check_adapter_folder
 
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     check_adapter_folder(cfg.adapter)
     if cfg.scale == "adapter":  # before any work: an adapter with one training scale
-        from lmcast.core.prepare import read_encoding_record, training_alpha
+        from lmcast.core.codec.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path
 
         if training_alpha(read_encoding_record(adapter_path(cfg.adapter))) is None:

@@ -2,7 +2,7 @@
 
 The prompt is the LLMTIME text of the context window followed by ``;``.
 Prompts are left-padded into batches; each step masks the logits to the tokens
-:class:`~lmcast.core.grammar.TokenAutomaton` allows in each sequence's state, so
+:class:`~lmcast.core.codec.grammar.TokenAutomaton` allows in each sequence's state, so
 every forecast parses, and a batch stops as soon as every sequence has
 completed ``horizon`` steps.
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from lmcast.accounting import flops
-from lmcast.core import encoding
-from lmcast.core.grammar import Grammar, TokenAutomaton
+from lmcast.core.codec import encoding
+from lmcast.core.codec.grammar import Grammar, TokenAutomaton
 from lmcast.core.logs import get_logger
 from lmcast.lm import prefix_attention
 from lmcast.lm.models import LoadedModel, decoder_and_head
@@ -312,7 +312,7 @@ def generate_texts(
     ``number_means``: when a list, it receives one list per text (in the texts' order) with,
     for each number written, the expected value of its last digit under the model's
     distribution at that position (:func:`last_digit_means`; the readout of
-    :func:`lmcast.core.encoding.refine_last_digits`).
+    :func:`lmcast.core.codec.encoding.refine_last_digits`).
 
     Returns:
         The generated texts (without the prompt), prompt-major: prompt ``i``'s sample ``s``
@@ -808,7 +808,7 @@ def sample_paths(
             (:func:`generate_texts`).
         readout: ``"argmax"`` reads the numbers as written; ``"expected"`` reads each
             number's last digit as its expected value under the model's distribution at
-            that position (:func:`lmcast.core.encoding.refine_last_digits`): below the
+            that position (:func:`lmcast.core.codec.encoding.refine_last_digits`): below the
             grid the text writes, at no extra model cost. The texts stay as written.
     """
     if readout not in READOUTS:

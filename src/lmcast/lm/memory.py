@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from lmcast.accounting.flops import Architecture
-from lmcast.core import resources
-from lmcast.core.resources import MEMORY_SHARE
+from lmcast.core.runs import resources
+from lmcast.core.runs.resources import MEMORY_SHARE
 from lmcast.errors import LmcastError
 
 __all__ = ["MEMORY_SHARE", "free_bytes"]  # the callers' one import
@@ -27,7 +27,7 @@ __all__ = ["MEMORY_SHARE", "free_bytes"]  # the callers' one import
 
 def free_bytes(device: Any = "cpu") -> int:
     """Free memory of ``device`` in bytes: CUDA's ``mem_get_info``, else the host's available
-    RAM (:func:`lmcast.core.resources.free_bytes`); ``LMCAST_MEMORY_LIMIT`` overrides both."""
+    RAM (:func:`lmcast.core.runs.resources.free_bytes`); ``LMCAST_MEMORY_LIMIT`` overrides both."""
     dev = str(device)
     if dev.startswith("cuda") and resources.memory_override() is None:
         import torch

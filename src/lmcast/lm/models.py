@@ -626,11 +626,11 @@ def llmtime_token_ids(tokenizer: Any, extra: Any = ()) -> list[int]:
     """The LLMTIME token filter: every token made of ``0-9 . , ; -``, EOS, and the ids in ``extra``.
 
     Training scores only these tokens (a restricted head); constrained decoding
-    derives its automaton from the same alphabet (:mod:`lmcast.core.grammar`).
+    derives its automaton from the same alphabet (:mod:`lmcast.core.codec.grammar`).
     """
     import numpy as np
 
-    from lmcast.core.grammar import alphabet_token_ids
+    from lmcast.core.codec.grammar import alphabet_token_ids
 
     ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
     ids.add(int(tokenizer.eos_token_id))
@@ -646,6 +646,6 @@ def machine_name(device: str = "cpu") -> str:
         import torch
 
         return torch.cuda.get_device_name(torch.device(device))
-    from lmcast.core.runinfo import cpu_name
+    from lmcast.core.runs.runinfo import cpu_name
 
     return cpu_name()

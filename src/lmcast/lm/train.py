@@ -29,10 +29,10 @@ import numpy as np
 
 from lmcast.accounting import flops as flopsmod
 from lmcast.configs import TrainConfig
+from lmcast.core.codec.prepare import training_texts, write_encoding_record
 from lmcast.core.logs import get_logger
-from lmcast.core.prepare import training_texts, write_encoding_record
-from lmcast.core.runinfo import SUMMARY_FILE, run_info, write_json
-from lmcast.core.windows import batch_order, make_windows
+from lmcast.core.runs.runinfo import SUMMARY_FILE, run_info, write_json
+from lmcast.core.series.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
 
 log = get_logger("train")
@@ -210,7 +210,7 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError(
             "--init-adapter starts from an adapter's weights, --init-from continues a run: give one"
         )
-    from lmcast.core.runinfo import check_run_folder
+    from lmcast.core.runs.runinfo import check_run_folder
     from lmcast.lm.models import check_device
 
     check_device(cfg.device)
@@ -501,7 +501,7 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     if source is not None:  # a new run grown from another: its own history starts here
         return TrainState(step=state["step"], used=state["flops"], inherited=state["flops"])
     if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
-        from lmcast.core.runinfo import write_text
+        from lmcast.core.runs.runinfo import write_text
 
         rows = "".join(json.dumps(r) + "\n" for r in state["history"])
         write_text(s.out / "metrics.jsonl", rows)

@@ -54,7 +54,7 @@ def adapter_record(path: Path) -> tuple[dict, dict]:
         LmcastError: unreadable config, or no encoding record (an adapter lmcast did not
             train: the format it reads numbers in is unknown).
     """
-    from lmcast.core.prepare import read_encoding_record
+    from lmcast.core.codec.prepare import read_encoding_record
 
     try:
         conf = json.loads((path / "adapter_config.json").read_text())
@@ -117,7 +117,7 @@ def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
 def given_alpha(rec: dict) -> str:
     """The ``--alpha`` that reproduces an encoding record's scale: the record holds the
     codec's scale, which without the decimal point is ``alpha / 10^decimals``
-    (:func:`lmcast.core.prepare.text_format`); 12 significant digits, so that the value
+    (:func:`lmcast.core.codec.prepare.text_format`); 12 significant digits, so that the value
     pasted back matches (:func:`same_alpha`)."""
     a = float(rec["alpha"])
     if not rec.get("decimal_point", True):
@@ -249,7 +249,7 @@ def prepare_meta(cfg: Any, meta: dict) -> dict:
         LmcastError: the run's model, LoRA shape or text format is not the adapter's (one
             line with the flags to give).
     """
-    from lmcast.core.runinfo import file_sha256
+    from lmcast.core.runs.runinfo import file_sha256
 
     path = adapter_dir(cfg.init_adapter)
     conf, rec = adapter_record(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lmcast.configs import TrialSpec
 from lmcast.core.logs import get_logger
-from lmcast.core.runinfo import write_json
+from lmcast.core.runs.runinfo import write_json
 from lmcast.errors import LmcastError
 from lmcast.study.choice import LONGEST_WINDOW, choose, chosen_row
 from lmcast.study.sweep import Trial, make_trial, run_trial

@@ -93,7 +93,7 @@ class Stage:
 
 
 def _simulate(ctx: RunContext) -> None:
-    from lmcast.core.lotka_volterra import simulate_file
+    from lmcast.core.series.lotka_volterra import simulate_file
 
     sim = ctx.profile.data.simulate
     simulate_file(ctx.ws.data_file, sim.n, sim.steps, sim.t_max, sim.seed)
@@ -353,7 +353,7 @@ def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str
     import json
     from dataclasses import asdict
 
-    from lmcast.core.runinfo import file_sha256
+    from lmcast.core.runs.runinfo import file_sha256
 
     prof = json.dumps(asdict(profile), sort_keys=True, default=str)
     if data is None:
@@ -377,7 +377,7 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
     """
     import time
 
-    from lmcast.core.runinfo import write_json
+    from lmcast.core.runs.runinfo import write_json
     from lmcast.errors import LmcastError
 
     if ws.fingerprint_file.exists() and not ws.fingerprint_file.is_file():

@@ -168,7 +168,7 @@ class ReportContext:
 
 
 def data_section(ctx: ReportContext) -> list[str]:
-    from lmcast.core.data import describe, load_dataset
+    from lmcast.core.series.data import describe, load_dataset
 
     L = ["## Data", ""]
     final_run = ctx.final_run
@@ -437,7 +437,7 @@ def write_report(cfg: ReportConfig) -> Path:
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     if not ws.root.is_dir():
         raise LmcastError(f"{ws.root}: no such workspace")
-    from lmcast.core.runinfo import check_output_file, record_written, write_text
+    from lmcast.core.runs.runinfo import check_output_file, record_written, write_text
 
     out = check_output_file(cfg.out, overwrite=cfg.overwrite) if cfg.out else ws.report_path
     ctx = ReportContext(ws, out)

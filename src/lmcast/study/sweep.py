@@ -27,7 +27,7 @@ from typing import Any
 
 from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSpec, shared
 from lmcast.core.logs import get_logger
-from lmcast.core.runinfo import write_json
+from lmcast.core.runs.runinfo import write_json
 from lmcast.errors import LmcastError
 from lmcast.study.choice import LOWEST_VAL_LOSS, choose, chosen_row
 from lmcast.study.claims import Claims

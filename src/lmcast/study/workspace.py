@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.accounting.ledger import default_workspace, resolve_url
-from lmcast.core.runinfo import METRICS_FILE, RECORD_FILE, SUMMARY_FILE
+from lmcast.core.runs.runinfo import METRICS_FILE, RECORD_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
 
 

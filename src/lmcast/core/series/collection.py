@@ -8,8 +8,8 @@ The ragged layout (``lmcast data synth`` writes it)::
     attrs["layout"] = "collection"; attrs["variables"] (V names); attrs["series_ids"] (N)
 
 :func:`read_series` reads it, an HDF5 file in the lmcast layout
-(:func:`lmcast.core.data.load_dataset`) or a CSV (any layout
-:func:`lmcast.core.data.read_long_csv` reads) as :class:`~lmcast.core.data.LongSeries`.
+(:func:`lmcast.core.series.data.load_dataset`) or a CSV (any layout
+:func:`lmcast.core.series.data.read_long_csv` reads) as :class:`~lmcast.core.series.data.LongSeries`.
 
 :func:`seen_record` and :func:`leaks` keep an adapter honest: the record holds, for every
 series a run trained on, how many leading steps it saw and a SHA-256 of those values; a
@@ -30,8 +30,8 @@ from lmcast.errors import DataError, LmcastError
 
 if TYPE_CHECKING:
     from lmcast.configs import CsvInput
-    from lmcast.core.data import LongSeries
-    from lmcast.core.timeaxis import Axis
+    from lmcast.core.series.data import LongSeries
+    from lmcast.core.series.timeaxis import Axis
 
 LAYOUT = "collection"
 
@@ -69,8 +69,8 @@ def save_collection(
 ) -> Path:
     """Write ``series`` (N arrays ``(T_i, V)`` or ``(T_i,)``) atomically in the ragged layout
     and note the file as lmcast's. Callers refuse a user's file first
-    (:func:`~lmcast.core.runinfo.check_output_file`)."""
-    from lmcast.core.data import written_hdf5
+    (:func:`~lmcast.core.runs.runinfo.check_output_file`)."""
+    from lmcast.core.series.data import written_hdf5
 
     arrays = [np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in series]
     if not arrays:
@@ -100,8 +100,8 @@ def load_collection(path: str | os.PathLike) -> LongSeries:
     """
     import h5py
 
-    from lmcast.core.data import LongSeries, check_stored_here
-    from lmcast.core.timeaxis import Axis
+    from lmcast.core.series.data import LongSeries, check_stored_here
+    from lmcast.core.series.timeaxis import Axis
 
     p = Path(path)
     try:
@@ -154,16 +154,16 @@ def load_collection(path: str | os.PathLike) -> LongSeries:
 def read_series(
     path: str | os.PathLike, csv: CsvInput | None = None, max_series: int | None = None
 ) -> LongSeries:
-    """Every series of a CSV (any layout :func:`lmcast.core.data.read_long_csv` reads, as
+    """Every series of a CSV (any layout :func:`lmcast.core.series.data.read_long_csv` reads, as
     ``csv`` says), a ragged collection or an HDF5 file in the lmcast layout, as
-    :class:`~lmcast.core.data.LongSeries`.
+    :class:`~lmcast.core.series.data.LongSeries`.
 
     Raises:
         DataError: unreadable data.
     """
     from lmcast.configs import CsvInput
-    from lmcast.core.data import LongSeries, load_dataset, read_long_csv
-    from lmcast.core.timeaxis import Axis
+    from lmcast.core.series.data import LongSeries, load_dataset, read_long_csv
+    from lmcast.core.series.timeaxis import Axis
 
     path = Path(path)
     if path.suffix.lower() == ".csv":
@@ -202,7 +202,7 @@ def _stamped_axis(path: Path, time: np.ndarray, attrs: dict) -> Axis:
     Raises:
         DataError: one line naming the file and what is wrong.
     """
-    from lmcast.core.timeaxis import Axis, regular_axis
+    from lmcast.core.series.timeaxis import Axis, regular_axis
 
     raw = [str(x) for x in np.atleast_1d(attrs["time_stamps"])]
     try:

@@ -1,6 +1,6 @@
 """The host's free memory: a core fact, no model imports (a CUDA device's: lmcast.lm.memory).
 
-:mod:`lmcast.core.lotka_volterra` (pure data) and :mod:`lmcast.lm.memory` (batch sizes from
+:mod:`lmcast.core.series.lotka_volterra` (pure data) and :mod:`lmcast.lm.memory` (batch sizes from
 architectures) both bound their allocations by it.
 """
 
@@ -47,7 +47,7 @@ def free_bytes(device: Any = "cpu") -> int:
     if override is not None:
         return override
     if str(device).startswith("cuda"):
-        raise ValueError("lmcast.core.resources.free_bytes reads the host; use lmcast.lm.memory")
+        raise ValueError("lmcast.core.runs.resources.free_bytes reads the host; use lmcast.lm.memory")
     import psutil
 
     return int(psutil.virtual_memory().available)

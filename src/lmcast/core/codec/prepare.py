@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmcast.core import encoding
-from lmcast.core.data import SPLITS, Dataset, load_dataset, split_indices
-from lmcast.core.runinfo import file_sha256
+from lmcast.core.codec import encoding
+from lmcast.core.runs.runinfo import file_sha256
+from lmcast.core.series.data import SPLITS, Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def prepare(
     Validation happens before anything is written; files are written to
     temporary names and renamed, so a failure leaves no partial output.
     """
-    from lmcast.core.runinfo import check_output_files, record_written
+    from lmcast.core.runs.runinfo import check_output_files, record_written
 
     check_precision(precision)
     names = (*(f"{split}_texts.txt" for split in SPLITS), "meta.json")
@@ -174,7 +174,7 @@ ENCODING_FILE = "encoding.json"
 
 def write_encoding_record(run_dir: str | os.PathLike, meta: dict) -> Path:
     """Write ``encoding.json`` (from :func:`build_meta`'s content) into a run folder."""
-    from lmcast.core.runinfo import write_json
+    from lmcast.core.runs.runinfo import write_json
 
     keys = (
         "alpha", "alpha_rule", "precision", "decimals", "decimal_point", "scale_target",
@@ -281,13 +281,13 @@ def training_texts(
     each series on its own, a number scales all alike; series are split 90/10 into training
     and validation; and of every series only the steps before its last ``holdout`` are
     written. ``meta["seen"]`` records what the run sees
-    (:func:`lmcast.core.collection.seen_record`).
+    (:func:`lmcast.core.series.collection.seen_record`).
 
     Raises:
         DataError: unreadable data, a bad ``alpha``, or no series longer than ``holdout``
             by at least two steps.
     """
-    from lmcast.core.collection import holds_series, read_series, seen_record
+    from lmcast.core.series.collection import holds_series, read_series, seen_record
 
     path = Path(data)
     layout_file = not holds_series(path)

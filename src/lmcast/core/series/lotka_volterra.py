@@ -252,7 +252,7 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
     """
     import math
 
-    from lmcast.core import resources
+    from lmcast.core.runs import resources
     from lmcast.errors import DataError
 
     if not math.isfinite(t_max):
@@ -290,8 +290,8 @@ def simulate_file(
         DataError: ``n < 1``, ``steps < 2`` or ``t_max`` not positive.
         LmcastError: ``out`` exists and lmcast did not write it (without ``overwrite``).
     """
-    from lmcast.core.data import Dataset, save_dataset
-    from lmcast.core.runinfo import check_output_file
+    from lmcast.core.runs.runinfo import check_output_file
+    from lmcast.core.series.data import Dataset, save_dataset
     from lmcast.errors import DataError
 
     check_output_file(out, overwrite=overwrite)
@@ -305,7 +305,7 @@ def simulate_file(
         time,
         params=params.stack(),
         attrs={
-            "generator": "lmcast.core.lotka_volterra",
+            "generator": "lmcast.core.series.lotka_volterra",
             "seed": seed,
             "param_names": list(PARAM_NAMES),
             "param_distribution": json.dumps(

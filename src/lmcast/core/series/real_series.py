@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from lmcast.core.runinfo import write_text
+from lmcast.core.runs.runinfo import write_text
 from lmcast.errors import LmcastError
 
 FILES = ("monthly.csv", "weekly.csv", "quarterly.csv", "yearly.csv")
@@ -87,7 +87,7 @@ def write_classics(out: str | Path, overwrite: bool = False) -> list[Path]:
         LmcastError: ``out`` is a file or a folder holding other files, or one of the
             files exists and lmcast did not write it (without ``overwrite``).
     """
-    from lmcast.core.runinfo import WRITTEN_LOG, check_output_files, record_written
+    from lmcast.core.runs.runinfo import WRITTEN_LOG, check_output_files, record_written
 
     out = Path(out)
     ours = (*FILES, WRITTEN_LOG)

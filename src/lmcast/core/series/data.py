@@ -119,7 +119,7 @@ def check_stored_here(f: Any, name: str, path: Path | str) -> None:
     """
     import h5py
 
-    from lmcast.core import resources
+    from lmcast.core.runs import resources
 
     link = f.get(name, getlink=True)
     if isinstance(link, h5py.ExternalLink):
@@ -202,11 +202,11 @@ def validate(
 def written_hdf5(path: str | os.PathLike) -> Iterator[Any]:
     """An ``h5py.File`` to fill that becomes ``path`` only when the block ends without an
     error (a temporary file beside it, then a rename), noted as lmcast's
-    (:func:`~lmcast.core.runinfo.record_written`). Callers refuse outputs that would
-    replace an input or a user's file first (:func:`~lmcast.core.runinfo.check_output_file`)."""
+    (:func:`~lmcast.core.runs.runinfo.record_written`). Callers refuse outputs that would
+    replace an input or a user's file first (:func:`~lmcast.core.runs.runinfo.check_output_file`)."""
     import h5py
 
-    from lmcast.core.runinfo import check_output, record_written
+    from lmcast.core.runs.runinfo import check_output, record_written
 
     path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,7 +298,7 @@ class LongSeries:
         times: N arrays ``(T_i,)`` of sample times, increasing (dates: step numbers).
         values: N arrays ``(T_i, V)``, gaps and empty cells filled.
         variables: V variable (column) names.
-        axes: N :class:`~lmcast.core.timeaxis.Axis` (dates and their frequency, if any).
+        axes: N :class:`~lmcast.core.series.timeaxis.Axis` (dates and their frequency, if any).
         filled: N counts of time steps that were missing or had an empty cell, filled by
             linear interpolation.
         layout: ``"long"`` (``id,t,vars…``), ``"nixtla"`` (``unique_id,ds,y``) or
@@ -399,8 +399,8 @@ class _Records:
         self.values.extend(vals)
 
     def times(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(numbers, dates)`` as :func:`lmcast.core.timeaxis.parse_times` gives them."""
-        from lmcast.core.timeaxis import parse_times
+        """``(numbers, dates)`` as :func:`lmcast.core.series.timeaxis.parse_times` gives them."""
+        from lmcast.core.series.timeaxis import parse_times
 
         if self.texts is None:
             nums = np.frombuffer(self.nums, dtype=np.float64)
@@ -475,7 +475,7 @@ def read_long_csv(
     * ``wide``: a time column (``time_column`` or ``ds``/``date``/``time``/``timestamp``)
       and one column per series; one variable ``y``.
 
-    Times are numbers or ISO dates/datetimes (:mod:`lmcast.core.timeaxis`): each series must lie
+    Times are numbers or ISO dates/datetimes (:mod:`lmcast.core.series.timeaxis`): each series must lie
     on a regular grid (a frequency is inferred for dates); missing grid points and empty
     or ``NA`` cells are filled by linear interpolation and counted in ``filled``, or refused
     with ``missing="error"``. A UTF-8 byte-order mark is accepted.
@@ -487,7 +487,7 @@ def read_long_csv(
             ``missing="error"``. ``lmcast forecast``, ``lmcast benchmark`` and ``lmcast
             data import`` all read CSV through here.
     """
-    from lmcast.core.timeaxis import Axis, regular_axis
+    from lmcast.core.series.timeaxis import Axis, regular_axis
     from lmcast.errors import LmcastError
 
     csv_path = Path(csv_path)
@@ -578,7 +578,7 @@ def import_csv(
                 f"{ref_times.size}: all series must have equal length",
             )
         if first.stamps is not None and not np.array_equal(axis.stamps, first.stamps):
-            from lmcast.core.timeaxis import format_stamps
+            from lmcast.core.series.timeaxis import format_stamps
 
             raise _fail(
                 csv_path,
@@ -592,7 +592,7 @@ def import_csv(
             )
     attrs = {"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)}
     if first.stamps is not None:  # dates (every series on the same ones) and their frequency
-        from lmcast.core.timeaxis import format_stamps
+        from lmcast.core.series.timeaxis import format_stamps
 
         attrs["time_stamps"] = format_stamps(first.stamps)
         attrs["time_freq"] = first.freq
