@@ -18,7 +18,7 @@ from json_out import emit
 
 
 def main() -> dict:
-    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.codec import scheme
     from lmcast.core.series.data import load_dataset
     from lmcast.lm.decode import sample_paths
     from lmcast.lm.models import load_model, machine_name
@@ -36,7 +36,8 @@ def main() -> dict:
     traj = load_dataset(args.data).trajectories[: args.n].astype(np.float64)
     x = traj[:, : args.context_steps]
     truth = traj[:, args.context_steps : args.context_steps + args.horizon]
-    enc = read_encoding_record(args.adapter)
+    enc = scheme.read(args.adapter)
+    assert enc is not None and enc.alpha is not None, "an adapter trained on one scale"
     models = {
         "branches": load_model(args.model, adapter=args.adapter, merge=False),
         "merged": load_model(args.model, adapter=args.adapter, merge=True),
@@ -46,9 +47,7 @@ def main() -> dict:
     for order in (("branches", "merged"), ("merged", "branches")):
         for name in order:
             t0 = time.perf_counter()
-            fc = sample_paths(
-                models[name], x, args.horizon, enc["alpha"], enc["precision"], progress=False
-            )
+            fc = sample_paths(models[name], x, args.horizon, enc.alpha, enc.digits, progress=False)
             times[name].append(time.perf_counter() - t0)
             outs[name] = fc.samples
     a, b = outs["branches"], outs["merged"]

@@ -287,14 +287,15 @@ def test_train_on_own_series_then_benchmark_only_what_it_never_saw(tmp_path, tin
 
 
 def test_the_general_adapter_is_shipped_small_and_documented():
-    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.codec import scheme
     from lmcast.lm.models import SHIPPED_DIR, adapter_path
 
     folder = adapter_path("general")
     assert folder == SHIPPED_DIR / "general" and folder.is_dir()
     weights = folder / "adapter_model.safetensors"
     assert weights.stat().st_size <= 10e6
-    enc = read_encoding_record(folder)
+    enc = scheme.read_record(folder)
+    assert scheme.read(folder).alpha is None  # each series its own scale
     assert enc["scaling"] == "series" and enc["seen"]["series"] > 1000
     card = (folder / "README.md").read_text()
     assert "bash scripts/general_adapter.sh" in card and "FLOPs charged" in card
@@ -350,7 +351,7 @@ def test_forecast_with_the_general_adapter_offline(tmp_path, run_cli):
     assert len(big) == len(small) == 6
     assert min(big) > 5e4 and max(big) < 2e5 and min(small) > 0.3 and max(small) < 2
     fc = Forecaster.load(adapter="general")
-    assert fc.alpha is None and fc.scale_target == 1000.0
+    assert fc.encoding.alpha is None and fc.encoding.target == 1000.0
     with pytest.raises(Exception, match="scales each series on its own"):
         fc.predict(np.ones((20, 1)), horizon=2, scale="adapter")
 
@@ -361,7 +362,7 @@ def test_scale_adapter_without_one_scale_is_refused_before_any_work(tmp_path, ru
     argv = ["forecast", "--data", data, "--horizon", 2, "--scale", "adapter"]
     argv += ["--out", tmp_path / "f.csv", "--ledger", f"sqlite:///{tmp_path / 'l.db'}"]
     code, _, err = run_cli(*argv, *(["--adapter", adapter] if adapter else []))
-    assert code == 2 and "--scale adapter needs an adapter trained on one scale" in err
+    assert code == 2 and "scale 'adapter' needs an adapter trained on one scale" in err
     assert not (tmp_path / "f.csv").exists() and not (tmp_path / "l.db").exists()
 
 
@@ -465,18 +466,18 @@ def test_alpha_suggested_for_an_adapter_is_the_one_to_give_and_matches_when_past
     """Round 4: an adapter trained without the decimal point records the codec's scale
     (alpha / 10); the refusal said to give that scale, and --alpha 0.69 was then refused
     again (0.69 / 10 != 0.069 in floating point)."""
-    from lmcast.core.codec.prepare import text_format
+    from lmcast.core.codec.scheme import Encoding
     from lmcast.lm.warm_start import adapter_settings, mismatched_flags
 
     conf = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}
-    codec = text_format(0.69, 1, decimal_point=False)[0]
+    codec = Encoding(1, decimal_point=False).written(0.69).alpha
     rec = {"alpha": 0.069, "decimals": 1, "precision": 0, "decimal_point": False}
     assert adapter_settings(conf, rec)["alpha"] == "0.69"
     cfg = type("Cfg", (), {"rank": 4, "lora_alpha": 8.0, "target_modules": ("q_proj",),
                            "lora_layers": 0})()  # fmt: skip
     meta = {"alpha": codec, "decimals": 1, "decimal_point": False}
     assert mismatched_flags(conf, rec, cfg, meta) == []
-    meta["alpha"] = text_format(0.7, 1, decimal_point=False)[0]
+    meta["alpha"] = Encoding(1, decimal_point=False).written(0.7).alpha
     assert mismatched_flags(conf, rec, cfg, meta) == ["--alpha 0.69"]
 
 
@@ -552,7 +553,7 @@ def test_a_run_grown_from_a_run_records_the_model_alias_not_the_cache_path():
 
     cache = "/root/.cache/lmcast/smollm2-135m-instruct-98362432"
     conf = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "base_model_name_or_path": cache}
-    assert adapter_settings(conf, {"alpha": 0.5})["model"] == "smollm2-135m"
+    assert adapter_settings(conf, {"alpha": 0.5, "precision": 2})["model"] == "smollm2-135m"
     assert model_alias(cache) == model_alias("smollm2-135m") == "smollm2-135m"
     assert model_alias("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
     assert model_alias("/data/my-smollm2-135m-instruct-x") == "/data/my-smollm2-135m-instruct-x"

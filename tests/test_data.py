@@ -441,14 +441,14 @@ def test_any_encoding_or_export_record_is_trusted_or_one_clear_error(tmp_path, r
     else it is one LmcastError, never a traceback."""
     import math
 
-    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.codec.scheme import read_record
     from lmcast.errors import LmcastError
     from lmcast.forecasting.forecaster import read_export_meta
 
     (tmp_path / "encoding.json").write_text(json.dumps(record))
     (tmp_path / "lmcast_export.json").write_text(json.dumps(record))
     try:
-        rec = read_encoding_record(tmp_path)
+        rec = read_record(tmp_path)
     except LmcastError as exc:
         assert "\n" not in str(exc)
     else:

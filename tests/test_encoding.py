@@ -137,3 +137,60 @@ def test_auto_alpha_of_values_near_zero_is_one():
         assert encoding.auto_alpha(np.full(10, tiny)) == 1.0
         assert encoding.auto_alpha(np.full(10, tiny), target=100.0) == 1.0
     assert encoding.auto_alpha(np.full(10, 1e-290)) == pytest.approx(1e-291)
+
+
+# -- the Encoding value (issue 43) ----------------------------------------------------------
+
+from lmcast.core.codec.scheme import Encoding  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    precision=st.integers(0, 8),
+    point=st.booleans(),
+    alpha=st.one_of(st.none(), st.floats(1e-6, 1e6)),
+    target=st.one_of(st.none(), st.floats(1.0, 1e9)),
+)
+def test_an_encoding_round_trips_through_its_record(precision, point, alpha, target):
+    enc = Encoding(precision, point, alpha, target, rule="r")
+    back = Encoding.from_record(enc.to_record())
+    assert back.precision == precision and back.decimal_point == point and back.alpha == alpha
+    assert back.target == enc.target and back.digits == enc.digits and back.rule == "r"
+
+
+def test_old_records_still_read():
+    """Records written before ``decimals`` / ``decimal_point`` / ``scale_target`` / ``scaling``
+    existed: written with the point, target 10, one scale."""
+    enc = Encoding.from_record({"alpha": 0.5, "precision": 3})
+    assert (enc.precision, enc.decimal_point, enc.alpha, enc.target) == (3, True, 0.5, 10.0)
+    no_point = Encoding.from_record(
+        {"alpha": 0.05, "precision": 0, "decimals": 1, "decimal_point": False, "scale_target": 100}
+    )
+    assert (no_point.precision, no_point.digits, no_point.given_alpha) == (1, 0, "0.5")
+    assert no_point.words() == "1 decimal, no point"
+    series = Encoding.from_record({"alpha": 1.0, "precision": 2, "scaling": "series"})
+    assert series.alpha is None and series.given_alpha is None
+
+
+def test_the_encoding_answers_scale_text_and_grammar():
+    enc = Encoding(1, decimal_point=False).written(0.5)  # writes x / 0.05 as an integer
+    x = np.array([[0.25, 1.5], [0.3, 1.45]])
+    assert enc.encode(x, enc.alpha) == "5,30;6,29"
+    assert enc.prompts([x], [enc.alpha]) == ["5,30;6,29;"]
+    assert enc.alphas([x, x], "adapter") == [0.05, 0.05]
+    assert enc.alphas([x], "series") == [encoding.auto_alpha(x, target=100.0)]
+    g = enc.grammar([x], [enc.alpha])
+    assert (g.n_vars, g.precision, g.max_int_digits) == (2, 0, 3)
+    res = enc.decode("5,30;6,29", n_vars=2)
+    np.testing.assert_allclose(res.values * enc.alpha, [[0.25, 1.5], [0.3, 1.45]])
+
+
+def test_prepare_without_the_point_writes_integers(tmp_path, lv_file):
+    """``lmcast data prepare --no-decimal-point`` wrote the codec's alpha (alpha / 10^p) with
+    p decimals ("25.00" for 0.25 at precision 2) while the record said integers; the texts
+    now come from the record's own Encoding."""
+    from lmcast.core.codec.prepare import prepare
+
+    meta = prepare(lv_file, tmp_path / "p", precision=2, decimal_point=False)
+    line = (tmp_path / "p" / "train_texts.txt").read_text().splitlines()[0]
+    assert "." not in line and meta["precision"] == 0 and meta["decimals"] == 2

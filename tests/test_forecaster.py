@@ -446,9 +446,10 @@ def test_values_the_adapter_scale_cannot_write_are_refused(tiny_dir):
     """An adapter scale far from the series' (alpha 1e-12 on values near 1000) needs more
     integer digits than a forecast can write: one clear error, not minutes of generation."""
     from lmcast import Forecaster
+    from lmcast.core.codec.scheme import Encoding
 
     fc = Forecaster.load(model=str(tiny_dir), device="cpu")
-    fc.alpha = 1e-12
+    fc.encoding = Encoding(alpha=1e-12)
     with pytest.raises(LmcastError, match="need 16 integer digits"):
         fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1, scale="adapter")
 

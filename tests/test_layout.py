@@ -41,3 +41,12 @@ def test_the_core_holds_at_most_six_modules_beside_its_rooms():
     rooms = sorted(p.name for p in core.iterdir() if (p / "__init__.py").is_file())
     assert len(modules) <= 6, modules
     assert rooms == ["codec", "runs", "series"]
+
+
+def test_the_encoding_record_is_read_in_one_module():
+    """Issue 43: the record's format keys appear in the Encoding module alone."""
+    keys = ('"scale_target"', '"decimals"', '"decimal_point"')
+    found = sorted(
+        str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if any(k in p.read_text() for k in keys)
+    )
+    assert found == ["core/codec/scheme.py"]

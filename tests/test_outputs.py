@@ -125,7 +125,6 @@ def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run
     0.00 at every step (forecast 0.0); each series now gets its own alpha, in the CSV."""
     from lmcast import Forecaster
     from lmcast.core.codec.encoding import auto_alpha
-    from lmcast.lm.decode import llmtime_prompts
 
     data = _series_csv(tmp_path / "mixed.csv", scales=(1.0, 1e5))
     out = tmp_path / "f.csv"
@@ -145,7 +144,7 @@ def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run
     fc = Forecaster.load(model=str(tiny_dir), device="cpu")
     ctx = [small[:, None], 1e5 * small[:, None]]
     req = fc.checked(ctx, 3, 1)
-    prompts = llmtime_prompts(req.contexts, list(req.alphas), fc.precision)
+    prompts = fc.encoding.prompts(req.contexts, req.alphas)
     assert prompts[0] == prompts[1]  # the same shape at two scales reads the same
     assert any(ch in prompts[0] for ch in "123456789")  # not 0.00 at every step
     with pytest.raises(Exception, match="needs an adapter"):

@@ -784,12 +784,13 @@ def test_no_decimal_point_format_round_trips_through_train_evaluate_forecast(
     import numpy as np
 
     from lmcast.core.codec import encoding
-    from lmcast.core.codec.prepare import text_format
+    from lmcast.core.codec.scheme import Encoding
 
-    assert text_format(0.5, 1, False) == (0.05, 0, 100.0)
-    assert text_format(0.5, 2, True) == (0.5, 2, 10.0)
+    no_point, point = Encoding(1, False).written(0.5), Encoding(2, True).written(0.5)
+    assert (no_point.alpha, no_point.digits, no_point.target) == (0.05, 0, 100.0)
+    assert (point.alpha, point.digits, point.target) == (0.5, 2, 10.0)
     x = np.array([[0.25, 1.5], [0.3, 1.45]])
-    assert encoding.encode(x, *text_format(0.5, 1, False)[:2]) == "5,30;6,29"
+    assert no_point.encode(x, no_point.alpha) == "5,30;6,29"
     url = f"sqlite:///{tmp_path / 'l.db'}"
     run = tmp_path / "run"
     code, _, err = run_cli(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -277,13 +278,13 @@ def prepare(cfg: PrepareConfig) -> dict:
 
 
 def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
-    """``(values (T, V), alpha, written alpha, codec precision, rule)`` of series ``--index``
-    of a CSV or a collection (each series its own scale by default), or of any file with
-    ``--alpha series``: the scale ``lmcast forecast`` and training on a collection use."""
+    """``(values (T, V), alpha, encoding)`` of series ``--index`` of a CSV or a collection
+    (each series its own scale by default), or of any file with ``--alpha series``: the scale
+    ``lmcast forecast`` and training on a collection use."""
     import numpy as np
 
-    from lmcast.core.codec import encoding
-    from lmcast.core.codec.prepare import given_alpha, text_format
+    from lmcast.core.codec.prepare import given_alpha
+    from lmcast.core.codec.scheme import Encoding
     from lmcast.core.series.collection import read_series
 
     ls = read_series(cfg.data)
@@ -291,24 +292,22 @@ def _one_series(cfg: EncodeConfig, mode: str) -> tuple:
     if not 0 <= cfg.index < n:
         raise DataError(f"--index {cfg.index} is out of range: {cfg.data} holds {n} series")
     x = np.asarray(ls.values[cfg.index], dtype=float)
-    unit = 1 if cfg.decimal_point else 10**cfg.precision  # the integer form writes alpha/10^p
+    enc = Encoding(cfg.precision, cfg.decimal_point)
     if mode in ("auto", "series"):
-        _, codec, target = text_format(1.0, cfg.precision, cfg.decimal_point)
-        written = encoding.auto_alpha(x, target=target)
         rule = (f"this series on its own, as lmcast forecast writes it: 99th percentile of |x| "
-                f"/ {target / unit:g}, rounded up to 2 significant figures (LLMTIME)")  # fmt: skip
-        return x, written * unit, written, codec, rule
+                f"/ {enc.target / enc.unit:g}, rounded up to 2 significant figures (LLMTIME)")  # fmt: skip
+        written = enc.auto_alpha(x)
+        return x, written * enc.unit, dataclasses.replace(enc, alpha=written, rule=rule)
     value = given_alpha(cfg.alpha, x, words="a positive number, 'auto' or 'series'")
-    written, codec, _ = text_format(value, cfg.precision, cfg.decimal_point)
-    return x, value, written, codec, "given"
+    return x, value, dataclasses.replace(enc.written(value), rule="given")
 
 
 def encode(cfg: EncodeConfig) -> dict:
     """Print one trajectory's text and token ids."""
     import numpy as np
 
-    from lmcast.core.codec import encoding
-    from lmcast.core.codec.prepare import check_precision, resolve_alpha, text_format
+    from lmcast.core.codec.prepare import check_precision, resolve_alpha
+    from lmcast.core.codec.scheme import Encoding
     from lmcast.core.series.collection import holds_series
     from lmcast.core.series.data import load_dataset, split_indices
     from lmcast.lm.qwen_tokens import qwen_token_ids
@@ -318,7 +317,7 @@ def encode(cfg: EncodeConfig) -> dict:
     check_precision(cfg.precision)
     path, mode = Path(cfg.data), str(cfg.alpha).strip().lower()
     if holds_series(path) or mode == "series":
-        x, alpha, written, codec_precision, rule = _one_series(cfg, mode)
+        x, alpha, enc = _one_series(cfg, mode)
     else:
         ds = load_dataset(cfg.data)
         n = ds.shape[0]
@@ -328,17 +327,16 @@ def encode(cfg: EncodeConfig) -> dict:
             )
         alpha, rule = resolve_alpha(cfg.alpha, ds, split_indices(n)["train"])
         x = ds.trajectories[cfg.index]
-        written, codec_precision, _ = text_format(alpha, cfg.precision, cfg.decimal_point)
+        enc = Encoding(cfg.precision, cfg.decimal_point, rule=rule).written(alpha)
     if cfg.steps:
         x = x[: cfg.steps]
-    text = encoding.encode(x, written, codec_precision)
+    text = enc.encode(x, enc.alpha)
     result: dict = {
         "index": cfg.index,
         "steps": int(x.shape[0]),
+        **enc.summary(),
         "alpha": alpha,
-        "alpha_rule": rule,
         "precision": cfg.precision,
-        "decimal_point": cfg.decimal_point,
         "values": np.asarray(x, dtype=float).round(6).tolist(),
         "text": text,
         "qwen_token_ids": qwen_token_ids(text),
@@ -353,7 +351,9 @@ def encode(cfg: EncodeConfig) -> dict:
         _out(json.dumps(result, indent=2))
     else:
         point = "" if cfg.decimal_point else ", no decimal point"
-        _out(f"alpha {alpha:g} ({rule}), precision {cfg.precision}{point}, {result['steps']} steps")
+        _out(
+            f"alpha {alpha:g} ({enc.rule}), precision {cfg.precision}{point}, {result['steps']} steps"
+        )
         _out(f"text            {text}")
         _out(
             f"qwen2.5 ids     {result['qwen_token_ids']}  ({len(result['qwen_token_ids'])} tokens)"

@@ -94,14 +94,14 @@ def check_unseen(cfg: BenchmarkConfig, tasks: list[Task]) -> None:
     it would be scored on (its ``encoding.json`` records what it saw:
     :func:`lmcast.core.series.collection.seen_record`). An adapter without that record (trained by
     an older lmcast) is let through with a warning."""
-    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.codec import scheme
     from lmcast.core.series.collection import leaks
     from lmcast.lm.models import adapter_path
 
     for spec in cfg.specs:
         if spec.kind != "adapter":
             continue
-        rec = read_encoding_record(adapter_path(spec.adapter)) or {}
+        rec = scheme.read_record(adapter_path(spec.adapter)) or {}
         seen = rec.get("seen")
         if not isinstance(seen, dict) or not isinstance(seen.get("steps"), dict):
             log.warning(
@@ -199,7 +199,7 @@ def _lm_forecast(
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
         loaded[name] = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
     fc = loaded[name]
-    scale = "adapter" if fc.alpha is not None else "series"
+    scale = "adapter" if fc.encoding.alpha is not None else "series"
     pred = charged_predict(
         fc,
         fc.checked(task.contexts, cfg.horizon, cfg.samples, scale),

@@ -9,6 +9,7 @@ and 10–90 % interval coverage. Every run is charged to the FLOP ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,12 +21,9 @@ import numpy as np
 from lmcast.accounting.ledger import default_workspace
 from lmcast.compare import classical, metrics, references
 from lmcast.configs import EvalConfig
-from lmcast.core.codec.prepare import (
-    read_encoding_record,
-    resolve_alpha,
-    series_scaled,
-    training_alpha,
-)
+from lmcast.core.codec import scheme
+from lmcast.core.codec.prepare import resolve_alpha
+from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
 from lmcast.core.series.data import Dataset, load_dataset, split_indices
@@ -93,25 +91,27 @@ class EvalResult:
     out: Path
 
 
-def format_name(record: dict, precision: int) -> str:
-    """How the numbers are written, in words: ``"2 decimals"`` or ``"1 decimal, no point"``."""
-    if record.get("decimal_point", True):
-        return f"{precision} decimal{'s' if precision != 1 else ''}"
-    d = int(record.get("decimals", 0))
-    return f"{d} decimal{'s' if d != 1 else ''}, no point"
-
-
-def resolve_encoding(cfg: EvalConfig, ds: Dataset, trained: dict | None) -> tuple[float, str, int]:
-    """``(alpha, rule, precision)``: the adapter's training encoding (``trained``, its
-    ``encoding.json``) unless overridden."""
-    precision = cfg.precision if cfg.precision is not None else (trained or {}).get("precision", 2)
-    fixed = training_alpha(trained)
-    if fixed is not None and cfg.alpha == "auto":
-        return fixed, "from the adapter's training run", precision
+def resolve_encoding(
+    cfg: EvalConfig, ds: Dataset, trained: Encoding | None
+) -> tuple[Encoding, float]:
+    """``(encoding, alpha)``: how the windows are written — the adapter's training encoding
+    (``trained``, its ``encoding.json``) unless ``--precision`` or ``--alpha`` override it —
+    and the one alpha the scaled metrics divide by (the encoding's, or this data's rule
+    where each window is scaled on its own, as the adapter was trained)."""
+    enc = trained if trained is not None else Encoding()
+    if cfg.precision is not None:
+        enc = enc.with_precision(cfg.precision)
+    if trained is not None and trained.alpha is not None and cfg.alpha == "auto":
+        return dataclasses.replace(enc, rule="from the adapter's training run"), trained.alpha
     alpha, rule = resolve_alpha(
         cfg.alpha, ds, split_indices(ds.shape[0], seed=cfg.split_seed)["train"]
     )
-    return alpha, rule, precision
+    if trained is not None and trained.alpha is None and cfg.alpha == "auto":
+        own = (
+            f"the model: each window on its own, as the adapter was trained; scaled metrics: {rule}"
+        )
+        return dataclasses.replace(enc, rule=own), alpha
+    return dataclasses.replace(enc, alpha=alpha, rule=rule), alpha
 
 
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
@@ -119,7 +119,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runs.runinfo import check_run_folder
     from lmcast.forecasting.forecaster import Forecaster, charged_predict
-    from lmcast.lm.models import adapter_path, check_adapter_folder, load_model
+    from lmcast.lm.models import adapter_path, check_adapter_folder
 
     check_adapter_folder(cfg.adapter)
     out_dir = (
@@ -137,30 +137,25 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
         )
     for name in cfg.references:  # checked names (cfg); applicable: one line before the model
         classical.check_applicable(name, contexts, cfg.season_length, cfg.horizon)
-    adapter_dir = adapter_path(cfg.adapter)
-    trained = read_encoding_record(adapter_dir)
-    alpha, rule, precision = resolve_encoding(cfg, ds, trained)
+    enc, alpha = resolve_encoding(cfg, ds, scheme.read(adapter_path(cfg.adapter)))
     ledger = Ledger(cfg.ledger)
-    lm = load_model(cfg.model, adapter=adapter_dir, device=cfg.device, dtype=cfg.dtype)
-    per_series = series_scaled(trained) and cfg.alpha == "auto"
-    if per_series:
-        rule = (
-            f"the model: each window on its own, as the adapter was trained; scaled metrics: {rule}"
-        )
-    target = float((trained or {}).get("scale_target", 10.0))
-    model = Forecaster(lm, alpha, precision, tuple(ds.variables), target, cfg.readout)
+    model = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
+    model.encoding, model.variables, model.readout = enc, tuple(ds.variables), cfg.readout
+    lm = model.lm
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
     t0 = time.time()
     # one scale for every window (the adapter's, or this data's), or each window its own
     # for an adapter trained so
     pred = charged_predict(
         model,
-        model.checked(list(contexts), cfg.horizon, cfg.samples, "series" if per_series else alpha),
+        model.checked(
+            list(contexts), cfg.horizon, cfg.samples, "series" if enc.alpha is None else "adapter"
+        ),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         what=f"evaluation of {cfg.model}",
-        config={**asdict(cfg), "precision": precision, "alpha": alpha},
+        config={**asdict(cfg), "precision": enc.digits, "alpha": alpha},
         temperature=cfg.temperature,
         top_p=cfg.top_p,
         batch_size=cfg.batch_size,
@@ -170,15 +165,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     fc = pred.generated
     gen_seconds = time.time() - t0
     result = _score(cfg, ds, (idx, contexts, truths), fc, alpha, out_dir, progress)
-    trained = trained or {}
-    result.metrics["encoding"] = {
-        "alpha": alpha,
-        "alpha_rule": rule,
-        "precision": precision,
-        "decimal_point": bool(trained.get("decimal_point", True)),
-        "decimals": int(trained.get("decimals", precision)),
-        "format": format_name(trained, precision),
-    }
+    result.metrics["encoding"] = {**enc.summary(), "alpha": alpha}
     result.metrics["seconds"]["generation"] = round(gen_seconds, 2)
     write_outputs(result)
     result.metrics["out"] = str(out_dir)

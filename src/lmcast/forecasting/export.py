@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from lmcast.configs import ExportConfig
+from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import METRICS_FILE, SUMMARY_FILE
 from lmcast.errors import LmcastError
@@ -29,7 +30,7 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.core.codec.prepare import read_encoding_record
+    from lmcast.core.codec import scheme
     from lmcast.core.runs.runinfo import check_output, write_json, write_text
 
     run, out = Path(cfg.run), Path(cfg.out)
@@ -48,7 +49,8 @@ def export_run(cfg: ExportConfig) -> Path:
     tcfg = info["config"]
     if not isinstance(tcfg.get("model"), str):
         raise LmcastError(f"{run / 'run.json'}: config.model must be a model name")
-    enc = read_encoding_record(run)  # checked; present (``need`` above)
+    enc = scheme.read(run)  # checked; present (``need`` above)
+    assert enc is not None
     meta = _export_meta(run, info, tcfg)
     if cfg.max_context_steps is not None:
         meta["max_context_steps"] = cfg.max_context_steps
@@ -114,7 +116,7 @@ def _variables(data: object) -> list[str]:
         return []
 
 
-def model_card(meta: dict, enc: dict) -> str:
+def model_card(meta: dict, enc: Encoding) -> str:
     """The export's ``README.md``: the Hub's YAML header, what the forecaster is, how it was
     made, how well it does. Text from run metadata is escaped: one line always (a newline
     could start a heading or a link), no HTML, no markdown markup (:func:`_esc`), and in
@@ -136,13 +138,9 @@ def model_card(meta: dict, enc: dict) -> str:
         "",
         f"LoRA adapter for `{c(meta['base_model'])}` (revision `{c(meta['base_revision'])}`), "
         f"forecasting {e(', '.join(meta['variables'])) or 'series'} as LLMTIME text "
-        + (
-            "(each series scaled on its own, "
-            if enc.get("scaling") == "series"
-            else f"(alpha {enc['alpha']:g}, "
-        )
-        + f"precision {enc['precision']}"
-        + ("" if enc.get("decimal_point", True) else f": {enc.get('decimals')} decimals, no point")
+        + ("(each series scaled on its own, " if enc.alpha is None else f"(alpha {enc.alpha:g}, ")
+        + f"precision {enc.digits}"
+        + ("" if enc.decimal_point else f": {enc.precision} decimals, no point")
         + ").",
         "",
         "```python",

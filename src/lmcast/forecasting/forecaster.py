@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from lmcast.configs import check_quantiles
+from lmcast.core.codec import scheme
+from lmcast.core.codec.scheme import Encoding, Scale
 from lmcast.core.logs import get_logger
 from lmcast.errors import LmcastError
 
@@ -218,10 +219,6 @@ def max_context_steps_of(adapter: str | os.PathLike) -> int | None:
     return read_export_meta(adapter).get("max_context_steps")
 
 
-#: how :meth:`Forecaster.predict` scales series: "series", "adapter", a number, or one each
-Scale = str | float | Sequence[float]
-
-
 @dataclass(frozen=True)
 class Request:
     """Series checked for one forecast (:meth:`Forecaster.checked`): ``contexts`` N arrays
@@ -247,24 +244,20 @@ class Forecaster:
     def __init__(
         self,
         lm: Any,
-        alpha: float | None,
-        precision: int,
-        variables: tuple[str, ...],
-        scale_target: float = 10.0,
+        encoding: Encoding | None = None,
+        variables: tuple[str, ...] = (),
         readout: str = "argmax",
     ):
         self.lm = lm
-        self.alpha = alpha
-        self.precision = precision
+        #: how numbers are written: the adapter's training encoding (its ``encoding.json``),
+        #: or precision 2 with the point and each series its own scale without one
+        self.encoding = encoding if encoding is not None else Encoding()
         self.variables = variables
         #: how generated numbers are read: as written, or each number's last digit as its
         #: expected value (:func:`lmcast.lm.decode.sample_paths`)
         self.readout = readout
         #: the most context steps the adapter takes (:meth:`recent`; None: all of them)
         self.max_context_steps: int | None = None
-        # where a per-series scale puts ~99 % of |values|: [0, 10] with the decimal point,
-        # [0, 10^(decimals + 1)] for an adapter trained without it (the encoding record)
-        self.scale_target = scale_target
 
     @classmethod
     def load(
@@ -284,7 +277,6 @@ class Forecaster:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.core.codec.prepare import read_encoding_record, training_alpha
         from lmcast.lm.models import adapter_path, load_model, model_alias
 
         enc, variables, cap = None, (), None
@@ -305,11 +297,9 @@ class Forecaster:
                 and model_alias(base) != model_alias(model)
             ):
                 raise LmcastError(f"{path}: adapter was trained on {base!r}, not {model!r}")
-            enc = read_encoding_record(path)
+            enc = scheme.read(path)
         lm = load_model(model, adapter=adapter, device=device, dtype=dtype)
-        alpha = training_alpha(enc)  # None: each series gets its own scale, as in training
-        target = float(enc.get("scale_target", 10.0)) if enc else 10.0
-        fc = cls(lm, alpha, int(enc["precision"]) if enc else 2, variables, target)
+        fc = cls(lm, enc, variables)
         fc.max_context_steps = cap
         return fc
 
@@ -333,44 +323,16 @@ class Forecaster:
         return out
 
     def alphas(self, contexts: Sequence[np.ndarray], scale: Scale = "series") -> list[float]:
-        """One scale per context (``(C_i, V)`` arrays).
-
-        ``scale``: ``"series"`` — each series its own (:func:`lmcast.core.codec.encoding.auto_alpha`
-        of its values, as LLMTIME does); ``"adapter"`` — the adapter's training scale for
-        all; a positive number for all; or a sequence of one positive number per series.
-
-        Raises:
-            LmcastError: ``"adapter"`` without an adapter's encoding, an unknown word, or
-                numbers that are not positive and finite or not one per series.
-        """
-        from lmcast.core.codec import encoding
-
-        n = len(contexts)
-        if isinstance(scale, str):
-            if scale == "series":
-                return [encoding.auto_alpha(c, target=self.scale_target) for c in contexts]
-            if scale == "adapter":
-                if self.alpha is None:
-                    raise LmcastError(
-                        "scale 'adapter' needs an adapter trained on one scale (this one has "
-                        "none, or scales each series on its own)"
-                    )
-                return [self.alpha] * n
-            raise LmcastError(f"scale must be 'series', 'adapter' or numbers, got {scale!r}")
-        values = [float(scale)] * n if np.ndim(scale) == 0 else [float(a) for a in scale]
-        if len(values) != n or not all(math.isfinite(a) and a > 0 for a in values):
-            raise LmcastError(f"scale: {n} positive finite numbers expected, got {scale!r}")
-        return values
+        """One scale per context (:meth:`lmcast.core.codec.scheme.Encoding.alphas`)."""
+        return self.encoding.alphas(contexts, scale)
 
     def max_horizon(self, context: np.ndarray, alpha: float) -> int:
         """The most steps the model's context window holds after this context's prompt
         (each step bounded by the grammar's longest: one token per character at most)."""
-        from lmcast.lm.decode import grammar_for, llmtime_prompts
-
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
-        (prompt,) = llmtime_prompts([context], alpha, self.precision)
+        (prompt,) = self.encoding.prompts([context], [alpha])
         used = len(self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        per_step = grammar_for([context], alpha, self.precision, True).max_chars_per_step()
+        per_step = self.encoding.grammar([context], [alpha], True).max_chars_per_step()
         return max(0, (limit - used - 1) // per_step)
 
     def checked(
@@ -384,21 +346,13 @@ class Forecaster:
             LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
                 below 1, a bad ``scale``, or a horizon the context window cannot hold.
         """
-        from lmcast.core.codec.prepare import MAX_SCALED
-
         if isinstance(context, Request):
             return context
         ctx = self.recent(as_contexts(context))
         if horizon < 1 or samples < 1:
             raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
-        alphas = self.alphas(ctx, scale)
-        for i, (c, a) in enumerate(zip(ctx, alphas, strict=True)):
-            scaled = float(np.abs(c).max()) / a
-            if scaled > MAX_SCALED:  # the encoder's own bound (lmcast.core.codec.prepare)
-                raise LmcastError(
-                    f"series {i}: values scaled by alpha {a:g} need {len(str(int(scaled)))} "
-                    f"integer digits (at most {MAX_SCALED:.0e}: this scale does not suit it)"
-                )
+        alphas = self.encoding.alphas(ctx, scale)
+        self.encoding.check_scaled(ctx, alphas)
         longest = max(range(len(ctx)), key=lambda i: len(ctx[i]))
         room = self.max_horizon(ctx[longest], alphas[longest])
         if horizon > room:
@@ -427,7 +381,7 @@ class Forecaster:
             req.contexts,
             req.horizon,
             list(req.alphas),
-            self.precision,
+            self.encoding.digits,
             req.samples,
             batch_size,
             req.negative,
@@ -476,7 +430,7 @@ class Forecaster:
             req.contexts,
             req.horizon,
             list(req.alphas),
-            self.precision,
+            self.encoding.digits,
             samples=req.samples,
             temperature=temperature,
             top_p=top_p,

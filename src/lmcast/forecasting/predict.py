@@ -21,7 +21,7 @@ from lmcast.compare import classical
 from lmcast.configs import ForecastConfig
 from lmcast.core.logs import get_logger
 from lmcast.core.series.collection import read_series
-from lmcast.errors import DataError, LmcastError
+from lmcast.errors import DataError
 from lmcast.forecasting.forecaster import forecast_times
 
 if TYPE_CHECKING:
@@ -144,14 +144,11 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     check_adapter_folder(cfg.adapter)
     if cfg.scale == "adapter":  # before any work: an adapter with one training scale
-        from lmcast.core.codec.prepare import read_encoding_record, training_alpha
+        from lmcast.core.codec import scheme
+        from lmcast.core.codec.scheme import Encoding
         from lmcast.lm.models import adapter_path
 
-        if training_alpha(read_encoding_record(adapter_path(cfg.adapter))) is None:
-            raise LmcastError(
-                "--scale adapter needs an adapter trained on one scale (this one has none, "
-                "or scales each series on its own)"
-            )
+        (scheme.read(adapter_path(cfg.adapter)) or Encoding()).fixed_alpha()
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
     ids, times, values, variables = ls.ids, ls.times, ls.values, ls.variables
@@ -166,11 +163,11 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
     fc.variables = tuple(variables)
-    if cfg.scale == "series" and fc.alpha is not None:
+    if cfg.scale == "series" and fc.encoding.alpha is not None:
         log.info(
             "each series scaled on its own (LLMTIME); --scale adapter keeps the adapter's "
             "training scale %g",
-            fc.alpha,
+            fc.encoding.alpha,
         )
     pred = charged_predict(
         fc,
@@ -217,7 +214,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "rows": len(rows),
         "flops": pred.flops,
         "alphas": dict(zip(ids, pred.alphas, strict=True)),
-        "precision": fc.precision,
+        "precision": fc.encoding.digits,
     }
 
 

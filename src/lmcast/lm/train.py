@@ -29,7 +29,8 @@ import numpy as np
 
 from lmcast.accounting import flops as flopsmod
 from lmcast.configs import TrainConfig
-from lmcast.core.codec.prepare import training_texts, write_encoding_record
+from lmcast.core.codec.prepare import training_texts
+from lmcast.core.codec.scheme import write_record
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import SUMMARY_FILE, run_info, write_json
 from lmcast.core.series.windows import batch_order, make_windows
@@ -553,7 +554,7 @@ def open_run(
         return LedgerRun(ledger, None)
     s.out.mkdir(parents=True, exist_ok=True)
     write_json(s.out / "run.json", run_info(asdict(cfg), cfg.seed, "train"))
-    write_encoding_record(s.out, s.meta)
+    write_record(s.out, s.meta)
     run_id = ledger.reserve(
         cfg.experiment,
         str(s.out),
@@ -669,7 +670,7 @@ def _write_checkpoint(s: Setup, state: TrainState, run: LedgerRun, d: Path) -> N
     # The adapter and its encoding first: a folder with state.pt is then complete,
     # and `evaluate --adapter RUN/checkpoints/step_N` scores the model as it was.
     s.peft_model().save_pretrained(d / "adapter")
-    write_encoding_record(d, s.meta)
+    write_record(d, s.meta)
     # Charge before the checkpoint becomes visible: a kill in between leaves the ledger
     # ahead of the checkpoint (work spent, then redone), never behind it (work unpaid).
     run.charge(state)

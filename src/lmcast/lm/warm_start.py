@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lmcast.core.codec import scheme
+from lmcast.core.codec.scheme import Encoding
 from lmcast.errors import LmcastError
 from lmcast.lm.models import model_alias
 
@@ -54,8 +56,6 @@ def adapter_record(path: Path) -> tuple[dict, dict]:
         LmcastError: unreadable config, or no encoding record (an adapter lmcast did not
             train: the format it reads numbers in is unknown).
     """
-    from lmcast.core.codec.prepare import read_encoding_record
-
     try:
         conf = json.loads((path / "adapter_config.json").read_text())
     except (OSError, ValueError) as exc:
@@ -65,7 +65,7 @@ def adapter_record(path: Path) -> tuple[dict, dict]:
             f"{path}: adapter_config.json is not a LoRA config (an integer r >= 1, a number "
             "lora_alpha and target_modules named)"
         )
-    rec = read_encoding_record(path)
+    rec = scheme.read_record(path)
     if rec is None:
         raise LmcastError(
             f"{path}: no encoding.json beside the adapter: cannot tell how it writes numbers"
@@ -105,24 +105,11 @@ def adapter_settings(conf: dict, rec: dict) -> dict[str, Any]:
         "lora_alpha": float(conf.get("lora_alpha", 0)),
         "target_modules": tuple(sorted(targets, key=lambda t: (known.get(t, len(known)), t))),
         "lora_layers": _n_layers(conf),
-        "precision": int(rec.get("decimals", rec.get("precision", 0))),
-        "decimal_point": bool(rec.get("decimal_point", True)),
-        "alpha": "series" if rec.get("scaling") == "series" else given_alpha(rec),
+        **Encoding.from_record(rec).train_settings(),
     }
     if conf.get("base_model_name_or_path"):  # the alias, not the bundled model's cache path
         out["model"] = model_alias(str(conf["base_model_name_or_path"]))
     return out
-
-
-def given_alpha(rec: dict) -> str:
-    """The ``--alpha`` that reproduces an encoding record's scale: the record holds the
-    codec's scale, which without the decimal point is ``alpha / 10^decimals``
-    (:func:`lmcast.core.codec.prepare.text_format`); 12 significant digits, so that the value
-    pasted back matches (:func:`same_alpha`)."""
-    a = float(rec["alpha"])
-    if not rec.get("decimal_point", True):
-        a *= 10 ** int(rec.get("decimals", 0))
-    return f"{a:.12g}"
 
 
 def same_alpha(a: float, b: float) -> bool:
@@ -196,20 +183,21 @@ def mismatched_flags(conf: dict, rec: dict, cfg: Any, meta: dict) -> list[str]:
         if want_k != got:
             flags.append(_flag(k, want[k]))
     n_model = len(flags)
-    if want["precision"] != meta.get("decimals"):
-        flags.append(_flag("precision", want["precision"]))
-    if want["decimal_point"] != bool(meta.get("decimal_point", True)):
-        flags.append(_flag("decimal_point", want["decimal_point"]))
-    if rec.get("scaling") == "series" and meta.get("scaling") != "series":
+    theirs, ours = Encoding.from_record(rec), Encoding.from_record(meta)
+    same = ours.train_settings()
+    for k, v in theirs.train_settings().items():
+        if k != "alpha" and v != same[k]:  # alpha: below, to rounding
+            flags.append(_flag(k, v))
+    if theirs.alpha is None and ours.alpha is not None:
         flags.append(_flag("alpha", "series"))
-    elif rec.get("scaling") != "series" and (
-        meta.get("scaling") == "series" or not same_alpha(rec["alpha"], meta["alpha"])
+    elif theirs.alpha is not None and (
+        ours.alpha is None or not same_alpha(theirs.alpha, ours.alpha)
     ):
         flags.append(_flag("alpha", want["alpha"]))
     same_format = len(flags) == n_model
-    if same_format and "scale_target" in rec and rec["scale_target"] != meta.get("scale_target"):
+    if same_format and theirs.target != ours.target:
         # the same flags, another target: an adapter written by another lmcast version
-        flags.append(f"(and an lmcast whose scale target is {rec['scale_target']:g})")
+        flags.append(f"(and an lmcast whose scale target is {theirs.target:g})")
     return flags
 
 

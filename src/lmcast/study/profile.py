@@ -147,7 +147,7 @@ class RecipeSpec:
     """``recipe``: how every training run of the study (trials and final) adapts the model."""
 
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
-    # False: the digits as integers, LLMTIME's format (lmcast.core.codec.prepare.text_format)
+    # False: the digits as integers, LLMTIME's format (lmcast.core.codec.scheme.Encoding)
     decimal_point: bool = True
     warmup_steps: int | None = None  # None: 5 % of each run's steps (TrainConfig's rule)
 
