@@ -52,9 +52,10 @@ def measure_generation(
     import torch
 
     from lmcast.core.codec import encoding
+    from lmcast.core.codec.scheme import Encoding
     from lmcast.core.series.lotka_volterra import simulate
     from lmcast.lm import prefix_attention
-    from lmcast.lm.decode import default_jump_forward, sample_paths
+    from lmcast.lm.decode import Sampling, default_jump_forward, sample_paths
     from lmcast.lm.models import load_model, machine_name
 
     lm = load_model(model)
@@ -69,10 +70,9 @@ def measure_generation(
     def ours(jump: bool | None, contexts=ctx, steps=horizon, shared: bool = True):
         _sync(lm.device)
         t0 = time.perf_counter()
-        fc = sample_paths(
-            lm, contexts, steps, alpha, precision, samples=k, batch_size=batch_size,
-            progress=False, seed=seed, jump_forward=jump, shared_attention=shared,
-        )  # fmt: skip
+        how = Sampling(k, seed=seed, batch_size=batch_size, jump_forward=jump,
+                       shared_attention=shared)  # fmt: skip
+        fc = sample_paths(lm, contexts, steps, alpha, Encoding(precision), how)
         _sync(lm.device)
         return fc, time.perf_counter() - t0
 
@@ -161,9 +161,10 @@ def measure_generation(
 def _forced_share(lm, fc, ctx, alpha: float, precision: int) -> float:
     """Share of the generated tokens the grammar forced (the only token allowed there),
     under the grammar :func:`lmcast.lm.decode.sample_paths` built for these contexts."""
-    from lmcast.lm.decode import grammar_for, grammar_tables
+    from lmcast.core.codec.scheme import Encoding
+    from lmcast.lm.decode import grammar_tables
 
-    grammar = grammar_for(ctx, alpha, precision)
+    grammar = Encoding(precision).grammar(ctx, [alpha] * len(ctx))
     tab = grammar_tables(lm, grammar)
     col = {int(t): k for k, t in enumerate(tab.token_ids.tolist())}
     total = forced = 0
@@ -185,17 +186,17 @@ def _previous_algorithm(lm, ctx, horizon, alpha, precision, k, batch_size, seed)
     """Seconds of the same forecasts the way lmcast made them before shared-prefix sampling
     and jump-forward decoding: each of the K prompts repeated and prefilled, one pass per token."""
     from lmcast.core.codec import encoding
-    from lmcast.lm.decode import generate_texts, grammar_for
+    from lmcast.core.codec.scheme import Encoding
+    from lmcast.lm.decode import Sampling, generate_texts
 
-    grammar = grammar_for(ctx, alpha, precision)
+    grammar = Encoding(precision).grammar(ctx, [alpha] * len(ctx))
     prompts = [encoding.encode(c, alpha, precision) + ";" for c in ctx for _ in range(k)]
     _sync(lm.device)
     t0 = time.perf_counter()
-    generate_texts(
-        lm, prompts, grammar, horizon, temperature=0.7 if k > 1 else 0.0,
-        top_p=0.9 if k > 1 else 1.0, batch_size=batch_size, seed=seed, progress=False,
-        jump_forward=False,
-    )  # fmt: skip
+    # each prompt repeated K times: one draw each, at temperature 0.7 when K > 1
+    how = Sampling(1, 0.7 if k > 1 else 0.0, 0.9 if k > 1 else 1.0, seed, batch_size,
+                   jump_forward=False)  # fmt: skip
+    generate_texts(lm, prompts, grammar, horizon, how, progress=False)
     _sync(lm.device)
     return time.perf_counter() - t0
 

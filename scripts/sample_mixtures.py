@@ -85,6 +85,7 @@ def source(spec: str) -> tuple[str, str, int, int]:
 def generate(args: argparse.Namespace) -> None:
     from lmcast.accounting.ledger import Ledger
     from lmcast.forecasting.forecaster import Forecaster, charged_predict
+    from lmcast.lm.decode import Sampling
 
     work = Path(args.work)
     ledger = Ledger(args.ledger or f"sqlite:///{work / 'ledger.db'}")
@@ -103,13 +104,12 @@ def generate(args: argparse.Namespace) -> None:
         for t in ts:  # reserved, then charged as it runs (also when interrupted)
             arrays[t.name] = charged_predict(
                 fc,
-                fc.checked(t.contexts, HORIZON, 20),
+                fc.plan(t.contexts, HORIZON, Sampling(samples=20, seed=seed)),
                 ledger,
                 experiment="sample_mixtures",
                 name=f"sample_mixtures:{name}:o{args.origin}_s{args.seed}:{t.name}",
                 what=f"{name} on {t.name}",
                 config={"source": name, "adapter": adapter, "steps": steps, "seed": seed},
-                seed=seed,
             ).samples
         np.savez_compressed(path, **arrays)
         print(f"origin {args.origin} seed {args.seed} {name}: {time.perf_counter() - t0:.0f} s")

@@ -24,6 +24,26 @@ def tiny_lm():
     return wrap_model(tiny_model("llama", layers=2, vocab=len(tok), seed=3), tok, name="tiny")
 
 
+def _paths(lm, contexts, horizon, alpha, precision, progress=False, stats=None, flop_limit=None,
+           **sampling):  # fmt: skip
+    """:func:`~lmcast.lm.decode.sample_paths` at ``precision`` with the point."""
+    from lmcast.core.codec.scheme import Encoding
+    from lmcast.lm.decode import Sampling, sample_paths
+
+    enc, how = Encoding(precision), Sampling(**sampling)
+    return sample_paths(lm, contexts, horizon, alpha, enc, how, progress, stats, flop_limit)
+
+
+def _texts(lm, prompts, grammar, horizon, progress=False, stats=None, flop_limit=None,
+           number_means=None, **sampling):  # fmt: skip
+    """:func:`~lmcast.lm.decode.generate_texts`, greedy unless a temperature is given."""
+    from lmcast.lm.decode import Sampling, generate_texts
+
+    how = Sampling(**{"temperature": 0.0, "top_p": 1.0, **sampling})
+    return generate_texts(lm, prompts, grammar, horizon, how, progress=progress, stats=stats,
+                          flop_limit=flop_limit, number_means=number_means)  # fmt: skip
+
+
 def test_grammar_accepts_encoder_output_and_rejects_garbage():
     g = Grammar(n_vars=2, precision=2)
     text = encoding.encode(np.array([[0.25, 1.5], [12.0, 0.0]]), 1.0, 2) + ";"
@@ -54,10 +74,9 @@ def _contexts(n=5, c=12, seed=0):
 
 
 def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
-    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts()
-    fc = sample_paths(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
+    fc = _paths(tiny_lm, ctx, horizon=6, alpha=0.5, precision=2, batch_size=3, progress=False)
     assert fc.samples.shape == (5, 1, 6, 2)
     assert np.all(fc.parse_success == 1.0)
     assert np.all(np.isfinite(fc.samples))
@@ -71,15 +90,12 @@ def test_constrained_decoding_parses_and_stops_at_horizon(tiny_lm):
 
 
 def test_batched_equals_one_at_a_time_greedy(tiny_lm):
-    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts(n=6, c=10, seed=4)
     ctx[0] = ctx[0] * 3  # different prompt lengths → real left padding in the batch
-    batched = sample_paths(
-        tiny_lm, ctx, horizon=4, alpha=0.3, precision=2, batch_size=6, progress=False
-    )
+    batched = _paths(tiny_lm, ctx, horizon=4, alpha=0.3, precision=2, batch_size=6, progress=False)
     single = [
-        sample_paths(
+        _paths(
             tiny_lm, ctx[i : i + 1], horizon=4, alpha=0.3, precision=2, batch_size=1, progress=False
         )
         for i in range(6)
@@ -99,19 +115,14 @@ def test_a_kv_cache_the_model_ignores_is_an_error(tiny_lm, monkeypatch):
     ctx, _, _ = _contexts(n=2)
     monkeypatch.setattr(fmod, "_cache_kwarg", lambda d: "a_name_no_model_takes")
     with pytest.raises(RuntimeError, match="KV cache was not filled"):
-        fmod.sample_paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, progress=False)
+        _paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, progress=False)
 
 
 def test_sampling_gives_quantiles_and_is_seeded(tiny_lm):
-    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts(n=2)
-    a = sample_paths(
-        tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False
-    )
-    b = sample_paths(
-        tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False
-    )
+    a = _paths(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
+    b = _paths(tiny_lm, ctx, horizon=3, alpha=0.5, precision=1, samples=4, seed=7, progress=False)
     assert a.samples.shape == (2, 4, 3, 2)
     np.testing.assert_array_equal(a.samples, b.samples)
     q = a.quantiles((0.1, 0.9))
@@ -349,7 +360,6 @@ def test_unknown_model_fails_fast(tmp_path, lv_file, run_cli, monkeypatch):
 
 @pytest.mark.slow
 def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
-    from lmcast.lm.decode import sample_paths
     from lmcast.lm.models import load_model
 
     lm = load_model("smollm2-135m")
@@ -357,7 +367,7 @@ def test_bundled_smollm2_forecasts_two_trajectories(lv_file):
     from lmcast.core.series.data import load_dataset
 
     x = load_dataset(lv_file).trajectories[:2].astype(np.float64)
-    fc = sample_paths(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
+    fc = _paths(lm, x[:, :30], horizon=3, alpha=0.6, precision=2, progress=False)
     assert np.all(fc.parse_success == 1.0)
     assert np.all(np.isfinite(fc.point)) and fc.point.shape == (2, 3, 2)
     # a real pretrained model continues the series near its recent level
@@ -385,7 +395,9 @@ def test_interrupted_evaluation_charges_the_batches_it_finished(tmp_path, lv_fil
             super().__init__(batches=Interrupting())
             seen.append(self)
 
-    monkeypatch.setattr(fmod, "GenerationStats", Stats)
+    from lmcast.forecasting import forecaster
+
+    monkeypatch.setattr(forecaster, "GenerationStats", Stats)  # where charged_predict makes one
     url = f"sqlite:///{tmp_path / 'l.db'}"
     cfg = EvalConfig(
         model=str(save_tiny(tmp_path / "tiny")),
@@ -421,16 +433,15 @@ def test_shared_prefix_rows_decode_as_separately_prefilled_prompts(tiny_lm, shar
     prompt's KV stays one copy (shared-prefix attention) or is copied to each row, and
     the ledger charges the prefill once per prompt, not once per row."""
     from lmcast.accounting import flops
-    from lmcast.lm.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
-    alone, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
-    shared, st = generate_texts(
+    alone, _ = _texts(tiny_lm, prompts, g, 3, batch_size=1, progress=False)
+    shared, st = _texts(
         tiny_lm, prompts, g, 3, batch_size=6, samples=3, progress=False, jump_forward=False,
         shared_attention=shared_attention,
     )  # fmt: skip
     assert shared == [t for t in alone for _ in range(3)]
-    repeated, st_rep = generate_texts(
+    repeated, st_rep = _texts(
         tiny_lm,
         [p for p in prompts for _ in range(3)],
         g,
@@ -472,26 +483,25 @@ def test_batches_split_to_fit_memory_with_the_same_forecasts(tiny_lm, monkeypatc
     ones an unsplit batch gives; a single sequence that cannot fit is one clear error."""
     from lmcast.errors import LmcastError
     from lmcast.lm import memory
-    from lmcast.lm.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
-    whole, st_whole = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
+    whole, st_whole = _texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
     assert len(st_whole.batches) == 1
     longest = max(len(tiny_lm.tokenizer(p)["input_ids"]) for p in prompts)
     per_row = memory.generation_bytes(tiny_lm.arch, longest, longest + 3 * 16 + 1)
     monkeypatch.setenv("LMCAST_MEMORY_LIMIT", str(2 * per_row * 2.5))  # 2 rows fit in the share
-    split, st_split = generate_texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
+    split, st_split = _texts(tiny_lm, prompts, g, 3, batch_size=1000, progress=False)
     assert split == whole
     assert [b[0] for b in st_split.batches] == [2, 2]
     monkeypatch.setenv("LMCAST_MEMORY_LIMIT", "1000")
     with pytest.raises(LmcastError, match="one forecast sequence needs about"):
-        generate_texts(tiny_lm, prompts, g, 3, progress=False)
+        _texts(tiny_lm, prompts, g, 3, progress=False)
 
 
 def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     """Forced tokens fed with the chosen one: the same greedy texts, fewer decode passes,
     and the charge is the passes that ran (a two-token pass costs less than two passes)."""
-    from lmcast.lm.decode import generate_texts, grammar_tables
+    from lmcast.lm.decode import grammar_tables
     from lmcast.lm.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
@@ -500,10 +510,10 @@ def test_jump_forward_gives_the_same_texts_in_fewer_passes():
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     # forced: '.' after a leading 0 and after 3 integer digits (each variable), ',' and ';'
     assert int((grammar_tables(tiny_lm, g).forced >= 0).sum()) == 6
-    plain, st_plain = generate_texts(
+    plain, st_plain = _texts(
         tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=False
     )
-    jumped, st_jump = generate_texts(
+    jumped, st_jump = _texts(
         tiny_lm, prompts, g, 4, batch_size=8, progress=False, jump_forward=True
     )
     assert jumped == plain
@@ -523,7 +533,6 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     copying it to every row gives (same seed), with jump-forward on or off, and charges
     fewer FLOPs (only the filled keys are attended to). Two-token passes are checked
     layer-deep in ``test_prefix_attention.py`` (sampled rows rarely are all forced at once)."""
-    from lmcast.lm.decode import generate_texts
     from lmcast.lm.models import wrap_model
     from tiny_models import tiny_model, tiny_tokenizer
 
@@ -531,10 +540,10 @@ def test_shared_prefix_attention_samples_what_copied_rows_sample(jump_forward):
     lm = wrap_model(tiny_model("qwen2", layers=2, vocab=len(tok), seed=5), tok, name="t")
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     kw = dict(temperature=1.0, top_p=0.95, batch_size=8, samples=4, progress=False, seed=11)
-    once, st_once = generate_texts(
+    once, st_once = _texts(
         lm, prompts, g, 4, jump_forward=jump_forward, shared_attention=True, **kw
     )
-    copied, st_copied = generate_texts(
+    copied, st_copied = _texts(
         lm, prompts, g, 4, jump_forward=jump_forward, shared_attention=False, **kw
     )
     assert once == copied
@@ -548,18 +557,17 @@ def test_a_series_samples_do_not_depend_on_its_batch(tiny_lm):
     are the same whatever batch the free memory allows (``--batch-size`` 40, 7 or 3),
     with jump-forward on or off, and for a prompt alone or beside others. Before, one
     generator per batch drew for all its rows: a forecast changed with the batch split."""
-    from lmcast.lm.decode import generate_texts
 
     prompts, g = _ragged_prompts(), Grammar(n_vars=2, precision=2)
     kw = dict(temperature=1.0, top_p=0.9, samples=5, progress=False, seed=4)
-    ref, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=40, **kw)
+    ref, _ = _texts(tiny_lm, prompts, g, 3, batch_size=40, **kw)
     assert len(set(ref[:5])) > 1  # it sampled
     for bs, jump in ((7, None), (3, True), (3, False), (40, False)):
-        got, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=bs, jump_forward=jump, **kw)
+        got, _ = _texts(tiny_lm, prompts, g, 3, batch_size=bs, jump_forward=jump, **kw)
         assert got == ref, (bs, jump)
-    alone, _ = generate_texts(tiny_lm, prompts[2:3], g, 3, batch_size=40, **kw)
+    alone, _ = _texts(tiny_lm, prompts[2:3], g, 3, batch_size=40, **kw)
     assert alone == ref[10:15]
-    other, _ = generate_texts(tiny_lm, prompts, g, 3, batch_size=40, **{**kw, "seed": 5})
+    other, _ = _texts(tiny_lm, prompts, g, 3, batch_size=40, **{**kw, "seed": 5})
     assert other != ref
 
 
@@ -613,23 +621,23 @@ def test_the_projection_bounds_what_generation_charges(tiny_lm, samples, batch, 
     """The reservation is an upper bound on the charge whatever the decoding path (shared
     prefix or copied rows, jump-forward or not, samples split across batches), and a
     ``flop_limit`` below the first batch's bound stops generation before it runs."""
+    from lmcast.core.codec.scheme import Encoding
     from lmcast.errors import BudgetExceededError
-    from lmcast.lm.decode import GenerationStats, projected_generation_flops, sample_paths
+    from lmcast.lm.decode import GenerationPlan, GenerationStats, Sampling
 
     rng = np.random.default_rng(samples)
     # mixed token densities: the longest series is not the one with the most tokens
     contexts = [np.round(rng.uniform(0, 2, (14, 2)), 2), np.round(rng.uniform(50, 99, (9, 2)), 2)]
     kw = {"samples": samples, "batch_size": batch, "progress": False}
-    fc = sample_paths(
+    fc = _paths(
         tiny_lm, contexts, 4, 0.5, 2, jump_forward=jump, shared_attention=shared, **kw
     )  # fmt: skip
-    bound = projected_generation_flops(tiny_lm, contexts, 4, 0.5, 2, samples, batch)
+    how = Sampling(samples=samples, batch_size=batch)
+    bound = GenerationPlan(tiny_lm, contexts, [0.5, 0.5], 4, Encoding(2), how).flops_bound()
     assert 0 < fc.stats.flops <= bound
     stats = GenerationStats()
     with pytest.raises(BudgetExceededError, match="stopped before a batch"):
-        sample_paths(
-            tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw
-        )
+        _paths(tiny_lm, contexts, 4, 0.5, 2, stats=stats, flop_limit=fc.stats.flops // 10, **kw)
     assert stats.flops == 0
 
 
@@ -661,26 +669,24 @@ def test_expected_readout_keeps_the_texts_and_moves_values_below_the_grid(tiny_l
     """The expected-digit readout reads the same greedy texts: each value moves by less
     than one unit of the last place written (alpha × 10^-precision × 9), and the tiny
     model's spread-out digit distributions move some of them."""
-    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts()
     kw = dict(horizon=4, alpha=0.5, precision=1, batch_size=5, progress=False)
-    plain = sample_paths(tiny_lm, ctx, **kw)
-    read = sample_paths(tiny_lm, ctx, readout="expected", **kw)
+    plain = _paths(tiny_lm, ctx, **kw)
+    read = _paths(tiny_lm, ctx, readout="expected", **kw)
     assert read.texts == plain.texts
     diff = np.abs(read.samples - plain.samples)
     assert np.all(np.isfinite(read.samples))
     assert diff.max() <= 0.5 * 0.1 * 9 + 1e-9
     assert (diff > 0).mean() > 0.2
     with pytest.raises(ValueError, match="readout"):
-        sample_paths(tiny_lm, ctx, readout="mean", **kw)
+        _paths(tiny_lm, ctx, readout="mean", **kw)
 
 
 def test_the_forecast_progress_bar_counts_series(tiny_lm, capsys):
     """Round 4: the bar counted sequences (series × paths); it counts series now."""
-    from lmcast.lm.decode import sample_paths
 
     ctx, _, _ = _contexts(n=3)
-    sample_paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, samples=4, progress=True)
+    _paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, samples=4, progress=True)
     err = capsys.readouterr().err
     assert "0/3 " in err and "series/s" in err and "/12" not in err

@@ -23,7 +23,8 @@ def test_docstring_examples_run_on_the_tiny_model(tiny_dir):
         (np.ones((1, 2)), {}, "at least 2"),
         (np.array([[1.0, 2.0], [np.nan, 1.0], [1.0, 1.0]]), {}, "NaN or infinite"),
         (np.ones((5, 2)), {"quantiles": (0.1, 1.0)}, "strictly between 0 and 1"),
-        (np.ones((5, 2)), {"horizon": 0}, "horizon and samples must be >= 1"),
+        (np.ones((5, 2)), {"horizon": 0}, "horizon must be >= 1"),
+        (np.ones((5, 2)), {"horizon": 2, "samples": 0}, "samples and batch_size must be >= 1"),
         (np.ones((5, 2)), {"horizon": 10**6}, "does not fit"),
         ([np.ones((5, 2)), np.ones((5, 3))], {}, "same number of variables"),
         (np.ones(5), {}, "must be an array"),
@@ -48,7 +49,7 @@ def test_recent_gives_an_adapter_at_most_its_max_context_steps(tiny_dir):
     cut, kept = fc.recent([long_, short])
     assert kept is short and np.array_equal(cut, long_[-150:])  # the last steps, in order
     fc.max_context_steps = 30  # the tiny model's window holds 1024 tokens
-    assert np.array_equal(fc.checked([long_], 3).contexts[0], long_[-30:])  # every forecast
+    assert np.array_equal(fc.plan([long_], 3).contexts[0], long_[-30:])  # every forecast
     assert fc.predict(long_, 3, samples=1).samples.shape == (1, 1, 3, 2)
 
 
@@ -593,3 +594,29 @@ def test_load_model_runs_one_warm_up_pass_before_any_forecast(tiny_dir, monkeypa
     lm = models.load_model(str(tiny_dir), device="cpu")
     assert seen == [((1, models.WARM_UP_TOKENS), False)]
     assert not lm.model.training
+
+
+def test_one_forecast_encodes_each_series_once(tiny_dir, tmp_path, monkeypatch):
+    """Issue 43: a forecast encoded every series twice (the longest three times) and built
+    prompts and grammar three times. Now one GenerationPlan holds them: the horizon check,
+    the reservation and the run read the same prompts."""
+    from lmcast import Forecaster
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.core.codec import encoding
+    from lmcast.forecasting.forecaster import charged_predict
+    from lmcast.lm.decode import Sampling
+
+    calls = []
+    real = encoding.encode
+    monkeypatch.setattr(encoding, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    series = [np.linspace(1, 3, n)[:, None] for n in (12, 30, 20)]
+    fc.predict(series, horizon=2, samples=2)
+    assert len(calls) == 3
+    calls.clear()
+    plan = fc.plan(series, 2, Sampling(samples=2))
+    pred = charged_predict(
+        fc, plan, Ledger(f"sqlite:///{tmp_path / 'l.db'}"), experiment="e", name="n", what="w",
+        config={},
+    )  # fmt: skip
+    assert len(calls) == 3 and pred.samples.shape == (3, 2, 2, 1)

@@ -143,12 +143,11 @@ def test_mixed_scale_series_are_each_scaled_on_their_own(tmp_path, tiny_dir, run
         assert written == pytest.approx(round(written, 2), abs=1e-4)
     fc = Forecaster.load(model=str(tiny_dir), device="cpu")
     ctx = [small[:, None], 1e5 * small[:, None]]
-    req = fc.checked(ctx, 3, 1)
-    prompts = fc.encoding.prompts(req.contexts, req.alphas)
+    prompts = fc.plan(ctx, 3).prompts
     assert prompts[0] == prompts[1]  # the same shape at two scales reads the same
     assert any(ch in prompts[0] for ch in "123456789")  # not 0.00 at every step
     with pytest.raises(Exception, match="needs an adapter"):
-        fc.checked(ctx, 3, 1, scale="adapter")
+        fc.plan(ctx, 3, scale="adapter")
 
 
 def test_generation_interrupted_mid_batch_is_charged_what_ran(tmp_path, tiny_dir, monkeypatch):
@@ -163,7 +162,9 @@ def test_generation_interrupted_mid_batch_is_charged_what_ran(tmp_path, tiny_dir
     url = f"sqlite:///{tmp_path / 'l.db'}"
     ledger = Ledger(url)
     fc = Forecaster.load(model=str(tiny_dir), device="cpu")
-    request = fc.checked([np.linspace(1, 3, 20)[:, None]] * 3, 6, 2)
+    from lmcast.lm.decode import Sampling
+
+    request = fc.plan([np.linspace(1, 3, 20)[:, None]] * 3, 6, Sampling(samples=2))
     monkeypatch.setattr(fmod, "HEARTBEAT_SECONDS", 0.0)
     real, seen = decode._choose, []
 
@@ -176,9 +177,7 @@ def test_generation_interrupted_mid_batch_is_charged_what_ran(tmp_path, tiny_dir
 
     monkeypatch.setattr(decode, "_choose", interrupted_at_the_fourth_pass)
     with pytest.raises(KeyboardInterrupt):
-        fmod.charged_predict(
-            fc, request, ledger, experiment="e", name="n", what="w", config={}, batch_size=64
-        )
+        fmod.charged_predict(fc, request, ledger, experiment="e", name="n", what="w", config={})
     (row,) = ledger.records()
     assert row.status == "stopped" and 0 < row.flops < row.projected_flops
     assert seen[0] > 0 and seen[1] < seen[2] < seen[3] <= row.flops  # charged as it ran

@@ -193,7 +193,7 @@ def _lm_forecast(
     is forecast in one call of the one forecasting path
     (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
     unless the adapter fixes it."""
-    from lmcast.forecasting.forecaster import Forecaster, charged_predict
+    from lmcast.forecasting.forecaster import Forecaster, charged_predict, sampling_of
 
     if name not in loaded:
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
@@ -202,16 +202,12 @@ def _lm_forecast(
     scale = "adapter" if fc.encoding.alpha is not None else "series"
     pred = charged_predict(
         fc,
-        fc.checked(task.contexts, cfg.horizon, cfg.samples, scale),
+        fc.plan(task.contexts, cfg.horizon, sampling_of(cfg), scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
         what=f"{name} on {task.name}",
         config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
         progress=cfg.progress,
     )
     s = pred.samples  # (N, K, H, V)

@@ -118,7 +118,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runs.runinfo import check_run_folder
-    from lmcast.forecasting.forecaster import Forecaster, charged_predict
+    from lmcast.forecasting.forecaster import Forecaster, charged_predict, sampling_of
     from lmcast.lm.models import adapter_path, check_adapter_folder
 
     check_adapter_folder(cfg.adapter)
@@ -140,7 +140,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     enc, alpha = resolve_encoding(cfg, ds, scheme.read(adapter_path(cfg.adapter)))
     ledger = Ledger(cfg.ledger)
     model = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device, dtype=cfg.dtype)
-    model.encoding, model.variables, model.readout = enc, tuple(ds.variables), cfg.readout
+    model.encoding, model.variables = enc, tuple(ds.variables)
     lm = model.lm
     adapter = "+" + str(cfg.adapter) if cfg.adapter else ""
     t0 = time.time()
@@ -148,18 +148,17 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     # for an adapter trained so
     pred = charged_predict(
         model,
-        model.checked(
-            list(contexts), cfg.horizon, cfg.samples, "series" if enc.alpha is None else "adapter"
+        model.plan(
+            list(contexts),
+            cfg.horizon,
+            sampling_of(cfg),
+            "series" if enc.alpha is None else "adapter",
         ),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{lm.name}{adapter}:{cfg.split}",
         what=f"evaluation of {cfg.model}",
         config={**asdict(cfg), "precision": enc.digits, "alpha": alpha},
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
         progress=progress,
     )
     fc = pred.generated

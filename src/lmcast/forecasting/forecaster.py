@@ -32,10 +32,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +45,10 @@ from lmcast.core.codec import scheme
 from lmcast.core.codec.scheme import Encoding, Scale
 from lmcast.core.logs import get_logger
 from lmcast.errors import LmcastError
+from lmcast.lm.decode import GenerationPlan, GenerationStats, Sampling
+
+if TYPE_CHECKING:
+    from lmcast.accounting.ledger import Ledger
 
 #: the file an export (and a training run) names its base model in
 EXPORT_FILE = "lmcast_export.json"
@@ -219,22 +224,6 @@ def max_context_steps_of(adapter: str | os.PathLike) -> int | None:
     return read_export_meta(adapter).get("max_context_steps")
 
 
-@dataclass(frozen=True)
-class Request:
-    """Series checked for one forecast (:meth:`Forecaster.checked`): ``contexts`` N arrays
-    ``(C_i, V)``, ``alphas`` their N scales, and the ``horizon`` and ``samples`` asked for."""
-
-    contexts: list[np.ndarray]
-    alphas: tuple[float, ...]
-    horizon: int
-    samples: int
-
-    @property
-    def negative(self) -> bool:
-        """Whether any context holds a negative value (the grammar then allows a sign)."""
-        return any(bool(np.any(c < 0)) for c in self.contexts)
-
-
 class Forecaster:
     """A loaded model (+ adapter) and its encoding, ready to forecast.
 
@@ -246,16 +235,12 @@ class Forecaster:
         lm: Any,
         encoding: Encoding | None = None,
         variables: tuple[str, ...] = (),
-        readout: str = "argmax",
     ):
         self.lm = lm
         #: how numbers are written: the adapter's training encoding (its ``encoding.json``),
         #: or precision 2 with the point and each series its own scale without one
         self.encoding = encoding if encoding is not None else Encoding()
         self.variables = variables
-        #: how generated numbers are read: as written, or each number's last digit as its
-        #: expected value (:func:`lmcast.lm.decode.sample_paths`)
-        self.readout = readout
         #: the most context steps the adapter takes (:meth:`recent`; None: all of them)
         self.max_context_steps: int | None = None
 
@@ -326,71 +311,57 @@ class Forecaster:
         """One scale per context (:meth:`lmcast.core.codec.scheme.Encoding.alphas`)."""
         return self.encoding.alphas(contexts, scale)
 
-    def max_horizon(self, context: np.ndarray, alpha: float) -> int:
-        """The most steps the model's context window holds after this context's prompt
-        (each step bounded by the grammar's longest: one token per character at most)."""
-        limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
-        (prompt,) = self.encoding.prompts([context], [alpha])
-        used = len(self.lm.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        per_step = self.encoding.grammar([context], [alpha], True).max_chars_per_step()
-        return max(0, (limit - used - 1) // per_step)
-
-    def checked(
-        self, context: Any, horizon: int, samples: int = 1, scale: Scale = "series"
-    ) -> Request:
-        """The series as ``(C_i, V)`` arrays and the scale each is encoded with
-        (:meth:`alphas`), after every check :meth:`predict` makes. Pass the result to
-        :meth:`projected_flops` and :meth:`predict` to check once.
+    def plan(
+        self,
+        context: Any,
+        horizon: int,
+        sampling: Sampling | None = None,
+        scale: Scale = "series",
+    ) -> GenerationPlan:
+        """The forecast of these series as one :class:`~lmcast.lm.decode.GenerationPlan`,
+        after every check :meth:`predict` makes: the series as ``(C_i, V)`` arrays (cut to
+        :attr:`max_context_steps`), the scale each is written with (:meth:`alphas`), the
+        prompts (each series encoded once), grammar and batches. Pass it to
+        :meth:`projected_flops` and :meth:`predict` (or :func:`charged_predict`): nothing is
+        encoded or checked again.
 
         Raises:
-            LmcastError: bad input (see :func:`as_contexts`), ``horizon`` or ``samples``
-                below 1, a bad ``scale``, or a horizon the context window cannot hold.
+            LmcastError: bad input (see :func:`as_contexts`), ``horizon`` below 1, a bad
+                ``scale``, or a horizon the context window cannot hold.
         """
-        if isinstance(context, Request):
+        if isinstance(context, GenerationPlan):
             return context
         ctx = self.recent(as_contexts(context))
-        if horizon < 1 or samples < 1:
-            raise LmcastError(f"horizon and samples must be >= 1, got {horizon} and {samples}")
+        if horizon < 1:
+            raise LmcastError(f"horizon must be >= 1, got {horizon}")
         alphas = self.encoding.alphas(ctx, scale)
         self.encoding.check_scaled(ctx, alphas)
-        longest = max(range(len(ctx)), key=lambda i: len(ctx[i]))
-        room = self.max_horizon(ctx[longest], alphas[longest])
+        plan = GenerationPlan(self.lm, ctx, alphas, horizon, self.encoding, sampling)
+        room = plan.room()
         if horizon > room:
+            longest = int(np.argmax(plan.lengths))
             raise LmcastError(
                 f"horizon {horizon} does not fit: the model's context window holds at most "
                 f"{room} more steps after a {len(ctx[longest])}-step prompt (shorten the context)"
             )
-        return Request(ctx, tuple(alphas), horizon, samples)
+        return plan
 
     def projected_flops(
         self,
         context: Any,
-        horizon: int,
-        samples: int = 20,
-        batch_size: int = 64,
+        horizon: int = 1,
+        sampling: Sampling | None = None,
         scale: Scale = "series",
     ) -> int:
         """An upper bound on the FLOPs :meth:`predict` charges for these arguments (every
-        series tokenized; see :func:`lmcast.lm.decode.projected_generation_flops`). ``context``
-        may be a :class:`Request` from :meth:`checked`."""
-        from lmcast.lm.decode import projected_generation_flops
-
-        req = self.checked(context, horizon, samples, scale)
-        return projected_generation_flops(
-            self.lm,
-            req.contexts,
-            req.horizon,
-            list(req.alphas),
-            self.encoding.digits,
-            req.samples,
-            batch_size,
-            req.negative,
-        )
+        series tokenized: :meth:`lmcast.lm.decode.GenerationPlan.flops_bound`). ``context``
+        may be a plan from :meth:`plan` (then the other arguments are the plan's)."""
+        return self.plan(context, horizon, sampling, scale).flops_bound()
 
     def predict(
         self,
         context: Any,
-        horizon: int,
+        horizon: int = 1,
         samples: int = 20,
         quantiles: Sequence[float] = (0.1, 0.5, 0.9),
         temperature: float = 0.7,
@@ -401,50 +372,54 @@ class Forecaster:
         stats: Any = None,
         flop_limit: int | None = None,
         scale: Scale = "series",
+        readout: str = "argmax",
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
         Args:
-            context: ``(C, V)``, ``(N, C, V)``, a list of ``(C_i, V)`` arrays, or a
-                :class:`Request` from :meth:`checked` (then ``horizon``, ``samples`` and
-                ``scale`` are the request's).
+            context: ``(C, V)``, ``(N, C, V)``, a list of ``(C_i, V)`` arrays, or a plan from
+                :meth:`plan` (then ``horizon``, the sampling and ``scale`` are the plan's).
             horizon: steps to forecast (bounded by the model's context window).
             samples: K sample paths per series; 1 is greedy decoding.
             quantiles: levels in (0, 1) for :attr:`Prediction.quantiles`.
-            batch_size: most sequences decoded together (lowered to fit memory).
+            temperature, top_p, seed, batch_size, readout: how paths are drawn
+                (:class:`~lmcast.lm.decode.Sampling`; ``batch_size`` is lowered to fit memory).
             stats: a :class:`~lmcast.lm.decode.GenerationStats` filled batch by batch.
             flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
                 batch starts that could exceed it.
             scale: how each series is scaled (:meth:`alphas`); by default on its own.
 
         Raises:
-            LmcastError: bad input (see :meth:`checked`, :func:`check_quantiles`).
+            LmcastError: bad input (see :meth:`plan`, :func:`check_quantiles`, and
+                ``samples`` or ``batch_size`` below 1).
             BudgetExceededError: a batch could exceed ``flop_limit``.
         """
-        from lmcast.lm.decode import sample_paths
-
-        req = self.checked(context, horizon, samples, scale)
+        if isinstance(context, GenerationPlan):
+            plan = context
+        else:
+            try:
+                sampling = Sampling(samples, temperature, top_p, seed, batch_size, readout)
+            except ValueError as exc:
+                raise LmcastError(str(exc)) from None
+            plan = self.plan(context, horizon, sampling, scale)
         levels = check_quantiles(quantiles)
-        fc = sample_paths(
-            self.lm,
-            req.contexts,
-            req.horizon,
-            list(req.alphas),
-            self.encoding.digits,
-            samples=req.samples,
-            temperature=temperature,
-            top_p=top_p,
-            batch_size=batch_size,
-            seed=seed,
-            allow_negative=req.negative,
-            progress=progress,
-            stats=stats,
-            flop_limit=flop_limit,
-            readout=self.readout,
-        )
-        v = req.contexts[0].shape[1]
+        fc = plan.run(progress, stats, flop_limit)
+        v = plan.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
-        return Prediction(fc.samples, levels, names, int(fc.stats.flops), req.alphas, fc)
+        return Prediction(fc.samples, levels, names, int(fc.stats.flops), plan.alphas, fc)
+
+
+def sampling_of(cfg: Any) -> Sampling:
+    """The :class:`~lmcast.lm.decode.Sampling` a command's config asks for (``samples``,
+    ``temperature``, ``top_p``, ``seed``, ``batch_size`` and, where it has one, ``readout``)."""
+    return Sampling(
+        cfg.samples,
+        cfg.temperature,
+        cfg.top_p,
+        cfg.seed,
+        cfg.batch_size,
+        getattr(cfg, "readout", "argmax"),
+    )
 
 
 #: how often a running forecast writes its FLOPs so far to the ledger (and renews its lease)
@@ -453,37 +428,29 @@ HEARTBEAT_SECONDS = 10.0
 
 def charged_predict(
     fc: Forecaster,
-    request: Request,
-    ledger: Any,
+    plan: GenerationPlan,
+    ledger: Ledger,
     *,
     experiment: str,
     name: str,
     what: str,
     config: dict,
     quantiles: Sequence[float] = (0.1, 0.5, 0.9),
-    temperature: float = 0.7,
-    top_p: float = 0.9,
-    batch_size: int = 64,
-    seed: int = 0,
     progress: bool = False,
 ) -> Prediction:
     """The one forecasting path of ``evaluate``, ``forecast`` and ``benchmark``: reserve →
     generate → charge → quantiles.
 
-    Reserves an upper bound (:meth:`Forecaster.projected_flops`) on ``ledger`` before any
-    generation (refused when it does not fit), forecasts the checked ``request``, and
-    charges what ran: every :data:`HEARTBEAT_SECONDS` while it runs (so a killed process
-    leaves its work charged and its lease renewed only while alive), and in full when it
-    ends or is interrupted — never above the reservation.
+    Reserves the plan's bound (:meth:`lmcast.lm.decode.GenerationPlan.flops_bound`) on
+    ``ledger`` before any generation (refused when it does not fit), runs the same plan,
+    and charges what ran: every :data:`HEARTBEAT_SECONDS` while it runs (so a killed
+    process leaves its work charged and its lease renewed only while alive), and in full
+    when it ends or is interrupted — never above the reservation.
 
     Raises:
         BudgetExceededError: the reservation does not fit (nothing runs).
     """
-    import time
-
-    from lmcast.lm.decode import GenerationStats
-
-    projected = fc.projected_flops(request, request.horizon, request.samples, batch_size)
+    projected = plan.flops_bound()
     done = GenerationStats()
     with ledger.reservation(
         experiment,
@@ -503,16 +470,7 @@ def charged_predict(
 
         done.listener = heartbeat
         return fc.predict(
-            request,
-            request.horizon,
-            quantiles=quantiles,
-            temperature=temperature,
-            top_p=top_p,
-            batch_size=batch_size,
-            seed=seed,
-            progress=progress,
-            stats=done,
-            flop_limit=projected,
+            plan, quantiles=quantiles, progress=progress, stats=done, flop_limit=projected
         )
 
 

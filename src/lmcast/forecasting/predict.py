@@ -138,7 +138,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     from lmcast.accounting.ledger import Ledger
     from lmcast.core.runs.runinfo import csv_text, record_written, write_text
     from lmcast.core.series.timeaxis import season_of
-    from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict
+    from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict, sampling_of
     from lmcast.lm.models import check_adapter_folder
 
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
@@ -171,17 +171,13 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         )
     pred = charged_predict(
         fc,
-        fc.checked(contexts, cfg.horizon, cfg.samples, cfg.scale),
+        fc.plan(contexts, cfg.horizon, sampling_of(cfg), cfg.scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
         what=f"forecast of {len(contexts)} series",
         config=asdict(cfg),
         quantiles=levels,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
         progress=cfg.progress,
     )
     horizons = [forecast_times(t, cfg.horizon) for t in times]  # numeric, for the figures

@@ -15,6 +15,7 @@ stop at the horizon, and exact token counts for the FLOP ledger.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -23,16 +24,54 @@ from typing import Any
 import numpy as np
 
 from lmcast.accounting import flops
-from lmcast.core.codec import encoding
+from lmcast.core.codec import encoding as codec
 from lmcast.core.codec.grammar import Grammar, TokenAutomaton
+from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
 from lmcast.lm import prefix_attention
 from lmcast.lm.models import LoadedModel, decoder_and_head
 
 log = get_logger("decode")
 
-#: how generated numbers are read (:func:`sample_paths`)
+#: how generated numbers are read (:class:`Sampling`)
 READOUTS = ("argmax", "expected")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How sample paths are drawn (one value, where 13–16 keyword arguments travelled).
+
+    Attributes:
+        samples: K paths per series (a :class:`GenerationPlan` decodes one greedily).
+        temperature, top_p: the sampling distribution (0: greedy).
+        seed: the random streams' seed (:func:`row_keys`).
+        batch_size: most sequences decoded together (lowered further to fit memory).
+        readout: ``"argmax"`` reads the numbers as written; ``"expected"`` reads each
+            number's last digit as its expected value under the model's distribution at that
+            position (:func:`lmcast.core.codec.encoding.refine_last_digits`): below the grid
+            the text writes, at no extra model cost. The texts stay as written.
+        jump_forward: feed grammar-forced tokens without a pass of their own
+            (:func:`generate_texts`; ``None``: :func:`default_jump_forward`).
+        shared_attention: keep each prompt's keys once for all its samples
+            (:mod:`lmcast.lm.prefix_attention`) where the model allows it.
+    """
+
+    samples: int = 1
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+    batch_size: int = 64
+    readout: str = "argmax"
+    jump_forward: bool | None = None
+    shared_attention: bool = True
+
+    def __post_init__(self) -> None:
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        if self.samples < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"samples and batch_size must be >= 1, got {self.samples} and {self.batch_size}"
+            )
 
 
 @dataclass
@@ -274,19 +313,16 @@ def generate_texts(
     prompts: list[str],
     grammar: Grammar,
     horizon: int,
-    temperature: float = 0.0,
-    top_p: float = 1.0,
-    batch_size: int = 64,
-    seed: int = 0,
+    sampling: Sampling | None = None,
+    *,
     progress: bool = True,
     stats: GenerationStats | None = None,
-    samples: int = 1,
-    jump_forward: bool | None = None,
-    shared_attention: bool = True,
     flop_limit: int | None = None,
     number_means: list[list[float]] | None = None,
+    lengths: Sequence[int] | None = None,
 ) -> tuple[list[str], GenerationStats]:
-    """Generate ``samples`` constrained continuations of ``horizon`` steps for each prompt.
+    """Generate ``sampling.samples`` constrained continuations of ``horizon`` steps for each
+    prompt, at ``sampling.temperature`` (0: greedy; ``None``: one greedy continuation each).
 
     The samples of one prompt share its prefill: the prompt runs through the model once
     (the ledger charges the prefill once). With ``shared_attention`` (the default; used
@@ -306,6 +342,8 @@ def generate_texts(
     general adapter, two monthly series × 20 samples: ``--batch-size`` 64 against 8 moved
     their MASE by 2 % and 18 %).
     ``None`` (the default) decides per batch (:func:`default_jump_forward`).
+    ``lengths``: the prompts' token counts, when the caller has them
+    (:class:`GenerationPlan`).
     ``flop_limit``: the FLOPs reserved for this call; a batch whose bound
     (:func:`batch_flops_bound`) would take the charge past it is not started
     (:class:`~lmcast.errors.BudgetExceededError`, ``stats`` holds what finished).
@@ -322,10 +360,12 @@ def generate_texts(
 
     from lmcast.lm import memory
 
+    sampling = sampling if sampling is not None else Sampling(temperature=0.0)
+    samples, batch_size = sampling.samples, sampling.batch_size
     tab = grammar_tables(lm, grammar)
-    tok = lm.tokenizer
     max_new = max_new_tokens(tab, horizon)
-    lengths = [len(t) for t in tok(prompts, add_special_tokens=False)["input_ids"]]
+    if lengths is None:
+        lengths = token_lengths(lm, prompts)
     elem = lm.model.dtype.itemsize if hasattr(lm.model, "dtype") else 4
     longest = max(lengths, default=1)
     per_row = memory.generation_bytes(lm.arch, longest, longest + max_new, elem)
@@ -350,7 +390,7 @@ def generate_texts(
             bound = batch_flops_bound(lm, tab, lengths, jobs, max_new)
             _check_limit(bound, stats.flops - spent_before, flop_limit)
         streams = row_keys(
-            seed,
+            sampling.seed,
             [prompts[j.prompt] for j in jobs for _ in range(j.rows)],
             [j.first + s for j in jobs for s in range(j.rows)],
         )
@@ -361,12 +401,12 @@ def generate_texts(
             [j.rows for j in jobs],
             horizon,
             max_new,
-            temperature,
-            top_p,
+            sampling.temperature,
+            sampling.top_p,
             streams,
             stats,
-            jump_forward,
-            shared_attention,
+            sampling.jump_forward,
+            sampling.shared_attention,
             finished,
             row_means := ([] if number_means is not None else None),
         )
@@ -667,67 +707,15 @@ def _advance(
     return state, done_steps, finished | (done_steps >= horizon)
 
 
-def projected_generation_flops(
-    lm: LoadedModel,
-    contexts: Sequence[np.ndarray],
-    horizon: int,
-    alpha: float | Sequence[float],
-    precision: int,
-    samples: int = 1,
-    batch_size: int = 64,
-    allow_negative: bool = False,
-) -> int:
-    """An upper bound on the FLOPs :func:`sample_paths` charges for these contexts (a reservation).
-
-    Every context (``(C_i, V)``) is tokenized for real, batched as :func:`generate_texts`
-    batches them at ``batch_size`` rows, and each batch is bounded by
-    :func:`batch_flops_bound`: its longest prompt, and the most tokens the grammar lets a
-    sequence generate (``horizon`` steps of the longest step it can write). A run whose
-    batches are split further to fit memory is checked batch by batch against its
-    reservation (``flop_limit`` of :func:`generate_texts`) and stops before exceeding it.
-    """
-    grammar = grammar_for(contexts, alpha, precision, allow_negative)
-    tab = grammar_tables(lm, grammar)
-    max_new = max_new_tokens(tab, horizon)
-    prompts = llmtime_prompts(contexts, alpha, precision)
-    lengths = [len(t) for t in lm.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
-    return sum(
-        batch_flops_bound(lm, tab, lengths, jobs, max_new)
-        for jobs in plan_batches(lengths, samples, batch_size)
-    )
-
-
 def max_new_tokens(tab: _Tables, horizon: int) -> int:
     """The token cap of one sequence: ``horizon`` steps of the longest step the grammar can
     write (a token holds at least one character), plus the end."""
     return horizon * tab.auto.max_chars_per_step() + 1
 
 
-def context_alphas(alpha: float | Sequence[float], n: int) -> np.ndarray:
-    """``(n,)`` scales, one per context: ``alpha`` for all, or one each (LLMTIME scales
-    every series on its own).
-
-    Raises:
-        ValueError: a sequence of another length than ``n``.
-    """
-    a = np.asarray(alpha, dtype=np.float64)
-    if a.ndim == 0:
-        return np.full(n, float(a))
-    if a.shape != (n,):
-        raise ValueError(f"{a.size} scales for {n} contexts")
-    return a
-
-
-def llmtime_prompts(
-    contexts: Sequence[np.ndarray], alpha: float | Sequence[float], precision: int
-) -> list[str]:
-    """The prompt of each ``(C_i, V)`` context: its LLMTIME text (scaled by ``alpha``, one
-    value or one per context) followed by ``;``."""
-    alphas = context_alphas(alpha, len(contexts))
-    return [
-        encoding.encode(c, float(a), precision) + encoding.STEP_SEP
-        for c, a in zip(contexts, alphas, strict=True)
-    ]
+def token_lengths(lm: LoadedModel, prompts: Sequence[str]) -> list[int]:
+    """Each prompt's token count (one tokenizer call for all)."""
+    return [len(t) for t in lm.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
 
 
 def batch_flops_bound(
@@ -752,107 +740,150 @@ def batch_flops_bound(
     )
 
 
-def grammar_for(
-    contexts: np.ndarray | Sequence[np.ndarray],
-    alpha: float | Sequence[float],
-    precision: int,
-    allow_negative: bool = False,
-) -> Grammar:
-    """The grammar :func:`sample_paths` constrains to for these contexts (``(N, C, V)`` or N
-    arrays ``(C_i, V)``, scaled by ``alpha``: one value or one per context): their variable
-    count, and integer parts one digit longer than the largest scaled context value needs
-    (at least 3)."""
-    alphas = context_alphas(alpha, len(contexts))
-    biggest = max(float(np.abs(c).max()) / a for c, a in zip(contexts, alphas, strict=True))
-    return Grammar(
-        n_vars=np.shape(contexts[0])[-1],
-        precision=precision,
-        allow_negative=allow_negative,
-        max_int_digits=max(3, len(str(int(biggest))) + 1),
-    )
+class GenerationPlan:
+    """Everything one forecast needs, built once from ``(contexts, alphas, horizon,
+    encoding, sampling)``: the prompts (each series encoded once), their token counts, the
+    grammar and its tables, the token cap and the batches. The reservation reads
+    :meth:`flops_bound`; :meth:`run` generates with the same plan.
+
+    Attributes:
+        contexts: N arrays ``(C_i, V)`` in original units.
+        alphas: N scales (value = alpha × written number).
+        horizon: steps to forecast.
+        encoding: how the numbers are written.
+        sampling: how paths are drawn.
+        negative: whether the grammar allows a sign (any context holds a negative value,
+            unless given).
+        prompts, lengths: N prompt texts and their token counts.
+        grammar, tables: the format generated and its token tables for this model.
+        max_new: the token cap of one sequence.
+        batches: the sequences grouped at ``sampling.batch_size`` rows
+            (:func:`plan_batches`; a run may split them further to fit memory).
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModel,
+        contexts: Sequence[np.ndarray],
+        alphas: Sequence[float],
+        horizon: int,
+        encoding: Encoding,
+        sampling: Sampling | None = None,
+        negative: bool | None = None,
+    ):
+        if len(alphas) != len(contexts):
+            raise ValueError(f"{len(alphas)} scales for {len(contexts)} contexts")
+        self.lm = lm
+        self.contexts = list(contexts)
+        self.alphas = tuple(float(a) for a in alphas)
+        self.horizon = int(horizon)
+        self.encoding = encoding
+        sampling = sampling if sampling is not None else Sampling()
+        if sampling.samples == 1:  # one path: the greedy one
+            sampling = dataclasses.replace(sampling, temperature=0.0)
+        self.sampling = sampling
+        self.negative = (
+            any(bool(np.any(np.asarray(c) < 0)) for c in self.contexts)
+            if negative is None
+            else negative
+        )
+        self.prompts = encoding.prompts(self.contexts, self.alphas)
+        self.lengths = token_lengths(lm, self.prompts)
+        self.grammar = encoding.grammar(self.contexts, self.alphas, self.negative)
+        self.tables = grammar_tables(lm, self.grammar)
+        self.max_new = max_new_tokens(self.tables, self.horizon)
+        self.batches = plan_batches(self.lengths, self.sampling.samples, self.sampling.batch_size)
+
+    @property
+    def samples(self) -> int:
+        """K paths per series."""
+        return self.sampling.samples
+
+    def room(self) -> int:
+        """The most steps the model's context window holds after the longest prompt (each
+        step bounded by the longest a grammar allowing a sign can write: one token per
+        character at most)."""
+        limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
+        per_step = dataclasses.replace(self.grammar, allow_negative=True).max_chars_per_step()
+        return max(0, (limit - max(self.lengths) - 1) // per_step)
+
+    def flops_bound(self) -> int:
+        """An upper bound on the FLOPs :meth:`run` charges (a reservation): every batch
+        bounded by :func:`batch_flops_bound`. A run whose batches are split further to fit
+        memory is checked batch by batch against its reservation and stops before
+        exceeding it."""
+        return sum(
+            batch_flops_bound(self.lm, self.tables, self.lengths, jobs, self.max_new)
+            for jobs in self.batches
+        )
+
+    def run(
+        self,
+        progress: bool = False,
+        stats: GenerationStats | None = None,
+        flop_limit: int | None = None,
+    ) -> Forecast:
+        """Forecast :attr:`horizon` steps after each context.
+
+        Args:
+            progress: a bar over the series.
+            stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
+            flop_limit: FLOPs reserved for this call (e.g. :meth:`flops_bound`); no batch
+                starts that could exceed it (:func:`generate_texts`).
+        """
+        n, v = len(self.contexts), int(np.shape(self.contexts[0])[-1])
+        k, horizon = self.samples, self.horizon
+        number_means: list[list[float]] | None = [] if self.sampling.readout == "expected" else None
+        texts, stats = generate_texts(
+            self.lm,
+            self.prompts,
+            self.grammar,
+            horizon,
+            self.sampling,
+            progress=progress,
+            stats=stats,
+            flop_limit=flop_limit,
+            number_means=number_means,
+            lengths=self.lengths,
+        )
+        values = np.full((n, k, horizon, v), np.nan)
+        parsed = np.zeros((n, k), dtype=np.int64)
+        grouped: list[list[str]] = []
+        for i in range(n):
+            row = texts[i * k : (i + 1) * k]
+            grouped.append(row)
+            for s, text in enumerate(row):
+                if number_means is not None:
+                    text = codec.refine_last_digits(text, number_means[i * k + s])
+                res = self.encoding.decode(text, n_vars=v, max_steps=horizon)
+                parsed[i, s] = res.n_steps
+                values[i, s, : res.n_steps] = res.values * self.alphas[i]
+        log.debug(
+            "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
+            n,
+            k,
+            stats.prompt_tokens,
+            stats.generated_tokens,
+            stats.flops,
+        )
+        return Forecast(values, parsed, grouped, stats)
 
 
 def sample_paths(
     lm: LoadedModel,
     contexts: np.ndarray | Sequence[np.ndarray],
     horizon: int,
-    alpha: float | Sequence[float],
-    precision: int,
-    samples: int = 1,
-    temperature: float = 0.7,
-    top_p: float = 0.9,
-    batch_size: int = 64,
-    seed: int = 0,
-    allow_negative: bool = False,
-    progress: bool = True,
+    alphas: float | Sequence[float],
+    encoding: Encoding,
+    sampling: Sampling | None = None,
+    progress: bool = False,
     stats: GenerationStats | None = None,
-    jump_forward: bool | None = None,
-    shared_attention: bool = True,
     flop_limit: int | None = None,
-    readout: str = "argmax",
 ) -> Forecast:
-    """Forecast ``horizon`` steps after each context window.
-
-    Args:
-        contexts: ``(N, C, V)`` context windows in original units, or N arrays
-            ``(C_i, V)`` of different lengths (prompts are left-padded in batches).
-        horizon: steps to forecast.
-        alpha, precision: the LLMTIME encoding: one scale for every context (as used in
-            training) or ``(N,)`` scales, one per context (each series on its own).
-        samples: 1 → greedy; K > 1 → K sampled forecasts per window.
-        temperature, top_p: sampling settings (ignored when ``samples == 1``).
-        stats: filled batch by batch (pass one to know the FLOPs of an interrupted run).
-        jump_forward: feed grammar-forced tokens without a pass of their own
-            (:func:`generate_texts`; default: :func:`default_jump_forward`).
-        flop_limit: FLOPs reserved for this call; no batch starts that could exceed it
-            (:func:`generate_texts`).
-        readout: ``"argmax"`` reads the numbers as written; ``"expected"`` reads each
-            number's last digit as its expected value under the model's distribution at
-            that position (:func:`lmcast.core.codec.encoding.refine_last_digits`): below the
-            grid the text writes, at no extra model cost. The texts stay as written.
-    """
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
-    n, v = len(contexts), np.shape(contexts[0])[-1]
-    number_means: list[list[float]] | None = [] if readout == "expected" else None
-    grammar = grammar_for(contexts, alpha, precision, allow_negative)
-    prompts = llmtime_prompts(contexts, alpha, precision)
-    texts, stats = generate_texts(
-        lm,
-        prompts,
-        grammar,
-        horizon,
-        temperature=0.0 if samples == 1 else temperature,
-        top_p=top_p,
-        batch_size=batch_size,
-        seed=seed,
-        progress=progress,
-        stats=stats,
-        samples=samples,
-        jump_forward=jump_forward,
-        shared_attention=shared_attention,
-        flop_limit=flop_limit,
-        number_means=number_means,
-    )
-    alphas = context_alphas(alpha, n)
-    values = np.full((n, samples, horizon, v), np.nan)
-    parsed = np.zeros((n, samples), dtype=np.int64)
-    grouped: list[list[str]] = []
-    for i in range(n):
-        row = texts[i * samples : (i + 1) * samples]
-        grouped.append(row)
-        for s, text in enumerate(row):
-            if number_means is not None:
-                text = encoding.refine_last_digits(text, number_means[i * samples + s])
-            res = encoding.decode(text, n_vars=v, max_steps=horizon)
-            parsed[i, s] = res.n_steps
-            values[i, s, : res.n_steps] = res.values * alphas[i]
-    log.debug(
-        "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
-        n,
-        samples,
-        stats.prompt_tokens,
-        stats.generated_tokens,
-        stats.flops,
-    )
-    return Forecast(values, parsed, grouped, stats)
+    """Forecast ``horizon`` steps after each ``(C_i, V)`` context (``(N, C, V)`` or N
+    arrays): a :class:`GenerationPlan` built and run at once. ``alphas``: one scale for
+    every context, or one each."""
+    ctx = list(contexts)
+    a = np.broadcast_to(np.asarray(alphas, dtype=np.float64), (len(ctx),))
+    plan = GenerationPlan(lm, ctx, a.tolist(), horizon, encoding, sampling)
+    return plan.run(progress, stats, flop_limit)
