@@ -32,8 +32,8 @@ docs: install
 
 # ruff, then the map of the house: the import-linter contracts in pyproject.toml
 lint: install
-	$(BIN)/ruff check src tests benchmarks scripts docs
-	$(BIN)/ruff format --check src tests benchmarks scripts docs
+	$(BIN)/ruff check src tests benchmarks scripts docs tools
+	$(BIN)/ruff format --check src tests benchmarks scripts docs tools
 	$(BIN)/lint-imports
 
 clean:

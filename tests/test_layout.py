@@ -50,3 +50,20 @@ def test_the_encoding_record_is_read_in_one_module():
         str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if any(k in p.read_text() for k in keys)
     )
     assert found == ["core/codec/scheme.py"]
+
+
+def test_the_top_level_imports_contract_finds_an_import_inside_a_function():
+    """The import-linter contract of ``make lint`` (tools/import_contracts.py) flags lmcast
+    imports inside functions and leaves top-level, TYPE_CHECKING and third-party ones."""
+    import importlib.util
+
+    path = SRC.parent.parent / "tools" / "import_contracts.py"
+    spec = importlib.util.spec_from_file_location("import_contracts", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    source = (
+        "from typing import TYPE_CHECKING\nfrom lmcast.errors import LmcastError\n"
+        "if TYPE_CHECKING:\n    from lmcast.configs import EvalConfig\n"
+        "def f():\n    import torch\n    from lmcast.core import logs\n    return logs\n"
+    )
+    assert mod._inside_functions(source, {"lmcast"}) == [(7, "from lmcast.core import logs")]

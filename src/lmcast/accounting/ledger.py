@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmcast.accounting.database import create_tables, open_engine
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import mask_secrets
 from lmcast.errors import BudgetExceededError, LmcastError
@@ -110,8 +111,6 @@ class Ledger:
 
     def __init__(self, url: str | None = None, budget: float | None = None) -> None:
         import sqlalchemy as sa
-
-        from lmcast.accounting.database import create_tables, open_engine
 
         self.url = resolve_url(url)
         self.shown_url = mask_secrets(self.url)  # what messages and outputs show

@@ -28,12 +28,24 @@ from typing import Any
 
 import numpy as np
 
+from lmcast.accounting.ledger import Ledger
 from lmcast.compare import classical, metrics
+from lmcast.compare.plots import plot_curves
 from lmcast.configs import BenchmarkConfig
+from lmcast.core.codec import scheme
 from lmcast.core.logs import get_logger
-from lmcast.core.runs.runinfo import write_json, write_text
+from lmcast.core.runs.runinfo import file_sha256, write_json, write_text
+from lmcast.core.series.collection import leaks, read_series
 from lmcast.core.series.data import LongSeries
+from lmcast.core.series.timeaxis import season_of
 from lmcast.errors import LmcastError
+from lmcast.forecasting.forecaster import (
+    Forecaster,
+    charged_predict,
+    max_context_steps_of,
+    sampling_of,
+)
+from lmcast.lm.models import adapter_path, check_adapter_folder
 
 log = get_logger("benchmark")
 
@@ -82,8 +94,6 @@ class Task:
 def check_adapters(cfg: BenchmarkConfig) -> None:
     """Refuse, before any work, an ``adapter:PATH`` whose folder does not exist (one line;
     the names themselves were checked when ``cfg`` was built)."""
-    from lmcast.lm.models import check_adapter_folder
-
     for spec in cfg.specs:
         if spec.kind == "adapter":
             check_adapter_folder(spec.adapter, "--forecasters adapter:")
@@ -94,10 +104,6 @@ def check_unseen(cfg: BenchmarkConfig, tasks: list[Task]) -> None:
     it would be scored on (its ``encoding.json`` records what it saw:
     :func:`lmcast.core.series.collection.seen_record`). An adapter without that record (trained by
     an older lmcast) is let through with a warning."""
-    from lmcast.core.codec import scheme
-    from lmcast.core.series.collection import leaks
-    from lmcast.lm.models import adapter_path
-
     for spec in cfg.specs:
         if spec.kind != "adapter":
             continue
@@ -133,9 +139,6 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
         LmcastError: a series too short for the horizon plus three context steps, or for
             two seasons of context with a seasonal forecaster.
     """
-    from lmcast.core.series.collection import read_series
-    from lmcast.core.series.timeaxis import season_of
-
     ls: LongSeries = read_series(path, cfg, max_series=cfg.max_series)
     keep = range(min(len(ls.ids), cfg.max_series or len(ls.ids)))
     h = cfg.horizon
@@ -193,8 +196,6 @@ def _lm_forecast(
     is forecast in one call of the one forecasting path
     (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
     unless the adapter fixes it."""
-    from lmcast.forecasting.forecaster import Forecaster, charged_predict, sampling_of
-
     if name not in loaded:
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
         loaded[name] = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
@@ -294,8 +295,6 @@ def adapter_fingerprint(folder: str | Path) -> str:
     weights is another forecaster."""
     import hashlib
 
-    from lmcast.core.runs.runinfo import file_sha256
-
     root = Path(folder)
     h = hashlib.sha256()
     for base in (root / "adapter", root):
@@ -306,8 +305,6 @@ def adapter_fingerprint(folder: str | Path) -> str:
     beside = root.parent / "encoding.json"  # a run's adapter/ named: its record is beside it
     if not (root / "encoding.json").is_file() and beside.is_file():
         h.update(f"../encoding.json:{file_sha256(beside)}\n".encode())
-    from lmcast.forecasting.forecaster import max_context_steps_of
-
     n = max_context_steps_of(root)  # forecasts from fewer steps: another forecaster
     if n is not None:
         h.update(f"max_context_steps:{n}\n".encode())
@@ -404,15 +401,10 @@ def _check_out(out: Path, protocol: dict) -> None:
 
 def run_benchmark(cfg: BenchmarkConfig) -> dict:
     """Run (or resume) the benchmark ``cfg`` describes; write and return the leaderboard."""
-    from lmcast.accounting.ledger import Ledger
-
     if cfg.context_steps and cfg.context_steps < 3:  # other ranges: checked in cfg
         raise LmcastError(f"--context-steps must be 0 (all) or >= 3, got {cfg.context_steps}")
     if not cfg.data:
         raise LmcastError("give at least one --data file")
-    from lmcast.core.runs.runinfo import file_sha256
-    from lmcast.lm.models import adapter_path
-
     check_adapters(cfg)
     names = list(cfg.forecasters)
     out = Path(cfg.out)
@@ -621,8 +613,6 @@ def _per_step_lines(board: dict, horizon: int) -> list[str]:
 def _figure(path: Path, results: list[dict], names: list[str]) -> None:
     """Mean absolute scaled error against steps ahead, every forecaster on one plot
     (averaged over datasets)."""
-    from lmcast.compare.plots import plot_curves
-
     series = {}
     for n in names:
         curves = [r.get("per_step_scaled") for r in results if r["forecaster"] == n]

@@ -18,16 +18,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lmcast.accounting.ledger import default_workspace
-from lmcast.compare import classical, metrics, references
+from lmcast.accounting.ledger import Ledger, default_workspace
+from lmcast.compare import classical, metrics, plots, references
 from lmcast.configs import EvalConfig
 from lmcast.core.codec import scheme
 from lmcast.core.codec.prepare import resolve_alpha
 from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
-from lmcast.core.runs.runinfo import METRICS_FILE, csv_text, run_info, write_json, write_text
+from lmcast.core.runs.runinfo import (
+    METRICS_FILE,
+    check_run_folder,
+    csv_text,
+    run_info,
+    write_json,
+    write_text,
+)
 from lmcast.core.series.data import Dataset, load_dataset, split_indices
 from lmcast.errors import DataError, LmcastError
+from lmcast.forecasting.forecaster import Forecaster, charged_predict, sampling_of
+from lmcast.lm.models import adapter_path, check_adapter_folder
 
 if TYPE_CHECKING:
     from lmcast.lm.decode import Forecast
@@ -116,11 +125,6 @@ def resolve_encoding(
 
 def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
     """Run the evaluation described by ``cfg``, write its outputs and return the result."""
-    from lmcast.accounting.ledger import Ledger
-    from lmcast.core.runs.runinfo import check_run_folder
-    from lmcast.forecasting.forecaster import Forecaster, charged_predict, sampling_of
-    from lmcast.lm.models import adapter_path, check_adapter_folder
-
     check_adapter_folder(cfg.adapter)
     out_dir = (
         Path(cfg.out)
@@ -333,8 +337,6 @@ def _per_trajectory_rows(r: EvalResult) -> list[dict]:
 
 
 def _write_figures(r: EvalResult) -> None:
-    from lmcast.compare import plots
-
     fig_dir = r.out / "figures"
     band = r.forecast.quantiles((0.1, 0.9)) if r.cfg.samples > 1 else None
     for k in range(min(r.cfg.visualize_first_n, len(r.indices))):

@@ -15,11 +15,20 @@ import tempfile
 from pathlib import Path
 
 from lmcast.configs import ExportConfig
+from lmcast.core.codec import scheme
 from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
-from lmcast.core.runs.runinfo import METRICS_FILE, SUMMARY_FILE
+from lmcast.core.runs.runinfo import (
+    METRICS_FILE,
+    SUMMARY_FILE,
+    check_output,
+    write_json,
+    write_text,
+)
+from lmcast.core.series.data import load_dataset
 from lmcast.errors import LmcastError
 from lmcast.forecasting.forecaster import EXPORT_FILE
+from lmcast.lm.models import license_of, model_revision
 
 log = get_logger("export")
 
@@ -30,9 +39,6 @@ def export_run(cfg: ExportConfig) -> Path:
     Raises:
         LmcastError: not a finished run (no adapter or encoding), or ``--out`` exists.
     """
-    from lmcast.core.codec import scheme
-    from lmcast.core.runs.runinfo import check_output, write_json, write_text
-
     run, out = Path(cfg.run), Path(cfg.out)
     adapter = run / "adapter"
     need = [adapter / "adapter_config.json", adapter / "adapter_model.safetensors"]
@@ -71,8 +77,6 @@ def export_run(cfg: ExportConfig) -> Path:
 def _export_meta(run: Path, info: dict, tcfg: dict) -> dict:
     """``lmcast_export.json``'s content; malformed optional parts (test metrics, the FLOP
     count) are left out rather than trusted."""
-    from lmcast.lm.models import model_revision
-
     test = _read_json(run / "test" / METRICS_FILE)
     summary = _read_json(run / SUMMARY_FILE)
     flops = summary.get("flops") if isinstance(summary, dict) else None
@@ -109,8 +113,6 @@ def _variables(data: object) -> list[str]:
     if not data or not isinstance(data, str):  # a record edited by hand: config.data = 5
         return []
     try:
-        from lmcast.core.series.data import load_dataset
-
         return list(load_dataset(data).variables)
     except (LmcastError, OSError):
         return []
@@ -121,8 +123,6 @@ def model_card(meta: dict, enc: Encoding) -> str:
     made, how well it does. Text from run metadata is escaped: one line always (a newline
     could start a heading or a link), no HTML, no markdown markup (:func:`_esc`), and in
     code spans no backtick (:func:`_code`)."""
-    from lmcast.lm.models import license_of
-
     t, e, c = meta["training"], _esc, _code
     license_ = license_of(str(meta["base_model"]))
     lines = [

@@ -44,8 +44,10 @@ from lmcast.configs import check_quantiles
 from lmcast.core.codec import scheme
 from lmcast.core.codec.scheme import Encoding, Scale
 from lmcast.core.logs import get_logger
+from lmcast.core.series.timeaxis import continue_numeric
 from lmcast.errors import LmcastError
 from lmcast.lm.decode import GenerationPlan, GenerationStats, Sampling
+from lmcast.lm.models import adapter_path, load_model, model_alias
 
 if TYPE_CHECKING:
     from lmcast.accounting.ledger import Ledger
@@ -262,8 +264,6 @@ class Forecaster:
             LmcastError: an adapter trained on another base model, or an export
                 folder missing a file.
         """
-        from lmcast.lm.models import adapter_path, load_model, model_alias
-
         enc, variables, cap = None, (), None
         adapter = adapter_path(adapter)
         if adapter is not None:
@@ -477,6 +477,4 @@ def charged_predict(
 def forecast_times(times: np.ndarray, horizon: int) -> np.ndarray:
     """``(H,)`` times after ``times`` (``(C,)``), continuing its last spacing
     (:func:`lmcast.core.series.timeaxis.continue_numeric`)."""
-    from lmcast.core.series.timeaxis import continue_numeric
-
     return continue_numeric(times, horizon)

@@ -17,12 +17,34 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lmcast.accounting.ledger import Ledger
 from lmcast.compare import classical
+from lmcast.compare.plots import plot_forecast
 from lmcast.configs import ForecastConfig
+from lmcast.core.codec import scheme
+from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
+from lmcast.core.runs.runinfo import (
+    check_output_file,
+    check_owned_folder,
+    csv_text,
+    fill_owned_folder,
+    record_written,
+    write_text,
+)
 from lmcast.core.series.collection import read_series
+from lmcast.core.series.timeaxis import Axis, season_of
 from lmcast.errors import DataError
-from lmcast.forecasting.forecaster import forecast_times
+from lmcast.forecasting.forecaster import (
+    Forecaster,
+    as_contexts,
+    charged_predict,
+    forecast_times,
+    sampling_of,
+    short_number,
+    time_cell,
+)
+from lmcast.lm.models import adapter_path, check_adapter_folder
 
 if TYPE_CHECKING:
     from lmcast.core.series.data import LongSeries
@@ -39,8 +61,6 @@ def load_series(cfg: ForecastConfig) -> LongSeries:
     Raises:
         DataError: unreadable data, an unknown ``--series``.
     """
-    from lmcast.core.series.timeaxis import Axis
-
     ls = read_series(cfg.data, cfg)
     keep = list(range(len(ls.ids)))
     if cfg.series:
@@ -68,8 +88,6 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
     """The CSV path and the figure folder, refused before any work if they cannot be written,
     would replace an input, or would replace a file lmcast did not write (without
     ``--overwrite``)."""
-    from lmcast.core.runs.runinfo import check_output_file, check_owned_folder
-
     out = check_output_file(cfg.out, inputs=(cfg.data,), overwrite=cfg.overwrite)
     figs = Path(cfg.figures) if cfg.figures else out.with_name(out.stem + "_figures")
     return out, check_owned_folder(figs, "--figures")
@@ -78,8 +96,6 @@ def _check_outputs(cfg: ForecastConfig) -> tuple[Path, Path]:
 def _figures(figs: Path, ids, times, values, horizons, pred, variables, refs) -> None:
     """One PNG per series, drawn into a temporary folder whose files then go into ``figs``
     (:func:`~lmcast.core.runs.runinfo.fill_owned_folder`: nothing lmcast did not write is touched)."""
-    from lmcast.core.runs.runinfo import fill_owned_folder
-
     figs.parent.mkdir(parents=True, exist_ok=True)  # --out in a folder yet to be made
     tmp = Path(tempfile.mkdtemp(prefix=".figures-", dir=figs.parent))
     band = f"{pred.quantile_levels[0]:g}–{pred.quantile_levels[-1]:g} quantile band"
@@ -111,8 +127,6 @@ def figure_names(ids: list[str]) -> list[str]:
 
 
 def _draw(tmp, ids, times, values, horizons, pred, variables, bands, band, refs) -> None:
-    from lmcast.compare.plots import plot_forecast
-
     lo, hi = bands
     for i, (sid, name) in enumerate(zip(ids, figure_names(ids), strict=True)):
         plot_forecast(
@@ -135,19 +149,9 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         ``{"out", "figures", "series", "filled", "rows", "flops", "alphas" (per series id),
         "precision"}``.
     """
-    from lmcast.accounting.ledger import Ledger
-    from lmcast.core.runs.runinfo import csv_text, record_written, write_text
-    from lmcast.core.series.timeaxis import season_of
-    from lmcast.forecasting.forecaster import Forecaster, as_contexts, charged_predict, sampling_of
-    from lmcast.lm.models import check_adapter_folder
-
     levels = cfg.quantiles  # sorted, in (0, 1): checked when cfg was built
     check_adapter_folder(cfg.adapter)
     if cfg.scale == "adapter":  # before any work: an adapter with one training scale
-        from lmcast.core.codec import scheme
-        from lmcast.core.codec.scheme import Encoding
-        from lmcast.lm.models import adapter_path
-
         (scheme.read(adapter_path(cfg.adapter)) or Encoding()).fixed_alpha()
     out, figs = _check_outputs(cfg)
     ls = load_series(cfg)
@@ -217,8 +221,6 @@ def forecast_series(cfg: ForecastConfig) -> dict:
 def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
     """The CSV rows of one classical reference: its point forecast as the median column and
     its interval ends as the quantile columns (same layout as the model's rows)."""
-    from lmcast.forecasting.forecaster import short_number, time_cell
-
     rows = []
     for i, sid in enumerate(ids):
         for s in range(cf.point.shape[1]):

@@ -28,7 +28,8 @@ from lmcast.core.codec import encoding as codec
 from lmcast.core.codec.grammar import Grammar, TokenAutomaton
 from lmcast.core.codec.scheme import Encoding
 from lmcast.core.logs import get_logger
-from lmcast.lm import prefix_attention
+from lmcast.errors import BudgetExceededError
+from lmcast.lm import memory, prefix_attention
 from lmcast.lm.models import LoadedModel, decoder_and_head
 
 log = get_logger("decode")
@@ -358,8 +359,6 @@ def generate_texts(
     """
     from tqdm.auto import tqdm
 
-    from lmcast.lm import memory
-
     sampling = sampling if sampling is not None else Sampling(temperature=0.0)
     samples, batch_size = sampling.samples, sampling.batch_size
     tab = grammar_tables(lm, grammar)
@@ -445,8 +444,6 @@ def last_digit_means(pieces: Sequence[str], means: Sequence[float]) -> list[floa
 
 def _check_limit(bound: int, spent: int, flop_limit: int) -> None:
     """Refuse a batch that could take this call's charge past ``flop_limit`` (before it runs)."""
-    from lmcast.errors import BudgetExceededError
-
     if spent + bound > flop_limit:
         raise BudgetExceededError(
             f"generation stopped before a batch that could cost {bound:.3e} FLOPs: "

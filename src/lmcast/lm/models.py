@@ -38,7 +38,9 @@ from lmcast.accounting.flops import (
     arch_from_hf_config,
     resolve_architecture,
 )
+from lmcast.core.codec.grammar import alphabet_token_ids
 from lmcast.core.logs import get_logger
+from lmcast.core.runs.runinfo import cpu_name
 from lmcast.errors import LmcastError, ModelNotFoundError
 
 log = get_logger("models")
@@ -630,8 +632,6 @@ def llmtime_token_ids(tokenizer: Any, extra: Any = ()) -> list[int]:
     """
     import numpy as np
 
-    from lmcast.core.codec.grammar import alphabet_token_ids
-
     ids = set(alphabet_token_ids([tokenizer.decode([i]) for i in range(len(tokenizer))]))
     ids.add(int(tokenizer.eos_token_id))
     for arr in extra:
@@ -646,6 +646,4 @@ def machine_name(device: str = "cpu") -> str:
         import torch
 
         return torch.cuda.get_device_name(torch.device(device))
-    from lmcast.core.runs.runinfo import cpu_name
-
     return cpu_name()

@@ -28,13 +28,30 @@ from typing import Any
 import numpy as np
 
 from lmcast.accounting import flops as flopsmod
+from lmcast.accounting.ledger import Ledger
+from lmcast.compare.plots import plot_curves
 from lmcast.configs import TrainConfig
 from lmcast.core.codec.prepare import training_texts
 from lmcast.core.codec.scheme import write_record
 from lmcast.core.logs import get_logger
-from lmcast.core.runs.runinfo import SUMMARY_FILE, run_info, write_json
+from lmcast.core.runs.runinfo import (
+    SUMMARY_FILE,
+    check_run_folder,
+    run_info,
+    write_json,
+    write_text,
+)
 from lmcast.core.series.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
+from lmcast.lm import memory
+from lmcast.lm.models import (
+    check_device,
+    cpu_has_fast_bf16,
+    llmtime_token_ids,
+    load_model,
+    lora_mismatch,
+)
+from lmcast.lm.warm_start import load_weights, prepare_meta, with_adapter_settings
 
 log = get_logger("train")
 
@@ -110,8 +127,6 @@ class LossModule:
 
 def use_bf16(setting: str, device_type: str) -> bool:
     """Whether to autocast to bfloat16 for this setting and device."""
-    from lmcast.lm.models import cpu_has_fast_bf16
-
     if setting == "no":
         return False
     if setting == "bf16":
@@ -211,9 +226,6 @@ def check_config(cfg: TrainConfig) -> None:
         raise LmcastError(
             "--init-adapter starts from an adapter's weights, --init-from continues a run: give one"
         )
-    from lmcast.core.runs.runinfo import check_run_folder
-    from lmcast.lm.models import check_device
-
     check_device(cfg.device)
     check_run_folder(cfg.out, overwrite=cfg.overwrite)
     if cfg.report_to != "none":
@@ -404,8 +416,6 @@ def setup(cfg: TrainConfig) -> Setup:
     import torch
     from accelerate import Accelerator
 
-    from lmcast.lm.models import llmtime_token_ids, load_model
-
     accelerator = Accelerator(
         cpu=cfg.device == "cpu",
         log_with=None if cfg.report_to == "none" else cfg.report_to,
@@ -421,8 +431,6 @@ def setup(cfg: TrainConfig) -> Setup:
         csv=cfg,
     )
     if cfg.init_adapter is not None:  # checked against the adapter before the model loads
-        from lmcast.lm.warm_start import prepare_meta
-
         meta = prepare_meta(cfg, meta)
     lm = load_model(cfg.model, device=str(accelerator.device), dtype="float32")
     train_w, val_w = _windows(cfg, lm.tokenizer, texts)
@@ -464,8 +472,6 @@ def micro_batch(
     """Sequences per forward/backward pass: ``--batch-size``, or fewer when that many
     would not fit in the device's memory (:mod:`lmcast.lm.memory`). The optimizer's batch
     stays as configured: the pieces' gradients accumulate before the step."""
-    from lmcast.lm import memory
-
     per_seq = memory.training_bytes(arch, cfg.context_length, head_vocab, 2 if bf16 else 4)
     micro = memory.fit_batch(cfg.batch_size, per_seq, device, what="training window")
     if micro < cfg.batch_size:
@@ -484,8 +490,6 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     source's FLOPs are marked inherited, charged to its own run)."""
     from peft import set_peft_model_state_dict
 
-    from lmcast.lm.models import lora_mismatch
-
     ckpt, state = load_checkpoint(source or s.out)
     # another --rank, --lora-targets or --lora-layers than the run had
     if (bad := lora_mismatch(s.peft_model(), state["lora"])) is not None:
@@ -502,8 +506,6 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
     if source is not None:  # a new run grown from another: its own history starts here
         return TrainState(step=state["step"], used=state["flops"], inherited=state["flops"])
     if s.main:  # rows logged after the checkpoint are redone: metrics.jsonl restarts from it
-        from lmcast.core.runs.runinfo import write_text
-
         rows = "".join(json.dumps(r) + "\n" for r in state["history"])
         write_text(s.out / "metrics.jsonl", rows)
     return TrainState(
@@ -851,9 +853,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     resume, :func:`setup`, :func:`resume_state`, :func:`allotment`,
     :func:`open_run`, the first validation, :func:`training_loop`, :func:`finish`.
     """
-    from lmcast.accounting.ledger import Ledger
-    from lmcast.lm.warm_start import with_adapter_settings
-
     cfg = with_adapter_settings(cfg)  # --init-adapter: its format and LoRA shape by default
     check_config(cfg)
     ckpt = checkpoint_to_resume(cfg)
@@ -866,8 +865,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     else:
         state = TrainState()
         if cfg.init_adapter is not None:
-            from lmcast.lm.warm_start import load_weights
-
             load_weights(s.peft_model(), cfg.init_adapter)
             log.info("LoRA weights from adapter %s; step 0, fresh optimizer", cfg.init_adapter)
     if ckpt is None and cfg.init_from is not None and state.step >= cfg.max_steps:
@@ -898,8 +895,6 @@ def train(cfg: TrainConfig) -> TrainResult:
 
 
 def _plot_losses(out: Path, history: list[dict]) -> None:
-    from lmcast.compare.plots import plot_curves
-
     tr = [(r["step"], r["loss"]) for r in history if r.get("loss") is not None]
     va = [(r["step"], r["val_loss"]) for r in history if r.get("val_loss") is not None]
     series = {}

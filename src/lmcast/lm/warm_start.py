@@ -20,8 +20,15 @@ from typing import Any
 
 from lmcast.core.codec import scheme
 from lmcast.core.codec.scheme import Encoding
+from lmcast.core.runs.runinfo import file_sha256
 from lmcast.errors import LmcastError
-from lmcast.lm.models import model_alias
+from lmcast.lm.models import (
+    adapter_path,
+    check_adapter,
+    check_adapter_folder,
+    lora_mismatch,
+    model_alias,
+)
 
 log = logging.getLogger("lmcast.train")
 
@@ -36,8 +43,6 @@ def adapter_dir(adapter: str | os.PathLike) -> Path:
     Raises:
         LmcastError: no such folder, or no LoRA adapter in it.
     """
-    from lmcast.lm.models import adapter_path, check_adapter_folder
-
     check_adapter_folder(adapter, "--init-adapter")
     path = adapter_path(adapter)
     assert path is not None
@@ -237,8 +242,6 @@ def prepare_meta(cfg: Any, meta: dict) -> dict:
         LmcastError: the run's model, LoRA shape or text format is not the adapter's (one
             line with the flags to give).
     """
-    from lmcast.core.runs.runinfo import file_sha256
-
     path = adapter_dir(cfg.init_adapter)
     conf, rec = adapter_record(path)
     flags = mismatched_flags(conf, rec, cfg, meta)
@@ -265,8 +268,6 @@ def load_weights(model: Any, adapter: str | os.PathLike) -> None:
     """
     from peft import set_peft_model_state_dict
     from peft.utils import load_peft_weights
-
-    from lmcast.lm.models import check_adapter, lora_mismatch
 
     path = adapter_dir(adapter)
     check_adapter(path, model.get_base_model())

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from lmcast.accounting.database import create_tables, open_engine
+
 #: seconds a running claim lives without a renewal
 CLAIM_LEASE_SECONDS = 600.0
 
@@ -28,8 +30,6 @@ class Claims:
 
     def __init__(self, url: str, study: str) -> None:
         import sqlalchemy as sa
-
-        from lmcast.accounting.database import create_tables, open_engine
 
         self.sa = sa
         self.engine = open_engine(url, "sweep storage")

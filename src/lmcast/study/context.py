@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lmcast.compare.plots import plot_curves
 from lmcast.configs import TrialSpec
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import write_json
@@ -104,8 +105,6 @@ def run_context_study(
 
 
 def _plot(ws: Workspace, rows: list[dict]) -> None:
-    from lmcast.compare.plots import plot_curves
-
     xs = [r["params"]["context_length"] for r in rows]
     plot_curves(
         ws.context_figure,

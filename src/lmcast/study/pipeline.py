@@ -16,10 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.accounting import flops as flopsmod
+from lmcast.accounting.ledger import Ledger
 from lmcast.configs import EvalConfig, ReportConfig, RunConfig, TrainConfig, TrialSpec
 from lmcast.core.logs import get_logger
+from lmcast.core.runs.runinfo import file_sha256, write_json
+from lmcast.core.series.lotka_volterra import simulate_file
+from lmcast.errors import BudgetExceededError, LmcastError
+from lmcast.forecasting.evaluate import evaluate
+from lmcast.lm.models import architecture_of
+from lmcast.lm.train import train
+from lmcast.study.context import run_context_study
 from lmcast.study.plan import eval_flops, format_plan, plan
 from lmcast.study.profile import Profile, load_profile
+from lmcast.study.report import write_report
+from lmcast.study.sweep import check_grid, grid_points, make_trial, run_sweep
 from lmcast.study.workspace import Workspace
 
 log = get_logger("pipeline")
@@ -93,15 +103,11 @@ class Stage:
 
 
 def _simulate(ctx: RunContext) -> None:
-    from lmcast.core.series.lotka_volterra import simulate_file
-
     sim = ctx.profile.data.simulate
     simulate_file(ctx.ws.data_file, sim.n, sim.steps, sim.t_max, sim.seed)
 
 
 def _baseline(ctx: RunContext) -> None:
-    from lmcast.forecasting.evaluate import evaluate
-
     log.info("stage: zero-shot baseline")
     evaluate(
         # the ODE oracle is fit once, in the final test (same trajectories, same seed)
@@ -111,8 +117,6 @@ def _baseline(ctx: RunContext) -> None:
 
 
 def _sweep(ctx: RunContext) -> None:
-    from lmcast.study.sweep import run_sweep
-
     sw = ctx.profile.sweep
     log.info("stage: sweep %s", sw.grid)
     spec = ctx.trial_spec(
@@ -126,8 +130,6 @@ def _sweep(ctx: RunContext) -> None:
 
 
 def _context(ctx: RunContext) -> None:
-    from lmcast.study.context import run_context_study
-
     cs = ctx.profile.context_study
     log.info("stage: context-length study %s", cs.context_lengths)
     spec = ctx.trial_spec(
@@ -144,10 +146,6 @@ def _context(ctx: RunContext) -> None:
 def _final(ctx: RunContext) -> None:
     """Train the chosen lr/rank/precision and context length on what remains of the budget;
     with ``final.grow``, continue the chosen trial's checkpoint (see :class:`FinalSpec`)."""
-    from lmcast.accounting.ledger import Ledger
-    from lmcast.errors import BudgetExceededError
-    from lmcast.lm.train import train
-
     keys = ("lr", "rank", "precision", "context_length")
     chosen = ctx.ws.read_choice(ctx.ws.context_results, keys)
     best = chosen["params"]
@@ -203,8 +201,6 @@ def _final(ctx: RunContext) -> None:
 
 
 def _final_test(ctx: RunContext) -> None:
-    from lmcast.forecasting.evaluate import evaluate
-
     log.info("stage: final test evaluation")
     evaluate(
         ctx.eval_config(
@@ -219,8 +215,6 @@ def _final_test(ctx: RunContext) -> None:
 
 def _other_protocols(ctx: RunContext) -> None:
     """Test the zero-shot and the final model on each of ``protocol.also``."""
-    from lmcast.forecasting.evaluate import evaluate
-
     for c, h in ctx.profile.protocol.extra():
         d = ctx.ws.protocol_dir(c, h)
         for name, adapter in (("zero-shot", None), ("final", str(ctx.ws.final_dir))):
@@ -248,8 +242,6 @@ def _protocols_done(ctx: RunContext) -> bool:
 
 
 def _report(ctx: RunContext) -> None:
-    from lmcast.study.report import write_report
-
     ctx.outputs["report"] = str(
         write_report(ReportConfig(workspace=str(ctx.ws.root), ledger=ctx.ws.ledger_url))
     )
@@ -277,9 +269,6 @@ def check_study(ctx: RunContext) -> None:
     Raises:
         LmcastError: the first value a stage would refuse, naming the profile key.
     """
-    from lmcast.errors import LmcastError
-    from lmcast.study.sweep import check_grid, grid_points, make_trial
-
     prof, source = ctx.profile, ctx.cfg.profile
 
     def where(key: str, build: Callable[[], Any]) -> Any:
@@ -315,8 +304,6 @@ def check_study(ctx: RunContext) -> None:
 def run_pipeline(cfg: RunConfig) -> dict:
     """Run (or, with ``dry_run``, plan) the whole study; returns stage outputs. Both first
     refuse what a stage would refuse (:func:`check_study`)."""
-    from lmcast.accounting.ledger import Ledger
-
     profile = load_profile(cfg.profile)
     model = cfg.model or profile.model
     check_study(RunContext(cfg, profile, Workspace.at(cfg.workspace), model))
@@ -353,8 +340,6 @@ def fingerprint(profile: Profile, model: str, data: str | None) -> dict[str, str
     import json
     from dataclasses import asdict
 
-    from lmcast.core.runs.runinfo import file_sha256
-
     prof = json.dumps(asdict(profile), sort_keys=True, default=str)
     if data is None:
         data_id = "simulated by the profile"
@@ -376,9 +361,6 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
         LmcastError: the recorded fingerprint differs and ``force`` is off.
     """
     import time
-
-    from lmcast.core.runs.runinfo import write_json
-    from lmcast.errors import LmcastError
 
     if ws.fingerprint_file.exists() and not ws.fingerprint_file.is_file():
         raise LmcastError(
@@ -413,6 +395,4 @@ def check_fingerprint(ws: Workspace, now: dict[str, str], force: bool) -> None:
 def arch_for(model: str) -> flopsmod.Architecture:
     """Architecture numbers of a model name, without loading weights
     (:func:`lmcast.lm.models.architecture_of`)."""
-    from lmcast.lm.models import architecture_of
-
     return architecture_of(model)

@@ -19,8 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lmcast.accounting.ledger import Ledger
+from lmcast.compare.metrics import headline_steps, paired_comparison
+from lmcast.compare.plots import plot_heatmap
 from lmcast.configs import ReportConfig
+from lmcast.core.runs.runinfo import check_output_file, record_written, write_text
+from lmcast.core.series.data import describe, load_dataset
 from lmcast.errors import LmcastError
+from lmcast.forecasting.evaluate import scored_forecasters
+from lmcast.study.choice import format_choice
 from lmcast.study.workspace import Workspace
 
 
@@ -45,8 +52,6 @@ def _metrics_table(result: dict, label: str, precision: str, base: dict | None =
     """Every forecaster of a ``metrics.json`` (the model, persistence, the ODE oracle, the
     classical references; the zero-shot model of ``base`` when given) with MAE/RMSE overall
     and per variable, MASE, sMAPE and WQL, then the MAE per step ahead."""
-    from lmcast.forecasting.evaluate import scored_forecasters
-
     names = list(result["model"]["original"]["per_variable"])
     head = (
         ["forecaster", "precision", "MAE", "RMSE"]
@@ -86,9 +91,6 @@ def per_step_table(
 ) -> list[str]:
     """MAE at a few steps ahead (1, then every quarter of the horizon) for every forecaster
     of a ``metrics.json`` that reports it (and ``base``'s model, labelled ``base_label``)."""
-    from lmcast.compare.metrics import headline_steps
-    from lmcast.forecasting.evaluate import scored_forecasters
-
     steps = headline_steps(result["protocol"]["horizon"])
     rows = [
         (label if name == "model" else name, e["field"]["per_step_mae"])
@@ -107,8 +109,6 @@ def per_step_table(
 
 def _heatmaps(sweep: dict, fig_dir: Path) -> list[Path]:
     """One lr × rank heat-map of validation MAE per precision."""
-    from lmcast.compare.plots import plot_heatmap
-
     configs = [(r["train_config"], r["val_mae"]) for r in sweep["rows"]]
     lrs = sorted({tc["lr"] for tc, _ in configs})
     ranks = sorted({tc["rank"] for tc, _ in configs})
@@ -168,8 +168,6 @@ class ReportContext:
 
 
 def data_section(ctx: ReportContext) -> list[str]:
-    from lmcast.core.series.data import describe, load_dataset
-
     L = ["## Data", ""]
     final_run = ctx.final_run
     recorded = final_run["config"].get("data") if final_run else None
@@ -242,8 +240,6 @@ ONE_OPTION = "One option (the profile names one); nothing to choose."
 
 def _choice_lines(res: dict, best: str) -> list[str]:
     """How a stage chose: its rule and paired intervals (older results: the best key)."""
-    from lmcast.study.choice import format_choice
-
     if res.get("choice"):
         return format_choice(res["choice"])
     return [f"Best: `{res[best]['key']}`."]
@@ -278,8 +274,6 @@ def context_section(ctx: ReportContext) -> list[str]:
 
 def _comparison(final: dict, base: dict) -> list[str]:
     """The final model against zero-shot, persistence and the oracle: paired bootstrap table."""
-    from lmcast.compare.metrics import paired_comparison
-
     rows: list[str] = [""]
     comps = dict(final.get("comparisons", {}))
     paired = "per_trajectory_mae" in final and "per_trajectory_mae" in base
@@ -397,8 +391,6 @@ def figures_section(ctx: ReportContext) -> list[str]:
 
 
 def flops_section(ctx: ReportContext) -> list[str]:
-    from lmcast.accounting.ledger import Ledger
-
     tab = Ledger(ctx.ws.ledger_url).table()
     L = [
         "## FLOP budget",
@@ -437,8 +429,6 @@ def write_report(cfg: ReportConfig) -> Path:
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
     if not ws.root.is_dir():
         raise LmcastError(f"{ws.root}: no such workspace")
-    from lmcast.core.runs.runinfo import check_output_file, record_written, write_text
-
     out = check_output_file(cfg.out, overwrite=cfg.overwrite) if cfg.out else ws.report_path
     ctx = ReportContext(ws, out)
     ctx.fig_dir.mkdir(parents=True, exist_ok=True)

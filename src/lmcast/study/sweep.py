@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from lmcast.configs import EvalConfig, ModelData, Protocol, TrainConfig, TrialSpec, shared
-from lmcast.core.logs import get_logger
+from lmcast.core.logs import configure, get_logger, quiet_third_party
 from lmcast.core.runs.runinfo import write_json
 from lmcast.errors import LmcastError
+from lmcast.forecasting.evaluate import evaluate
+from lmcast.lm.train import train
 from lmcast.study.choice import LOWEST_VAL_LOSS, choose, chosen_row
 from lmcast.study.claims import Claims
 from lmcast.study.workspace import Workspace
@@ -183,9 +185,6 @@ def run_trial(trial: Trial) -> dict:
     """
     import shutil
 
-    from lmcast.forecasting.evaluate import evaluate
-    from lmcast.lm.train import train
-
     out = trial.out
     done = read_record(out)
     if done is not None:
@@ -287,8 +286,6 @@ def worker(
 
 def _worker_entry(ws: Workspace, grid: dict[str, list], spec: dict, study: str) -> None:
     """Entry point of a spawned worker process (``spec`` as a dict: plain pickling)."""
-    from lmcast.core.logs import configure, quiet_third_party
-
     configure(0)
     quiet_third_party()
     quiet_optuna()

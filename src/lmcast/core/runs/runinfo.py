@@ -16,6 +16,7 @@ from typing import Any
 
 from lmcast.core.logs import get_logger
 from lmcast.core.version import package_version
+from lmcast.errors import LmcastError
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
@@ -106,8 +107,6 @@ def check_output(path: str | os.PathLike, flag: str = "--out", folder: bool = Fa
         LmcastError: empty, a file where a folder belongs (or the reverse), under
             a file, unwritable, or in a virtual file system.
     """
-    from lmcast.errors import LmcastError
-
     text = str(path)
     if not text.strip():
         raise LmcastError(f"{flag}: empty path")
@@ -195,8 +194,6 @@ def check_output_file(
         LmcastError: as :func:`check_output`; the path is an input; or it exists, lmcast
             did not write it and ``overwrite`` is off.
     """
-    from lmcast.errors import LmcastError
-
     p = check_output(path, flag)
     for src in inputs:
         if src is not None and str(src) and Path(src).exists() and same_path(p, src):
@@ -247,8 +244,6 @@ def check_owned_folder(
     Raises:
         LmcastError: as :func:`check_output`, or the folder holds files lmcast did not write.
     """
-    from lmcast.errors import LmcastError
-
     p = check_output(path, flag, folder=True)
     if (
         not overwrite

@@ -26,6 +26,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lmcast.configs import CsvInput
+from lmcast.core.series.data import (
+    LongSeries,
+    check_stored_here,
+    load_dataset,
+    read_long_csv,
+    written_hdf5,
+)
+from lmcast.core.series.timeaxis import Axis, regular_axis
 from lmcast.errors import DataError, LmcastError
 
 if TYPE_CHECKING:
@@ -70,8 +79,6 @@ def save_collection(
     """Write ``series`` (N arrays ``(T_i, V)`` or ``(T_i,)``) atomically in the ragged layout
     and note the file as lmcast's. Callers refuse a user's file first
     (:func:`~lmcast.core.runs.runinfo.check_output_file`)."""
-    from lmcast.core.series.data import written_hdf5
-
     arrays = [np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in series]
     if not arrays:
         raise DataError("a collection needs at least one series")
@@ -99,9 +106,6 @@ def load_collection(path: str | os.PathLike) -> LongSeries:
             non-finite values, or ids that do not name each series once.
     """
     import h5py
-
-    from lmcast.core.series.data import LongSeries, check_stored_here
-    from lmcast.core.series.timeaxis import Axis
 
     p = Path(path)
     try:
@@ -161,10 +165,6 @@ def read_series(
     Raises:
         DataError: unreadable data.
     """
-    from lmcast.configs import CsvInput
-    from lmcast.core.series.data import LongSeries, load_dataset, read_long_csv
-    from lmcast.core.series.timeaxis import Axis
-
     path = Path(path)
     if path.suffix.lower() == ".csv":
         c = csv or CsvInput()
@@ -202,8 +202,6 @@ def _stamped_axis(path: Path, time: np.ndarray, attrs: dict) -> Axis:
     Raises:
         DataError: one line naming the file and what is wrong.
     """
-    from lmcast.core.series.timeaxis import Axis, regular_axis
-
     raw = [str(x) for x in np.atleast_1d(attrs["time_stamps"])]
     try:
         stamps = np.array(raw, dtype="datetime64[ns]")

@@ -28,7 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from lmcast.errors import DataError
+from lmcast.core.runs import resources
+from lmcast.core.runs.runinfo import check_output, record_written
+from lmcast.core.series.timeaxis import Axis, format_stamps, parse_times, regular_axis
+from lmcast.errors import DataError, LmcastError
 
 DEFAULT_VARIABLES = ("prey", "predator")
 SPLITS = ("train", "val", "test")
@@ -119,8 +122,6 @@ def check_stored_here(f: Any, name: str, path: Path | str) -> None:
     """
     import h5py
 
-    from lmcast.core.runs import resources
-
     link = f.get(name, getlink=True)
     if isinstance(link, h5py.ExternalLink):
         raise _fail(path, f"/{name} is a link into another file ({link.filename}): not followed")
@@ -205,8 +206,6 @@ def written_hdf5(path: str | os.PathLike) -> Iterator[Any]:
     (:func:`~lmcast.core.runs.runinfo.record_written`). Callers refuse outputs that would
     replace an input or a user's file first (:func:`~lmcast.core.runs.runinfo.check_output_file`)."""
     import h5py
-
-    from lmcast.core.runs.runinfo import check_output, record_written
 
     path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -400,8 +399,6 @@ class _Records:
 
     def times(self) -> tuple[np.ndarray, np.ndarray | None]:
         """``(numbers, dates)`` as :func:`lmcast.core.series.timeaxis.parse_times` gives them."""
-        from lmcast.core.series.timeaxis import parse_times
-
         if self.texts is None:
             nums = np.frombuffer(self.nums, dtype=np.float64)
             bad = ~np.isfinite(nums)
@@ -487,9 +484,6 @@ def read_long_csv(
             ``missing="error"``. ``lmcast forecast``, ``lmcast benchmark`` and ``lmcast
             data import`` all read CSV through here.
     """
-    from lmcast.core.series.timeaxis import Axis, regular_axis
-    from lmcast.errors import LmcastError
-
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise _fail(csv_path, "no such file" if not csv_path.exists() else "not a file")
@@ -578,8 +572,6 @@ def import_csv(
                 f"{ref_times.size}: all series must have equal length",
             )
         if first.stamps is not None and not np.array_equal(axis.stamps, first.stamps):
-            from lmcast.core.series.timeaxis import format_stamps
-
             raise _fail(
                 csv_path,
                 f"series {sid!r} covers other dates than series {ls.ids[0]!r} "
@@ -592,8 +584,6 @@ def import_csv(
             )
     attrs = {"variables": ls.variables, "series_ids": ls.ids, "source": str(csv_path.name)}
     if first.stamps is not None:  # dates (every series on the same ones) and their frequency
-        from lmcast.core.series.timeaxis import format_stamps
-
         attrs["time_stamps"] = format_stamps(first.stamps)
         attrs["time_freq"] = first.freq
     traj = np.stack(ls.values)

@@ -19,6 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from lmcast.core.runs import resources
+from lmcast.core.runs.runinfo import check_output_file
+from lmcast.core.series.data import Dataset, save_dataset
+from lmcast.errors import DataError
+
 PARAM_NAMES = ("a", "b", "d", "g", "inv_k")
 
 # The default parameter distribution, chosen so that simulated data match the
@@ -252,9 +257,6 @@ def check_size(n: int, steps: int, t_max: float, max_dt: float = 0.05) -> None:
     """
     import math
 
-    from lmcast.core.runs import resources
-    from lmcast.errors import DataError
-
     if not math.isfinite(t_max):
         raise DataError(f"--t-max must be finite, got {t_max}")
     iterations = math.ceil(t_max / max_dt) + steps
@@ -290,10 +292,6 @@ def simulate_file(
         DataError: ``n < 1``, ``steps < 2`` or ``t_max`` not positive.
         LmcastError: ``out`` exists and lmcast did not write it (without ``overwrite``).
     """
-    from lmcast.core.runs.runinfo import check_output_file
-    from lmcast.core.series.data import Dataset, save_dataset
-    from lmcast.errors import DataError
-
     check_output_file(out, overwrite=overwrite)
 
     if n < 1 or steps < 2 or not t_max > 0:

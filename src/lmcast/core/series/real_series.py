@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from lmcast.core.runs.runinfo import write_text
+from lmcast.core.runs.runinfo import WRITTEN_LOG, check_output_files, record_written, write_text
 from lmcast.errors import LmcastError
 
 FILES = ("monthly.csv", "weekly.csv", "quarterly.csv", "yearly.csv")
@@ -87,8 +87,6 @@ def write_classics(out: str | Path, overwrite: bool = False) -> list[Path]:
         LmcastError: ``out`` is a file or a folder holding other files, or one of the
             files exists and lmcast did not write it (without ``overwrite``).
     """
-    from lmcast.core.runs.runinfo import WRITTEN_LOG, check_output_files, record_written
-
     out = Path(out)
     ours = (*FILES, WRITTEN_LOG)
     if out.exists() and (not out.is_dir() or any(p.name not in ours for p in out.iterdir())):
