@@ -30,11 +30,13 @@ docs: install
 	rm -rf docs/_build
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-# ruff, then the map of the house: the import-linter contracts in pyproject.toml
+# ruff, the map of the house (the import-linter contracts in pyproject.toml), then the
+# type checker over core, accounting, compare and the base modules ([tool.mypy])
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts docs tools
 	$(BIN)/ruff format --check src tests benchmarks scripts docs tools
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) workspace build dist .pytest_cache

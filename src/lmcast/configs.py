@@ -39,7 +39,7 @@ def opt(
     return field(default=default, metadata={"help": help, **meta})
 
 
-def check_ranges(cfg: Any) -> None:
+def check_ranges(cfg: Checked) -> None:
     """Refuse, in one line naming the flag, a field outside the range or the choices its
     metadata states.
 
@@ -66,7 +66,7 @@ def check_ranges(cfg: Any) -> None:
             raise LmcastError(f"{flag} must be <= {hi:g}, got {v}")
 
 
-def check_lists(cfg: Any) -> None:
+def check_lists(cfg: Checked) -> None:
     """Refuse, in one line naming the flag, a list-valued field given as one string or with
     an item of the wrong type (the CLI and the profile loader fill them as lists; a comma
     string is split at the edge, never below it), and an empty list where ``nonempty``."""
@@ -184,7 +184,7 @@ class ForecasterSpec:
         return self.kind in ("zero-shot", "adapter")
 
 
-def shared(base: type, source: Any) -> dict[str, Any]:
+def shared(base: type[Checked], source: Checked) -> dict[str, Any]:
     """The values ``source`` holds for the fields of the base class ``base``."""
     return {f.name: getattr(source, f.name) for f in fields(base)}
 

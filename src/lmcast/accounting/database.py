@@ -9,13 +9,17 @@ gets its folder created), and tables are created by whichever process comes firs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lmcast.core.runs.runinfo import mask_secrets
 from lmcast.errors import LmcastError
 
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Engine
 
-def open_engine(url: str, what: str, make_folder: bool = False) -> Any:
+
+def open_engine(url: str, what: str, make_folder: bool = False) -> Engine:
     """A SQLAlchemy engine for ``url``; ``what`` names the database in errors
     (``"ledger"``, ``"sweep storage"``); ``make_folder`` creates a SQLite file's folder.
 
@@ -39,7 +43,7 @@ def open_engine(url: str, what: str, make_folder: bool = False) -> Any:
         raise LmcastError(mask_secrets(f"cannot open {what} {url!r}: {exc}")) from None
 
 
-def create_tables(meta: Any, engine: Any, url: str, what: str) -> None:
+def create_tables(meta: MetaData, engine: Engine, url: str, what: str) -> None:
     """Create ``meta``'s tables unless another process already did.
 
     Raises:

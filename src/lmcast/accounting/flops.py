@@ -328,15 +328,21 @@ def train_step_flops(
     charged a full 2 × forward although autograd skips its input gradient: the
     rule's unit is the layer. Other arguments as :func:`forward_count`.
     """
-    kw = {"batch": batch, "logits_positions": logits_positions, "head_vocab": head_vocab}
-    fwd = forward_count(arch, seq_len, lora=lora, **kw).total
+
+    def fwd_of(a: Architecture, spec: LoraSpec | None) -> int:
+        return forward_count(
+            a, seq_len, batch=batch, lora=spec, logits_positions=logits_positions,
+            head_vocab=head_vocab,
+        ).total  # fmt: skip
+
+    fwd = fwd_of(arch, lora)
     below = arch.layers - (lora.adapted_layers(arch) if lora is not None else arch.layers)
     if below == 0:
         return 3 * fwd
     # forward FLOPs of the frozen layers below (no adapters there): one layer's
     # cost is the difference between an L-layer and an (L-1)-layer count
-    one = forward_count(arch, seq_len, **kw).total
-    rest = forward_count(replace(arch, layers=arch.layers - 1), seq_len, **kw).total
+    one = fwd_of(arch, None)
+    rest = fwd_of(replace(arch, layers=arch.layers - 1), None)
     return 3 * fwd - 2 * below * (one - rest)
 
 
@@ -380,8 +386,9 @@ def generation_count(
     # Closed form of the decode steps (a loop per token took 27 s at 1e6 tokens): a
     # one-token step's count is affine in its key count k, and so is every matmul's
     # m·n·p, so the sum over k = P+1 … P+steps (or k = static_kv each step) is exact.
-    one = {"batch": batch, "lora": lora, "head_vocab": head_vocab}
-    c1, c2 = forward_count(arch, 1, k=1, **one), forward_count(arch, 1, k=2, **one)
+    c1, c2 = (
+        forward_count(arch, 1, k=k, batch=batch, lora=lora, head_vocab=head_vocab) for k in (1, 2)
+    )
     keys = static_kv * steps if static_kv else steps * prompt_len + steps * (steps + 1) // 2
     for name, v1 in c1.components.items():
         slope = c2.components[name] - v1

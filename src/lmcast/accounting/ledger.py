@@ -35,12 +35,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmcast.accounting.database import create_tables, open_engine
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import mask_secrets
 from lmcast.errors import BudgetExceededError, LmcastError
+
+if TYPE_CHECKING:
+    from sqlalchemy import MetaData
+    from sqlalchemy.engine import Connection, Engine
 
 log = get_logger("ledger")
 
@@ -72,7 +76,7 @@ def resolve_url(explicit: str | None = None, workspace: str | os.PathLike | None
     return f"sqlite:///{ws / 'ledger.db'}"
 
 
-def _immediate_transactions(engine: Any) -> None:
+def _immediate_transactions(engine: Engine) -> None:
     """Make every SQLite transaction of ``engine`` take the write lock at BEGIN (``BEGIN IMMEDIATE``).
 
     pysqlite otherwise begins lazily at the first write, so two processes could
@@ -86,7 +90,7 @@ def _immediate_transactions(engine: Any) -> None:
         dbapi_conn.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(conn: Any) -> None:
+    def _begin_immediate(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -145,7 +149,7 @@ class Ledger:
 
     # -- budget ------------------------------------------------------------
 
-    def _budget(self, conn: Any) -> float:
+    def _budget(self, conn: Connection) -> float:
         import sqlalchemy as sa
 
         row = conn.execute(
@@ -187,19 +191,18 @@ class Ledger:
             conn.execute(sa.delete(self.settings).where(self.settings.c.key == "budget"))
             conn.execute(sa.insert(self.settings).values(key="budget", value=repr(float(flops))))
 
-    def _used(self, conn: Any) -> int:
+    def _used(self, conn: Connection) -> int:
         import sqlalchemy as sa
 
-        return int(
-            conn.execute(sa.select(sa.func.coalesce(sa.func.sum(self.runs.c.flops), 0))).scalar()
-        )
+        total = sa.func.coalesce(sa.func.sum(self.runs.c.flops), 0)
+        return int(conn.execute(sa.select(total)).scalar_one())
 
     def used(self) -> int:
         """FLOPs charged so far over all runs."""
         with self.engine.connect() as conn:
             return self._used(conn)
 
-    def _reserved(self, conn: Any, exclude: int | None = None) -> int:
+    def _reserved(self, conn: Connection, exclude: int | None = None) -> int:
         """FLOPs held by live runs: Σ max(0, projected − flops) over fresh ``running`` rows."""
         import sqlalchemy as sa
 
@@ -213,7 +216,7 @@ class Ledger:
         cond = (r.c.status == "running") & (r.c.updated >= time.time() - LEASE_SECONDS)
         if exclude is not None:
             cond = cond & (r.c.id != exclude)
-        return int(conn.execute(sa.select(held).where(cond)).scalar())
+        return int(conn.execute(sa.select(held).where(cond)).scalar_one())
 
     def reserved(self) -> int:
         """FLOPs held by live runs that have not been charged yet."""
@@ -244,7 +247,7 @@ class Ledger:
             raise self._refusal(what, projected, left, self.budget())
 
     @contextmanager
-    def _exclusive(self) -> Iterator[Any]:
+    def _exclusive(self) -> Iterator[Connection]:
         """A transaction no other budget transaction interleaves with."""
         import sqlalchemy as sa
 
@@ -306,7 +309,7 @@ class Ledger:
             owned = {**(config or {}), OWNER_KEY: owner}
             return self._insert_row(conn, experiment, name, kind, 0, projected, "running", owned)
 
-    def _release_dead(self, conn: Any) -> int:
+    def _release_dead(self, conn: Connection) -> int:
         """Mark ``stopped`` the running rows whose owner process on this host is gone (what
         they charged stays charged); returns how many. Rows of other hosts wait for their
         lease to lapse."""
@@ -416,7 +419,7 @@ class Ledger:
 
     def _insert_row(
         self,
-        conn: Any,
+        conn: Connection,
         experiment: str,
         name: str,
         kind: str,
@@ -442,7 +445,9 @@ class Ledger:
                 updated=now,
             )
         )
-        return int(res.inserted_primary_key[0])
+        key = res.inserted_primary_key
+        assert key is not None  # an INSERT of one row
+        return int(key[0])
 
     def update(self, run_id: int, flops: float, status: str | None = None) -> None:
         """Set the FLOPs a run has used so far (and optionally its status)."""
@@ -567,7 +572,7 @@ def _config(text: Any) -> dict:
     return value if isinstance(value, dict) else {"unreadable": str(text)[:200]}
 
 
-def check_schema(engine: Any, meta: Any, shown_url: str) -> None:
+def check_schema(engine: Engine, meta: MetaData, shown_url: str) -> None:
     """Refuse, in one line, a database whose ``runs`` or ``settings`` table lacks the
     ledger's columns (another program's tables of the same name).
 

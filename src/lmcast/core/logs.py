@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 LOGGER_NAME = "lmcast"
 
@@ -19,7 +20,7 @@ class _StderrHandler(logging.StreamHandler):
     replaced stderr (pytest's capture, a redirecting caller) never gets a closed stream."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> Any:  # the stderr of the moment (a property over the attribute)
         return sys.stderr
 
     @stream.setter

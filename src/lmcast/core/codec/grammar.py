@@ -99,9 +99,10 @@ class Grammar:
         """Feed ``text``; return ``(state or None, number of ';' seen)``."""
         steps = 0
         for ch in text:
-            state = self.step(state, ch)
-            if state is None:
+            after = self.step(state, ch)
+            if after is None:
                 return None, steps
+            state = after
             steps += ch == ";"
         return state, steps
 

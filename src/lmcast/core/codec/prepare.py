@@ -128,7 +128,7 @@ def prepare(
     files: dict[str, str] = {}
     for split in SPLITS:
         idx = np.asarray(meta["splits"][split], dtype=np.int64)
-        lines = [enc.encode(ds.trajectories[i], enc.alpha) for i in idx]
+        lines = [enc.encode(ds.trajectories[i], enc.fixed_alpha()) for i in idx]
         files[f"{split}_texts.txt"] = "\n".join(lines) + ("\n" if lines else "")
     files["meta.json"] = json.dumps(meta, indent=2) + "\n"
     for name, content in files.items():
@@ -198,7 +198,7 @@ def training_texts(
         }
         enc = Encoding.from_record(meta)
         texts = {
-            s: [enc.encode(ds.trajectories[i], enc.alpha) for i in meta["splits"][s]]
+            s: [enc.encode(ds.trajectories[i], enc.fixed_alpha()) for i in meta["splits"][s]]
             for s in ("train", "val")
         }
         return meta, texts
@@ -219,7 +219,7 @@ def training_texts(
         if not value > 0 or not np.isfinite(value):
             raise DataError(f"--alpha must be a positive number, 'auto' or 'series', got {alpha!r}")
         enc = training_encoding(precision, decimal_point, "given", value)
-        alphas = [float(enc.alpha)] * len(keep)  # type: ignore[arg-type]
+        alphas = [enc.fixed_alpha()] * len(keep)
     splits = split_indices(len(keep), COLLECTION_FRACTIONS, seed)
     texts = {
         s: [enc.encode(visible[keep[j]], alphas[j]) for j in splits[s]] for s in ("train", "val")

@@ -444,6 +444,7 @@ def _read_records(
             for c, v in zip(cols, vals, strict=False):
                 rec.add(c, t, (v,))
         else:
+            assert sid is not None  # the long layout has an id column (_layout)
             rec.add(sid, t, vals)
     return rec
 
@@ -494,8 +495,8 @@ def read_long_csv(
             header = [h.strip() for h in next(reader, [])]
             dup = sorted({h for h in header if header.count(h) > 1})
             if dup:
-                names = ", ".join(map(repr, dup))
-                raise _fail(csv_path, f"duplicate column name(s) {names} in the header")
+                said = ", ".join(map(repr, dup))
+                raise _fail(csv_path, f"duplicate column name(s) {said} in the header")
             try:
                 kind, id_col, time_col = _layout(header, layout, id_column, time_column)
             except DataError as exc:
