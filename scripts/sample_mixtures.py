@@ -109,6 +109,7 @@ def generate(args: argparse.Namespace) -> None:
                 experiment="sample_mixtures",
                 name=f"sample_mixtures:{name}:o{args.origin}_s{args.seed}:{t.name}",
                 what=f"{name} on {t.name}",
+                kind="benchmark",
                 config={"source": name, "adapter": adapter, "steps": steps, "seed": seed},
             ).samples
         np.savez_compressed(path, **arrays)

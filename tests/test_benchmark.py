@@ -50,7 +50,7 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     # every LM FLOP is on the ledger, charged once per (dataset, forecaster)
     ledger = Ledger(url)
     recs = ledger.records()
-    assert len(recs) == 2 and all(r.status == "done" for r in recs)
+    assert len(recs) == 2 and all(r.status == "done" and r.kind == "benchmark" for r in recs)
     assert sum(r.flops for r in recs) == rows["zero-shot"]["flops"] > 0
     for f in ("leaderboard.md", "leaderboard.json", "per_step.png", "benchmark.json"):
         assert (out / f).is_file(), f

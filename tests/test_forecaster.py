@@ -108,6 +108,7 @@ def test_forecast_cli_hdf5_and_ragged_csv(tmp_path, tiny_dir, lv_file, run_cli):
     assert a_times == [15.0, 15.5, 16.0, 16.5]
     recs = Ledger(url).records()
     assert [r.status for r in recs] == ["done", "done"] and all(r.flops > 0 for r in recs)
+    assert {r.kind for r in recs} == {"forecast"}  # not "evaluate" (issue 43)
     # round 4: figures for the first N series only (2,000 series wrote 2,000 PNGs); the
     # CSV keeps every series
     out3 = tmp_path / "h.csv"

@@ -7,8 +7,8 @@ transactions, so concurrent writers lose no record.
 
 Tables:
 
-* ``runs``: one row per run — experiment, run name, kind (``train`` or
-  ``evaluate``), FLOPs used so far, projected FLOPs, status (``running``,
+* ``runs``: one row per run — experiment, run name, kind (``train``, ``evaluate``,
+  ``forecast`` or ``benchmark``), FLOPs used so far, projected FLOPs, status (``running``,
   ``done`` or ``stopped``), config JSON, times.
 * ``settings``: the budget (FLOPs) for this ledger.
 

@@ -189,7 +189,7 @@ def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None
 
 
 def _lm_forecast(
-    name: str, task: Task, cfg: BenchmarkConfig, ledger: Any, loaded: dict[str, Any]
+    name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
     (``loaded`` keeps each forecaster's model between datasets). Every series of the task
@@ -208,6 +208,7 @@ def _lm_forecast(
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
         what=f"{name} on {task.name}",
+        kind="benchmark",
         config={"forecaster": name, "dataset": task.path, **asdict(cfg)},
         progress=cfg.progress,
     )
@@ -258,7 +259,7 @@ def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
 
 
 def run_one(
-    name: str, task: Task, cfg: BenchmarkConfig, ledger: Any, loaded: dict[str, Any]
+    name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
 ) -> dict:
     """Forecast and score one (dataset, forecaster); the result ``results/…json`` holds
     (``loaded``: language models already loaded, by forecaster name)."""

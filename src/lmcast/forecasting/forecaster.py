@@ -51,6 +51,7 @@ from lmcast.lm.models import adapter_path, load_model, model_alias
 
 if TYPE_CHECKING:
     from lmcast.accounting.ledger import Ledger
+    from lmcast.lm.models import LoadedModel
 
 #: the file an export (and a training run) names its base model in
 EXPORT_FILE = "lmcast_export.json"
@@ -234,7 +235,7 @@ class Forecaster:
 
     def __init__(
         self,
-        lm: Any,
+        lm: LoadedModel,
         encoding: Encoding | None = None,
         variables: tuple[str, ...] = (),
     ):
@@ -435,6 +436,7 @@ def charged_predict(
     name: str,
     what: str,
     config: dict,
+    kind: str = "evaluate",
     quantiles: Sequence[float] = (0.1, 0.5, 0.9),
     progress: bool = False,
 ) -> Prediction:
@@ -443,7 +445,8 @@ def charged_predict(
 
     Reserves the plan's bound (:meth:`lmcast.lm.decode.GenerationPlan.flops_bound`) on
     ``ledger`` before any generation (refused when it does not fit), runs the same plan,
-    and charges what ran: every :data:`HEARTBEAT_SECONDS` while it runs (so a killed
+    and charges what ran (a ledger row of ``kind``: ``evaluate``, ``forecast`` or
+    ``benchmark``): every :data:`HEARTBEAT_SECONDS` while it runs (so a killed
     process leaves its work charged and its lease renewed only while alive), and in full
     when it ends or is interrupted — never above the reservation.
 
@@ -455,7 +458,7 @@ def charged_predict(
     with ledger.reservation(
         experiment,
         name,
-        "evaluate",
+        kind,
         projected,
         spent=lambda: done.flops,
         config=config,

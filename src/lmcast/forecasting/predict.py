@@ -180,6 +180,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
         what=f"forecast of {len(contexts)} series",
+        kind="forecast",
         config=asdict(cfg),
         quantiles=levels,
         progress=cfg.progress,

@@ -45,6 +45,7 @@ from lmcast.core.series.windows import batch_order, make_windows
 from lmcast.errors import BudgetExceededError, LmcastError
 from lmcast.lm import memory
 from lmcast.lm.models import (
+    LoadedModel,
     check_device,
     cpu_has_fast_bf16,
     llmtime_token_ids,
@@ -282,7 +283,7 @@ class LedgerRun:
     last checkpoint), and this process adds only the work it does itself.
     """
 
-    ledger: Any
+    ledger: Ledger
     run_id: int | None
     base: int = 0  # the row's FLOPs when this process took it over
     start_used: int = 0  # the run's own counter at that moment
@@ -309,7 +310,7 @@ class Setup:
     accelerator: Any
     bf16: bool
     meta: dict
-    lm: Any
+    lm: LoadedModel
     train_w: np.ndarray
     val_w: np.ndarray
     loss_mod: Any
@@ -519,7 +520,7 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
 
 
 def allotment(
-    s: Setup, state: TrainState, ledger: Any, own_row: int | None = None
+    s: Setup, state: TrainState, ledger: Ledger, own_row: int | None = None
 ) -> tuple[float, float]:
     """``(allotment, projected)`` FLOPs of the run; refuses one whose first step does not fit.
 
@@ -544,7 +545,7 @@ def allotment(
 def open_run(
     s: Setup,
     state: TrainState,
-    ledger: Any,
+    ledger: Ledger,
     allot: float,
     projected: float,
     own_row: int | None = None,
