@@ -1049,6 +1049,28 @@ def simulator_check(src: Path, out: Path) -> None:
     (out / "simulator_check.inc").write_text(_table(head, rows))
 
 
+def simulator_noise(src: Path, out: Path) -> None:
+    """The check's noise arms (``simulator_noise.json``): each simulator's model on the
+    reference half's test split, paired with the noise-free simulator's and with VAR."""
+    data = _record(src, "simulator_noise.json", out / "simulator_noise.inc")
+    if data is None:
+        return
+    head = ["trained on", "rate noise", "MAE on the reference",
+            "vs noise-free [95 % CI], win rate", "vs VAR [95 % CI], win rate"]  # fmt: skip
+    rows = [
+        [
+            r["trained_on"],
+            r["noise"],
+            f"{r['mae']:.4f}",
+            _versus_won(r["vs_noise_free"]) if r["vs_noise_free"] else "",
+            _versus_won(r["vs_var"]),
+        ]
+        for r in data["rows"]
+    ]
+    rows.append(["VAR (fitted to each context)", "", f"{data['var_mae']:.4f}", "", ""])
+    (out / "simulator_noise.inc").write_text(_table(head, rows))
+
+
 def reference_study(src: Path, out: Path) -> None:
     """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
     reference half beside the default simulator and the noise-free one."""
@@ -1151,6 +1173,7 @@ def main(argv: list[str]) -> None:
     reference_study(src, out)
     reference_levers(src, out)
     simulator_check(src, out)
+    simulator_noise(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
