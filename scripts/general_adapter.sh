@@ -12,7 +12,7 @@
 #   ARIMA=0 SEASON=0 N=6000 STEPS=640 bash scripts/general_adapter.sh WORKDIR   (a bigger
 #     corpus, longer: "v3", 51 minutes; not shipped)
 # Writes WORKDIR/corpus.h5, WORKDIR/run (the training run) and, with SHIP=1, copies the
-# adapter and its card into src/lmcast/lm/adapters/general/ (scripts/ship_adapter.py), taking
+# adapter and its card into src/lmcast/lm/adapters/general/ (lmcast export --ship), taking
 # at most MAX_CONTEXT context steps (150: chosen for v7 on the classics' validation contexts,
 # findings page; check it again on validation for another recipe).
 set -euo pipefail
@@ -34,6 +34,9 @@ start=$(date +%s)
   --ledger "sqlite:///$W/ledger.db" --experiment general --no-progress
 echo $(( $(date +%s) - start )) > "$W/train_seconds"
 if [ "${SHIP:-0}" = 1 ]; then
-  python scripts/ship_adapter.py "$W" src/lmcast/lm/adapters/general \
+  # the shipped folder is replaced (lmcast export never overwrites); add a benchmark's
+  # leaderboard to its card with --card BENCH/leaderboard.md
+  rm -rf src/lmcast/lm/adapters/general
+  "$LM" export "$W/run" --out src/lmcast/lm/adapters/general --ship \
     --max-context-steps "${MAX_CONTEXT:-150}"
 fi

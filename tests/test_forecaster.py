@@ -317,6 +317,30 @@ def test_export_loads_in_a_fresh_process_with_the_same_forecast(
     assert Forecaster.load(model=str(tiny_dir), adapter=cap).max_context_steps == 20
     assert Forecaster.load(model=str(tiny_dir), adapter=exp).max_context_steps is None
     assert adapter_fingerprint(cap) != adapter_fingerprint(exp)
+    # --ship (issue 43: the logic of the former scripts/ship_adapter.py): float16
+    # weights, the base model's alias, how it was made, --card files, no trainer paths
+    from safetensors.torch import load_file
+
+    from lmcast.core.series.data import load_dataset
+
+    (tmp_path / "board.md").write_text("## Benchmark\n\n| a | b |\n")
+    shipped = tmp_path / "shipped"
+    code, _, err = run_cli(
+        "export", run, "--out", shipped, "--ship", "--card", tmp_path / "board.md"
+    )
+    assert code == 0, err
+    assert {str(t.dtype) for t in load_file(shipped / "adapter_model.safetensors").values()} == {
+        "torch.float16"
+    }
+    card = (shipped / "README.md").read_text()
+    assert "## How this adapter was made" in card and "Validation loss by step: 0: " in card
+    assert card.rstrip().endswith("| a | b |") and str(tmp_path) not in card
+    assert str(tmp_path) not in (shipped / "lmcast_export.json").read_text()
+    assert Forecaster.load(model=str(tiny_dir), adapter=shipped).predict(
+        load_dataset(lv_file).trajectories[:1, :30].astype(float), 2, samples=1
+    ).samples.shape == (1, 1, 2, 2)
+    code, _, err = run_cli("export", run, "--out", tmp_path / "c0", "--card", tmp_path / "board.md")
+    assert code == 2 and "give --ship too" in err and not (tmp_path / "c0").exists()
     code, _, err = run_cli("export", run, "--out", tmp_path / "c1", "--max-context-steps", 1)
     assert code == 2 and "--max-context-steps must be >= 2" in err
     assert not (tmp_path / "c1").exists()

@@ -653,6 +653,19 @@ class ExportConfig(Checked):
         "default: all it is given)",
         at_least=2,
     )
+    ship: bool = opt(
+        False,
+        "make it ready to hand out: LoRA weights as float16, the base model named by its "
+        "alias, a card section on how it was made (data, recipe, FLOPs, validation loss), "
+        "the trainer's folder written WORKDIR",
+    )
+    card: tuple[str, ...] = items(
+        (), "markdown file(s) appended to a shipped card as written (e.g. a leaderboard.md)"
+    )
+
+    def check(self) -> None:
+        if self.card and not self.ship:
+            raise LmcastError("--card adds to a shipped card: give --ship too")
 
 
 @dataclass(kw_only=True)

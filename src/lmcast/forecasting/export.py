@@ -28,6 +28,7 @@ from lmcast.core.runs.runinfo import (
 from lmcast.core.series.data import load_dataset
 from lmcast.errors import LmcastError
 from lmcast.forecasting.forecaster import EXPORT_FILE
+from lmcast.forecasting.ship import ship
 from lmcast.lm.models import license_of, model_revision
 
 log = get_logger("export")
@@ -67,6 +68,8 @@ def export_run(cfg: ExportConfig) -> Path:
             shutil.copyfile(p, tmp / p.name)
         write_json(tmp / EXPORT_FILE, meta)
         write_text(tmp / "README.md", model_card(meta, enc))
+        if cfg.ship:
+            ship(tmp, run, cfg.card)
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # lmcast's own temporary folder
