@@ -251,11 +251,21 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
         "var,theta,snaive",
         "--season-length",
         4,
+        "--combine",
+        "var",
     )
     assert code == 0, err
     res = json.loads(stdout)
     # classical references: scored like the model, compared in pairs, drawn per step
     assert [c["label"] for c in res["classical"].values()] == ["VAR", "AutoTheta", "SeasonalNaive"]
+    # --combine var: the model and VAR averaged, a row of its own paired with every other
+    comb = res["combined"]
+    assert comb["label"] == "model+VAR" and comb["members"] == ["model", "var"]
+    saved = np.load(out / "forecasts.npz")
+    mean = (saved["point"] + saved["classical_VAR"]) / 2
+    assert comb["original"]["mae"] == pytest.approx(np.abs(mean - saved["truths"]).mean())
+    assert set(comb["comparisons"]) == {"model", "persistence", "VAR", "AutoTheta", "SeasonalNaive"}
+    assert res["comparisons"]["model+VAR"]["n"] == 3
     for label in ("VAR", "AutoTheta", "SeasonalNaive"):
         assert res["comparisons"][label]["n"] == 3
         assert len(res["per_trajectory_mae"][label]) == 3
@@ -690,3 +700,11 @@ def test_the_forecast_progress_bar_counts_series(tiny_lm, capsys):
     _paths(tiny_lm, ctx, horizon=2, alpha=0.5, precision=1, samples=4, progress=True)
     err = capsys.readouterr().err
     assert "0/3 " in err and "series/s" in err and "/12" not in err
+
+
+def test_a_combined_member_must_be_a_reference(lv_file):
+    from lmcast.configs import EvalConfig
+    from lmcast.errors import LmcastError
+
+    with pytest.raises(LmcastError, match="--combine ets: a combined forecaster's members"):
+        EvalConfig(data=str(lv_file), references=("var",), combine=("ets",))

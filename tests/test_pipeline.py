@@ -25,6 +25,7 @@ def _profile(tmp_path, tiny_dir):
             "also": [[8, 6, 2]],  # sampled: the median of 2 paths at 8 → 6
             "batch_size": 2,
             "references": ["var", "theta"],
+            "combine": ["var"],
         },
         "sweep": {
             "grid": {"lr": [0.001, 0.01], "rank": [2]},
@@ -90,6 +91,8 @@ def test_pipeline_end_to_end_and_resume(tmp_path, tiny_dir, run_cli):
             re.M,
         )
         assert row and row.group(1) in metrics.VERDICTS, name
+    # protocol.combine: the model averaged with VAR, a metrics row and its own paired table
+    assert "| model+VAR vs | MAE difference |" in report and "| model+VAR | – |" in report
     assert "per_step_mae.png" in report and "| MASE | sMAPE % | WQL |" in report
     for img in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
         assert (ws / "report" / img).exists(), img

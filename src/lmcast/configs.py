@@ -458,6 +458,12 @@ class EvalConfig(ModelData, Protocol, Overwrite):
 
     def check(self) -> None:
         check_reference_names(self.references)
+        left_out = [n for n in self.combine if n not in self.references]
+        if left_out:
+            raise LmcastError(
+                f"--combine {','.join(left_out)}: a combined forecaster's members are "
+                "--references too (add them there)"
+            )
 
     adapter: str | None = opt(
         None, "LoRA adapter to apply: a folder (adapter or training run) or 'general' (shipped)"
@@ -495,6 +501,12 @@ class EvalConfig(ModelData, Protocol, Overwrite):
         "classical reference forecasters besides persistence (a,b or repeated): ets, arima, "
         "theta, snaive, naive (statsforecast, each variable alone), var (statsmodels, jointly)",
         aliases=["--baselines"],
+    )
+    combine: tuple[str, ...] = items(
+        (),
+        "also score the model combined with these references (each also in --references): "
+        "the equal-weight mean of their points and of each quantile level, a row "
+        "'model+VAR' of its own, paired with every forecaster (it costs no model FLOPs)",
     )
     season_length: int = opt(
         1, "season in steps for snaive/ets/arima/theta and MASE's scale (1: no season)", at_least=1

@@ -263,10 +263,13 @@ def _score(
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
     refs: dict[str, np.ndarray] = {}
+    members: list[tuple[np.ndarray, np.ndarray]] = [(point, model_q)]  # (point, quantiles)
     for name in cfg.references:
         cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length)
         label = cf.label  # names the failed fits, if any
         refs[label] = cf.point
+        if name in cfg.combine:
+            members.append((cf.point, cf.quantiles))
         m.setdefault("classical", {})[name] = {
             "label": label,
             **_scores(cf.point, truths, alpha, variables),
@@ -280,6 +283,20 @@ def _score(
         m["oracle"]["field"] = metrics.field_scores(
             oracle_fc, metrics.point_quantiles(oracle_fc), truths, scale
         )
+    if cfg.combine:
+        label = "+".join(["model", *(classical.label(n) for n in cfg.combine)])
+        comb = np.mean([p for p, _ in members], axis=0)
+        comb_q = np.mean([q for _, q in members], axis=0)
+        errors[label] = metrics.per_window_mae(comb, truths)
+        m["combined"] = {
+            "label": label,
+            "members": ["model", *cfg.combine],
+            "rule": "equal-weight mean of the members' points and of each quantile level",
+            **_scores(comb, truths, alpha, variables),
+            "field": metrics.field_scores(comb, comb_q, truths, scale),
+            "comparisons": compare_errors(errors, cfg.seed, mine=label),
+        }
+        refs[label] = comb
     m["per_trajectory_mae"] = {k: e.mean(axis=1).tolist() for k, e in errors.items()}
     m["comparisons"] = compare_errors(errors, cfg.seed)
     return EvalResult(
@@ -300,14 +317,15 @@ def _score(
     )
 
 
-def compare_errors(errors: dict[str, np.ndarray], seed: int = 0) -> dict:
-    """The model against every other forecaster in ``errors`` (``{name: (N, V) MAE}``):
-    :func:`lmcast.compare.metrics.paired_comparison` of the per-trajectory MAE (mean over variables)."""
-    mine = errors["model"].mean(axis=1)
+def compare_errors(errors: dict[str, np.ndarray], seed: int = 0, mine: str = "model") -> dict:
+    """Forecaster ``mine`` against every other one in ``errors`` (``{name: (N, V) MAE}``):
+    :func:`lmcast.compare.metrics.paired_comparison` of the per-trajectory MAE (mean over
+    variables)."""
+    own = errors[mine].mean(axis=1)
     return {
-        name: metrics.paired_comparison(mine, e.mean(axis=1), seed=seed)
+        name: metrics.paired_comparison(own, e.mean(axis=1), seed=seed)
         for name, e in errors.items()
-        if name != "model"
+        if name != mine
     }
 
 
@@ -404,7 +422,10 @@ def scored_forecasters(result: dict) -> list[tuple[str, dict]]:
     """``(label, scores)`` of every forecaster in a ``metrics.json``: the model, persistence,
     the ODE oracle and the classical references, in that order."""
     out = [(label, result[k]) for k, label in _FIXED if k in result]
-    return out + [(c["label"], c) for c in result.get("classical", {}).values()]
+    out += [(c["label"], c) for c in result.get("classical", {}).values()]
+    return out + (
+        [(result["combined"]["label"], result["combined"])] if "combined" in result else []
+    )
 
 
 def _cell(x: float | None, width: int, digits: int = 4) -> str:
@@ -442,4 +463,8 @@ def summary_table(result: dict) -> str:
         if c["failures"]:
             lines.append(f"{c['label']} failures (scored as persistence): {c['failures']}")
     lines += comparison_lines(result.get("comparisons", {}))
+    if "combined" in result:
+        c = result["combined"]
+        others = {k: v for k, v in c["comparisons"].items() if k != "model"}
+        lines += comparison_lines(others, c["label"])
     return "\n".join(lines)

@@ -208,6 +208,7 @@ def _final_test(ctx: RunContext) -> None:
             out=str(ctx.ws.final_test_dir),
             experiment="final",
             references=ctx.profile.protocol.reference_names(),  # fitted once, beside the final model
+            combine=ctx.profile.protocol.combine_names(),
         ),
         progress=ctx.cfg.progress,
     )
@@ -227,6 +228,7 @@ def _other_protocols(ctx: RunContext) -> None:
                 experiment="baseline" if adapter is None else "final",
                 oracle=adapter is not None,  # fit once per protocol
                 references=ctx.profile.protocol.reference_names() if adapter else (),
+                combine=ctx.profile.protocol.combine_names() if adapter else (),
                 context_steps=c,
                 horizon=h,
             )
@@ -285,7 +287,10 @@ def check_study(ctx: RunContext) -> None:
         )
     where("protocol", lambda: ctx.eval_config(out="x", experiment="baseline"))
     where(
-        "protocol.references", lambda: ctx.eval_config(references=prof.protocol.reference_names())
+        "protocol.references",
+        lambda: ctx.eval_config(
+            references=prof.protocol.reference_names(), combine=prof.protocol.combine_names()
+        ),
     )
     for c, h in prof.protocol.extra():
         where("protocol.also", lambda c=c, h=h: ctx.eval_config(context_steps=c, horizon=h))

@@ -58,6 +58,9 @@ class ProtocolSpec:
     also: list[list[int]] | None = None
     batch_size: int = _count(64)
     references: list[str] | None = None
+    # the final model's tests also score it combined with these references (each in
+    # references too): evaluate --combine
+    combine: list[str] | None = None
     season_length: int = _count(1)
     samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
     # the zero-shot model's tests: None decodes as the final model's (samples_for)
@@ -95,6 +98,11 @@ class ProtocolSpec:
         """``references``: the classical forecasters the final model is tested against
         (``lmcast.compare.classical`` names), as ``evaluate --references`` takes them."""
         return tuple(self.references or ())
+
+    def combine_names(self) -> tuple[str, ...]:
+        """``combine``: the references the final model is also averaged with, as
+        ``evaluate --combine`` takes them."""
+        return tuple(self.combine or ())
 
 
 @dataclass(frozen=True)

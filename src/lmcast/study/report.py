@@ -300,6 +300,23 @@ def _comparison(final: dict, base: dict) -> list[str]:
         "| fine-tuned vs | MAE difference | 95 % interval | win rate | verdict |",
         "|---|---|---|---|---|",
     ]
+    rows += _comparison_rows(comps)
+    if "combined" in final:
+        c = final["combined"]
+        rows += [
+            "",
+            f"Combined: `{c['label']}`, the {c['rule']} (no model FLOPs of its own):",
+            "",
+            f"| {c['label']} vs | MAE difference | 95 % interval | win rate | verdict |",
+            "|---|---|---|---|---|",
+            *_comparison_rows(c["comparisons"]),
+        ]
+    return rows
+
+
+def _comparison_rows(comps: dict) -> list[str]:
+    """One table row per paired comparison: difference, interval, win rate, verdict."""
+    rows = []
     for name, c in comps.items():
         lo, hi = c["ci95"]
         rows.append(
