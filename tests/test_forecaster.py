@@ -645,3 +645,45 @@ def test_one_forecast_encodes_each_series_once(tiny_dir, tmp_path, monkeypatch):
         config={},
     )  # fmt: skip
     assert len(calls) == 3 and pred.samples.shape == (3, 2, 2, 1)
+
+
+def test_predict_df_has_statsforecasts_shape_and_scores_with_utilsforecast(tiny_dir):
+    """Issue 42: ``Forecaster.predict_df`` takes and returns the ecosystem's long DataFrame;
+    its output concatenates with ``StatsForecast.forecast``'s (the same ids and dates, the
+    same column names and order) and ``utilsforecast.evaluation`` scores both."""
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+    from utilsforecast.evaluation import evaluate
+    from utilsforecast.losses import mae
+
+    from lmcast import Forecaster
+
+    ds = pd.date_range("2020-01-01", periods=27, freq="MS")
+    full = pd.concat(
+        [
+            pd.DataFrame({"unique_id": u, "ds": ds, "y": 10 + np.sin(np.arange(27) / 2) + k})
+            for k, u in enumerate(["b", "a"])
+        ]
+    )
+    train = full.groupby("unique_id").head(24).sample(frac=1, random_state=0)  # any row order
+    test = full.groupby("unique_id").tail(3)
+    sf = StatsForecast(models=[Naive()], freq="MS").forecast(df=train, h=3, level=[80, 95])
+    fc = Forecaster.load(model=str(tiny_dir), device="cpu")
+    ours = fc.predict_df(train, h=3, level=(95, 80), samples=4)
+    assert list(ours.columns) == [
+        "unique_id", "ds", "lmcast", "lmcast-lo-80", "lmcast-lo-95", "lmcast-hi-80", "lmcast-hi-95"
+    ]  # fmt: skip
+    first, second = pd.unique(train["unique_id"])  # each series in first-seen order
+    assert list(ours["unique_id"]) == [first] * 3 + [second] * 3
+    both = sf.merge(ours, on=["unique_id", "ds"], validate="one_to_one")
+    assert len(both) == len(sf) == 6  # the same ids and dates as statsforecast's
+    lo, hi = both["lmcast-lo-95"], both["lmcast-hi-95"]
+    assert (lo <= both["lmcast-lo-80"]).all() and (both["lmcast-hi-80"] <= hi).all()
+    scored = evaluate(both.merge(test, on=["unique_id", "ds"]), metrics=[mae])
+    assert {"Naive", "lmcast"} <= set(scored.columns) and scored["lmcast"].notna().all()
+    ordered = full.groupby("unique_id").head(24)
+    ints = ordered.assign(ds=ordered.groupby("unique_id").cumcount())  # integer times go on
+    assert list(fc.predict_df(ints, h=2, samples=1)["ds"]) == [24, 25, 24, 25]
+    with pytest.raises(LmcastError, match="no column 'y'"):
+        fc.predict_df(train.rename(columns={"y": "value"}), h=2)

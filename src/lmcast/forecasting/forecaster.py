@@ -409,6 +409,89 @@ class Forecaster:
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
         return Prediction(fc.samples, levels, names, int(fc.stats.flops), plan.alphas, fc)
 
+    def predict_df(
+        self,
+        df: Any,
+        h: int,
+        level: Sequence[int | float] = (80, 95),
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        alias: str = "lmcast",
+        samples: int = 20,
+        **kwargs: Any,
+    ) -> Any:
+        """Forecast a long DataFrame in statsforecast's shape (``unique_id, ds, y``), as
+        ``StatsForecast.forecast``, neuralforecast, TimeGPT and Chronos-2's ``predict_df``
+        take it.
+
+        Each series (rows of one ``id_col``, ordered by ``time_col``) is one context; the
+        result continues each series' own frequency (dates: ``pandas.infer_freq`` of its
+        stamps, else its last spacing; numbers: its last step).
+
+        Args:
+            df: a pandas DataFrame with ``id_col``, ``time_col`` and ``target_col``.
+            h: steps to forecast.
+            level: central interval levels in percent (0 < level < 100).
+            alias: the forecaster's column name.
+            samples: sample paths per series (their median is the point forecast).
+            kwargs: passed to :meth:`predict` (``temperature``, ``seed``, ``scale`` …).
+
+        Returns:
+            A DataFrame ``id_col, time_col, alias, alias-lo-L…, alias-hi-L…`` (the lower
+            ends for every level, then the upper ends, as statsforecast orders them): it
+            concatenates with ``StatsForecast.forecast``'s output and scores with
+            ``utilsforecast.evaluation``.
+
+        Raises:
+            LmcastError: a missing column, a level outside (0, 100), a series shorter than
+                2 steps or with a missing value (see :meth:`predict`).
+        """
+        import pandas as pd
+
+        missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
+        if missing:
+            raise LmcastError(f"predict_df: no column {missing[0]!r} (columns: {list(df.columns)})")
+        levels = sorted(float(x) for x in level)
+        if not all(0 < x < 100 for x in levels):
+            raise LmcastError(f"predict_df: levels must lie between 0 and 100, got {list(level)}")
+        ids = list(pd.unique(df[id_col]))
+        groups = {k: g.sort_values(time_col) for k, g in df.groupby(id_col, sort=False)}
+        contexts = [groups[k][target_col].to_numpy(dtype=np.float64)[:, None] for k in ids]
+        qs = [q for x in levels for q in (0.5 - x / 200, 0.5 + x / 200)]
+        pred = self.predict(contexts, h, samples=samples, quantiles=sorted({*qs, 0.5}), **kwargs)
+        quant = dict(zip(pred.quantile_levels, pred.quantiles[..., 0], strict=True))  # (N, H)
+        frames = []
+        for i, k in enumerate(ids):
+            frame = {id_col: [k] * h, time_col: _future(groups[k][time_col], h)}
+            frame[alias] = pred.median[i, :, 0]
+            for x in levels:
+                frame[f"{alias}-lo-{x:g}"] = quant[
+                    min(quant, key=lambda q: abs(q - (0.5 - x / 200)))
+                ][i]
+            for x in levels:
+                frame[f"{alias}-hi-{x:g}"] = quant[
+                    min(quant, key=lambda q: abs(q - (0.5 + x / 200)))
+                ][i]
+            frames.append(pd.DataFrame(frame))
+        return pd.concat(frames, ignore_index=True)
+
+
+def _future(times: Any, h: int) -> Any:
+    """``h`` times after a series' ``times`` (a pandas Series): dates continue its inferred
+    frequency (else its last spacing), numbers its last step."""
+    import pandas as pd
+
+    t = pd.Series(times).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(t):
+        freq = pd.infer_freq(t) if len(t) >= 3 else None
+        if freq is not None:
+            return pd.date_range(t.iloc[-1], periods=h + 1, freq=freq)[1:]
+        step = t.iloc[-1] - t.iloc[-2]
+        return pd.DatetimeIndex([t.iloc[-1] + step * (k + 1) for k in range(h)])
+    future = continue_numeric(t.to_numpy(dtype=np.float64), h)
+    return future.round().astype(t.dtype) if pd.api.types.is_integer_dtype(t) else future
+
 
 def sampling_of(cfg: Any) -> Sampling:
     """The :class:`~lmcast.lm.decode.Sampling` a command's config asks for (``samples``,
