@@ -47,6 +47,15 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     assert m_snaive["season_length"] == 12  # inferred from the monthly dates
     assert json.loads(_result(out, "lv", "snaive").read_text())["season_length"] == 1
     assert json.loads(_result(out, "m", "var").read_text())["skipped"]
+    # issue 42: each series carries its intervals' coverage and MSIS; the board summarises
+    for name in ("zero-shot", "theta", "snaive"):
+        res = json.loads(_result(out, "m", name).read_text())
+        for entry in (res, *res["per_series"].values()):
+            c = [entry[f"coverage_{x}"] for x in (50, 80, 95)]
+            assert all(0 <= v <= 1 for v in c) and c == sorted(c)  # nested intervals
+            assert entry["msis"] is None or entry["msis"] >= 0
+        assert rows[name]["coverage_95"] is not None and rows[name]["msis"] > 0
+    assert "| 95 % interval holds | MSIS |" in (out / "leaderboard.md").read_text()
     # every LM FLOP is on the ledger, charged once per (dataset, forecaster)
     ledger = Ledger(url)
     recs = ledger.records()

@@ -266,6 +266,11 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
     assert comb["original"]["mae"] == pytest.approx(np.abs(mean - saved["truths"]).mean())
     assert set(comb["comparisons"]) == {"model", "persistence", "VAR", "AutoTheta", "SeasonalNaive"}
     assert res["comparisons"]["model+VAR"]["n"] == 3
+    # issue 42: every forecaster's intervals: coverage of the 50/80/95 % ones and MSIS
+    for entry in (res["model"], res["persistence"], *res["classical"].values(), comb):
+        cov = [entry["field"][f"coverage_{x}"] for x in (50, 80, 95)]
+        assert all(0 <= c <= 1 for c in cov) and cov == sorted(cov)
+        assert entry["field"]["msis"] is None or entry["field"]["msis"] >= 0
     for label in ("VAR", "AutoTheta", "SeasonalNaive"):
         assert res["comparisons"][label]["n"] == 3
         assert len(res["per_trajectory_mae"][label]) == 3
@@ -708,3 +713,17 @@ def test_a_combined_member_must_be_a_reference(lv_file):
 
     with pytest.raises(LmcastError, match="--combine ets: a combined forecaster's members"):
         EvalConfig(data=str(lv_file), references=("var",), combine=("ets",))
+
+
+def test_interval_scores_by_hand():
+    """Coverage counts the truths inside each central interval (ends included); MSIS adds
+    2/a times the miss to the 95 % width and divides by the seasonal scale (M4)."""
+    q = np.stack([np.full((1, 2, 1), v) for v in (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)])
+    truth = np.array([[[0.0], [2.5]]])  # inside every interval, then only inside the 95 %
+    got = metrics.interval_scores(q, truth, np.array([[2.0]]))
+    assert [got[f"coverage_{x}"][0] for x in (50, 80, 95)] == [0.5, 0.5, 1.0]
+    assert got["msis"][0] == pytest.approx(6.0 / 2.0)
+    out = metrics.interval_scores(q, np.array([[[0.0], [4.0]]]), np.array([[np.nan]]))
+    assert out["coverage_95"][0] == 0.5 and np.isnan(out["msis"][0])
+    miss = metrics.interval_scores(q, np.array([[[0.0], [4.0]]]), np.array([[1.0]]))
+    assert miss["msis"][0] == pytest.approx((6.0 + 6.0 + 40 * 1.0) / 2)

@@ -175,6 +175,50 @@ def wql(quantiles: np.ndarray, truth: np.ndarray, qs: Sequence[float] = WQL_QUAN
     return float(np.mean(2 * pinball.reshape(len(qs), -1).sum(axis=1) / total))
 
 
+#: the central intervals whose coverage is reported (percent), and MSIS's level (M4: 95 %)
+INTERVAL_LEVELS = (50, 80, 95)
+#: the quantile levels their ends sit at, ascending: 2.5, 10, 25, 75, 90 and 97.5 %
+INTERVAL_QUANTILES = tuple(
+    sorted(round(q, 4) for x in INTERVAL_LEVELS for q in (0.5 - x / 200, 0.5 + x / 200))
+)
+
+
+def interval_scores(quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict:
+    """Per-series coverage of the 50/80/95 % central intervals and MSIS (as in M4).
+
+    Coverage is the share of steps and variables whose truth lies inside the interval
+    (ends included). MSIS at 95 % (``a = 0.05``) is, per variable, the mean over steps of
+    ``(U − L) + 2/a·(L − y)⁺ + 2/a·(y − U)⁺`` divided by the variable's seasonal-naive
+    in-sample MAE (``scale``, as MASE), then the mean over the variables with a scale.
+
+    Args:
+        quantiles: ``(6, N, H, V)`` at :data:`INTERVAL_QUANTILES`.
+        truth: ``(N, H, V)``.
+        scale: ``(N, V)`` (:func:`seasonal_scale`; NaN or 0: undefined).
+
+    Returns:
+        ``{"coverage_50", "coverage_80", "coverage_95", "msis"}``, each ``(N,)`` (``msis``
+        NaN where no variable has a scale).
+    """
+    q = np.asarray(quantiles, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    if q.shape != (len(INTERVAL_QUANTILES), *y.shape):
+        raise ValueError(f"interval quantiles {q.shape} do not match truth {y.shape}")
+    k = len(INTERVAL_LEVELS)
+    out = {}
+    for j, level in enumerate(INTERVAL_LEVELS):
+        lo, hi = q[k - 1 - j], q[k + j]  # the level's two ends, symmetric around 0.5
+        out[f"coverage_{level}"] = ((lo <= y) & (y <= hi)).mean(axis=(1, 2))
+    lo, hi, a = q[0], q[-1], 0.05
+    width = (hi - lo) + 2 / a * np.maximum(lo - y, 0) + 2 / a * np.maximum(y - hi, 0)
+    s = np.asarray(scale, dtype=np.float64)
+    ok = np.isfinite(s) & (s > 0)
+    with np.errstate(all="ignore"):
+        per_var = np.where(ok, width.mean(axis=1) / np.where(ok, s, 1.0), 0.0)  # (N, V)
+        out["msis"] = np.where(ok.any(axis=1), per_var.sum(axis=1) / ok.sum(axis=1), np.nan)
+    return out
+
+
 def geometric_mean_relative(scores: dict[str, dict[str, float]], reference: str) -> dict:
     """The relative-score aggregate: per forecaster, the geometric mean over datasets of its
     score divided by ``reference``'s on the same dataset (below 1: better than the reference).

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,8 +191,10 @@ def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None
 
 def _lm_forecast(
     name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(point (N, H, V), quantiles (Q, N, H, V), FLOPs)`` of a language-model forecaster
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(point (N, H, V), quantiles (Q, N, H, V), interval ends (6, N, H, V), FLOPs)`` of a
+    language-model forecaster (sample quantiles at :data:`~lmcast.compare.metrics.WQL_QUANTILES`
+    and :data:`~lmcast.compare.metrics.INTERVAL_QUANTILES`)
     (``loaded`` keeps each forecaster's model between datasets). Every series of the task
     is forecast in one call of the one forecasting path
     (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
@@ -215,20 +218,30 @@ def _lm_forecast(
     s = pred.samples  # (N, K, H, V)
     last = np.stack([c[-1] for c in task.contexts])
     point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
-    q = metrics.sample_quantiles(s)
+    q, ends = metrics.sample_quantiles(s), metrics.sample_quantiles(s, metrics.INTERVAL_QUANTILES)
     q = np.where(np.isfinite(q), q, point[None])  # a step no sample parsed: the point
-    return point, q, int(pred.flops)
+    ends = np.where(np.isfinite(ends), ends, point[None])
+    return point, q, ends, int(pred.flops)
 
 
-def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
+def score(
+    task: Task, point: np.ndarray, quantiles: np.ndarray, ends: np.ndarray | None = None
+) -> dict:
     """Every metric of one forecaster on one dataset (original units).
+
+    ``ends``: the interval ends (``(6, N, H, V)`` at
+    :data:`~lmcast.compare.metrics.INTERVAL_QUANTILES`), for coverage and MSIS.
 
     Returns:
         ``{"mae", "mase", "smape", "wql", "per_step_mae", "per_step_scaled",
-        "per_series": {id: {"mae", "mase", "wql"}}}``; MASE over series with a defined scale.
+        "coverage_50", "coverage_80", "coverage_95", "msis",
+        "per_series": {id: {"mae", "mase", "wql", "coverage_50", "coverage_80",
+        "coverage_95", "msis"}}}``; MASE and MSIS over series with a defined scale,
+        coverage pooled over every series.
     """
     scale = metrics.seasonal_scale(task.contexts, task.season)
     field = metrics.field_scores(point, quantiles, task.truths, scale)
+    intervals = metrics.interval_scores(ends, task.truths, scale) if ends is not None else {}
     per_mase = field.pop("per_trajectory_mase")
     ok = np.array([m is not None for m in per_mase])
     err = np.abs(point - task.truths)  # (N, H, V)
@@ -249,10 +262,15 @@ def score(task: Task, point: np.ndarray, quantiles: np.ndarray) -> dict:
             "wql": metrics.wql(quantiles[:, i : i + 1], task.truths[i : i + 1])
             if np.abs(task.truths[i]).sum() > 0
             else None,
+            **{k: (float(v[i]) if np.isfinite(v[i]) else None) for k, v in intervals.items()},
         }
+    summary = {
+        k: (float(np.nanmean(v)) if np.isfinite(v).any() else None) for k, v in intervals.items()
+    }
     return {
         "mae": float(err.mean()),
         **field,
+        **summary,
         "per_step_scaled": [float(x) for x in np.nanmean(scaled[ok], axis=0)] if ok.any() else None,
         "per_series": per_series,
     }
@@ -268,12 +286,18 @@ def run_one(
     if name in classical.CLASSICAL:
         if name == "var" and task.contexts[0].shape[1] < 2:
             return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
-        cf = classical.predict(name, task.contexts, cfg.horizon, task.season)
-        point, quant, failures = cf.point, cf.quantiles, int(cf.failed.sum())
+        levels = sorted({*metrics.WQL_QUANTILES, *metrics.INTERVAL_QUANTILES})
+        cf = classical.predict(name, task.contexts, cfg.horizon, task.season, levels)
+        at = [levels.index(q) for q in metrics.WQL_QUANTILES]
+        quant, ends = (
+            cf.quantiles[at],
+            cf.quantiles[[levels.index(q) for q in metrics.INTERVAL_QUANTILES]],
+        )
+        point, failures = cf.point, int(cf.failed.sum())
         if failures:
             log.warning("%s on %s: %s", name, task.name, cf.label)
     else:
-        point, quant, flops = _lm_forecast(name, task, cfg, ledger, loaded)
+        point, quant, ends, flops = _lm_forecast(name, task, cfg, ledger, loaded)
     return {
         "forecaster": name,
         "label": classical.label(name) if name in classical.CLASSICAL else name,
@@ -283,7 +307,7 @@ def run_one(
         "seconds": round(time.perf_counter() - t0, 3),
         "flops": flops,
         "failures": failures,
-        **score(task, point, quant),
+        **score(task, point, quant, ends),
     }
 
 
@@ -508,6 +532,7 @@ def leaderboard(results: list[dict], names: list[str]) -> dict:
                 "seconds": round(sum(r["seconds"] for r in done if r["forecaster"] == n), 2),
                 "flops": int(sum(r["flops"] for r in done if r["forecaster"] == n)),
                 "failures": int(sum(r["failures"] for r in done if r["forecaster"] == n)),
+                **_interval_summary(per[n].values()),
             }
         )
         if rows[-1]["failures"]:  # never the model's name alone on persistence values
@@ -533,6 +558,25 @@ def leaderboard(results: list[dict], names: list[str]) -> dict:
     return {"rows": rows, "per_dataset": per_dataset, "results": done}
 
 
+INTERVAL_KEYS = (*(f"coverage_{x}" for x in metrics.INTERVAL_LEVELS), "msis")
+
+
+def _interval_summary(series: Iterable[dict]) -> dict:
+    """Over a forecaster's series: the mean coverage of each interval and the mean MSIS
+    (M4's average), over the series that report them (results written before coverage
+    existed do not)."""
+    rows = list(series)
+    out = {}
+    for k in INTERVAL_KEYS:
+        vals = [s[k] for s in rows if s.get(k) is not None]
+        out[k] = float(np.mean(vals)) if vals else None
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.0%}"
+
+
 def _f(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
@@ -545,6 +589,7 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
     head = ["forecaster", "MASE (geometric mean)"]
     if rel:
         head += ["MASE vs seasonal naive", "WQL vs seasonal naive", "better than seasonal naive"]
+    head += [f"{x} % interval holds" for x in metrics.INTERVAL_LEVELS] + ["MSIS"]
     head += ["failed fits", "seconds", "FLOPs"]
     L = [
         "# lmcast benchmark",
@@ -553,7 +598,10 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
         f"each held out, context at most {cfg.context_steps or 'all'} steps; language models "
         f"{cfg.samples} samples (median = point; temperature {cfg.temperature:g}, top-p "
         f"{cfg.top_p:g}). Relative scores: geometric mean over series "
-        "of the score divided by seasonal naive's (below 1: better).",
+        "of the score divided by seasonal naive's (below 1: better). Interval columns: the "
+        "share of held-out steps inside each central interval (a calibrated forecaster's "
+        "matches its level) and MSIS at 95 % (M4's scaled interval score, the mean over series; "
+        "lower is better).",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -566,6 +614,8 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
                 _f(r["wql_vs_snaive"]),
                 f"{r['better_than_snaive']} of {r['series']}",
             ]
+        cells += [_pct(r.get(f"coverage_{x}")) for x in metrics.INTERVAL_LEVELS]
+        cells.append(_f(r.get("msis")))
         cells += [
             f"{r['failures']} of {r['series']}" if r["failures"] else "0",
             f"{r['seconds']:.1f}",

@@ -228,10 +228,20 @@ def _score(
         metrics.sample_quantiles(fc.samples) if cfg.samples > 1 else metrics.point_quantiles(point)
     )
     model_q = np.where(np.isfinite(model_q), model_q, point[None])  # unparsed: the point
-    m["model"]["field"] = metrics.field_scores(point, model_q, truths, scale)
-    m["persistence"]["field"] = metrics.field_scores(
-        persist, metrics.point_quantiles(persist), truths, scale
+    model_ends = (
+        metrics.sample_quantiles(fc.samples, metrics.INTERVAL_QUANTILES)
+        if cfg.samples > 1
+        else _point_ends(point)
     )
+    model_ends = np.where(np.isfinite(model_ends), model_ends, point[None])
+    m["model"]["field"] = {
+        **metrics.field_scores(point, model_q, truths, scale),
+        **_interval_means(model_ends, truths, scale),
+    }
+    m["persistence"]["field"] = {
+        **metrics.field_scores(persist, metrics.point_quantiles(persist), truths, scale),
+        **_interval_means(_point_ends(persist), truths, scale),
+    }
     m["metrics_note"] = (
         f"MASE scale: each context's seasonal-naive MAE at season {cfg.season_length}; "
         "WQL over quantiles 0.1..0.9 (a greedy or point forecaster puts every quantile at "
@@ -263,37 +273,49 @@ def _score(
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
     refs: dict[str, np.ndarray] = {}
-    members: list[tuple[np.ndarray, np.ndarray]] = [(point, model_q)]  # (point, quantiles)
+    # (point, quantiles, interval ends) of the combined forecaster's members
+    members: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(point, model_q, model_ends)]
+    levels = sorted({*metrics.WQL_QUANTILES, *metrics.INTERVAL_QUANTILES})
     for name in cfg.references:
-        cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length)
+        cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length, levels)
         label = cf.label  # names the failed fits, if any
         refs[label] = cf.point
+        quant = cf.quantiles[[levels.index(q) for q in metrics.WQL_QUANTILES]]
+        ends = cf.quantiles[[levels.index(q) for q in metrics.INTERVAL_QUANTILES]]
         if name in cfg.combine:
-            members.append((cf.point, cf.quantiles))
+            members.append((cf.point, quant, ends))
         m.setdefault("classical", {})[name] = {
             "label": label,
             **_scores(cf.point, truths, alpha, variables),
-            "field": metrics.field_scores(cf.point, cf.quantiles, truths, scale),
+            "field": {
+                **metrics.field_scores(cf.point, quant, truths, scale),
+                **_interval_means(ends, truths, scale),
+            },
             "failures": int(cf.failed.sum()),
             "failure_policy": "a failed fit is scored as persistence",
         }
         m["seconds"][name] = round(cf.seconds, 2)
         errors[label] = metrics.per_window_mae(cf.point, truths)
     if oracle_fc is not None:
-        m["oracle"]["field"] = metrics.field_scores(
-            oracle_fc, metrics.point_quantiles(oracle_fc), truths, scale
-        )
+        m["oracle"]["field"] = {
+            **metrics.field_scores(oracle_fc, metrics.point_quantiles(oracle_fc), truths, scale),
+            **_interval_means(_point_ends(oracle_fc), truths, scale),
+        }
     if cfg.combine:
         label = "+".join(["model", *(classical.label(n) for n in cfg.combine)])
-        comb = np.mean([p for p, _ in members], axis=0)
-        comb_q = np.mean([q for _, q in members], axis=0)
+        comb = np.mean([p for p, _, _ in members], axis=0)
+        comb_q = np.mean([q for _, q, _ in members], axis=0)
+        comb_ends = np.mean([e for _, _, e in members], axis=0)
         errors[label] = metrics.per_window_mae(comb, truths)
         m["combined"] = {
             "label": label,
             "members": ["model", *cfg.combine],
             "rule": "equal-weight mean of the members' points and of each quantile level",
             **_scores(comb, truths, alpha, variables),
-            "field": metrics.field_scores(comb, comb_q, truths, scale),
+            "field": {
+                **metrics.field_scores(comb, comb_q, truths, scale),
+                **_interval_means(comb_ends, truths, scale),
+            },
             "comparisons": compare_errors(errors, cfg.seed, mine=label),
         }
         refs[label] = comb
@@ -315,6 +337,19 @@ def _score(
         variables,
         out_dir,
     )
+
+
+def _point_ends(point: np.ndarray) -> np.ndarray:
+    """A point forecaster's interval ends: every one at its point (``(6, N, H, V)``)."""
+    return np.repeat(np.asarray(point)[None], len(metrics.INTERVAL_QUANTILES), axis=0)
+
+
+def _interval_means(ends: np.ndarray, truths: np.ndarray, scale: np.ndarray) -> dict:
+    """Coverage of the 50/80/95 % intervals (pooled over windows) and the mean MSIS over the
+    windows with a scale (:func:`lmcast.compare.metrics.interval_scores`); a point forecaster
+    has every end at its point."""
+    out = metrics.interval_scores(ends, truths, scale)
+    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else None) for k, v in out.items()}
 
 
 def compare_errors(errors: dict[str, np.ndarray], seed: int = 0, mine: str = "model") -> dict:
