@@ -1071,6 +1071,28 @@ def simulator_noise(src: Path, out: Path) -> None:
     (out / "simulator_noise.inc").write_text(_table(head, rows))
 
 
+def reference_combination(src: Path, out: Path) -> None:
+    """The model averaged with VAR (``reference_combination.json``, from
+    scripts/combination_check.py): validation and test sets of the reference half."""
+    data = _record(src, "reference_combination.json", out / "reference_combination.inc")
+    if data is None:
+        return
+    head = ["set", "model", "VAR", "model+VAR", "model+VAR vs model [95 % CI], win rate",
+            "model+VAR vs VAR [95 % CI], win rate"]  # fmt: skip
+    rows = [
+        [
+            r["set"],
+            f"{r['model']:.4f}",
+            f"{r['var']:.4f}",
+            f"{r['model_var']:.4f}",
+            _versus_won(r["model_var_vs_model"]),
+            _versus_won(r["model_var_vs_var"]),
+        ]
+        for r in data["rows"]
+    ]
+    (out / "reference_combination.inc").write_text(_table(head, rows))
+
+
 def reference_study(src: Path, out: Path) -> None:
     """The data study (``reference_study.json``, from ``scripts/reference_study.py``): the
     reference half beside the default simulator and the noise-free one."""
@@ -1174,6 +1196,7 @@ def main(argv: list[str]) -> None:
     reference_levers(src, out)
     simulator_check(src, out)
     simulator_noise(src, out)
+    reference_combination(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
