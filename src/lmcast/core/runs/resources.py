@@ -47,7 +47,9 @@ def free_bytes(device: Any = "cpu") -> int:
     if override is not None:
         return override
     if str(device).startswith("cuda"):
-        raise ValueError("lmcast.core.runs.resources.free_bytes reads the host; use lmcast.lm.memory")
+        raise ValueError(
+            "lmcast.core.runs.resources.free_bytes reads the host; use lmcast.lm.memory"
+        )
     import psutil
 
     return int(psutil.virtual_memory().available)
