@@ -8,7 +8,6 @@
 set -e
 W=$(realpath -m "${1:?usage: simulator_noise.sh WORK}")
 cd "$(dirname "$0")/.."
-L=.venv/bin/lmcast
 .venv/bin/python - "$W" <<'PY'
 import sys
 import h5py
@@ -24,12 +23,6 @@ with h5py.File(f"{w}/sim_mix.h5", "w") as h:
     h["time"], h["trajectories"] = t, mix
 PY
 for s in low mix; do
-  $L train --data $W/sim_$s.h5 --out $W/train_$s --lr 2e-3 --rank 8 --precision 1 --no-decimal-point \
-    --context-length 512 --batch-size 4 --max-steps 110 --warmup-steps 10 --schedule wsd --decay-fraction 0.25 \
-    --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj --eval-steps 110 \
-    --ledger sqlite:///$W/ledger.db --no-progress
-  $L evaluate --adapter $W/train_$s --data ../shared/data/lv_reference_a.h5 --split test --trajectories 50 \
-    --context-steps 80 --horizon 20 --readout expected --references var --visualize-first-n 0 \
-    --out $W/eval_$s --ledger sqlite:///$W/ledger.db --no-progress
+  bash scripts/simulator_arm.sh "$W" $s
 done
 .venv/bin/python scripts/simulator_noise.py "$W" --out docs/findings/simulator_noise.json
