@@ -181,6 +181,16 @@ INTERVAL_LEVELS = (50, 80, 95)
 INTERVAL_QUANTILES = tuple(
     sorted(round(q, 4) for x in INTERVAL_LEVELS for q in (0.5 - x / 200, 0.5 + x / 200))
 )
+#: every level a forecaster is scored at: WQL's and the intervals' ends, ascending
+SCORED_QUANTILES = tuple(sorted({*WQL_QUANTILES, *INTERVAL_QUANTILES}))
+
+
+def split_scored(quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, …)`` quantiles at :data:`SCORED_QUANTILES` → ``(at WQL_QUANTILES, at
+    INTERVAL_QUANTILES)``."""
+    q = np.asarray(quantiles)
+    at = SCORED_QUANTILES.index
+    return q[[at(x) for x in WQL_QUANTILES]], q[[at(x) for x in INTERVAL_QUANTILES]]
 
 
 def interval_scores(quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> dict:
@@ -217,6 +227,12 @@ def interval_scores(quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray)
         per_var = np.where(ok, width.mean(axis=1) / np.where(ok, s, 1.0), 0.0)  # (N, V)
         out["msis"] = np.where(ok.any(axis=1), per_var.sum(axis=1) / ok.sum(axis=1), np.nan)
     return out
+
+
+def interval_means(scores: dict) -> dict:
+    """:func:`interval_scores`' per-series arrays summarised: each the mean over the series
+    that have it (``None`` where none has)."""
+    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else None) for k, v in scores.items()}
 
 
 def geometric_mean_relative(scores: dict[str, dict[str, float]], reference: str) -> dict:
@@ -256,7 +272,11 @@ def _quiet() -> Iterator[None]:
 
 
 def field_scores(
-    point: np.ndarray, quantiles: np.ndarray, truth: np.ndarray, scale: np.ndarray
+    point: np.ndarray,
+    quantiles: np.ndarray,
+    truth: np.ndarray,
+    scale: np.ndarray,
+    ends: np.ndarray | None = None,
 ) -> dict:
     """The field's metrics of one forecaster (original units).
 
@@ -266,25 +286,31 @@ def field_scores(
             forecaster repeats its point Q times).
         truth: ``(N, H, V)``.
         scale: ``(N, V)`` MASE scale (:func:`seasonal_scale` of the contexts).
+        ends: ``(6, N, H, V)`` at :data:`INTERVAL_QUANTILES`, when the intervals are scored.
 
     Returns:
         ``{"mase", "smape", "wql", "per_step_mae", "per_trajectory_mase"}``: MASE the mean
-        over windows with a defined scale, sMAPE in percent, WQL over the whole set.
+        over windows with a defined scale, sMAPE in percent, WQL over the whole set; with
+        ``ends``, also ``coverage_50``, ``coverage_80``, ``coverage_95`` and ``msis``
+        (:func:`interval_means`).
     """
     per = mase(point, truth, scale)
     finite = np.isfinite(per)
-    return {
+    out = {
         "mase": float(per[finite].mean()) if finite.any() else None,
         "smape": float(smape(point, truth).mean()),
         "wql": wql(quantiles, truth),
         "per_step_mae": [float(x) for x in per_step_mae(point, truth)],
         "per_trajectory_mase": [float(x) if np.isfinite(x) else None for x in per],
     }
+    if ends is not None:
+        out.update(interval_means(interval_scores(ends, truth, scale)))
+    return out
 
 
-def point_quantiles(point: np.ndarray) -> np.ndarray:
-    """``(Q, N, H, V)``: a point forecaster's ``(N, H, V)`` forecast at every WQL level."""
-    return np.repeat(np.asarray(point, dtype=np.float64)[None], len(WQL_QUANTILES), axis=0)
+def point_quantiles(point: np.ndarray, qs: Sequence[float] = WQL_QUANTILES) -> np.ndarray:
+    """``(Q, N, H, V)``: a point forecaster's ``(N, H, V)`` forecast at every level of ``qs``."""
+    return np.repeat(np.asarray(point, dtype=np.float64)[None], len(qs), axis=0)
 
 
 def headline_steps(horizon: int) -> list[int]:

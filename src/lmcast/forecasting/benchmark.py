@@ -193,8 +193,8 @@ def _lm_forecast(
     name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """``(point (N, H, V), quantiles (Q, N, H, V), interval ends (6, N, H, V), FLOPs)`` of a
-    language-model forecaster (sample quantiles at :data:`~lmcast.compare.metrics.WQL_QUANTILES`
-    and :data:`~lmcast.compare.metrics.INTERVAL_QUANTILES`)
+    language-model forecaster (its sample quantiles at
+    :data:`~lmcast.compare.metrics.SCORED_QUANTILES`, split)
     (``loaded`` keeps each forecaster's model between datasets). Every series of the task
     is forecast in one call of the one forecasting path
     (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
@@ -203,10 +203,9 @@ def _lm_forecast(
         adapter = name[len("adapter:") :] if name.startswith("adapter:") else None
         loaded[name] = Forecaster.load(cfg.model, adapter=adapter, device=cfg.device)
     fc = loaded[name]
-    scale = "adapter" if fc.encoding.alpha is not None else "series"
     pred = charged_predict(
         fc,
-        fc.plan(task.contexts, cfg.horizon, sampling_of(cfg), scale),
+        fc.plan(task.contexts, cfg.horizon, sampling_of(cfg), fc.encoding.trained_scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
@@ -218,10 +217,9 @@ def _lm_forecast(
     s = pred.samples  # (N, K, H, V)
     last = np.stack([c[-1] for c in task.contexts])
     point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
-    q, ends = metrics.sample_quantiles(s), metrics.sample_quantiles(s, metrics.INTERVAL_QUANTILES)
+    q = metrics.sample_quantiles(s, metrics.SCORED_QUANTILES)
     q = np.where(np.isfinite(q), q, point[None])  # a step no sample parsed: the point
-    ends = np.where(np.isfinite(ends), ends, point[None])
-    return point, q, ends, int(pred.flops)
+    return point, *metrics.split_scored(q), int(pred.flops)
 
 
 def score(
@@ -264,13 +262,10 @@ def score(
             else None,
             **{k: (float(v[i]) if np.isfinite(v[i]) else None) for k, v in intervals.items()},
         }
-    summary = {
-        k: (float(np.nanmean(v)) if np.isfinite(v).any() else None) for k, v in intervals.items()
-    }
     return {
         "mae": float(err.mean()),
         **field,
-        **summary,
+        **metrics.interval_means(intervals),
         "per_step_scaled": [float(x) for x in np.nanmean(scaled[ok], axis=0)] if ok.any() else None,
         "per_series": per_series,
     }
@@ -286,13 +281,10 @@ def run_one(
     if name in classical.CLASSICAL:
         if name == "var" and task.contexts[0].shape[1] < 2:
             return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
-        levels = sorted({*metrics.WQL_QUANTILES, *metrics.INTERVAL_QUANTILES})
-        cf = classical.predict(name, task.contexts, cfg.horizon, task.season, levels)
-        at = [levels.index(q) for q in metrics.WQL_QUANTILES]
-        quant, ends = (
-            cf.quantiles[at],
-            cf.quantiles[[levels.index(q) for q in metrics.INTERVAL_QUANTILES]],
+        cf = classical.predict(
+            name, task.contexts, cfg.horizon, task.season, metrics.SCORED_QUANTILES
         )
+        quant, ends = metrics.split_scored(cf.quantiles)
         point, failures = cf.point, int(cf.failed.sum())
         if failures:
             log.warning("%s on %s: %s", name, task.name, cf.label)

@@ -156,7 +156,7 @@ def evaluate(cfg: EvalConfig, progress: bool = True) -> EvalResult:
             list(contexts),
             cfg.horizon,
             sampling_of(cfg),
-            "series" if enc.alpha is None else "adapter",
+            enc.trained_scale,
         ),
         ledger,
         experiment=cfg.experiment,
@@ -224,24 +224,21 @@ def _score(
         "seconds": {"generation": 0.0},
     }
     scale = metrics.seasonal_scale(contexts, cfg.season_length)
+    levels = metrics.SCORED_QUANTILES  # WQL's and the 50/80/95 % intervals' ends
+
+    def fields(point_fc: np.ndarray, quantiles: np.ndarray) -> dict:
+        """Field scores of a forecaster from its point and its quantiles at ``levels``."""
+        wql_levels, ends = metrics.split_scored(quantiles)
+        return metrics.field_scores(point_fc, wql_levels, truths, scale, ends)
+
     model_q = (
-        metrics.sample_quantiles(fc.samples) if cfg.samples > 1 else metrics.point_quantiles(point)
+        metrics.sample_quantiles(fc.samples, levels)
+        if cfg.samples > 1
+        else metrics.point_quantiles(point, levels)
     )
     model_q = np.where(np.isfinite(model_q), model_q, point[None])  # unparsed: the point
-    model_ends = (
-        metrics.sample_quantiles(fc.samples, metrics.INTERVAL_QUANTILES)
-        if cfg.samples > 1
-        else _point_ends(point)
-    )
-    model_ends = np.where(np.isfinite(model_ends), model_ends, point[None])
-    m["model"]["field"] = {
-        **metrics.field_scores(point, model_q, truths, scale),
-        **_interval_means(model_ends, truths, scale),
-    }
-    m["persistence"]["field"] = {
-        **metrics.field_scores(persist, metrics.point_quantiles(persist), truths, scale),
-        **_interval_means(_point_ends(persist), truths, scale),
-    }
+    m["model"]["field"] = fields(point, model_q)
+    m["persistence"]["field"] = fields(persist, metrics.point_quantiles(persist, levels))
     m["metrics_note"] = (
         f"MASE scale: each context's seasonal-naive MAE at season {cfg.season_length}; "
         "WQL over quantiles 0.1..0.9 (a greedy or point forecaster puts every quantile at "
@@ -273,49 +270,36 @@ def _score(
         m["seconds"]["oracle"] = round(time.time() - t1, 2)
         errors["ODE oracle"] = metrics.per_window_mae(orc.forecasts, truths)
     refs: dict[str, np.ndarray] = {}
-    # (point, quantiles, interval ends) of the combined forecaster's members
-    members: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(point, model_q, model_ends)]
-    levels = sorted({*metrics.WQL_QUANTILES, *metrics.INTERVAL_QUANTILES})
+    # (point, quantiles at levels) of the combined forecaster's members
+    members: list[tuple[np.ndarray, np.ndarray]] = [(point, model_q)]
     for name in cfg.references:
         cf = classical.predict(name, contexts, cfg.horizon, cfg.season_length, levels)
         label = cf.label  # names the failed fits, if any
         refs[label] = cf.point
-        quant = cf.quantiles[[levels.index(q) for q in metrics.WQL_QUANTILES]]
-        ends = cf.quantiles[[levels.index(q) for q in metrics.INTERVAL_QUANTILES]]
         if name in cfg.combine:
-            members.append((cf.point, quant, ends))
+            members.append((cf.point, cf.quantiles))
         m.setdefault("classical", {})[name] = {
             "label": label,
             **_scores(cf.point, truths, alpha, variables),
-            "field": {
-                **metrics.field_scores(cf.point, quant, truths, scale),
-                **_interval_means(ends, truths, scale),
-            },
+            "field": fields(cf.point, cf.quantiles),
             "failures": int(cf.failed.sum()),
             "failure_policy": "a failed fit is scored as persistence",
         }
         m["seconds"][name] = round(cf.seconds, 2)
         errors[label] = metrics.per_window_mae(cf.point, truths)
     if oracle_fc is not None:
-        m["oracle"]["field"] = {
-            **metrics.field_scores(oracle_fc, metrics.point_quantiles(oracle_fc), truths, scale),
-            **_interval_means(_point_ends(oracle_fc), truths, scale),
-        }
+        m["oracle"]["field"] = fields(oracle_fc, metrics.point_quantiles(oracle_fc, levels))
     if cfg.combine:
         label = "+".join(["model", *(classical.label(n) for n in cfg.combine)])
-        comb = np.mean([p for p, _, _ in members], axis=0)
-        comb_q = np.mean([q for _, q, _ in members], axis=0)
-        comb_ends = np.mean([e for _, _, e in members], axis=0)
+        comb = np.mean([p for p, _ in members], axis=0)
+        comb_q = np.mean([q for _, q in members], axis=0)
         errors[label] = metrics.per_window_mae(comb, truths)
         m["combined"] = {
             "label": label,
             "members": ["model", *cfg.combine],
             "rule": "equal-weight mean of the members' points and of each quantile level",
             **_scores(comb, truths, alpha, variables),
-            "field": {
-                **metrics.field_scores(comb, comb_q, truths, scale),
-                **_interval_means(comb_ends, truths, scale),
-            },
+            "field": fields(comb, comb_q),
             "comparisons": compare_errors(errors, cfg.seed, mine=label),
         }
         refs[label] = comb
@@ -337,19 +321,6 @@ def _score(
         variables,
         out_dir,
     )
-
-
-def _point_ends(point: np.ndarray) -> np.ndarray:
-    """A point forecaster's interval ends: every one at its point (``(6, N, H, V)``)."""
-    return np.repeat(np.asarray(point)[None], len(metrics.INTERVAL_QUANTILES), axis=0)
-
-
-def _interval_means(ends: np.ndarray, truths: np.ndarray, scale: np.ndarray) -> dict:
-    """Coverage of the 50/80/95 % intervals (pooled over windows) and the mean MSIS over the
-    windows with a scale (:func:`lmcast.compare.metrics.interval_scores`); a point forecaster
-    has every end at its point."""
-    out = metrics.interval_scores(ends, truths, scale)
-    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else None) for k, v in out.items()}
 
 
 def compare_errors(errors: dict[str, np.ndarray], seed: int = 0, mine: str = "model") -> dict:

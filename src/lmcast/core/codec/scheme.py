@@ -62,6 +62,25 @@ def check_precision(precision: int) -> None:
         raise DataError(f"--precision must be between 0 and {MAX_PRECISION}, got {precision}")
 
 
+def _check_number(
+    name: str, value: object, bounds: tuple[float, float], words: str | None = None
+) -> None:
+    """Refuse a set ``value`` (``None`` passes) that is not a number within ``bounds``
+    (``words`` says them, by default ``"LO to HI"``); NaN is outside every range.
+
+    Raises:
+        ValueError: one line naming ``name``.
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not bounds[0] <= float(value) <= bounds[1]:
+        raise ValueError(
+            f"{name} {value!r} is outside {words or f'{bounds[0]:g} to {bounds[1]:g}'}"
+        )
+
+
 @dataclass(frozen=True)
 class Encoding:
     """How an adapter writes numbers (see the module's words).
@@ -91,18 +110,8 @@ class Encoding:
             raise ValueError(f"precision must be an integer, got {p!r}")
         if not 0 <= p <= MAX_PRECISION:
             raise ValueError(f"precision {p} is outside 0 to {MAX_PRECISION}")
-        a = self.alpha
-        if a is not None:
-            if isinstance(a, bool) or not isinstance(a, (int, float)):
-                raise ValueError(f"alpha must be a number, got {a!r}")
-            if not ALPHA_RANGE[0] <= float(a) <= ALPHA_RANGE[1]:  # NaN fails too
-                raise ValueError(f"alpha {a!r} is outside {ALPHA_RANGE[0]:g} to {ALPHA_RANGE[1]:g}")
-        t = self.scale_target
-        if t is not None:
-            if isinstance(t, bool) or not isinstance(t, (int, float)):
-                raise ValueError(f"scale_target must be a number, got {t!r}")
-            if not TARGET_RANGE[0] <= float(t) <= TARGET_RANGE[1]:  # NaN fails too
-                raise ValueError(f"scale_target {t!r} is outside 1 to 1e9")
+        _check_number("alpha", self.alpha, ALPHA_RANGE)
+        _check_number("scale_target", self.scale_target, TARGET_RANGE, "1 to 1e9")
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -129,6 +138,12 @@ class Encoding:
         """The ``--alpha`` that reproduces :attr:`alpha` (12 significant digits, so the value
         pasted back matches), or ``None`` when each series is scaled on its own."""
         return None if self.alpha is None else f"{self.alpha * self.unit:.12g}"
+
+    @property
+    def trained_scale(self) -> str:
+        """The scale (:meth:`alphas`) that writes series as training did: ``"adapter"``
+        (its one alpha) or ``"series"`` (each its own)."""
+        return "series" if self.alpha is None else "adapter"
 
     def written(self, alpha: float) -> Encoding:
         """This encoding with the user's scale ``alpha`` (as ``--alpha`` gives it) fixed: the

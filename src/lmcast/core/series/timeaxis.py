@@ -46,10 +46,15 @@ class Axis:
         ``YYYY-MM-DD`` when every date is midnight), numbers its step."""
         if self.stamps is None:
             return continue_numeric(self.times, horizon)
+        return format_stamps(self.next_stamps(horizon))
+
+    def next_stamps(self, horizon: int):
+        """The ``horizon`` dates after the axis's last one, at its frequency (a pandas
+        ``DatetimeIndex``; the axis has dates)."""
         import pandas as pd
 
-        nxt = pd.date_range(pd.Timestamp(self.stamps[-1]), periods=horizon + 1, freq=self.freq)[1:]
-        return format_stamps(nxt)
+        assert self.stamps is not None
+        return pd.date_range(pd.Timestamp(self.stamps[-1]), periods=horizon + 1, freq=self.freq)[1:]
 
 
 def continue_numeric(times: np.ndarray, horizon: int) -> np.ndarray:
