@@ -490,7 +490,7 @@ def _last_step(metrics) -> int:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
-    """Fault injection: SIGKILL a training subprocess at 6 seeded random steps (whatever the
+    """Fault injection: SIGKILL a training subprocess at 4 seeded random steps (whatever the
     machine's speed), resume each time. The adapter equals an uninterrupted run's, the ledger holds one row whose
     FLOPs are at least one run's and at most that plus the work each kill could lose
     (the steps since the last checkpoint), and no run printed a traceback."""
@@ -506,18 +506,18 @@ def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
     from lmcast.accounting.ledger import Ledger
     from lmcast.lm.train import train
 
-    steps, every = 60, 6
-    kw = dict(max_steps=steps, save_steps=every, eval_steps=30, keep_checkpoints=2)
+    steps, every = 40, 5
+    kw = dict(max_steps=steps, save_steps=every, eval_steps=20, keep_checkpoints=2)
     full = train(_cfg(tmp_path, tiny_dir, lv_file, "full", **kw))
     url = f"sqlite:///{tmp_path / 'faults.db'}"
     out = tmp_path / "faulty"
     base = ["--model", tiny_dir, "--data", lv_file, "--out", out, "--ledger", url]
     base += ["--context-length", 64, "--batch-size", 2, "--max-steps", steps, "--lr", 5e-3]
-    base += ["--rank", 4, "--eval-steps", 30, "--eval-windows", 8, "--save-steps", every]
+    base += ["--rank", 4, "--eval-steps", 20, "--eval-windows", 8, "--save-steps", every]
     base += ["--keep-checkpoints", 2, "--autocast", "no", "--device", "cpu", "--no-progress"]
     argv = [sys.executable, "-m", "lmcast", "train", *map(str, base)]
     rng, killed, stderr = random.Random(17), 0, ""
-    for _ in range(6):
+    for _ in range(4):
         resume = ["--resume"] if (out / "checkpoints").is_dir() else []
         proc = subprocess.Popen(
             [*argv, *resume], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -538,7 +538,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, tiny_dir, lv_file):
         done = subprocess.run([*argv, *resume], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         stderr += done.stderr
-    assert killed >= 5, f"only {killed} kills hit a running training"
+    assert killed >= 3, f"only {killed} kills hit a running training"
     assert "Traceback" not in stderr
     a = load_file(tmp_path / "full" / "adapter" / "adapter_model.safetensors")
     b = load_file(out / "adapter" / "adapter_model.safetensors")
