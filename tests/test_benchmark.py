@@ -76,9 +76,14 @@ def test_benchmark_leaderboard_ledger_and_resume(tmp_path, tiny_dir, lv_file, ru
     assert m_snaive["per_series"]["a"]["mase"] == pytest.approx(
         np.mean(np.abs(snaive - truth)) / scale
     )
-    # resumed: nothing runs again; a deleted result is the only one redone
+    # resumed: nothing runs again; a deleted result is scored again from its stored
+    # forecasts (no FLOPs), and with its forecasts deleted too it is the only one redone
     assert run_cli(*argv)[0] == 0 and len(ledger.records()) == 2
     _result(out, "lv", "zero-shot").unlink()
+    assert run_cli(*argv)[0] == 0 and len(ledger.records()) == 2
+    done = _result(out, "lv", "zero-shot")
+    done.unlink()
+    done.with_suffix(".npz").unlink()
     code, stdout2, _ = run_cli(*argv)
     assert code == 0 and len(ledger.records()) == 3
     assert json.loads(stdout2)["per_dataset"] == board["per_dataset"] | {
@@ -251,3 +256,93 @@ def test_benchmark_refuses_a_dataset_given_twice(tmp_path, run_cli):
         )  # fmt: skip
         assert code == 2 and "counts once" in err and "Traceback" not in err, err
         assert not (tmp_path / f"b-{second.stem}").exists()  # refused before writing
+
+
+def test_combinations_reuse_their_members_and_charge_the_lm_once(tmp_path, tiny_dir, run_cli):
+    """Issue 42: ``A+B`` is the equal-weight mean of its members' points and quantiles; a
+    member named alone too is forecast (and charged) once, and a combination added to a
+    finished folder reuses the stored forecasts: no FLOPs, the members' scores unchanged."""
+    from lmcast.accounting.ledger import Ledger
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    out = tmp_path / "bench"
+    base = [
+        "benchmark", "--data", _monthly(tmp_path / "m.csv"), "--horizon", 4,
+        "--context-steps", 24, "--samples", 2, "--model", tiny_dir, "--out", out,
+        "--ledger", url, "--json", "--no-progress",
+    ]  # fmt: skip
+    code, stdout, err = run_cli(*base, "--forecasters", "zero-shot,snaive, zero-shot + theta")
+    assert code == 0, err
+    rows = {r["forecaster"]: r for r in json.loads(stdout)["rows"]}
+    assert set(rows) == {"zero-shot", "snaive", "zero-shot+theta"}
+    assert rows["zero-shot+theta"]["label"] == "zero-shot+AutoTheta"
+    (rec,) = Ledger(url).records()  # the language model ran once, for both
+    assert rows["zero-shot+theta"]["flops"] == rows["zero-shot"]["flops"] == rec.flops > 0
+    # each single forecast is stored, also theta's, which has no result of its own
+    z, t = (
+        np.load(next((out / "results" / "m").glob(f"{n}-*.npz"))) for n in ("zero-shot", "theta")
+    )
+    k = np.arange(36, 40)
+    truth = np.stack([50 + 10 * j + 5 * np.sin(2 * np.pi * k / 12) + 0.3 * k for j in range(3)])
+    truth = truth[..., None]  # (N, H, V)
+    mean = (z["point"] + t["point"]) / 2
+    combo = json.loads(_result(out, "m", "zero-shot_theta").read_text())
+    for j, sid in enumerate("abc"):
+        assert combo["per_series"][sid]["mae"] == pytest.approx(
+            np.abs(mean[j] - truth[j]).mean(), abs=1e-3
+        )
+    # a new combination in the same folder: from the stored forecasts, nothing charged
+    code, stdout, err = run_cli(*base, "--forecasters", "zero-shot,snaive,zero-shot+snaive")
+    assert code == 0 and len(Ledger(url).records()) == 1, err
+    rows2 = {r["forecaster"]: r for r in json.loads(stdout)["rows"]}
+    assert rows2["zero-shot"]["mase_gmean"] == rows["zero-shot"]["mase_gmean"]
+    assert rows2["zero-shot+snaive"]["flops"] == rec.flops
+    for bad, needle in (("ets+ets", "names a member twice"), ("ets+prophet", "'prophet'")):
+        code, _, err = run_cli(*base, "--forecasters", bad)
+        assert code == 2 and needle in err
+
+
+def test_calibrate_gives_statsforecasts_conformal_intervals(tmp_path, run_cli):
+    """``--calibrate`` on a classical forecaster: the same 80 % and 95 % intervals as
+    statsforecast's ``ConformalIntervals(h, n_windows=2)`` on the same model (Naive); a
+    series too short for the windows keeps its own; the protocol (so the folder) differs."""
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+    from statsforecast.utils import ConformalIntervals
+
+    from lmcast.compare import metrics
+
+    data = _monthly(tmp_path / "m.csv", n=40)
+    out = tmp_path / "bench"
+    argv = [
+        "benchmark", "--data", data, "--forecasters", "naive", "--horizon", 4,
+        "--context-steps", 0, "--season-length", 1, "--out", out, "--calibrate", "--json",
+        "--no-progress",
+    ]  # fmt: skip
+    code, _, err = run_cli(*argv)
+    assert code == 0, err
+    res = json.loads(_result(out, "m", "naive").read_text())
+    assert res["calibrated"] == 3
+    q = np.load(_result(out, "m", "naive").with_suffix(".npz"))["quantiles"][..., 0]  # (Q, N, H)
+    df = pd.read_csv(data, parse_dates=["ds"])
+    train = df.groupby("unique_id").head(36)
+    sf = StatsForecast(models=[Naive()], freq="MS")
+    ref = sf.forecast(
+        h=4, df=train, level=[80, 95], prediction_intervals=ConformalIntervals(h=4, n_windows=2)
+    ).sort_values(["unique_id", "ds"])
+    at = metrics.SCORED_QUANTILES.index
+    for col, level in (("Naive-lo-80", 0.1), ("Naive-hi-80", 0.9), ("Naive-hi-95", 0.975)):
+        np.testing.assert_allclose(q[at(level)].ravel(), ref[col].to_numpy(), rtol=1e-9)
+    # against the uncalibrated run: another protocol, another folder; different intervals
+    code, _, err = run_cli(*argv[:-3], "--json")
+    assert code == 2 and "another protocol" in err
+    code, _, err = run_cli(*[a if a != out else tmp_path / "b2" for a in argv[:-3]])
+    assert code == 0, err
+    q0 = np.load(_result(tmp_path / "b2", "m", "naive").with_suffix(".npz"))["quantiles"]
+    assert not np.allclose(q0[..., 0], q)
+    # windows only where the context holds them and the forecaster's minimum before them
+    from lmcast.compare import conformal
+
+    w = conformal.windows([np.zeros((10, 1)), np.zeros((6, 1))], 3, 2, min_context=3)
+    assert list(w.owner) == [0, 0] and [len(c) for c in w.contexts] == [7, 4]

@@ -178,10 +178,34 @@ class ForecasterSpec:
     def __str__(self) -> str:
         return f"adapter:{self.adapter}" if self.kind == "adapter" else self.kind
 
+    @classmethod
+    def members(cls, text: str) -> tuple[ForecasterSpec, ...]:
+        """A forecaster name's members: one for a single forecaster, two or more for a
+        combination ``A+B+…`` (``adapter:general+ets+theta``: the equal-weight mean of
+        the members' points and of each quantile level). An ``adapter:PATH`` whose folder
+        exists with a ``+`` in its name is one forecaster.
+
+        Raises:
+            LmcastError: an unknown member, or a member named twice.
+        """
+        text = text.strip()
+        if "+" not in text or (text.startswith("adapter:") and Path(text[8:].strip()).exists()):
+            return (cls.parse(text),)
+        parts = tuple(cls.parse(t) for t in text.split("+"))
+        names = [str(m) for m in parts]
+        if len(set(names)) != len(names):
+            raise LmcastError(f"--forecasters {text}: a combination names a member twice")
+        return parts
+
     @property
     def is_lm(self) -> bool:
         """A language-model forecaster (zero-shot or an adapter), not a classical one."""
         return self.kind in ("zero-shot", "adapter")
+
+
+def combination_name(members: Sequence[ForecasterSpec]) -> str:
+    """The normalised name of one forecaster or a combination (members joined by ``+``)."""
+    return "+".join(str(m) for m in members)
 
 
 def shared(base: type[Checked], source: Checked) -> dict[str, Any]:
@@ -605,15 +629,19 @@ class BenchmarkConfig(CsvInput, Sampling):
     """``lmcast benchmark``: datasets × forecasters at one protocol → one leaderboard."""
 
     def check(self) -> None:
-        names = tuple(str(ForecasterSpec.parse(n)) for n in self.forecasters)
+        names = tuple(combination_name(ForecasterSpec.members(n)) for n in self.forecasters)
         if len(set(names)) != len(names):
             raise LmcastError("--forecasters: a forecaster is named twice")
         object.__setattr__(self, "forecasters", names)
 
     @property
     def specs(self) -> tuple[ForecasterSpec, ...]:
-        """:attr:`forecasters`, parsed."""
-        return tuple(ForecasterSpec.parse(n) for n in self.forecasters)
+        """Every single forecaster :attr:`forecasters` names, alone or in a combination,
+        each once (in order)."""
+        out: dict[str, ForecasterSpec] = {}
+        for n in self.forecasters:
+            out.update({str(m): m for m in ForecasterSpec.members(n)})
+        return tuple(out.values())
 
     data: list[str] = opt(  # noqa: RUF009 (the CLI appends)
         help="a dataset: HDF5, or CSV (long, Nixtla or wide); repeat for several"
@@ -622,8 +650,20 @@ class BenchmarkConfig(CsvInput, Sampling):
         ("zero-shot", "ets", "arima", "theta", "snaive"),
         "a,b or repeated: zero-shot, adapter:PATH (a run or export folder; adapter:general is "
         "the shipped general adapter), ets, arima, "
-        "theta, snaive, naive, var",
+        "theta, snaive, naive, var, or a combination A+B+... (adapter:general+ets+theta: the "
+        "equal-weight mean of the members' points and quantiles; a member also named alone "
+        "is forecast once)",
         nonempty=True,
+    )
+    calibrate: bool = opt(
+        False,
+        "conformal intervals: every forecaster also forecasts the last --calibration-windows "
+        "windows of each series' own context, and its quantiles become the point plus or minus "
+        "the quantiles of those absolute errors, per step (statsforecast's ConformalIntervals); "
+        "a series too short for the windows keeps its own; costs (1 + windows) forecasts",
+    )
+    calibration_windows: int = opt(
+        2, "windows of --calibrate, each --horizon steps, back from each context's end", at_least=1
     )
     horizon: int = opt(help="steps held out at the end of every series and forecast", at_least=1)
     context_steps: int | None = opt(

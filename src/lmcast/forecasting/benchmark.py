@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from lmcast.accounting.ledger import Ledger
-from lmcast.compare import classical, metrics
+from lmcast.compare import classical, conformal, metrics
 from lmcast.compare.plots import plot_curves
-from lmcast.configs import BenchmarkConfig
+from lmcast.configs import BenchmarkConfig, ForecasterSpec
 from lmcast.core.codec import scheme
 from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import file_sha256, write_json, write_text
@@ -64,6 +64,8 @@ def protocol(cfg: BenchmarkConfig) -> dict[str, Any]:
     settings that differ from :data:`SAMPLING_DEFAULTS`."""
     out = {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
     out.update({k: getattr(cfg, k) for k, v in SAMPLING_DEFAULTS.items() if getattr(cfg, k) != v})
+    if cfg.calibrate:  # named only when on: folders of before the flag still resume
+        out.update(calibrate=True, calibration_windows=cfg.calibration_windows)
     return out
 
 
@@ -170,9 +172,10 @@ def load_task(path: str, name: str, cfg: BenchmarkConfig) -> Task:
 
 
 def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None:
-    """Refuse, before any work, what a forecaster cannot do on a dataset, and a context
-    no longer than the season (MASE's scale, every forecaster's score, needs a lag-season
-    difference), in one line."""
+    """Refuse, before any work, what a forecaster (alone or in a combination) cannot do on
+    a dataset, and a context no longer than the season (MASE's scale, every forecaster's
+    score, needs a lag-season difference), in one line."""
+    singles = {str(m) for f in forecasters for m in ForecasterSpec.members(f)}
     for t in tasks:
         short = min(len(c) for c in t.contexts)
         if short <= t.season:
@@ -181,7 +184,7 @@ def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None
                 f"{t.season} (MASE's scale needs one lag-{t.season} difference; give more "
                 "context or a shorter --season-length)"
             )
-        for f in forecasters:
+        for f in sorted(singles):
             if f in classical.CLASSICAL and not (f == "var" and t.contexts[0].shape[1] < 2):
                 try:
                     classical.check_applicable(f, t.contexts, t.season, horizon)
@@ -189,14 +192,46 @@ def check_tasks(tasks: list[Task], forecasters: list[str], horizon: int) -> None
                     raise LmcastError(f"{t.path}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class Forecast:
+    """One forecaster's forecasts of a task's series.
+
+    Attributes:
+        point: ``(N, H, V)``.
+        quantiles: ``(Q, N, H, V)`` at :data:`~lmcast.compare.metrics.SCORED_QUANTILES`.
+        flops: the FLOPs the forecasts cost (a combination: its members' sum).
+        failures: series a classical fit failed on (scored on the last value).
+        calibrated: series whose quantiles ``--calibrate`` replaced (0 without it).
+    """
+
+    point: np.ndarray
+    quantiles: np.ndarray
+    flops: int = 0
+    failures: int = 0
+    calibrated: int = 0
+
+
+def _min_context(name: str, task: Task) -> int:
+    """The shortest context ``name`` is given in a calibration window: what
+    :func:`~lmcast.compare.classical.check_applicable` asks (two seasons for a seasonal
+    fit, one lag per variable for VAR), and more than one season for any (MASE's scale)."""
+    v = task.contexts[0].shape[1]
+    need = max(3, task.season + 1, 2 * task.season if task.season > 1 else 0)
+    return max(need, v + 3) if name == "var" else need
+
+
 def _lm_forecast(
-    name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """``(point (N, H, V), quantiles (Q, N, H, V), interval ends (6, N, H, V), FLOPs)`` of a
-    language-model forecaster (its sample quantiles at
-    :data:`~lmcast.compare.metrics.SCORED_QUANTILES`, split)
-    (``loaded`` keeps each forecaster's model between datasets). Every series of the task
-    is forecast in one call of the one forecasting path
+    name: str,
+    task: Task,
+    contexts: list[np.ndarray],
+    cfg: BenchmarkConfig,
+    ledger: Ledger,
+    loaded: dict[str, Forecaster],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(point (N, H, V), quantiles (Q, N, H, V) at
+    :data:`~lmcast.compare.metrics.SCORED_QUANTILES`, FLOPs)`` of a language-model forecaster
+    on ``contexts`` (``loaded`` keeps each forecaster's model between datasets). They are
+    forecast in one call of the one forecasting path
     (:func:`~lmcast.forecasting.forecaster.charged_predict`), each on its own scale (LLMTIME)
     unless the adapter fixes it."""
     if name not in loaded:
@@ -205,7 +240,7 @@ def _lm_forecast(
     fc = loaded[name]
     pred = charged_predict(
         fc,
-        fc.plan(task.contexts, cfg.horizon, sampling_of(cfg), fc.encoding.trained_scale),
+        fc.plan(contexts, cfg.horizon, sampling_of(cfg), fc.encoding.trained_scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{name}:{task.name}",
@@ -215,11 +250,56 @@ def _lm_forecast(
         progress=cfg.progress,
     )
     s = pred.samples  # (N, K, H, V)
-    last = np.stack([c[-1] for c in task.contexts])
+    last = np.stack([c[-1] for c in contexts])
     point = metrics.fill_unparsed(np.nanmedian(s, axis=1), last)
     q = metrics.sample_quantiles(s, metrics.SCORED_QUANTILES)
     q = np.where(np.isfinite(q), q, point[None])  # a step no sample parsed: the point
-    return point, *metrics.split_scored(q), int(pred.flops)
+    return point, q, int(pred.flops)
+
+
+def forecast_single(
+    name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger | None, loaded: dict
+) -> Forecast:
+    """One single forecaster on every series of ``task``; with ``--calibrate`` it also
+    forecasts each context's last windows (in the same call) and its quantiles are
+    calibrated on them (:mod:`lmcast.compare.conformal`)."""
+    win = (
+        conformal.windows(
+            task.contexts, cfg.horizon, cfg.calibration_windows, _min_context(name, task)
+        )
+        if cfg.calibrate
+        else None
+    )
+    contexts = [*task.contexts, *(win.contexts if win is not None else [])]
+    n = len(task.contexts)
+    flops, failures = 0, 0
+    if name in classical.CLASSICAL:
+        cf = classical.predict(name, contexts, cfg.horizon, task.season, metrics.SCORED_QUANTILES)
+        point, quant = cf.point, cf.quantiles
+        failures = int(cf.failed[:n].sum())
+        if failures:
+            log.warning("%s on %s: %s", name, task.name, cf.label)
+    else:
+        assert ledger is not None
+        point, quant, flops = _lm_forecast(name, task, contexts, cfg, ledger, loaded)
+    if win is None:
+        return Forecast(point, quant, flops, failures)
+    calibrated = conformal.calibrate(
+        point[:n], quant[:, :n], metrics.SCORED_QUANTILES, point[n:], win
+    )
+    return Forecast(point[:n], calibrated, flops, failures, len(win.calibrated))
+
+
+def combine(forecasts: list[Forecast]) -> Forecast:
+    """The equal-weight mean of the members' points and of each quantile level (the
+    mean of monotone quantiles is monotone); FLOPs, failures and calibrated series add."""
+    return Forecast(
+        np.mean([f.point for f in forecasts], axis=0),
+        np.mean([f.quantiles for f in forecasts], axis=0),
+        sum(f.flops for f in forecasts),
+        sum(f.failures for f in forecasts),
+        max(f.calibrated for f in forecasts),
+    )
 
 
 def score(
@@ -271,36 +351,55 @@ def score(
     }
 
 
+def _needs_var(name: str, task: Task) -> bool:
+    """``name`` (alone or a combination) has VAR in it and ``task`` has one variable."""
+    return task.contexts[0].shape[1] < 2 and "var" in (str(m) for m in ForecasterSpec.members(name))
+
+
 def run_one(
-    name: str, task: Task, cfg: BenchmarkConfig, ledger: Ledger, loaded: dict[str, Forecaster]
+    name: str,
+    task: Task,
+    cfg: BenchmarkConfig,
+    ledger: Ledger | None,
+    loaded: dict[str, Forecaster],
+    members: dict[str, Forecast] | None = None,
 ) -> dict:
     """Forecast and score one (dataset, forecaster); the result ``results/…json`` holds
-    (``loaded``: language models already loaded, by forecaster name)."""
+    (``loaded``: language models already loaded, by forecaster name; ``members``: the
+    task's single forecasts made so far, by name — a combination reuses them, so a member
+    also named alone is forecast, and charged, once — and those made here are added)."""
     t0 = time.perf_counter()
-    flops, failures = 0, 0
-    if name in classical.CLASSICAL:
-        if name == "var" and task.contexts[0].shape[1] < 2:
-            return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
-        cf = classical.predict(
-            name, task.contexts, cfg.horizon, task.season, metrics.SCORED_QUANTILES
-        )
-        quant, ends = metrics.split_scored(cf.quantiles)
-        point, failures = cf.point, int(cf.failed.sum())
-        if failures:
-            log.warning("%s on %s: %s", name, task.name, cf.label)
-    else:
-        point, quant, ends, flops = _lm_forecast(name, task, cfg, ledger, loaded)
+    if _needs_var(name, task):
+        return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
+    members = {} if members is None else members
+    parts = []
+    for m in (str(x) for x in ForecasterSpec.members(name)):
+        if m not in members:
+            members[m] = forecast_single(m, task, cfg, ledger, loaded)
+        parts.append(members[m])
+    f = parts[0] if len(parts) == 1 else combine(parts)
+    quant, ends = metrics.split_scored(f.quantiles)
     return {
         "forecaster": name,
-        "label": classical.label(name) if name in classical.CLASSICAL else name,
+        "label": label(name),
         "dataset": task.name,
         "series": len(task.ids),
         "season_length": task.season,
         "seconds": round(time.perf_counter() - t0, 3),
-        "flops": flops,
-        "failures": failures,
-        **score(task, point, quant, ends),
+        "flops": f.flops,
+        "failures": f.failures,
+        **({"calibrated": f.calibrated} if cfg.calibrate else {}),
+        **score(task, f.point, quant, ends),
     }
+
+
+def label(name: str) -> str:
+    """A forecaster's table label: a classical one's own (``ets`` → ``AutoETS``), members
+    joined by ``+`` for a combination."""
+    return "+".join(
+        classical.label(str(m)) if str(m) in classical.CLASSICAL else str(m)
+        for m in ForecasterSpec.members(name)
+    )
 
 
 RESULT_FIELDS = {"forecaster": str, "dataset": str, "key": str}
@@ -356,6 +455,50 @@ def result_path(out: Path, task: Task, name: str, key: str) -> Path:
     """``results/<dataset>/<forecaster>-<key>.json``: distinct for distinct forecasters
     (two adapter paths whose slugs collide) and for distinct inputs."""
     return out / "results" / task.name / f"{slug(name)[:60]}-{key[:16]}.json"
+
+
+def forecast_path(out: Path, task: Task, name: str, key: str) -> Path:
+    """``results/<dataset>/<forecaster>-<key>.npz``: a single forecaster's forecasts,
+    beside its result, under the same key."""
+    return result_path(out, task, name, key).with_suffix(".npz")
+
+
+def write_forecast(path: Path, f: Forecast) -> None:
+    """Write ``f`` to ``path`` atomically (a kill leaves the old file or none)."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(
+        tmp,
+        point=f.point,
+        quantiles=f.quantiles,
+        counts=np.array([f.flops, f.failures, f.calibrated], dtype=np.int64),
+    )
+    os.replace(tmp, path)
+
+
+def read_forecast(path: Path, task: Task, horizon: int) -> Forecast | None:
+    """The forecasts stored at ``path`` if they fit ``task`` (shapes, finite); ``None`` —
+    forecast again — for a missing, unreadable or foreign file."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            point, quant, counts = z["point"], z["quantiles"], z["counts"]
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("%s: unreadable (%s); forecast again", path, exc)
+        return None
+    shape = (len(task.ids), horizon, task.truths.shape[2])
+    if (
+        point.shape != shape
+        or quant.shape != (len(metrics.SCORED_QUANTILES), *shape)
+        or counts.shape != (3,)
+        or not (np.isfinite(point).all() and np.isfinite(quant).all())
+    ):
+        log.warning("%s: not forecasts of this dataset; forecast again", path)
+        return None
+    return Forecast(point, quant, *(int(c) for c in counts))
 
 
 def read_result(path: Path, key: str, name: str | None = None) -> dict | None:
@@ -448,12 +591,15 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
             )
         shas[t.path] = sha
     fingerprints = {  # each adapter's files hashed once, not once per dataset
-        n: adapter_fingerprint(adapter_path(n[len("adapter:") :]))
-        for n in names
-        if n.startswith("adapter:")
+        str(s): adapter_fingerprint(adapter_path(s.adapter))
+        for s in cfg.specs
+        if s.kind == "adapter"
     }
-    lm_names = [n for n in names if n not in classical.CLASSICAL]
-    ledger = Ledger(cfg.ledger) if lm_names else None
+    for n in names:  # a combination: its adapters' fingerprints, in order
+        prints = [fingerprints[str(m)] for m in ForecasterSpec.members(n) if m.kind == "adapter"]
+        if len(ForecasterSpec.members(n)) > 1 and prints:
+            fingerprints[n] = "+".join(prints)
+    ledger = Ledger(cfg.ledger) if any(s.is_lm for s in cfg.specs) else None
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / MARKER, {"protocol": proto, "config": asdict(cfg)})
     results: list[dict] = []
@@ -465,6 +611,7 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
         disable=not cfg.progress,
     )  # fmt: skip
     for t in tasks:
+        members: dict[str, Forecast] = {}  # this task's single forecasts, for combinations
         for n in names:
             bar.set_postfix_str(f"{n} on {t.name}")
             key = result_key(t, n, cfg, shas[t.path], fingerprints.get(n))
@@ -476,7 +623,18 @@ def run_benchmark(cfg: BenchmarkConfig) -> dict:
                 bar.update(len(t.ids))
                 continue
             log.info("%s on %s (%d series)", n, t.name, len(t.ids))
-            res = run_one(n, t, cfg, ledger, loaded)
+            stored = {  # each single forecast is kept: a combination resumes without it
+                str(m): forecast_path(out, t, str(m), result_key(t, str(m), cfg, shas[t.path],
+                                                                 fingerprints.get(str(m))))
+                for m in ForecasterSpec.members(n)
+            }  # fmt: skip
+            for m, fpath in stored.items():
+                if m not in members and (f := read_forecast(fpath, t, cfg.horizon)) is not None:
+                    members[m] = f
+            before = set(members)
+            res = run_one(n, t, cfg, ledger, loaded, members)
+            for m in set(members) - before:
+                write_forecast(stored[m], members[m])
             res["key"] = key
             res["filled"] = dict(zip(t.ids, t.filled, strict=True))
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -525,6 +683,12 @@ def leaderboard(results: list[dict], names: list[str]) -> dict:
                 "flops": int(sum(r["flops"] for r in done if r["forecaster"] == n)),
                 "failures": int(sum(r["failures"] for r in done if r["forecaster"] == n)),
                 **_interval_summary(per[n].values()),
+                **(
+                    {"calibrated": sum(r["calibrated"] for r in mine)}
+                    if (mine := [r for r in done if r["forecaster"] == n])
+                    and all("calibrated" in r for r in mine)
+                    else {}
+                ),
             }
         )
         if rows[-1]["failures"]:  # never the model's name alone on persistence values
@@ -614,6 +778,16 @@ def leaderboard_markdown(board: dict, cfg: BenchmarkConfig) -> str:
             f"{r['flops']:.3e}" if r["flops"] else "–",
         ]
         L.append("| " + " | ".join(cells) + " |")
+    if cfg.calibrate:
+        room = max((r.get("calibrated", 0) for r in rows), default=0)
+        L += ["", f"Intervals calibrated (`--calibrate`): each forecaster also forecast the last "
+              f"{cfg.calibration_windows} windows of {cfg.horizon} steps of each context, and its "
+              "quantiles are its point plus and minus the quantiles of those absolute errors "
+              f"(conformal, as statsforecast's `ConformalIntervals`); {room} of {total} series "
+              "had room for the windows, the others keep their own intervals."]  # fmt: skip
+    if any("+" in r["forecaster"] for r in rows):
+        L += ["", "A+B: the equal-weight mean of the members' points and quantiles; its FLOPs "
+              "are its members' (a language model named alone too ran once)."]  # fmt: skip
     failed = sum(r["failures"] for r in rows)
     if failed:
         L += ["", f"**{failed} classical fit(s) failed**: those series hold the last value "
