@@ -99,6 +99,11 @@ def main(argv: list[str]) -> None:
     ap.add_argument(
         "--context-steps", type=int, default=200, help="context: at most this many steps"
     )
+    ap.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="lmcast benchmark --calibrate (conformal intervals)",
+    )
     args = ap.parse_args(argv)
     if args.origin < 1 or (args.origin > 1 and not args.validation):
         ap.error("--origin must be at least 1 and needs --validation")
@@ -120,6 +125,7 @@ def main(argv: list[str]) -> None:
         *(["--seed", str(args.seed)] if args.seed else []),
         *(["--temperature", str(args.temperature)] if args.temperature != 0.7 else []),
         *(["--context-steps", str(args.context_steps)] if args.context_steps != 200 else []),
+        *(["--calibrate"] if args.calibrate else []),
     ]  # fmt: skip
     t0 = time.time()
     subprocess.run(bench, check=True)
@@ -156,10 +162,15 @@ def main(argv: list[str]) -> None:
         "per_dataset": board["per_dataset"],
     }
     per_series: dict = {}  # series → forecaster → MASE
+    per_coverage: dict = {}  # series → forecaster → 80 % interval coverage
     for r in board["results"]:
         for sid, s in r["per_series"].items():
             per_series.setdefault(f"{r['dataset']}/{sid}", {})[r["forecaster"]] = s["mase"]
+            per_coverage.setdefault(f"{r['dataset']}/{sid}", {})[r["forecaster"]] = s.get(
+                "coverage_80"
+            )
     record["per_series"] = per_series
+    record["per_series_coverage_80"] = per_coverage
     out = ROOT / "docs" / "findings" / f"{args.name}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     shutil.copy(
