@@ -685,3 +685,58 @@ def test_predict_df_has_statsforecasts_shape_and_scores_with_utilsforecast(tiny_
     assert list(fc.predict_df(ints, h=2, samples=1)["ds"]) == [24, 25, 24, 25]
     with pytest.raises(LmcastError, match="no column 'y'"):
         fc.predict_df(train.rename(columns={"y": "value"}), h=2)
+
+
+def test_forecast_combinations_and_calibrate(tmp_path, tiny_dir, lv_file, run_cli):
+    """Issue 42: ``--references model+ets`` is the mean of the model's and AutoETS's rows;
+    ``--calibrate`` forecasts the windows too (more FLOPs charged), keeps the medians and
+    replaces the quantiles by conformal ones, the same as ``Forecaster.predict(calibrate=2)``;
+    ``predict_df`` takes it through."""
+    import csv
+
+    import pandas as pd
+
+    from lmcast import Forecaster
+    from lmcast.accounting.ledger import Ledger
+    from lmcast.core.series.data import load_dataset
+
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    common = ["--model", tiny_dir, "--horizon", 4, "--samples", 3, "--ledger", url,
+              "--data", lv_file, "--context-steps", 30, "--series", 0, "--series", 1,
+              "--no-progress", "--figures-for", 0]  # fmt: skip
+    out = tmp_path / "f.csv"
+    code, _, err = run_cli("forecast", *common, "--out", out, "--references", "ets, model + ets")
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    by = {(r["forecaster"], r["series"], r["step"], r["variable"]): r for r in rows}
+    assert {r["forecaster"] for r in rows} == {"lmcast", "AutoETS", "lmcast+AutoETS"}
+    for (f, *k), r in by.items():
+        if f == "lmcast+AutoETS":
+            for col in ("median", "q0.1", "q0.9"):
+                mean = (float(by[("lmcast", *k)][col]) + float(by[("AutoETS", *k)][col])) / 2
+                assert float(r[col]) == pytest.approx(mean, rel=1e-4, abs=1e-5)
+    out2 = tmp_path / "g.csv"
+    code, _, err = run_cli("forecast", *common, "--out", out2, "--calibrate")
+    assert code == 0, err
+    cal = {(r["series"], r["step"], r["variable"]): r for r in csv.DictReader(out2.open())}
+    plain = {k[1:]: r for k, r in by.items() if k[0] == "lmcast"}
+    assert all(cal[k]["median"] == plain[k]["median"] for k in plain)
+    assert any(cal[k]["q0.9"] != plain[k]["q0.9"] for k in plain)
+    first, second = Ledger(url).records()
+    assert second.flops > 2 * first.flops  # the windows were forecast too
+    x = [load_dataset(lv_file).trajectories[i, -30:].astype(float) for i in (0, 1)]
+    fc = Forecaster.load(model=str(tiny_dir), adapter=None)
+    p = fc.predict(x, 4, samples=3, calibrate=2)
+    q9 = np.array([[[float(cal[(str(i), str(s + 1), v)]["q0.9"]) for v in ("prey", "predator")]
+                    for s in range(4)] for i in (0, 1)])  # fmt: skip
+    np.testing.assert_allclose(p.quantiles[-1], q9, rtol=1e-4, atol=1e-5)
+    df = pd.DataFrame({"unique_id": ["a"] * 30, "ds": range(30), "y": x[0][:, 0]})
+    assert fc.predict_df(df, 4, level=(80,), samples=3, calibrate=2).shape == (4, 5)
+    with pytest.raises(LmcastError, match="calibrate must be >= 0"):
+        fc.predict(x, 4, samples=1, calibrate=-1)
+    for bad, needle in (("model", "the model's rows are there anyway"),
+                        ("ets+ets", "twice"), ("model+prophet", "'prophet'")):  # fmt: skip
+        code, _, err = run_cli(
+            "forecast", *common, "--out", tmp_path / "x.csv", "--references", bad
+        )
+        assert code == 2 and needle in err and not (tmp_path / "x.csv").exists()

@@ -132,6 +132,29 @@ def check_reference_names(names: Sequence[str], flag: str = "--references") -> t
     return tuple(names)
 
 
+def check_forecast_references(names: Sequence[str]) -> tuple[str, ...]:
+    """``lmcast forecast --references``: classical names, or combinations ``A+B+…`` of them
+    and ``model`` (this forecast's model): the equal-weight mean of the members' points and
+    quantiles. Returned normalised (no spaces).
+
+    Raises:
+        LmcastError: an unknown member, a member twice in one combination, ``model`` alone,
+            or a reference twice.
+    """
+    out = []
+    for n in names:
+        parts = [m.strip() for m in n.split("+")]
+        check_reference_names([m for m in parts if m != "model"], "--references")
+        if len(set(parts)) != len(parts):
+            raise LmcastError(f"--references {n}: a combination names a member twice")
+        if parts == ["model"]:
+            raise LmcastError("--references model: the model's rows are there anyway")
+        out.append("+".join(parts))
+    if len(set(out)) != len(out):
+        raise LmcastError(f"--references: a reference is named twice in {','.join(out)}")
+    return tuple(out)
+
+
 def check_quantiles(levels: Sequence[float]) -> tuple[float, ...]:
     """Sorted, de-duplicated levels, each strictly inside (0, 1).
 
@@ -557,7 +580,7 @@ class ForecastConfig(CsvInput, Sampling, Overwrite):
 
     def check(self) -> None:
         object.__setattr__(self, "quantiles", check_quantiles(self.quantiles))
-        check_reference_names(self.references)
+        object.__setattr__(self, "references", check_forecast_references(self.references))
         n = self.figures_for
         if n != "all" and not (n.isdigit() and len(n) < 10):
             raise LmcastError(f"--figures-for must be a count of series or 'all', got {n!r}")
@@ -613,9 +636,22 @@ class ForecastConfig(CsvInput, Sampling, Overwrite):
     progress: bool = opt(True, "show a progress bar (per finished sequence)")
     references: tuple[str, ...] = items(
         (),
-        "also forecast with classical references (ets, arima, theta, snaive, naive, var): "
-        "their rows get the forecaster's name in a 'forecaster' column",
+        "also forecast with classical references (ets, arima, theta, snaive, naive, var) or "
+        "combinations A+B+... of them and 'model' (model+ets: the equal-weight mean of the "
+        "model's and AutoETS's points and quantiles): their rows get the forecaster's name in "
+        "a 'forecaster' column",
         aliases=["--baselines"],
+    )
+    calibrate: bool = opt(
+        False,
+        "conformal intervals: the model and each reference also forecast the last "
+        "--calibration-windows windows of each series, and their quantiles become the point "
+        "plus or minus the quantiles of those absolute errors, per step (statsforecast's "
+        "ConformalIntervals); a series too short for them keeps its own; (1 + windows) times "
+        "the work",
+    )
+    calibration_windows: int = opt(
+        2, "windows of --calibrate, each --horizon steps, back from each series' end", at_least=1
     )
     season_length: int | None = opt(
         None,

@@ -110,3 +110,11 @@ def calibrate(
             q = np.nanquantile(dist, qs, axis=0)
         out[:, i] = np.where(np.isfinite(q), q, out[:, i])
     return out
+
+
+def min_context(name: str, season: int, variables: int) -> int:
+    """The shortest context forecaster ``name`` is given in a calibration window: what
+    :func:`lmcast.compare.classical.check_applicable` asks (two seasons for a seasonal fit,
+    one lag per variable for VAR), and more than one season for any (MASE's scale)."""
+    need = max(3, season + 1, 2 * season if season > 1 else 0)
+    return max(need, variables + 3) if name == "var" else need

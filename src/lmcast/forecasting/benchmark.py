@@ -211,15 +211,6 @@ class Forecast:
     calibrated: int = 0
 
 
-def _min_context(name: str, task: Task) -> int:
-    """The shortest context ``name`` is given in a calibration window: what
-    :func:`~lmcast.compare.classical.check_applicable` asks (two seasons for a seasonal
-    fit, one lag per variable for VAR), and more than one season for any (MASE's scale)."""
-    v = task.contexts[0].shape[1]
-    need = max(3, task.season + 1, 2 * task.season if task.season > 1 else 0)
-    return max(need, v + 3) if name == "var" else need
-
-
 def _lm_forecast(
     name: str,
     task: Task,
@@ -265,7 +256,10 @@ def forecast_single(
     calibrated on them (:mod:`lmcast.compare.conformal`)."""
     win = (
         conformal.windows(
-            task.contexts, cfg.horizon, cfg.calibration_windows, _min_context(name, task)
+            task.contexts,
+            cfg.horizon,
+            cfg.calibration_windows,
+            conformal.min_context(name, task.season, task.contexts[0].shape[1]),
         )
         if cfg.calibrate
         else None

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lmcast.compare import conformal
 from lmcast.configs import check_quantiles
 from lmcast.core.codec import scheme
 from lmcast.core.codec.scheme import Encoding, Scale
@@ -69,6 +70,8 @@ class Prediction:
         alphas: N scales the series were encoded with (value = alpha × written number).
         generated: the decoding's own record (:class:`lmcast.lm.decode.Forecast`: texts,
             steps parsed per path, token counts), for callers that score parsing.
+        calibrated_quantiles: ``(Q, N, H, V)`` quantiles calibrated on each series' own last windows
+            (:meth:`calibrated`), which :attr:`quantiles` returns instead of the samples'.
     """
 
     samples: np.ndarray
@@ -77,10 +80,26 @@ class Prediction:
     flops: int
     alphas: tuple[float, ...] = ()
     generated: Any = None
+    calibrated_quantiles: np.ndarray | None = None
 
     def first(self, k: int) -> Prediction:
         """The forecasts of the first ``k`` series (the same FLOPs, which ran for all)."""
-        return dataclasses.replace(self, samples=self.samples[:k], alphas=self.alphas[:k])
+        return dataclasses.replace(
+            self,
+            samples=self.samples[:k],
+            alphas=self.alphas[:k],
+            calibrated_quantiles=None
+            if self.calibrated_quantiles is None
+            else self.calibrated_quantiles[:, :k],
+        )
+
+    def calibrated(self, n: int, win: conformal.Windows) -> Prediction:
+        """The first ``n`` series of a prediction whose rows ``n …`` forecast their
+        calibration windows ``win``, with conformal quantiles
+        (:func:`lmcast.compare.conformal.calibrate` on the medians; the FLOPs are all)."""
+        med = self.median
+        q = conformal.calibrate(med[:n], self.quantiles[:, :n], self.quantile_levels, med[n:], win)
+        return dataclasses.replace(self.first(n), calibrated_quantiles=q)
 
     @property
     def median(self) -> np.ndarray:
@@ -90,7 +109,10 @@ class Prediction:
 
     @property
     def quantiles(self) -> np.ndarray:
-        """``(Q, N, H, V)`` per-step sample quantiles at :attr:`quantile_levels`."""
+        """``(Q, N, H, V)`` per-step sample quantiles at :attr:`quantile_levels` (the
+        conformal ones of a :meth:`calibrated` prediction)."""
+        if self.calibrated_quantiles is not None:
+            return self.calibrated_quantiles
         with np.errstate(all="ignore"):
             return np.nanquantile(self.samples, self.quantile_levels, axis=1)
 
@@ -374,6 +396,7 @@ class Forecaster:
         flop_limit: int | None = None,
         scale: Scale = "series",
         readout: str = "argmax",
+        calibrate: int = 0,
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
@@ -389,25 +412,39 @@ class Forecaster:
             flop_limit: FLOPs reserved for this call (e.g. :meth:`projected_flops`); no
                 batch starts that could exceed it.
             scale: how each series is scaled (:meth:`alphas`); by default on its own.
+            calibrate: conformal intervals from this many windows of ``horizon`` steps at
+                the end of each context (:mod:`lmcast.compare.conformal`; the windows are
+                forecast too, in the same call: ``1 + calibrate`` times the work); a series
+                too short for them keeps its samples' quantiles. 0: the samples' own.
 
         Raises:
             LmcastError: bad input (see :meth:`plan`, :func:`check_quantiles`, and
                 ``samples`` or ``batch_size`` below 1).
             BudgetExceededError: a batch could exceed ``flop_limit``.
         """
+        win = None
         if isinstance(context, GenerationPlan):
+            if calibrate:
+                raise LmcastError("calibrate: give the contexts, not a plan")
             plan = context
         else:
             try:
                 sampling = Sampling(samples, temperature, top_p, seed, batch_size, readout)
             except ValueError as exc:
                 raise LmcastError(str(exc)) from None
+            if calibrate < 0:
+                raise LmcastError(f"calibrate must be >= 0 windows, got {calibrate}")
+            if calibrate:
+                ctx = as_contexts(context)
+                win = conformal.windows(ctx, horizon, calibrate, min_context=3)
+                context = [*ctx, *win.contexts]
             plan = self.plan(context, horizon, sampling, scale)
         levels = check_quantiles(quantiles)
         fc = plan.run(progress, stats, flop_limit)
         v = plan.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
-        return Prediction(fc.samples, levels, names, int(fc.stats.flops), plan.alphas, fc)
+        pred = Prediction(fc.samples, levels, names, int(fc.stats.flops), plan.alphas, fc)
+        return pred if win is None else pred.calibrated(len(pred.samples) - len(win.owner), win)
 
     def predict_df(
         self,

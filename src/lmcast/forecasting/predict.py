@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lmcast.accounting.ledger import Ledger
-from lmcast.compare import classical
+from lmcast.compare import classical, conformal
 from lmcast.compare.plots import plot_forecast
 from lmcast.configs import ForecastConfig
 from lmcast.core.codec import scheme
@@ -162,7 +162,8 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     contexts = as_contexts(values)  # short or non-finite series: one line, before the model
     season = cfg.season_length or season_of(ls.axes[0].freq if ls.axes else None)
     references = cfg.references  # names checked when cfg was built
-    for name in references:
+    singles = sorted({m for r in references for m in r.split("+") if m != "model"})
+    for name in singles:
         classical.check_applicable(name, contexts, season, cfg.horizon)
     ledger = Ledger(cfg.ledger)
     fc = Forecaster.load(cfg.model, adapter=cfg.adapter, device=cfg.device)
@@ -173,9 +174,17 @@ def forecast_series(cfg: ForecastConfig) -> dict:
             "training scale %g",
             fc.encoding.alpha,
         )
+    n = len(contexts)
+    win = (
+        conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, min_context=3)
+        if cfg.calibrate
+        else None
+    )
     pred = charged_predict(
         fc,
-        fc.plan(contexts, cfg.horizon, sampling_of(cfg), cfg.scale),
+        fc.plan(
+            [*contexts, *(win.contexts if win else [])], cfg.horizon, sampling_of(cfg), cfg.scale
+        ),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
@@ -185,18 +194,32 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         quantiles=levels,
         progress=cfg.progress,
     )
+    if win is not None:
+        pred = pred.calibrated(n, win)
+        log.info(
+            "intervals calibrated on %d window(s) of %d steps: %d of %d series had room",
+            cfg.calibration_windows, cfg.horizon, len(win.calibrated), n,
+        )  # fmt: skip
     horizons = [forecast_times(t, cfg.horizon) for t in times]  # numeric, for the figures
     stamps = [a.after(cfg.horizon) for a in ls.axes]
     rows = pred.rows(ids, stamps)
     refs: dict[str, np.ndarray] = {}
     if references:
         rows = [{"forecaster": "lmcast", **r} for r in rows]
+        single = {
+            name: _reference(name, contexts, cfg, season, levels, len(variables))
+            for name in singles
+        }
+        single["model"] = classical.ClassicalForecast(
+            "lmcast", pred.median, pred.quantiles, np.zeros(n, dtype=bool), 0.0
+        )
         for name in references:
-            cf = classical.predict(name, contexts, cfg.horizon, season, levels)
-            refs[cf.label] = cf.point
-            rows += _reference_rows(classical.label(name), cf, ids, stamps, variables, levels)
-            if cf.failed.any():
-                log.warning("%s", cf.label)
+            cf = _combined([single[m] for m in name.split("+")])
+            label = "+".join(
+                "lmcast" if m == "model" else classical.label(m) for m in name.split("+")
+            )
+            refs[label] = cf.point
+            rows += _reference_rows(label, cf, ids, stamps, variables, levels)
     k = len(ids) if cfg.figure_count is None else min(cfg.figure_count, len(ids))
     _figures(figs, ids[:k], times[:k], values[:k], horizons[:k], pred.first(k), variables,
              {label: fc[:k] for label, fc in refs.items()})  # fmt: skip
@@ -217,6 +240,42 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         "alphas": dict(zip(ids, pred.alphas, strict=True)),
         "precision": fc.encoding.digits,
     }
+
+
+def _reference(
+    name: str, contexts: list[np.ndarray], cfg: ForecastConfig, season: int, levels, v: int
+) -> classical.ClassicalForecast:
+    """One classical reference's forecasts; with ``--calibrate`` it also forecasts each
+    context's last windows and its quantiles are conformal
+    (:mod:`lmcast.compare.conformal`)."""
+    win = None
+    if cfg.calibrate:
+        need = conformal.min_context(name, season, v)
+        win = conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, need)
+    n = len(contexts)
+    cf = classical.predict(
+        name, [*contexts, *(win.contexts if win else [])], cfg.horizon, season, levels
+    )
+    if cf.failed[:n].any():
+        log.warning("%s", cf.label)
+    if win is None:
+        return cf
+    q = conformal.calibrate(cf.point[:n], cf.quantiles[:, :n], levels, cf.point[n:], win)
+    return classical.ClassicalForecast(cf.name, cf.point[:n], q, cf.failed[:n], cf.seconds)
+
+
+def _combined(members: list[classical.ClassicalForecast]) -> classical.ClassicalForecast:
+    """The equal-weight mean of the members' points and quantiles (one member: itself); a
+    series counts as failed where any member's fit failed."""
+    if len(members) == 1:
+        return members[0]
+    return classical.ClassicalForecast(
+        "+".join(m.name for m in members),
+        np.mean([m.point for m in members], axis=0),
+        np.mean([m.quantiles for m in members], axis=0),
+        np.any([m.failed for m in members], axis=0),
+        sum(m.seconds for m in members),
+    )
 
 
 def _reference_rows(label, cf, ids, stamps, variables, levels) -> list[dict]:
