@@ -104,6 +104,9 @@ def main(argv: list[str]) -> None:
         action="store_true",
         help="lmcast benchmark --calibrate (conformal intervals)",
     )
+    ap.add_argument(
+        "--calibration-windows", type=int, default=2, help="lmcast benchmark --calibration-windows"
+    )
     args = ap.parse_args(argv)
     if args.origin < 1 or (args.origin > 1 and not args.validation):
         ap.error("--origin must be at least 1 and needs --validation")
@@ -126,6 +129,11 @@ def main(argv: list[str]) -> None:
         *(["--temperature", str(args.temperature)] if args.temperature != 0.7 else []),
         *(["--context-steps", str(args.context_steps)] if args.context_steps != 200 else []),
         *(["--calibrate"] if args.calibrate else []),
+        *(
+            ["--calibration-windows", str(args.calibration_windows)]
+            if args.calibrate and args.calibration_windows != 2
+            else []
+        ),
     ]  # fmt: skip
     t0 = time.time()
     subprocess.run(bench, check=True)
