@@ -297,6 +297,8 @@ def test_combinations_reuse_their_members_and_charge_the_lm_once(tmp_path, tiny_
     rows2 = {r["forecaster"]: r for r in json.loads(stdout)["rows"]}
     assert rows2["zero-shot"]["mase_gmean"] == rows["zero-shot"]["mase_gmean"]
     assert rows2["zero-shot+snaive"]["flops"] == rec.flops
+    # its seconds are its members' forecasting time, stored with their forecasts
+    assert rows2["zero-shot+snaive"]["seconds"] >= rows2["zero-shot"]["seconds"] > 0
     for bad, needle in (("ets+ets", "names a member twice"), ("ets+prophet", "'prophet'")):
         code, _, err = run_cli(*base, "--forecasters", bad)
         assert code == 2 and needle in err

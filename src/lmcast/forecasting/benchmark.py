@@ -202,6 +202,7 @@ class Forecast:
         flops: the FLOPs the forecasts cost (a combination: its members' sum).
         failures: series a classical fit failed on (scored on the last value).
         calibrated: series whose quantiles ``--calibrate`` replaced (0 without it).
+        seconds: the wall time the forecasts took (a combination: its members' sum).
     """
 
     point: np.ndarray
@@ -209,6 +210,7 @@ class Forecast:
     flops: int = 0
     failures: int = 0
     calibrated: int = 0
+    seconds: float = 0.0
 
 
 def _lm_forecast(
@@ -254,6 +256,7 @@ def forecast_single(
     """One single forecaster on every series of ``task``; with ``--calibrate`` it also
     forecasts each context's last windows (in the same call) and its quantiles are
     calibrated on them (:mod:`lmcast.compare.conformal`)."""
+    t0 = time.perf_counter()
     win = (
         conformal.windows(
             task.contexts,
@@ -277,22 +280,24 @@ def forecast_single(
         assert ledger is not None
         point, quant, flops = _lm_forecast(name, task, contexts, cfg, ledger, loaded)
     if win is None:
-        return Forecast(point, quant, flops, failures)
+        return Forecast(point, quant, flops, failures, 0, time.perf_counter() - t0)
     calibrated = conformal.calibrate(
         point[:n], quant[:, :n], metrics.SCORED_QUANTILES, point[n:], win
     )
-    return Forecast(point[:n], calibrated, flops, failures, len(win.calibrated))
+    seconds = time.perf_counter() - t0
+    return Forecast(point[:n], calibrated, flops, failures, len(win.calibrated), seconds)
 
 
 def combine(forecasts: list[Forecast]) -> Forecast:
     """The equal-weight mean of the members' points and of each quantile level (the
-    mean of monotone quantiles is monotone); FLOPs, failures and calibrated series add."""
+    mean of monotone quantiles is monotone); FLOPs, failures and seconds add."""
     return Forecast(
         np.mean([f.point for f in forecasts], axis=0),
         np.mean([f.quantiles for f in forecasts], axis=0),
         sum(f.flops for f in forecasts),
         sum(f.failures for f in forecasts),
         max(f.calibrated for f in forecasts),
+        sum(f.seconds for f in forecasts),
     )
 
 
@@ -362,7 +367,6 @@ def run_one(
     (``loaded``: language models already loaded, by forecaster name; ``members``: the
     task's single forecasts made so far, by name — a combination reuses them, so a member
     also named alone is forecast, and charged, once — and those made here are added)."""
-    t0 = time.perf_counter()
     if _needs_var(name, task):
         return {"forecaster": name, "dataset": task.name, "skipped": "VAR needs 2+ variables"}
     members = {} if members is None else members
@@ -379,7 +383,7 @@ def run_one(
         "dataset": task.name,
         "series": len(task.ids),
         "season_length": task.season,
-        "seconds": round(time.perf_counter() - t0, 3),
+        "seconds": round(f.seconds, 3),  # the forecasts' own time, also when stored before
         "flops": f.flops,
         "failures": f.failures,
         **({"calibrated": f.calibrated} if cfg.calibrate else {}),
@@ -468,6 +472,7 @@ def write_forecast(path: Path, f: Forecast) -> None:
         point=f.point,
         quantiles=f.quantiles,
         counts=np.array([f.flops, f.failures, f.calibrated], dtype=np.int64),
+        seconds=np.float64(f.seconds),
     )
     os.replace(tmp, path)
 
@@ -480,6 +485,7 @@ def read_forecast(path: Path, task: Task, horizon: int) -> Forecast | None:
     try:
         with np.load(path) as z:
             point, quant, counts = z["point"], z["quantiles"], z["counts"]
+            seconds = float(z["seconds"])
     except (OSError, ValueError, KeyError) as exc:
         log.warning("%s: unreadable (%s); forecast again", path, exc)
         return None
@@ -492,7 +498,7 @@ def read_forecast(path: Path, task: Task, horizon: int) -> Forecast | None:
     ):
         log.warning("%s: not forecasts of this dataset; forecast again", path)
         return None
-    return Forecast(point, quant, *(int(c) for c in counts))
+    return Forecast(point, quant, *(int(c) for c in counts), seconds)
 
 
 def read_result(path: Path, key: str, name: str | None = None) -> dict | None:
