@@ -1,13 +1,13 @@
 #!/bin/bash
 # Issue 41: does the LM alone keep improving past --profile cpu's 110 training steps on the
 # reference half? The cpu recipe (lr 2e-3, LoRA r8 on every linear layer, 4 x 512-token
-# windows, 10 warm-up steps, one decimal without the point) trained fresh for 220 steps,
-# wsd (the last 25 % decaying), a checkpoint at 110 (stable phase, not decayed) and the end;
+# windows, 10 warm-up steps, one decimal without the point) trained fresh for 330 steps,
+# wsd (the last 25 % decaying), checkpoints at 110 and 220 (stable phase, not decayed) and the end;
 # each scored on the first 50 validation trajectories at 80 -> 20 (readout expected, as
 # --profile cpu) beside VAR, then paired with the cpu profile's own final model on the same
 # trajectories (scripts/reference_curve.py).
 #
-#   bash scripts/reference_curve.sh WORK DATA BASELINE_EVAL   # ~25 min on a 2-core CPU
+#   bash scripts/reference_curve.sh WORK DATA BASELINE_EVAL   # ~40 min on a 2-core CPU
 #
 # BASELINE_EVAL: an `lmcast evaluate` folder of the cpu profile's final model on the same
 # protocol (scripts/reference_levers.py's arm "expected").
@@ -16,18 +16,19 @@ WORK=$1; DATA=$(readlink -f "$2"); BASE=$(readlink -f "$3")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python}
 mkdir -p "$WORK" && cd "$WORK"
-$PY -m lmcast train --model smollm2-135m --data "$DATA" --out run220 \
+$PY -m lmcast train --model smollm2-135m --data "$DATA" --out run330 \
   --precision 1 --no-decimal-point --lr 0.002 --rank 8 \
   --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
-  --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps 220 \
+  --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps 330 \
   --schedule wsd --decay-fraction 0.25 --save-steps 110 --eval-steps 110 \
   --keep-checkpoints 3 --ledger "sqlite:///$PWD/ledger.db" --no-progress
-for a in run220/checkpoints/step_000110 run220; do
+for a in run330/checkpoints/step_000110 run330/checkpoints/step_000220 run330; do
   $PY -m lmcast evaluate --model smollm2-135m --adapter $a --data "$DATA" --split val \
     --trajectories 50 --context-steps 80 --horizon 20 --readout expected \
     --references var --visualize-first-n 0 --no-progress --no-oracle \
     --out "eval_$(basename $a)" --ledger "sqlite:///$PWD/ledger.db"
 done
 $PY "$ROOT/scripts/reference_curve.py" --baseline "$BASE" \
-  --arm "110 steps, not decayed=eval_step_000110" --arm "220 steps, wsd=eval_run220" \
+  --arm "110 steps, not decayed=eval_step_000110" --arm "220 steps, not decayed=eval_step_000220" \
+  --arm "330 steps, wsd=eval_run330" \
   --out "$ROOT/docs/findings/reference_curve.json"
