@@ -1233,6 +1233,33 @@ def _pct0(x: float | None) -> str:
     return "–" if x is None else f"{x:.0%}"
 
 
+def reference_curve(src: Path, out: Path) -> None:
+    """Issue 41's learning-curve arm (``reference_curve.json``, from
+    ``scripts/reference_curve.sh``): validation MAE at 110, 220 and 330 steps, paired with
+    the cpu profile's final model and with VAR."""
+    data = _record(src, "reference_curve.json", out / "reference_curve.inc")
+    if data is None:
+        return
+    head = ["model", "MAE", "vs the cpu profile's model [95 % CI], win rate",
+            "vs VAR [95 % CI], win rate"]  # fmt: skip
+    rows = [
+        [r["arm"], f"{r['mae']:.4f}", _versus_won(r.get("vs_baseline"), 4) if "vs_baseline" in r
+         else "–", _versus_won(r.get("vs_var"), 4)]
+        for r in data["rows"]
+    ]  # fmt: skip
+    var = next((r["var_mae"] for r in data["rows"] if r.get("var_mae")), None)
+    if var is not None:
+        rows.append(["VAR", f"{var:.4f}", "", ""])
+    text = _table(head, rows)
+    if data.get("test"):
+        head = ["test split", "model MAE", "VAR MAE", "model vs VAR [95 % CI], win rate"]
+        text += "\n" + _table(head, [
+            [t["protocol"], f"{t['mae']:.4f}", f"{t['var_mae']:.4f}", _versus_won(t["vs_var"], 4)]
+            for t in data["test"]
+        ])  # fmt: skip
+    (out / "reference_curve.inc").write_text(text)
+
+
 def main(argv: list[str]) -> None:
     src, out = Path(argv[0]), Path(argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -1244,6 +1271,7 @@ def main(argv: list[str]) -> None:
     context_map(src, out, "context_map_reference")
     reference_study(src, out)
     reference_levers(src, out)
+    reference_curve(src, out)
     simulator_check(src, out)
     simulator_noise(src, out)
     reference_combination(src, out)

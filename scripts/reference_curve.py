@@ -17,6 +17,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, help="evaluate folder of the 110-step model")
     ap.add_argument("--arm", action="append", required=True, help="LABEL=EVALUATE_FOLDER")
+    ap.add_argument(
+        "--test", action="append", default=[], help="PROTOCOL=EVALUATE_FOLDER of the chosen model"
+    )
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     base = json.loads((Path(args.baseline) / "metrics.json").read_text())
@@ -33,7 +36,15 @@ def main() -> None:
             "vs_var": m["comparisons"]["VAR"], "var_mae": m["classical"]["var"]["original"]["mae"]
             if "var" in m.get("classical", {}) else None,
         })  # fmt: skip
-    out = {"protocol": "reference half, val, first 50 trajectories, 80 -> 20, readout expected",
+    test = []
+    for spec in args.test:
+        label, folder = spec.split("=", 1)
+        m = json.loads((Path(folder) / "metrics.json").read_text())
+        test.append({
+            "protocol": label, "mae": m["model"]["original"]["mae"],
+            "var_mae": m["classical"]["var"]["original"]["mae"], "vs_var": m["comparisons"]["VAR"],
+        })  # fmt: skip
+    out = {"test": test, "protocol": "reference half, val, first 50 trajectories, 80 -> 20, readout expected",
            "command": "bash scripts/reference_curve.sh WORK ../shared/data/lv_reference_a.h5 "
                       "BASELINE_EVAL", "rows": rows}  # fmt: skip
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -28,7 +28,16 @@ for a in run330/checkpoints/step_000110 run330/checkpoints/step_000220 run330; d
     --references var --visualize-first-n 0 --no-progress --no-oracle \
     --out "eval_$(basename $a)" --ledger "sqlite:///$PWD/ledger.db"
 done
+# the model chosen on validation (330 steps) on the test split, as --profile cpu tests
+$PY -m lmcast evaluate --model smollm2-135m --adapter run330 --data "$DATA" --split test \
+  --trajectories 50 --context-steps 80 --horizon 20 --readout expected --references var \
+  --visualize-first-n 0 --no-progress --out test_80_20 --ledger "sqlite:///$PWD/ledger.db"
+$PY -m lmcast evaluate --model smollm2-135m --adapter run330 --data "$DATA" --split test \
+  --trajectories 50 --context-steps 50 --horizon 50 --samples 5 --readout expected \
+  --references var --visualize-first-n 0 --no-progress --out test_50_50 \
+  --ledger "sqlite:///$PWD/ledger.db"
 $PY "$ROOT/scripts/reference_curve.py" --baseline "$BASE" \
   --arm "110 steps, not decayed=eval_step_000110" --arm "220 steps, not decayed=eval_step_000220" \
   --arm "330 steps, wsd=eval_run330" \
+  --test "80 -> 20=test_80_20" --test "50 -> 50, median of 5=test_50_50" \
   --out "$ROOT/docs/findings/reference_curve.json"
