@@ -22,7 +22,14 @@ $PY -m lmcast train --model smollm2-135m --data "$DATA" --out run330 \
   --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps 330 \
   --schedule wsd --decay-fraction 0.25 --save-steps 110 --eval-steps 110 \
   --keep-checkpoints 3 --ledger "sqlite:///$PWD/ledger.db" --no-progress
-for a in run330/checkpoints/step_000110 run330/checkpoints/step_000220 run330; do
+# and the profile's 110 steps as one fresh wsd run (no 30-step trial grown on)
+$PY -m lmcast train --model smollm2-135m --data "$DATA" --out run110 \
+  --precision 1 --no-decimal-point --lr 0.002 --rank 8 \
+  --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
+  --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps 110 \
+  --schedule wsd --decay-fraction 0.25 --save-steps 110 --eval-steps 110 \
+  --keep-checkpoints 1 --ledger "sqlite:///$PWD/ledger.db" --no-progress
+for a in run110 run330/checkpoints/step_000110 run330/checkpoints/step_000220 run330; do
   $PY -m lmcast evaluate --model smollm2-135m --adapter $a --data "$DATA" --split val \
     --trajectories 50 --context-steps 80 --horizon 20 --readout expected \
     --references var --visualize-first-n 0 --no-progress --no-oracle \
@@ -37,6 +44,7 @@ $PY -m lmcast evaluate --model smollm2-135m --adapter run330 --data "$DATA" --sp
   --references var --visualize-first-n 0 --no-progress --out test_50_50 \
   --ledger "sqlite:///$PWD/ledger.db"
 $PY "$ROOT/scripts/reference_curve.py" --baseline "$BASE" \
+  --arm "110 steps, wsd, one fresh run=eval_run110" \
   --arm "110 steps, not decayed=eval_step_000110" --arm "220 steps, not decayed=eval_step_000220" \
   --arm "330 steps, wsd=eval_run330" \
   --test "80 -> 20=test_80_20" --test "50 -> 50, median of 5=test_50_50" \
