@@ -71,14 +71,20 @@ def run(work: Path, suite: str, phase: str, calibrated: bool) -> dict:
 
 
 def relative(records: list[dict], forecaster: str) -> float:
-    """The geometric mean over the records' series of MASE relative to seasonal naive."""
-    logs = [
-        math.log(v[forecaster] / v["snaive"])
-        for r in records
-        for v in r["per_series"].values()
-        if (v.get(forecaster) or 0) > 0 and (v.get("snaive") or 0) > 0
-    ]
-    return math.exp(sum(logs) / len(logs))
+    """The geometric mean over the records' series of MASE relative to seasonal naive
+    (:func:`lmcast.compare.metrics.geometric_mean_relative`, each series a "dataset")."""
+    from lmcast.compare.metrics import geometric_mean_relative
+
+    scores = {
+        f: {
+            f"{i}/{k}": v[f]
+            for i, r in enumerate(records)
+            for k, v in r["per_series"].items()
+            if v.get(f) is not None
+        }
+        for f in (forecaster, "snaive")
+    }
+    return geometric_mean_relative(scores, "snaive")[forecaster]
 
 
 def choose(validation: list[dict]) -> dict:

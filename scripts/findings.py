@@ -1243,8 +1243,8 @@ def reference_curve(src: Path, out: Path) -> None:
     head = ["model", "MAE", "vs the cpu profile's model [95 % CI], win rate",
             "vs VAR [95 % CI], win rate"]  # fmt: skip
     rows = [
-        [r["arm"], f"{r['mae']:.4f}", _versus_won(r.get("vs_baseline"), 4) if "vs_baseline" in r
-         else "–", _versus_won(r.get("vs_var"), 4)]
+        [r["arm"], f"{r['mae']:.4f}", _versus_won(r.get("vs_baseline"), 4),
+         _versus_won(r.get("vs_var"), 4)]
         for r in data["rows"]
     ]  # fmt: skip
     var = next((r["var_mae"] for r in data["rows"] if r.get("var_mae")), None)

@@ -24,21 +24,35 @@ class Windows:
     """The calibration windows of ``N`` series.
 
     Attributes:
+        series: the ``N`` series' own contexts ``(C_i, V)``.
         contexts: ``M`` arrays ``(C_m, V)``: each window's context (a prefix of its series').
         truths: ``(M, H, V)`` the steps each window forecasts.
         owner: ``(M,)`` the series each window belongs to (``0 … N − 1``).
-        n_windows: ``W``, the windows of every series that has them.
     """
 
+    series: list[np.ndarray]
     contexts: list[np.ndarray]
     truths: np.ndarray
     owner: np.ndarray
-    n_windows: int
 
     @property
     def calibrated(self) -> np.ndarray:
         """``(N,)``-indexable set: the series that have windows (sorted, unique)."""
         return np.unique(self.owner)
+
+    @property
+    def all_contexts(self) -> list[np.ndarray]:
+        """The series' contexts, then the windows': what one forecasting call is given."""
+        return [*self.series, *self.contexts]
+
+    def apply(
+        self, point: np.ndarray, quantiles: np.ndarray, levels: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A forecaster's forecasts of :attr:`all_contexts` (points ``(N + M, H, V)``,
+        quantiles ``(Q, N + M, H, V)`` at ``levels``) → the series' points ``(N, H, V)``
+        and their calibrated quantiles ``(Q, N, H, V)`` (:func:`calibrate`)."""
+        n = len(self.series)
+        return point[:n], calibrate(point[:n], quantiles[:, :n], levels, point[n:], self)
 
 
 def windows(
@@ -67,10 +81,10 @@ def windows(
             owner.append(i)
     v = np.asarray(contexts[0]).shape[1] if len(contexts) else 1
     return Windows(
+        list(contexts),
         ctx,
         np.stack(truths) if truths else np.zeros((0, horizon, v)),
         np.asarray(owner, dtype=int),
-        n_windows,
     )
 
 

@@ -267,7 +267,7 @@ def forecast_single(
         if cfg.calibrate
         else None
     )
-    contexts = [*task.contexts, *(win.contexts if win is not None else [])]
+    contexts = win.all_contexts if win is not None else task.contexts
     n = len(task.contexts)
     flops, failures = 0, 0
     if name in classical.CLASSICAL:
@@ -281,11 +281,9 @@ def forecast_single(
         point, quant, flops = _lm_forecast(name, task, contexts, cfg, ledger, loaded)
     if win is None:
         return Forecast(point, quant, flops, failures, 0, time.perf_counter() - t0)
-    calibrated = conformal.calibrate(
-        point[:n], quant[:, :n], metrics.SCORED_QUANTILES, point[n:], win
-    )
+    point, quant = win.apply(point, quant, metrics.SCORED_QUANTILES)
     seconds = time.perf_counter() - t0
-    return Forecast(point[:n], calibrated, flops, failures, len(win.calibrated), seconds)
+    return Forecast(point, quant, flops, failures, len(win.calibrated), seconds)
 
 
 def combine(forecasts: list[Forecast]) -> Forecast:

@@ -93,13 +93,12 @@ class Prediction:
             else self.calibrated_quantiles[:, :k],
         )
 
-    def calibrated(self, n: int, win: conformal.Windows) -> Prediction:
-        """The first ``n`` series of a prediction whose rows ``n …`` forecast their
-        calibration windows ``win``, with conformal quantiles
-        (:func:`lmcast.compare.conformal.calibrate` on the medians; the FLOPs are all)."""
-        med = self.median
-        q = conformal.calibrate(med[:n], self.quantiles[:, :n], self.quantile_levels, med[n:], win)
-        return dataclasses.replace(self.first(n), calibrated_quantiles=q)
+    def calibrated(self, win: conformal.Windows) -> Prediction:
+        """The series of a prediction of ``win.all_contexts`` (the series, then their
+        calibration windows), with conformal quantiles
+        (:meth:`lmcast.compare.conformal.Windows.apply` on the medians; the FLOPs are all)."""
+        _, q = win.apply(self.median, self.quantiles, self.quantile_levels)
+        return dataclasses.replace(self.first(len(win.series)), calibrated_quantiles=q)
 
     @property
     def median(self) -> np.ndarray:
@@ -435,16 +434,15 @@ class Forecaster:
             if calibrate < 0:
                 raise LmcastError(f"calibrate must be >= 0 windows, got {calibrate}")
             if calibrate:
-                ctx = as_contexts(context)
-                win = conformal.windows(ctx, horizon, calibrate, min_context=3)
-                context = [*ctx, *win.contexts]
+                win = conformal.windows(as_contexts(context), horizon, calibrate, min_context=3)
+                context = win.all_contexts
             plan = self.plan(context, horizon, sampling, scale)
         levels = check_quantiles(quantiles)
         fc = plan.run(progress, stats, flop_limit)
         v = plan.contexts[0].shape[1]
         names = self.variables if len(self.variables) == v else tuple(f"x{k}" for k in range(v))
         pred = Prediction(fc.samples, levels, names, int(fc.stats.flops), plan.alphas, fc)
-        return pred if win is None else pred.calibrated(len(pred.samples) - len(win.owner), win)
+        return pred if win is None else pred.calibrated(win)
 
     def predict_df(
         self,

@@ -182,9 +182,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
     )
     pred = charged_predict(
         fc,
-        fc.plan(
-            [*contexts, *(win.contexts if win else [])], cfg.horizon, sampling_of(cfg), cfg.scale
-        ),
+        fc.plan(win.all_contexts if win else contexts, cfg.horizon, sampling_of(cfg), cfg.scale),
         ledger,
         experiment=cfg.experiment,
         name=f"{cfg.experiment}:{fc.lm.name}:{Path(cfg.data).name}",
@@ -195,7 +193,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         progress=cfg.progress,
     )
     if win is not None:
-        pred = pred.calibrated(n, win)
+        pred = pred.calibrated(win)
         log.info(
             "intervals calibrated on %d window(s) of %d steps: %d of %d series had room",
             cfg.calibration_windows, cfg.horizon, len(win.calibrated), n,
@@ -253,15 +251,13 @@ def _reference(
         need = conformal.min_context(name, season, v)
         win = conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, need)
     n = len(contexts)
-    cf = classical.predict(
-        name, [*contexts, *(win.contexts if win else [])], cfg.horizon, season, levels
-    )
+    cf = classical.predict(name, win.all_contexts if win else contexts, cfg.horizon, season, levels)
     if cf.failed[:n].any():
         log.warning("%s", cf.label)
     if win is None:
         return cf
-    q = conformal.calibrate(cf.point[:n], cf.quantiles[:, :n], levels, cf.point[n:], win)
-    return classical.ClassicalForecast(cf.name, cf.point[:n], q, cf.failed[:n], cf.seconds)
+    point, q = win.apply(cf.point, cf.quantiles, levels)
+    return classical.ClassicalForecast(cf.name, point, q, cf.failed[:n], cf.seconds)
 
 
 def _combined(members: list[classical.ClassicalForecast]) -> classical.ClassicalForecast:
