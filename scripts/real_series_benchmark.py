@@ -107,6 +107,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument(
         "--calibration-windows", type=int, default=2, help="lmcast benchmark --calibration-windows"
     )
+    ap.add_argument(
+        "--calibration-method",
+        default="series",
+        choices=["series", "pooled"],
+        help="lmcast benchmark --calibration-method",
+    )
     args = ap.parse_args(argv)
     if args.origin < 1 or (args.origin > 1 and not args.validation):
         ap.error("--origin must be at least 1 and needs --validation")
@@ -132,6 +138,11 @@ def main(argv: list[str]) -> None:
         *(
             ["--calibration-windows", str(args.calibration_windows)]
             if args.calibrate and args.calibration_windows != 2
+            else []
+        ),
+        *(
+            ["--calibration-method", args.calibration_method]
+            if args.calibrate and args.calibration_method != "series"
             else []
         ),
     ]  # fmt: skip

@@ -343,6 +343,13 @@ def test_calibrate_gives_statsforecasts_conformal_intervals(tmp_path, run_cli):
     assert code == 0, err
     q0 = np.load(_result(tmp_path / "b2", "m", "naive").with_suffix(".npz"))["quantiles"]
     assert not np.allclose(q0[..., 0], q)
+    # --calibration-method pooled: the protocol names it; Naive's own spread, rescaled
+    b3 = tmp_path / "b3"
+    code, _, err = run_cli(*[a if a != out else b3 for a in argv], "--calibration-method", "pooled")
+    assert code == 0, err
+    qp = np.load(_result(b3, "m", "naive").with_suffix(".npz"))["quantiles"][..., 0]
+    assert json.loads((b3 / "benchmark.json").read_text())["protocol"]["calibration_method"]
+    assert not np.allclose(qp, q) and not np.allclose(qp, q0[..., 0])
     # windows only where the context holds them and the forecaster's minimum before them
     from lmcast.compare import conformal
 

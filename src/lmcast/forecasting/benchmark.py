@@ -66,6 +66,8 @@ def protocol(cfg: BenchmarkConfig) -> dict[str, Any]:
     out.update({k: getattr(cfg, k) for k, v in SAMPLING_DEFAULTS.items() if getattr(cfg, k) != v})
     if cfg.calibrate:  # named only when on: folders of before the flag still resume
         out.update(calibrate=True, calibration_windows=cfg.calibration_windows)
+        if cfg.calibration_method != "series":  # folders of before the option still resume
+            out.update(calibration_method=cfg.calibration_method)
     return out
 
 
@@ -263,6 +265,7 @@ def forecast_single(
             cfg.horizon,
             cfg.calibration_windows,
             conformal.min_context(name, task.season, task.contexts[0].shape[1]),
+            cfg.calibration_method,
         )
         if cfg.calibrate
         else None

@@ -396,6 +396,7 @@ class Forecaster:
         scale: Scale = "series",
         readout: str = "argmax",
         calibrate: int = 0,
+        calibration_method: str = "series",
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
@@ -415,6 +416,10 @@ class Forecaster:
                 the end of each context (:mod:`lmcast.compare.conformal`; the windows are
                 forecast too, in the same call: ``1 + calibrate`` times the work); a series
                 too short for them keeps its samples' quantiles. 0: the samples' own.
+            calibration_method: ``series`` (each series' own window errors, as
+                statsforecast's ``ConformalIntervals``) or ``pooled`` (the samples' spread
+                rescaled per level by one factor from every series' windows;
+                :mod:`lmcast.compare.conformal`).
 
         Raises:
             LmcastError: bad input (see :meth:`plan`, :func:`check_quantiles`, and
@@ -434,7 +439,12 @@ class Forecaster:
             if calibrate < 0:
                 raise LmcastError(f"calibrate must be >= 0 windows, got {calibrate}")
             if calibrate:
-                win = conformal.windows(as_contexts(context), horizon, calibrate, min_context=3)
+                try:
+                    win = conformal.windows(
+                        as_contexts(context), horizon, calibrate, 3, calibration_method
+                    )
+                except ValueError as exc:
+                    raise LmcastError(str(exc)) from None
                 context = win.all_contexts
             plan = self.plan(context, horizon, sampling, scale)
         levels = check_quantiles(quantiles)

@@ -176,7 +176,7 @@ def forecast_series(cfg: ForecastConfig) -> dict:
         )
     n = len(contexts)
     win = (
-        conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, min_context=3)
+        conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, 3, cfg.calibration_method)
         if cfg.calibrate
         else None
     )
@@ -249,7 +249,9 @@ def _reference(
     win = None
     if cfg.calibrate:
         need = conformal.min_context(name, season, v)
-        win = conformal.windows(contexts, cfg.horizon, cfg.calibration_windows, need)
+        win = conformal.windows(
+            contexts, cfg.horizon, cfg.calibration_windows, need, cfg.calibration_method
+        )
     n = len(contexts)
     cf = classical.predict(name, win.all_contexts if win else contexts, cfg.horizon, season, levels)
     if cf.failed[:n].any():
