@@ -1229,6 +1229,38 @@ def suites_combination(src: Path, out: Path) -> None:
     inc.write_text(text)
 
 
+def suites_intervals(src: Path, out: Path) -> None:
+    """Issue 42's interval study (``suites_intervals.json``, from
+    ``scripts/interval_study.py``): the general adapter's and the chosen combination's
+    coverage, MSIS and WQL with no calibration, ``series`` and ``pooled``, validation and
+    test, on both suites."""
+    inc = out / "suites_intervals.inc"
+    data = _record(src, "suites_intervals.json", inc)
+    if data is None:
+        return
+    lm, combo = "adapter:general", "adapter:general+ets+arima+theta"
+    head = ["suite", "split", "calibration", "adapter: 50 / 80 / 95 % hold", "adapter MSIS",
+            "adapter WQL", "adapter+ETS+ARIMA+Theta: 80 % hold", "its WQL"]  # fmt: skip
+    rows = []
+    for suite, phases in data["suites"].items():
+        for phase, methods in phases.items():
+            for method, f in methods.items():
+                a, c = f[lm], f[combo]
+                rows.append([
+                    "classics" if suite == "classics" else "R suite", phase, method,
+                    " / ".join(_pct0(a[k]) for k in ("coverage_50", "coverage_80", "coverage_95")),
+                    f"{a['msis']:.2f}", f"{a['wql_vs_snaive']:.3f}", _pct0(c["coverage_80"]),
+                    f"{c['wql_vs_snaive']:.3f}",
+                ])  # fmt: skip
+    rule = data["rule"]
+    scores = ", ".join(f"{m} {v:.1%}" for m, v in rule["validation_coverage_80"].items())
+    text = (
+        f"Validation (60 series, the adapter's mean 80 % coverage): {scores}; chosen: "
+        f"**{rule['chosen']}**. WQL relative to seasonal naive; MSIS of the 95 % interval.\n\n"
+    )
+    inc.write_text(text + _table(head, rows))
+
+
 def _pct0(x: float | None) -> str:
     return "–" if x is None else f"{x:.0%}"
 
@@ -1276,6 +1308,7 @@ def main(argv: list[str]) -> None:
     simulator_noise(src, out)
     reference_combination(src, out)
     suites_combination(src, out)
+    suites_intervals(src, out)
     ablations(src, out)
     gpu_training(src, out)
     gpu_ablation_training(src, out)

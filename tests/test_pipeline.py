@@ -332,7 +332,11 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     prof = _profile(tmp_path, tiny_dir)
     raw = yaml.safe_load(prof.read_text())
     raw["final"].update(grow=True, decay_fraction=0.5)
-    raw["recipe"] = {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"], "warmup_steps": 1}
+    raw["recipe"] = {
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "warmup_steps": 1,
+        "lora_layers": 1,
+    }
     # one option per stage: the context study reuses the sweep's trial, the report says so
     raw["sweep"]["grid"] = {"lr": [0.01], "rank": [2]}
     raw["context_study"]["context_lengths"] = [raw["sweep"]["context_length"]]
@@ -359,6 +363,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
         == trial["config"]["target_modules"]
         == ["q_proj", "k_proj", "v_proj", "o_proj"]
     )
+    assert final["lora_layers"] == trial["config"]["lora_layers"] == 1  # the recipe's top layer
     summary = json.loads((ws / "final" / "summary.json").read_text())
     (row,) = [
         r for r in Ledger(f"sqlite:///{ws / 'ledger.db'}").records() if r.name == str(ws / "final")

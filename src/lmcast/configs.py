@@ -891,6 +891,11 @@ class TrialSpec(ModelData, Protocol, TrialBudget):
     target_modules: tuple[str, ...] = items(
         ("q_proj", "v_proj"), "modules that get LoRA adapters: a,b or repeated", nonempty=True
     )
+    lora_layers: int = opt(
+        0,
+        "LoRA on the top N layers only; backward stops below them and is charged so (0: all)",
+        at_least=0,
+    )
     warmup_steps: int | None = opt(None, "linear warm-up steps (default: 5 % of max steps)")
     schedule: str = opt(
         "cosine",

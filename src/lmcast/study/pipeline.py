@@ -61,6 +61,7 @@ class RunContext:
             ledger=self.ws.ledger_url,
             progress=self.cfg.progress,
             target_modules=recipe.target_modules,
+            lora_layers=recipe.lora_layers,
             decimal_point=recipe.decimal_point,
             warmup_steps=recipe.warmup_steps,
             # a trial the final model continues stays in the stable phase (no decay)
@@ -180,6 +181,7 @@ def _final(ctx: RunContext) -> None:
         precision=precision,
         context_length=int(best["context_length"]),
         target_modules=recipe.target_modules,
+        lora_layers=recipe.lora_layers,
         decimal_point=recipe.decimal_point,
         warmup_steps=recipe.warmup_steps,
         max_flops=allot,

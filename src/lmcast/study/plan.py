@@ -48,7 +48,10 @@ def plan(profile: Profile, arch: flopsmod.Architecture) -> list[Planned]:
     """
     prot, sw, cs, fin = profile.protocol, profile.sweep, profile.context_study, profile.final
     precision = int(max(sw.grid.get("precision", [2])))
-    lora = flopsmod.LoraSpec(int(max(sw.grid.get("rank", [8]))))
+    rec = profile.recipe
+    lora = flopsmod.LoraSpec(
+        int(max(sw.grid.get("rank", [8]))), tuple(rec.target_modules), rec.lora_layers or None
+    )
     n_trials = math.prod(len(v) for v in sw.grid.values())
 
     def protocol_eval(n: int, with_lora: flopsmod.LoraSpec | None) -> int:

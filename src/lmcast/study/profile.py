@@ -2,7 +2,8 @@
 
 A profile is a complete description of a study: every key is required except
 ``context_study.eval_steps`` (default: its ``max_steps``), ``final.grow`` and
-``final.decay_fraction``, and ``recipe`` (default: LoRA on q/v, warm-up over 5 % of each run's steps). A typo, a missing
+``final.decay_fraction``, and ``recipe`` (default: LoRA on q/v of every layer, warm-up over 5 %
+of each run's steps). A typo, a missing
 key, a value of the wrong type, a list where a mapping belongs or malformed
 YAML is one :class:`~lmcast.errors.LmcastError` line naming the key.
 """
@@ -158,6 +159,7 @@ class RecipeSpec:
     # False: the digits as integers, LLMTIME's format (lmcast.core.codec.scheme.Encoding)
     decimal_point: bool = True
     warmup_steps: int | None = None  # None: 5 % of each run's steps (TrainConfig's rule)
+    lora_layers: int = 0  # LoRA on the top N layers only (0: every layer)
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ def make_trial(
         eval_steps=spec.eval_steps,
         save_steps=spec.eval_steps,
         target_modules=spec.target_modules,
+        lora_layers=spec.lora_layers,
         decimal_point=spec.decimal_point,
         warmup_steps=spec.warmup_steps,
         schedule=spec.schedule,
