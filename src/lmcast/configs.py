@@ -914,7 +914,9 @@ class SweepConfig(TrialSpec):
     workspace: str | None = opt(None, WORKSPACE_HELP)
     storage: str | None = opt(None, "Optuna storage URL (default: sqlite:///<workspace>/sweep.db)")
     study: str = opt("sweep", "study name inside the storage")
-    workers: int = opt(1, "worker processes on this machine")
+    workers: int = opt(
+        1, "workers on this machine: this process and N - 1 spawned ones", at_least=1
+    )
 
 
 @dataclass(kw_only=True)

@@ -303,7 +303,8 @@ def run_sweep(
 ) -> dict:
     """Run ``workers`` local workers over ``grid`` (each claims grid points), write
     ``sweep/results.json`` (with ``config``, the command's own, when given) and return the
-    results table (:func:`results`)."""
+    results table (:func:`results`). This process is the first worker; ``workers − 1``
+    more are spawned (each imports the libraries afresh: one start-up fewer)."""
     grid = check_grid(grid)
     fresh = not ws.root.exists()
     ws.root.mkdir(parents=True, exist_ok=True)
@@ -322,12 +323,16 @@ def run_sweep(
         ctx = mp.get_context("spawn")
         quiet = asdict(replace(spec, progress=False))
         procs = [
-            ctx.Process(target=_worker_entry, args=(ws, grid, quiet, study)) for _ in range(workers)
+            ctx.Process(target=_worker_entry, args=(ws, grid, quiet, study))
+            for _ in range(workers - 1)
         ]
         for p in procs:
             p.start()
-        for p in procs:
-            p.join()
+        try:
+            worker(ws, grid, spec, study)
+        finally:  # the spawned ones finish their trials whatever this one did
+            for p in procs:
+                p.join()
         failed = [p.exitcode for p in procs if p.exitcode != 0]
         if failed:
             raise LmcastError(
