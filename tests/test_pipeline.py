@@ -331,7 +331,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
 
     prof = _profile(tmp_path, tiny_dir)
     raw = yaml.safe_load(prof.read_text())
-    raw["final"].update(grow=True, decay_fraction=0.5)
+    raw["final"].update(grow=True, decay_fraction=0.0)  # 0: the trial's constant rate to the end
     raw["recipe"] = {
         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
         "warmup_steps": 1,
@@ -355,7 +355,8 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     assert "sweep_heatmap" not in report and "reused." in report
     chosen = json.loads((ws / "context" / "results.json").read_text())["best"]
     trial = json.loads((Path(chosen.get("reused_from") or chosen["out"]) / "run.json").read_text())
-    assert trial["config"]["schedule"] == "constant" and final["schedule"] == "wsd"
+    assert trial["config"]["schedule"] == final["schedule"] == "constant"
+    assert "constant schedule (no decay)" in report
     assert final["init_from"] in (chosen["out"], chosen.get("reused_from"))
     assert final["max_steps"] == chosen["steps"] + raw["final"]["max_steps"]
     assert (

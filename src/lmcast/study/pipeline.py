@@ -193,8 +193,9 @@ def _final(ctx: RunContext) -> None:
         cfg = replace(
             cfg,
             max_steps=int(chosen["steps"]) + fin.max_steps,
-            schedule="wsd",
-            decay_fraction=fin.decay_fraction,
+            # decay_fraction 0: the trial's constant rate to the end
+            schedule="wsd" if fin.decay_fraction > 0 else "constant",
+            decay_fraction=fin.decay_fraction or cfg.decay_fraction,
             init_from=None if cfg.resume else trial,
         )
         log.info("stage: final training grown from trial %s (+%d steps)", trial, fin.max_steps)

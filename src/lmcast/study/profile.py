@@ -141,7 +141,8 @@ class FinalSpec:
     trials train at a constant learning rate after the warm-up (the stable phase of a
     warmup-stable-decay schedule), and the final model continues the chosen trial's
     checkpoint for ``max_steps`` more steps, the last ``decay_fraction`` of the whole run
-    decaying. Its trials then need the final's ``batch_size``.
+    decaying (0: none, the rate stays constant to the end). Its trials then need the final's
+    ``batch_size``.
     """
 
     max_steps: int = _count()
@@ -312,8 +313,8 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
                 f"profile {source}: final.grow continues a trial, so sweep.batch_size and "
                 f"context_study.batch_size must equal final.batch_size ({fb})"
             )
-        if not 0 < values["final"].decay_fraction <= 1:
-            raise LmcastError(f"profile {source}: final.decay_fraction must be in (0, 1]")
+        if not 0 <= values["final"].decay_fraction <= 1:
+            raise LmcastError(f"profile {source}: final.decay_fraction must be in [0, 1]")
     if cls is ProtocolSpec:  # names and ranges: the configs' own checks (check_study)
         for pair in values.get("also") or []:
             if len(pair) not in (2, 3) or min(pair) < 1:

@@ -345,8 +345,13 @@ def final_section(ctx: ReportContext) -> list[str]:
         L += [
             f"Grown from trial `{Path(tc['init_from']).name}`: it continued that trial's "
             f"checkpoint (the trial's FLOPs are charged to its own experiment, once), "
-            f"{tc.get('schedule')} schedule, the last {tc.get('decay_fraction', 0):.0%} decaying; "
-            f"LoRA on {_names(tc.get('target_modules'))}.",
+            + (
+                f"{tc.get('schedule')} schedule, the last {tc.get('decay_fraction', 0):.0%} "
+                "decaying; "
+                if tc.get("schedule") == "wsd"
+                else f"{tc.get('schedule')} schedule (no decay); "
+            )
+            + f"LoRA on {_names(tc.get('target_modules'))}.",
             "",
         ]
     base = ctx.baseline
