@@ -1265,11 +1265,12 @@ def _pct0(x: float | None) -> str:
     return "–" if x is None else f"{x:.0%}"
 
 
-def reference_curve(src: Path, out: Path) -> None:
+def reference_curve(src: Path, out: Path, name: str = "reference_curve") -> None:
     """Issue 41's learning-curve arm (``reference_curve.json``, from
     ``scripts/reference_curve.sh``): validation MAE at 110, 220 and 330 steps, paired with
-    the cpu profile's final model and with VAR."""
-    data = _record(src, "reference_curve.json", out / "reference_curve.inc")
+    the cpu profile's final model and with VAR; ``reference_layers.json``
+    (``scripts/reference_layers.sh``) the same way."""
+    data = _record(src, f"{name}.json", out / f"{name}.inc")
     if data is None:
         return
     head = ["model", "MAE", "vs the cpu profile's model [95 % CI], win rate",
@@ -1289,7 +1290,7 @@ def reference_curve(src: Path, out: Path) -> None:
             [t["protocol"], f"{t['mae']:.4f}", f"{t['var_mae']:.4f}", _versus_won(t["vs_var"], 4)]
             for t in data["test"]
         ])  # fmt: skip
-    (out / "reference_curve.inc").write_text(text)
+    (out / f"{name}.inc").write_text(text)
 
 
 def main(argv: list[str]) -> None:
@@ -1304,6 +1305,7 @@ def main(argv: list[str]) -> None:
     reference_study(src, out)
     reference_levers(src, out)
     reference_curve(src, out)
+    reference_curve(src, out, "reference_layers")
     simulator_check(src, out)
     simulator_noise(src, out)
     reference_combination(src, out)
