@@ -24,6 +24,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from lmcast.configs import CALIBRATION_METHODS
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("monthly", "weekly", "quarterly", "yearly")
 
@@ -110,7 +112,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument(
         "--calibration-method",
         default="series",
-        choices=["series", "pooled"],
+        choices=CALIBRATION_METHODS,
         help="lmcast benchmark --calibration-method",
     )
     args = ap.parse_args(argv)

@@ -21,6 +21,7 @@ from typing import Any
 
 from lmcast.errors import LmcastError
 
+CALIBRATION_METHODS = ("series", "pooled")  # lmcast.compare.conformal's two methods
 CALIBRATION_METHOD_HELP = (
     "how --calibrate turns the windows' errors into quantiles: series (each series' own "
     "errors around the point, statsforecast's ConformalIntervals) or pooled (the forecaster's "
@@ -660,7 +661,9 @@ class ForecastConfig(CsvInput, Sampling, Overwrite):
     calibration_windows: int = opt(
         2, "windows of --calibrate, each --horizon steps, back from each series' end", at_least=1
     )
-    calibration_method: str = opt("series", CALIBRATION_METHOD_HELP, choices=["series", "pooled"])
+    calibration_method: str = opt(
+        "series", CALIBRATION_METHOD_HELP, choices=list(CALIBRATION_METHODS)
+    )
     season_length: int | None = opt(
         None,
         "season in steps for the references (default: from the dates, 12 monthly …; else 1)",
@@ -709,7 +712,9 @@ class BenchmarkConfig(CsvInput, Sampling):
     calibration_windows: int = opt(
         2, "windows of --calibrate, each --horizon steps, back from each context's end", at_least=1
     )
-    calibration_method: str = opt("series", CALIBRATION_METHOD_HELP, choices=["series", "pooled"])
+    calibration_method: str = opt(
+        "series", CALIBRATION_METHOD_HELP, choices=list(CALIBRATION_METHODS)
+    )
     horizon: int = opt(help="steps held out at the end of every series and forecast", at_least=1)
     context_steps: int | None = opt(
         200, "context: at most this many steps before the held-out ones (0: all)", at_least=0

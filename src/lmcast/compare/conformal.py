@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METHODS = ("series", "pooled")
-"""``--calibration-method`` choices (module docstring)."""
+from lmcast.configs import CALIBRATION_METHODS as METHODS
 
 
 @dataclass(frozen=True)
