@@ -16,21 +16,13 @@ WORK=$1; DATA=$(readlink -f "$2"); BASE=$(readlink -f "$3")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python}
 mkdir -p "$WORK" && cd "$WORK"
-train() {  # OUT STEPS KEEP: the cpu recipe, wsd, a checkpoint every 110 steps
-  $PY -m lmcast train --model smollm2-135m --data "$DATA" --out "$1" \
-    --precision 1 --no-decimal-point --lr 0.002 --rank 8 \
-    --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
-    --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps "$2" \
-    --schedule wsd --decay-fraction 0.25 --save-steps 110 --eval-steps 110 \
-    --keep-checkpoints "$3" --ledger "sqlite:///$PWD/ledger.db" --no-progress
-}
-train run330 330 3
-train run110 110 1  # the profile's 110 steps as one fresh wsd run (no 30-step trial grown on)
+source "$ROOT/scripts/reference_recipe.sh"
+# a checkpoint every 110 steps
+train_recipe run330 330 --save-steps 110 --eval-steps 110 --keep-checkpoints 3
+# the profile's 110 steps as one fresh wsd run (no 30-step trial grown on)
+train_recipe run110 110 --save-steps 110 --eval-steps 110 --keep-checkpoints 1
 for a in run110 run330/checkpoints/step_000110 run330/checkpoints/step_000220 run330; do
-  $PY -m lmcast evaluate --model smollm2-135m --adapter $a --data "$DATA" --split val \
-    --trajectories 50 --context-steps 80 --horizon 20 --readout expected \
-    --references var --visualize-first-n 0 --no-progress --no-oracle \
-    --out "eval_$(basename $a)" --ledger "sqlite:///$PWD/ledger.db"
+  score_val "$a"
 done
 # the model chosen on validation (330 steps) on the test split, as --profile cpu tests
 $PY -m lmcast evaluate --model smollm2-135m --adapter run330 --data "$DATA" --split test \

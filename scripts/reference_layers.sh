@@ -15,19 +15,8 @@ WORK=$1; DATA=$(readlink -f "$2"); BASE=$(readlink -f "$3"); OUT=$(readlink -f "
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python}
 mkdir -p "$WORK" && cd "$WORK"
-arm() {  # LAYERS STEPS
-  local out="top$1_$2"
-  [ -f "$out/summary.json" ] || $PY -m lmcast train --model smollm2-135m --data "$DATA" \
-    --out "$out" --precision 1 --no-decimal-point --lr 0.002 --rank 8 \
-    --target-modules q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj \
-    --batch-size 4 --context-length 512 --warmup-steps 10 --max-steps "$2" --lora-layers "$1" \
-    --schedule wsd --decay-fraction 0.25 --eval-steps "$2" \
-    --ledger "sqlite:///$PWD/ledger.db" --no-progress
-  [ -f "eval_$out/metrics.json" ] || $PY -m lmcast evaluate --model smollm2-135m \
-    --adapter "$out" --data "$DATA" --split val --trajectories 50 --context-steps 80 \
-    --horizon 20 --readout expected --references var --visualize-first-n 0 --no-progress \
-    --no-oracle --out "eval_$out" --ledger "sqlite:///$PWD/ledger.db"
-}
-arm 8 280
+source "$ROOT/scripts/reference_recipe.sh"
+train_recipe top8_280 280 --lora-layers 8
+score_val top8_280
 $PY "$ROOT/scripts/reference_curve.py" --baseline "$BASE" \
   --arm "top 8 layers, 280 steps=eval_top8_280" --out "$OUT"

@@ -1,0 +1,54 @@
+"""Pair two training arms on the reference half, each scored with several seeds on the same
+validation trajectories (``lmcast evaluate`` folders): each trajectory's MAE averaged over an
+arm's seeds, then :func:`lmcast.compare.metrics.paired_comparison` of the two means (and of
+each seed alone). The first arm is adopted only if it beats the second so.
+
+    python scripts/reference_seeds.py --protocol TEXT --out OUT_JSON \\
+        "LABEL_A=EVAL_SEED0,EVAL_SEED1" "LABEL_B=EVAL_SEED0,EVAL_SEED1"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from lmcast.compare.metrics import paired_comparison
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--protocol", required=True, help="what the evaluations score, in words")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("arms", nargs=2, help="LABEL=EVAL_FOLDER,EVAL_FOLDER,… (one per seed)")
+    args = ap.parse_args()
+    labels, seeds, indices = [], [], set()
+    for spec in args.arms:
+        label, folders = spec.split("=", 1)
+        runs = [json.loads((Path(f) / "metrics.json").read_text()) for f in folders.split(",")]
+        indices |= {tuple(m["protocol"]["indices"]) for m in runs}
+        labels.append(label)
+        seeds.append([np.array(m["per_trajectory_mae"]["model"]) for m in runs])
+    assert len(indices) == 1, "the evaluations score other trajectories"
+    (a, b), (xa, xb) = labels, seeds
+    assert len(xa) == len(xb), "one evaluation per seed for each arm"
+    ma, mb = np.mean(xa, axis=0), np.mean(xb, axis=0)
+    both = paired_comparison(ma, mb)
+    rec = {
+        "protocol": args.protocol,
+        "arms": {f"{lab}, seed {i}": float(x.mean()) for lab, xs in zip(labels, seeds, strict=True)
+                 for i, x in enumerate(xs)},
+        "per seed": {f"seed {i}: {a} vs {b}": paired_comparison(x, y)
+                     for i, (x, y) in enumerate(zip(xa, xb, strict=True))},
+        f"{len(xa)} seeds: {a} vs {b}": both,
+        f"{len(xa)}-seed means": {a: float(ma.mean()), b: float(mb.mean())},
+        "adopted": a if both["verdict"] == "beats" else b,
+    }  # fmt: skip
+    Path(args.out).write_text(json.dumps(rec, indent=1) + "\n")
+    print(json.dumps(rec, indent=1))
+
+
+if __name__ == "__main__":
+    main()
