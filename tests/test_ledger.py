@@ -79,6 +79,10 @@ def _reserve_one(url: str, barrier, results) -> None:
         results.put("ok")
     except BudgetExceededError:
         results.put("refused")
+    # Stay alive until every worker has tried: a reservation whose owner process is gone is
+    # released by the next reserve (by design), so a worker that exited early would free
+    # its 400 for a late one and the race would not be the one under test.
+    barrier.wait()
 
 
 def test_concurrent_reservations_cannot_overrun(tmp_path):
