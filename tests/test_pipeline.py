@@ -340,6 +340,7 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     # one option per stage: the context study reuses the sweep's trial, the report says so
     raw["sweep"]["grid"] = {"lr": [0.01], "rank": [2]}
     raw["context_study"]["context_lengths"] = [raw["sweep"]["context_length"]]
+    raw["protocol"]["zero_shot_also"] = False  # the zero-shot model at the main protocol only
     prof.write_text(yaml.safe_dump(raw))
     ws = tmp_path / "ws2"
     code, _out, err = run_cli(
@@ -357,6 +358,10 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
     trial = json.loads((Path(chosen.get("reused_from") or chosen["out"]) / "run.json").read_text())
     assert trial["config"]["schedule"] == final["schedule"] == "constant"
     assert "constant schedule (no decay)" in report
+    (c, h, _), *_ = raw["protocol"]["also"]
+    assert (ws / "protocols" / f"{c}-{h}" / "final" / "metrics.json").exists()
+    assert not (ws / "protocols" / f"{c}-{h}" / "zero-shot").exists()
+    assert f"### {c} → {h}" in report and "not tested at this protocol" in report
     assert final["init_from"] in (chosen["out"], chosen.get("reused_from"))
     assert final["max_steps"] == chosen["steps"] + raw["final"]["max_steps"]
     assert (

@@ -218,10 +218,11 @@ def _final_test(ctx: RunContext) -> None:
 
 
 def _other_protocols(ctx: RunContext) -> None:
-    """Test the zero-shot and the final model on each of ``protocol.also``."""
+    """Test the zero-shot (unless ``protocol.zero_shot_also`` is false) and the final model
+    on each of ``protocol.also``."""
     for c, h in ctx.profile.protocol.extra():
         d = ctx.ws.protocol_dir(c, h)
-        for name, adapter in (("zero-shot", None), ("final", str(ctx.ws.final_dir))):
+        for name, adapter in _extra_models(ctx):
             if ctx.ws.metrics_file(d / name).exists():
                 continue
             log.info("stage: %s test at %d → %d", name, c, h)
@@ -238,11 +239,19 @@ def _other_protocols(ctx: RunContext) -> None:
             evaluate(cfg, progress=ctx.cfg.progress)
 
 
+def _extra_models(ctx: RunContext) -> list[tuple[str, str | None]]:
+    """``(folder name, adapter)`` of the models tested on each ``protocol.also``."""
+    return [
+        ("zero-shot", None) if zero_shot else ("final", str(ctx.ws.final_dir))
+        for zero_shot in ctx.profile.protocol.extra_models()
+    ]
+
+
 def _protocols_done(ctx: RunContext) -> bool:
     return all(
         ctx.ws.metrics_file(ctx.ws.protocol_dir(c, h) / n).exists()
         for c, h in ctx.profile.protocol.extra()
-        for n in ("zero-shot", "final")
+        for n, _ in _extra_models(ctx)
     )
 
 

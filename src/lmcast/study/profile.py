@@ -66,6 +66,9 @@ class ProtocolSpec:
     samples: int = _count(1)  # test forecasts: 1 greedy; K > 1 the median of K sampled paths
     # the zero-shot model's tests: None decodes as the final model's (samples_for)
     zero_shot_samples: int | None = _count(None)
+    # whether the zero-shot model is also tested on ``also`` (false: at the main protocol
+    # only, and its test time goes to whatever the profile spends it on)
+    zero_shot_also: bool = True
     # how test forecasts read a number: as written (argmax) or its last digit's expected
     # value (expected; lmcast.lm.decode.sample_paths)
     readout: str = "argmax"
@@ -90,10 +93,15 @@ class ProtocolSpec:
         """Sequences one test generates: K sampled paths (:meth:`samples_for`) per trajectory."""
         return self.trajectories * self.samples_for(context_steps, horizon, zero_shot)
 
+    def extra_models(self) -> tuple[bool, ...]:
+        """``zero_shot`` of the models tested on each ``also`` protocol: the zero-shot model
+        (unless ``zero_shot_also`` is false), then the final model."""
+        return (True, False) if self.zero_shot_also else (False,)
+
     def extra_tests(self) -> list[tuple[int, int, bool]]:
         """``(context_steps, horizon, zero_shot)`` of every test on ``also``: the zero-shot
-        model's, then the final model's, per protocol."""
-        return [(c, h, zero_shot) for c, h in self.extra() for zero_shot in (True, False)]
+        model's (unless ``zero_shot_also`` is false), then the final model's, per protocol."""
+        return [(c, h, zero_shot) for c, h in self.extra() for zero_shot in self.extra_models()]
 
     def reference_names(self) -> tuple[str, ...]:
         """``references``: the classical forecasters the final model is tested against

@@ -272,12 +272,15 @@ def context_section(ctx: ReportContext) -> list[str]:
     return [*L, ""]
 
 
-def _comparison(final: dict, base: dict) -> list[str]:
-    """The final model against zero-shot, persistence and the oracle: paired bootstrap table."""
+def _comparison(final: dict, base: dict | None) -> list[str]:
+    """The final model against zero-shot (when ``base`` is given), persistence and the
+    oracle: paired bootstrap table."""
     rows: list[str] = [""]
     comps = dict(final.get("comparisons", {}))
-    paired = "per_trajectory_mae" in final and "per_trajectory_mae" in base
-    if paired and base["protocol"]["indices"] == final["protocol"]["indices"]:
+    paired = base is not None and "per_trajectory_mae" in final and "per_trajectory_mae" in base
+    if base is None:
+        rows += ["The zero-shot model was not tested at this protocol.", ""]
+    elif paired and base["protocol"]["indices"] == final["protocol"]["indices"]:
         mine = final["per_trajectory_mae"]["model"]
         comps = {
             "zero-shot": paired_comparison(mine, base["per_trajectory_mae"]["model"]),
@@ -377,8 +380,8 @@ def protocols_section(ctx: ReportContext) -> list[str]:
     L = ["## Other protocols", ""]
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         final = ctx.ws.metrics(d / "final")
-        base = ctx.ws.metrics(d / "zero-shot")
-        if not (final and base):
+        base = ctx.ws.metrics(d / "zero-shot") or None  # none: protocol.zero_shot_also false
+        if not final:
             L += [f"### {d.name}", "", "(not run)", ""]
             continue
         pr = final["protocol"]
