@@ -86,6 +86,16 @@ def check_applicable(
             raise LmcastError(f"VAR: a context of {shortest} steps is too short for {v} variables")
 
 
+def equal_weight(
+    points: Sequence[np.ndarray], quantiles: Sequence[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A combination's forecast: the equal-weight mean of its members' points (each
+    ``(N, H, V)``) and of each quantile level (each ``(Q, N, H, V)``, same levels); the mean
+    of monotone quantiles is monotone. The one combination rule of ``evaluate --combine``,
+    ``benchmark`` and ``forecast`` specs ``A+B``."""
+    return np.mean(np.asarray(points), axis=0), np.mean(np.asarray(quantiles), axis=0)
+
+
 @dataclass
 class ClassicalForecast:
     """Forecasts of one reference forecaster.

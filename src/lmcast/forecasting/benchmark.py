@@ -290,11 +290,14 @@ def forecast_single(
 
 
 def combine(forecasts: list[Forecast]) -> Forecast:
-    """The equal-weight mean of the members' points and of each quantile level (the
-    mean of monotone quantiles is monotone); FLOPs, failures and seconds add."""
+    """The members' :func:`~lmcast.compare.classical.equal_weight` mean; FLOPs, failures
+    and seconds add."""
+    point, quantiles = classical.equal_weight(
+        [f.point for f in forecasts], [f.quantiles for f in forecasts]
+    )
     return Forecast(
-        np.mean([f.point for f in forecasts], axis=0),
-        np.mean([f.quantiles for f in forecasts], axis=0),
+        point,
+        quantiles,
         sum(f.flops for f in forecasts),
         sum(f.failures for f in forecasts),
         max(f.calibrated for f in forecasts),

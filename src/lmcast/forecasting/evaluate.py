@@ -291,8 +291,7 @@ def _score(
         m["oracle"]["field"] = fields(oracle_fc, metrics.point_quantiles(oracle_fc, levels))
     if cfg.combine:
         label = "+".join(["model", *(classical.label(n) for n in cfg.combine)])
-        comb = np.mean([p for p, _ in members], axis=0)
-        comb_q = np.mean([q for _, q in members], axis=0)
+        comb, comb_q = classical.equal_weight([p for p, _ in members], [q for _, q in members])
         errors[label] = metrics.per_window_mae(comb, truths)
         m["combined"] = {
             "label": label,

@@ -267,10 +267,13 @@ def _combined(members: list[classical.ClassicalForecast]) -> classical.Classical
     series counts as failed where any member's fit failed."""
     if len(members) == 1:
         return members[0]
+    point, quantiles = classical.equal_weight(
+        [m.point for m in members], [m.quantiles for m in members]
+    )
     return classical.ClassicalForecast(
         "+".join(m.name for m in members),
-        np.mean([m.point for m in members], axis=0),
-        np.mean([m.quantiles for m in members], axis=0),
+        point,
+        quantiles,
         np.any([m.failed for m in members], axis=0),
         sum(m.seconds for m in members),
     )
