@@ -85,10 +85,8 @@ def _reserve_one(url: str, barrier, results) -> None:
     barrier.wait()
 
 
-def test_concurrent_reservations_cannot_overrun(tmp_path):
-    """Four workers race to reserve 400 of a 1000 budget: exactly two win."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    Ledger(url, budget=1000)
+def _race(url: str) -> list[str]:
+    """Four processes reserve 400 FLOPs of ``url``'s ledger at once: their sorted outcomes."""
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(4), ctx.Queue()
     procs = [ctx.Process(target=_reserve_one, args=(url, barrier, results)) for _ in range(4)]
@@ -97,8 +95,14 @@ def test_concurrent_reservations_cannot_overrun(tmp_path):
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    outcomes = sorted(results.get(timeout=5) for _ in range(4))
-    assert outcomes == ["ok", "ok", "refused", "refused"]
+    return sorted(results.get(timeout=5) for _ in range(4))
+
+
+def test_concurrent_reservations_cannot_overrun(tmp_path):
+    """Four workers race to reserve 400 of a 1000 budget: exactly two win."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(url, budget=1000)
+    assert _race(url) == ["ok", "ok", "refused", "refused"]
     ledger = Ledger(url)
     assert ledger.reserved() == 800 and ledger.remaining() == 200
 
@@ -196,15 +200,7 @@ def test_postgres_concurrent_reservations_and_masking(fresh_pg_db, run_cli):
     exactly two win; the password in the URL is never shown."""
     url = fresh_pg_db.replace("lmcast@", "lmcast:S3cretPW@")  # trust auth ignores it
     Ledger(url, budget=1000)
-    ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_reserve_one, args=(url, barrier, results)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
-    assert sorted(results.get(timeout=5) for _ in range(4)) == ["ok", "ok", "refused", "refused"]
+    assert _race(url) == ["ok", "ok", "refused", "refused"]
     ledger = Ledger(url)
     assert ledger.reserved() == 800 and ledger.remaining() == 200
     code, out, err = run_cli("budget", "--ledger", url, "--json")
