@@ -9,15 +9,8 @@
 #
 #   bash scripts/reference_lr.sh WORK DATA WSD_SEED0_EVAL WSD_SEED1_EVAL OUT_JSON
 set -euo pipefail
-WORK=$1; DATA=$(readlink -f "$2"); W0=$(readlink -f "$3"); W1=$(readlink -f "$4"); OUT=$(readlink -f "$5")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PY=${PYTHON:-python}
-mkdir -p "$WORK" && cd "$WORK"
 source "$ROOT/scripts/reference_recipe.sh"
-for seed in 0 1; do
-  train_recipe "lr3e-3_s$seed" 110 --lr 0.003 --seed "$seed"
-  score_val "lr3e-3_s$seed"
-done
-$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
-  --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd, 110 steps" \
-  "lr 3e-3=$PWD/eval_lr3e-3_s0,$PWD/eval_lr3e-3_s1" "lr 2e-3=$W0,$W1"
+lever_args "$@"
+two_seeds lr3e-3 110 "lr 3e-3" "lr 2e-3" \
+  "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd, 110 steps" --lr 0.003

@@ -10,15 +10,8 @@
 #
 #   bash scripts/reference_rank.sh WORK DATA R8_SEED0_EVAL R8_SEED1_EVAL OUT_JSON  # ~20 min
 set -euo pipefail
-WORK=$1; DATA=$(readlink -f "$2"); W0=$(readlink -f "$3"); W1=$(readlink -f "$4"); OUT=$(readlink -f "$5")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PY=${PYTHON:-python}
-mkdir -p "$WORK" && cd "$WORK"
 source "$ROOT/scripts/reference_recipe.sh"
-for seed in 0 1; do
-  train_recipe "r16_s$seed" 150 --rank 16 --lora-alpha 32 --seed "$seed"
-  score_val "r16_s$seed"
-done
-$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
-  --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd, 150 steps; LoRA rank 16 alpha 32 against rank 8 alpha 16" \
-  "rank 16=$PWD/eval_r16_s0,$PWD/eval_r16_s1" "rank 8=$W0,$W1"
+lever_args "$@"
+two_seeds r16 150 "rank 16" "rank 8" \
+  "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd, 150 steps; LoRA rank 16 alpha 32 against rank 8 alpha 16" --rank 16 --lora-alpha 32

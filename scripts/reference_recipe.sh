@@ -1,6 +1,9 @@
-# Sourced by the reference_*.sh studies of issue 41 (needs DATA and PY; run in the work
-# folder): the cpu profile's recipe trained fresh on the reference half, and its score on the
-# 50 validation trajectories every lever of the findings page is paired on.
+# Sourced by the reference_*.sh studies of issue 41 (run in the work folder; needs DATA,
+# which lever_args sets; two_seeds needs ROOT too): the cpu profile's recipe trained fresh
+# on the reference half, its score on the 50 validation trajectories every lever of the
+# findings page is paired on, and the two-seed pairing of a lever with a baseline.
+
+PY=${PY:-${PYTHON:-python}}
 
 train_recipe() {  # OUT STEPS [lmcast train flags that replace the recipe's]
   # the cpu recipe: lr 2e-3, LoRA r8 on every linear module of every layer, 4 x 512-token
@@ -23,4 +26,25 @@ score_val() {  # ADAPTER: 80 -> 20 on the first 50 validation trajectories (read
     --data "$DATA" --split val --trajectories 50 --context-steps 80 --horizon 20 \
     --readout expected --references var --visualize-first-n 0 --no-progress --no-oracle \
     --out "$out" --ledger "sqlite:///$PWD/ledger.db"
+}
+
+lever_args() {  # WORK DATA BASE_SEED0_EVAL BASE_SEED1_EVAL OUT_JSON: the two-seed levers'
+  # arguments (the baseline's two seeds and where the pairing goes); enters WORK
+  WORK=$1; DATA=$(readlink -f "$2"); B0=$(readlink -f "$3"); B1=$(readlink -f "$4")
+  OUT=$(readlink -f "$5")
+  mkdir -p "$WORK" && cd "$WORK"
+}
+
+two_seeds() {  # NAME STEPS LABEL BASE_LABEL PROTOCOL [lmcast train flags]: the lever trained
+  # with seeds 0 and 1 (NAME_s0, NAME_s1), each scored by score_val, and each trajectory's
+  # MAE averaged over the seeds, paired with the baseline's two seeds
+  # (scripts/reference_seeds.py; the lever is adopted only if it beats the baseline so)
+  local name=$1 steps=$2 label=$3 base=$4 protocol=$5 seed
+  shift 5
+  for seed in 0 1; do
+    train_recipe "${name}_s$seed" "$steps" "$@" --seed "$seed"
+    score_val "${name}_s$seed"
+  done
+  $PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" --protocol "$protocol" \
+    "$label=$PWD/eval_${name}_s0,$PWD/eval_${name}_s1" "$base=$B0,$B1"
 }

@@ -12,15 +12,8 @@
 #
 #   bash scripts/reference_steps150.sh WORK DATA WSD_SEED0_EVAL WSD_SEED1_EVAL OUT_JSON  # ~25 min
 set -euo pipefail
-WORK=$1; DATA=$(readlink -f "$2"); W0=$(readlink -f "$3"); W1=$(readlink -f "$4"); OUT=$(readlink -f "$5")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PY=${PYTHON:-python}
-mkdir -p "$WORK" && cd "$WORK"
 source "$ROOT/scripts/reference_recipe.sh"
-for seed in 0 1; do
-  train_recipe "run150_s$seed" 150 --seed "$seed"
-  score_val "run150_s$seed"
-done
-$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
-  --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd; 150 steps (the zero-shot tests' time) against 110 steps" \
-  "150 steps=$PWD/eval_run150_s0,$PWD/eval_run150_s1" "110 steps=$W0,$W1"
+lever_args "$@"
+two_seeds run150 150 "150 steps" "110 steps" \
+  "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd; 150 steps (the zero-shot tests' time) against 110 steps"

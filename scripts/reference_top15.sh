@@ -11,15 +11,8 @@
 #
 #   bash scripts/reference_top15.sh WORK DATA WSD_SEED0_EVAL WSD_SEED1_EVAL OUT_JSON  # ~20 min
 set -euo pipefail
-WORK=$1; DATA=$(readlink -f "$2"); W0=$(readlink -f "$3"); W1=$(readlink -f "$4"); OUT=$(readlink -f "$5")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PY=${PYTHON:-python}
-mkdir -p "$WORK" && cd "$WORK"
 source "$ROOT/scripts/reference_recipe.sh"
-for seed in 0 1; do
-  train_recipe "top15_190_s$seed" 190 --lora-layers 15 --seed "$seed"
-  score_val "top15_190_s$seed"
-done
-$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
-  --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd; top 15 layers 190 steps against all layers 110 steps (equal training time)" \
-  "top 15 layers, 190 steps=$PWD/eval_top15_190_s0,$PWD/eval_top15_190_s1" "all layers, 110 steps=$W0,$W1"
+lever_args "$@"
+two_seeds top15_190 190 "top 15 layers, 190 steps" "all layers, 110 steps" \
+  "reference half, val, 50 trajectories, 80 -> 20, readout expected; wsd; top 15 layers 190 steps against all layers 110 steps (equal training time)" --lora-layers 15
