@@ -81,8 +81,9 @@ def _reserve_one(url: str, barrier, results) -> None:
         results.put("refused")
     # Stay alive until every worker has tried: a reservation whose owner process is gone is
     # released by the next reserve (by design), so a worker that exited early would free
-    # its 400 for a late one and the race would not be the one under test.
-    barrier.wait()
+    # its 400 for a late one and the race would not be the one under test. (A worker that
+    # failed never arrives: the others give up after 60 s and exit non-zero.)
+    barrier.wait(timeout=60)
 
 
 def _race(url: str) -> list[str]:

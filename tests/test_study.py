@@ -293,6 +293,12 @@ def test_protocol_samples_reach_every_test_and_the_plan(tmp_path):
     assert own.protocol.samples_for(50, 50) == 5
     d = {(r.experiment, r.detail): r.flops for r in plan(own, arch)}
     assert d[("baseline", "test at 50 → 50 on 50 trajectories")] == at_50 // 5
+    # zero_shot_also false: the plan (and the reservation) drops the zero-shot model's tests
+    # on ``also``, the final model's stay
+    raw["protocol"]["zero_shot_also"] = False
+    rows = {(r.experiment, r.detail) for r in plan(parse_profile(raw), arch)}
+    assert ("baseline", "test at 50 → 50 on 50 trajectories") not in rows
+    assert ("final", "test at 50 → 50 on 50 trajectories") in rows
     assert (
         d[("final", "test at 50 → 50 on 50 trajectories")]
         == c[("final", "test at 50 → 50 on 50 trajectories")]

@@ -277,10 +277,13 @@ def _comparison(final: dict, base: dict | None) -> list[str]:
     oracle: paired bootstrap table."""
     rows: list[str] = [""]
     comps = dict(final.get("comparisons", {}))
-    paired = base is not None and "per_trajectory_mae" in final and "per_trajectory_mae" in base
     if base is None:
         rows += ["The zero-shot model was not tested at this protocol.", ""]
-    elif paired and base["protocol"]["indices"] == final["protocol"]["indices"]:
+    elif (
+        "per_trajectory_mae" in final
+        and "per_trajectory_mae" in base
+        and base["protocol"]["indices"] == final["protocol"]["indices"]
+    ):
         mine = final["per_trajectory_mae"]["model"]
         comps = {
             "zero-shot": paired_comparison(mine, base["per_trajectory_mae"]["model"]),
@@ -380,7 +383,7 @@ def protocols_section(ctx: ReportContext) -> list[str]:
     L = ["## Other protocols", ""]
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
         final = ctx.ws.metrics(d / "final")
-        base = ctx.ws.metrics(d / "zero-shot") or None  # none: protocol.zero_shot_also false
+        base = ctx.ws.metrics(d / "zero-shot")  # None: protocol.zero_shot_also false
         if not final:
             L += [f"### {d.name}", "", "(not run)", ""]
             continue
