@@ -338,7 +338,8 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
         "lora_layers": 1,
     }
     # one option per stage: the context study reuses the sweep's trial, the report says so
-    raw["sweep"]["grid"] = {"lr": [0.01], "rank": [2]}
+    # (LoRA alpha 8: not the default 16, so a stage that drops it trains another scale)
+    raw["sweep"]["grid"] = {"lr": [0.01], "rank": [2], "lora_alpha": [8.0]}
     raw["context_study"]["context_lengths"] = [raw["sweep"]["context_length"]]
     raw["protocol"]["zero_shot_also"] = False  # the zero-shot model at the main protocol only
     prof.write_text(yaml.safe_dump(raw))
@@ -370,6 +371,8 @@ def test_pipeline_on_users_data_file_grows_the_final_model_from_a_trial(
         == ["q_proj", "k_proj", "v_proj", "o_proj"]
     )
     assert final["lora_layers"] == trial["config"]["lora_layers"] == 1  # the recipe's top layer
+    assert final["lora_alpha"] == trial["config"]["lora_alpha"] == 8.0  # the grid's, kept
+    assert "Final model: LoRA r=2 alpha=8.0" in report
     summary = json.loads((ws / "final" / "summary.json").read_text())
     (row,) = [
         r for r in Ledger(f"sqlite:///{ws / 'ledger.db'}").records() if r.name == str(ws / "final")

@@ -28,7 +28,8 @@ def check_lengths(lengths: list[int]) -> list[int]:
 
 
 def best_from_sweep(ws: Workspace) -> dict:
-    """The best sweep trial's parameters (``lr``, ``rank``, ``precision`` where swept)."""
+    """The best sweep trial's parameters (``lr``, ``rank``, ``lora_alpha``, ``precision``
+    where swept)."""
     res = ws.read(ws.sweep_results)
     if res is None:
         raise LmcastError(
@@ -70,8 +71,8 @@ def run_context_study(
     Args:
         lengths: training window lengths in tokens.
         spec: what every trial shares (its ``context_length`` is each of ``lengths``).
-        base: ``lr``, ``rank`` and ``precision`` of every trial; with ``from_best``, the
-            sweep's best trial's values replace those it swept.
+        base: ``lr``, ``rank``, ``lora_alpha`` and ``precision`` of every trial; with
+            ``from_best``, the sweep's best trial's values replace those it swept.
         config: the command's own config, stored beside the results.
     """
     lengths = check_lengths(lengths)

@@ -140,16 +140,24 @@ def _context(ctx: RunContext) -> None:
         val_trajectories=cs.val_trajectories,
     )
     defaults = TrainConfig(data="", out="")
-    base = {"lr": defaults.lr, "rank": defaults.rank, "precision": defaults.precision}
+    base = {
+        "lr": defaults.lr,
+        "rank": defaults.rank,
+        "lora_alpha": defaults.lora_alpha,
+        "precision": defaults.precision,
+    }
     run_context_study(ctx.ws, cs.context_lengths, spec, base)
 
 
 def _final(ctx: RunContext) -> None:
-    """Train the chosen lr/rank/precision and context length on what remains of the budget;
-    with ``final.grow``, continue the chosen trial's checkpoint (see :class:`FinalSpec`)."""
+    """Train the chosen lr/rank/LoRA alpha/precision and context length on what remains of
+    the budget; with ``final.grow``, continue the chosen trial's checkpoint (see
+    :class:`FinalSpec`)."""
     keys = ("lr", "rank", "precision", "context_length")
     chosen = ctx.ws.read_choice(ctx.ws.context_results, keys)
     best = chosen["params"]
+    # a context study written before lora_alpha was a parameter trained with the default
+    lora_alpha = float(best.get("lora_alpha", TrainConfig.lora_alpha))
     prot, fin, recipe = ctx.profile.protocol, ctx.profile.final, ctx.profile.recipe
     precision, rank = int(best["precision"]), int(best["rank"])
     lora = flopsmod.LoraSpec(rank)
@@ -178,6 +186,7 @@ def _final(ctx: RunContext) -> None:
         experiment="final",
         lr=float(best["lr"]),
         rank=rank,
+        lora_alpha=lora_alpha,
         precision=precision,
         context_length=int(best["context_length"]),
         target_modules=recipe.target_modules,

@@ -218,13 +218,14 @@ def sweep_section(ctx: ReportContext) -> list[str]:
     L += [
         "Each trial trains LoRA and is scored on the validation split (forecast MAE, original units).",
         "",
-        "| lr | rank | precision | val MAE | val loss (start → end) | steps | train FLOPs |",
-        "|---|---|---|---|---|---|---|",
+        "| lr | rank | LoRA alpha | precision | val MAE | val loss (start → end) | steps | train FLOPs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(sweep["rows"], key=lambda r: r["val_mae"]):
         tc = r["train_config"]
         L.append(
-            f"| {tc['lr']:g} | {tc['rank']} | {tc['precision']} | {r['val_mae']:.4f} | "
+            f"| {tc['lr']:g} | {tc['rank']} | {tc['lora_alpha']:g} | {tc['precision']} | "
+            f"{r['val_mae']:.4f} | "
             f"{_fmt(r['val_loss_initial'])} → {_fmt(r['val_loss'])} | {r['steps']} | {r['train_flops']:.3e} |"
         )
     if len(sweep["rows"]) == 1:  # no heat map of one cell, no "chosen by" of one option
@@ -341,7 +342,8 @@ def final_section(ctx: ReportContext) -> list[str]:
     final_run = ctx.final_run
     tc = final_run["config"] if final_run else {}
     L += [
-        f"Final model: LoRA r={tc.get('rank')} lr={tc.get('lr')} context {tc.get('context_length')} "
+        f"Final model: LoRA r={tc.get('rank')} alpha={tc.get('lora_alpha')} lr={tc.get('lr')} "
+        f"context {tc.get('context_length')} "
         f"tokens, {fsum['steps'] if fsum else '?'} steps ({fsum['stopped'] if fsum else '?'}). "
         f"Test: {final['protocol']['n_trajectories']} trajectories, "
         f"{final['protocol']['context_steps']} → {final['protocol']['horizon']} steps.",
