@@ -938,14 +938,9 @@ class ContextStudyConfig(ModelData, Protocol, TrialBudget):
             raise LmcastError(f"--context-lengths must each be >= 8, got {bad[0]}")
         object.__setattr__(self, "context_lengths", tuple(sorted(set(self.context_lengths))))
 
-    from_best: bool = opt(
-        True, "take lr, rank, LoRA alpha and precision from the sweep's best trial"
-    )
+    from_best: bool = opt(True, "take lr, rank and precision from the sweep's best trial")
     lr: float = opt(1e-4, "learning rate (without --from-best)")
     rank: int = opt(8, "LoRA rank (without --from-best)")
-    lora_alpha: float = opt(
-        16.0, "LoRA alpha: the update is scaled by alpha / rank (without --from-best)"
-    )
     precision: int = opt(2, "decimals (without --from-best)", at_least=0, at_most=8)
     workspace: str | None = opt(None, WORKSPACE_HELP)
 

@@ -64,12 +64,7 @@ def context(cfg: ContextStudyConfig) -> dict:
 
     lengths = list(cfg.context_lengths)  # sorted, distinct, >= 8: checked in cfg
     ws = Workspace.at(cfg.workspace, ledger=cfg.ledger)
-    base = {
-        "lr": cfg.lr,
-        "rank": cfg.rank,
-        "lora_alpha": cfg.lora_alpha,
-        "precision": cfg.precision,
-    }
+    base = {"lr": cfg.lr, "rank": cfg.rank, "precision": cfg.precision}
     res = run_context_study(
         ws, lengths, _spec(cfg), base, from_best=cfg.from_best, config=asdict(cfg)
     )

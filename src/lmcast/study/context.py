@@ -8,7 +8,7 @@ from lmcast.core.logs import get_logger
 from lmcast.core.runs.runinfo import write_json
 from lmcast.errors import LmcastError
 from lmcast.study.choice import LONGEST_WINDOW, choose, chosen_row
-from lmcast.study.sweep import Trial, make_trial, run_trial
+from lmcast.study.sweep import AXES, Trial, make_trial, run_trial
 from lmcast.study.workspace import Workspace
 
 log = get_logger("context")
@@ -71,14 +71,16 @@ def run_context_study(
     Args:
         lengths: training window lengths in tokens.
         spec: what every trial shares (its ``context_length`` is each of ``lengths``).
-        base: ``lr``, ``rank``, ``lora_alpha`` and ``precision`` of every trial; with
-            ``from_best``, the sweep's best trial's values replace those it swept.
+        base: ``lr``, ``rank`` and ``precision`` of every trial; with ``from_best``, the
+            sweep's best trial's values replace those it swept, and any other axis it swept
+            (``lora_alpha``) is added, so a trial trains what the sweep's best trained.
         config: the command's own config, stored beside the results.
     """
     lengths = check_lengths(lengths)
     base = dict(base)
     if from_best:
-        base.update({k: v for k, v in best_from_sweep(ws).items() if k in base})
+        swept = best_from_sweep(ws)
+        base.update({k: v for k, v in swept.items() if k in base or k in AXES})
     rows = []
     for length in lengths:
         point = {**base, "context_length": length}

@@ -140,12 +140,7 @@ def _context(ctx: RunContext) -> None:
         val_trajectories=cs.val_trajectories,
     )
     defaults = TrainConfig(data="", out="")
-    base = {
-        "lr": defaults.lr,
-        "rank": defaults.rank,
-        "lora_alpha": defaults.lora_alpha,
-        "precision": defaults.precision,
-    }
+    base = {"lr": defaults.lr, "rank": defaults.rank, "precision": defaults.precision}
     run_context_study(ctx.ws, cs.context_lengths, spec, base)
 
 
