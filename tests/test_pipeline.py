@@ -21,7 +21,7 @@ def _profile(tmp_path, tiny_dir):
         "protocol": {
             "context_steps": 12,
             "horizon": 4,
-            "trajectories": 3,
+            "trajectories": 2,
             "also": [[8, 6, 2]],  # sampled: the median of 2 paths at 8 → 6
             "batch_size": 2,
             "references": ["var", "theta"],
@@ -417,7 +417,7 @@ def test_gpu_profile_runs_end_to_end_on_cpu_shrunk_to_the_tiny_model(tmp_path, t
     assert prof["protocol"]["also"] == [[50, 50]] and prof["protocol"]["trajectories"] == 100
     prof["model"] = str(tiny_dir)
     prof["data"]["simulate"].update(n=30, steps=40, t_max=80.0)
-    prof["protocol"].update(context_steps=12, horizon=4, trajectories=3, also=[[20, 20]])
+    prof["protocol"].update(context_steps=12, horizon=4, trajectories=2, also=[[20, 20]])
     for stage in ("sweep", "context_study", "final"):
         prof[stage].update(max_steps=2, batch_size=2)
     prof["sweep"].update(context_length=48, eval_steps=2, val_trajectories=2)
