@@ -350,6 +350,32 @@ def test_calibrate_gives_statsforecasts_conformal_intervals(tmp_path, run_cli):
     qp = np.load(_result(b3, "m", "naive").with_suffix(".npz"))["quantiles"][..., 0]
     assert json.loads((b3 / "benchmark.json").read_text())["protocol"]["calibration_method"]
     assert not np.allclose(qp, q) and not np.allclose(qp, q0[..., 0])
+    # the calibrated run keeps its forecasts before calibration: the other method, read
+    # from them, is the pooled run's, to the last digit; the run without keeps none
+    from lmcast.configs import BenchmarkConfig
+    from lmcast.errors import LmcastError
+    from lmcast.forecasting import benchmark as bm
+
+    cfg = BenchmarkConfig(
+        data=[str(data)],
+        forecasters=("naive",),
+        horizon=4,
+        context_steps=0,
+        season_length=1,
+        out=str(out),
+    )
+    task = bm.load_task(str(data), "m", cfg)
+    f = bm.read_forecast(_result(out, "m", "naive").with_suffix(".npz"), task, 4)
+    assert f is not None and f.raw is not None and len(f.raw[0]) == 3 + 3 * 2
+    again = bm.recalibrate("naive", task, f, 4, 2, "pooled")
+    np.testing.assert_array_equal(again.quantiles[..., 0], qp)
+    np.testing.assert_array_equal(
+        bm.recalibrate("naive", task, f, 4, 2, "series").quantiles, f.quantiles
+    )
+    f0 = bm.read_forecast(_result(tmp_path / "b2", "m", "naive").with_suffix(".npz"), task, 4)
+    assert f0 is not None and f0.raw is None
+    with pytest.raises(LmcastError, match="no forecasts before calibration"):
+        bm.recalibrate("naive", task, f0, 4, 2, "pooled")
     # windows only where the context holds them and the forecaster's minimum before them
     from lmcast.compare import conformal
 

@@ -23,7 +23,7 @@ import json
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +205,10 @@ class Forecast:
         failures: series a classical fit failed on (scored on the last value).
         calibrated: series whose quantiles ``--calibrate`` replaced (0 without it).
         seconds: the wall time the forecasts took (a combination: its members' sum).
+        raw: with ``--calibrate``, a single forecaster's forecasts before calibration,
+            ``(point (N + M, H, V), quantiles (Q, N + M, H, V))`` of the series and then
+            their ``M`` calibration windows (:attr:`~lmcast.compare.conformal.Windows.all_contexts`):
+            what :func:`recalibrate` reads, so another calibration costs no forecast.
     """
 
     point: np.ndarray
@@ -213,6 +217,7 @@ class Forecast:
     failures: int = 0
     calibrated: int = 0
     seconds: float = 0.0
+    raw: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _lm_forecast(
@@ -260,12 +265,8 @@ def forecast_single(
     calibrated on them (:mod:`lmcast.compare.conformal`)."""
     t0 = time.perf_counter()
     win = (
-        conformal.windows(
-            task.contexts,
-            cfg.horizon,
-            cfg.calibration_windows,
-            conformal.min_context(name, task.season, task.contexts[0].shape[1]),
-            cfg.calibration_method,
+        calibration_windows(
+            name, task, cfg.horizon, cfg.calibration_windows, cfg.calibration_method
         )
         if cfg.calibrate
         else None
@@ -284,9 +285,46 @@ def forecast_single(
         point, quant, flops = _lm_forecast(name, task, contexts, cfg, ledger, loaded)
     if win is None:
         return Forecast(point, quant, flops, failures, 0, time.perf_counter() - t0)
+    raw = (point, quant)
     point, quant = win.apply(point, quant, metrics.SCORED_QUANTILES)
     seconds = time.perf_counter() - t0
-    return Forecast(point, quant, flops, failures, len(win.calibrated), seconds)
+    return Forecast(point, quant, flops, failures, len(win.calibrated), seconds, raw)
+
+
+def calibration_windows(
+    name: str, task: Task, horizon: int, n_windows: int, method: str
+) -> conformal.Windows:
+    """The calibration windows ``--calibrate`` gives the single forecaster ``name`` on
+    ``task`` (its own minimum context before them)."""
+    return conformal.windows(
+        task.contexts,
+        horizon,
+        n_windows,
+        conformal.min_context(name, task.season, task.contexts[0].shape[1]),
+        method,
+    )
+
+
+def recalibrate(
+    name: str, task: Task, f: Forecast, horizon: int, n_windows: int, method: str
+) -> Forecast:
+    """``f`` calibrated again by ``method`` from its :attr:`Forecast.raw` forecasts, no
+    forecasting: the same windows (``n_windows`` must be the run's), another rule. The
+    result scores as :func:`forecast_single` with ``--calibration-method method`` would.
+
+    Raises:
+        LmcastError: ``f`` keeps no raw forecasts (a run without ``--calibrate``, a
+            combination, or a file written before they were kept), or they do not match
+            the windows.
+    """
+    win = calibration_windows(name, task, horizon, n_windows, method)
+    if f.raw is None or len(f.raw[0]) != len(win.all_contexts):
+        raise LmcastError(
+            f"{name} on {task.name}: no forecasts before calibration for "
+            f"{n_windows} windows are kept; run benchmark --calibrate with them"
+        )
+    point, quant = win.apply(*f.raw, metrics.SCORED_QUANTILES)
+    return replace(f, point=point, quantiles=quant, calibrated=len(win.calibrated))
 
 
 def combine(forecasts: list[Forecast]) -> Forecast:
@@ -471,12 +509,14 @@ def write_forecast(path: Path, f: Forecast) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.npz")
+    raw = {} if f.raw is None else {"raw_point": f.raw[0], "raw_quantiles": f.raw[1]}
     np.savez(
         tmp,
         point=f.point,
         quantiles=f.quantiles,
         counts=np.array([f.flops, f.failures, f.calibrated], dtype=np.int64),
         seconds=np.float64(f.seconds),
+        **raw,
     )
     os.replace(tmp, path)
 
@@ -490,6 +530,7 @@ def read_forecast(path: Path, task: Task, horizon: int) -> Forecast | None:
         with np.load(path) as z:
             point, quant, counts = z["point"], z["quantiles"], z["counts"]
             seconds = float(z["seconds"])
+            raw = (z["raw_point"], z["raw_quantiles"]) if "raw_point" in z else None
     except (OSError, ValueError, KeyError) as exc:
         log.warning("%s: unreadable (%s); forecast again", path, exc)
         return None
@@ -502,7 +543,11 @@ def read_forecast(path: Path, task: Task, horizon: int) -> Forecast | None:
     ):
         log.warning("%s: not forecasts of this dataset; forecast again", path)
         return None
-    return Forecast(point, quant, *(int(c) for c in counts), seconds)
+    if raw is not None and (
+        raw[0].shape[1:] != shape[1:] or raw[1].shape != (len(quant), *raw[0].shape)
+    ):
+        raw = None  # kept only for recalibrate, which then says they are missing
+    return Forecast(point, quant, *(int(c) for c in counts), seconds, raw)
 
 
 def read_result(path: Path, key: str, name: str | None = None) -> dict | None:
