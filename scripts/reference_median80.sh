@@ -15,13 +15,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/scripts/reference_recipe.sh"
 A0=$(readlink -f "$3"); A1=$(readlink -f "$4")
 lever_args "$1" "$2" "$5" "$6" "$7"
-for seed in 0 1; do
-  a=$([ "$seed" = 0 ] && echo "$A0" || echo "$A1")
-  [ -f "median5_s$seed/metrics.json" ] || $PY -m lmcast evaluate --model smollm2-135m \
-    --adapter "$a" --data "$DATA" --split val --trajectories 50 --context-steps 80 \
-    --horizon 20 --readout expected --samples 5 --references var --visualize-first-n 0 \
-    --no-progress --no-oracle --out "median5_s$seed" --ledger "sqlite:///$PWD/ledger.db"
-done
+score_val "$A0" median5_s0 --samples 5
+score_val "$A1" median5_s1 --samples 5
 $PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
   --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; the profile's models (rank 16, lr 3e-3, 150 steps); median of 5 sampled paths against greedy" \
   "median of 5=$PWD/median5_s0,$PWD/median5_s1" "greedy=$B0,$B1"

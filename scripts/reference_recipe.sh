@@ -19,13 +19,15 @@ train_recipe() {  # OUT STEPS [lmcast train flags that replace the recipe's]
     --ledger "sqlite:///$PWD/ledger.db" --no-progress "$@"
 }
 
-score_val() {  # ADAPTER: 80 -> 20 on the first 50 validation trajectories (readout expected,
-  # as --profile cpu), beside VAR, into eval_<basename of ADAPTER>
-  local out="eval_$(basename "$1")"
-  [ -f "$out/metrics.json" ] || $PY -m lmcast evaluate --model smollm2-135m --adapter "$1" \
-    --data "$DATA" --split val --trajectories 50 --context-steps 80 --horizon 20 \
-    --readout expected --references var --visualize-first-n 0 --no-progress --no-oracle \
-    --out "$out" --ledger "sqlite:///$PWD/ledger.db"
+score_val() {  # ADAPTER [OUT [lmcast evaluate flags]]: 80 -> 20 on the first 50 validation
+  # trajectories (readout expected, as --profile cpu), beside VAR, into OUT (default
+  # eval_<basename of ADAPTER>); later flags win
+  local adapter=$1 out=${2:-eval_$(basename "$1")}
+  shift $(($# < 2 ? $# : 2))
+  [ -f "$out/metrics.json" ] || $PY -m lmcast evaluate --model smollm2-135m \
+    --adapter "$adapter" --data "$DATA" --split val --trajectories 50 --context-steps 80 \
+    --horizon 20 --readout expected --references var --visualize-first-n 0 --no-progress \
+    --no-oracle --out "$out" --ledger "sqlite:///$PWD/ledger.db" "$@"
 }
 
 lever_args() {  # WORK DATA BASE_SEED0_EVAL BASE_SEED1_EVAL OUT_JSON: the two-seed levers'
