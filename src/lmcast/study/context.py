@@ -79,8 +79,7 @@ def run_context_study(
     lengths = check_lengths(lengths)
     base = dict(base)
     if from_best:
-        swept = best_from_sweep(ws)
-        base.update({k: v for k, v in swept.items() if k in base or k in AXES})
+        base.update({k: v for k, v in best_from_sweep(ws).items() if k in AXES})
     rows = []
     for length in lengths:
         point = {**base, "context_length": length}
