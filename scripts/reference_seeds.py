@@ -5,6 +5,11 @@ each seed alone). The first arm is adopted only if it beats the second so.
 
     python scripts/reference_seeds.py --protocol TEXT --out OUT_JSON \\
         "LABEL_A=EVAL_SEED0,EVAL_SEED1" "LABEL_B=EVAL_SEED0,EVAL_SEED1"
+
+An arm trained on a copy of the data with its variables in other units (``--units
+LABEL=1,4``: the second variable written four times larger) is scored in the reference's
+units: its forecasts and truths (``forecasts.npz``) are divided by them before each
+trajectory's MAE (mean over steps and variables, as ``per_trajectory_mae``).
 """
 
 from __future__ import annotations
@@ -22,15 +27,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--protocol", required=True, help="what the evaluations score, in words")
     ap.add_argument("--out", required=True)
+    ap.add_argument(
+        "--units",
+        action="append",
+        default=[],
+        metavar="LABEL=U1,U2",
+        help="an arm's units relative to the reference (default 1 each)",
+    )
     ap.add_argument("arms", nargs=2, help="LABEL=EVAL_FOLDER,EVAL_FOLDER,… (one per seed)")
     args = ap.parse_args()
+    units = dict(u.split("=", 1) for u in args.units)
     labels, seeds, indices = [], [], set()
     for spec in args.arms:
         label, folders = spec.split("=", 1)
         runs = [json.loads((Path(f) / "metrics.json").read_text()) for f in folders.split(",")]
         indices |= {tuple(m["protocol"]["indices"]) for m in runs}
         labels.append(label)
-        seeds.append([np.array(m["per_trajectory_mae"]["model"]) for m in runs])
+        if label in units:
+            u = np.array([float(x) for x in units[label].split(",")])
+            z = [np.load(Path(f) / "forecasts.npz") for f in folders.split(",")]
+            seeds.append([np.abs(f["point"] / u - f["truths"] / u).mean(axis=(1, 2)) for f in z])
+        else:
+            seeds.append([np.array(m["per_trajectory_mae"]["model"]) for m in runs])
     assert len(indices) == 1, "the evaluations score other trajectories"
     (a, b), (xa, xb) = labels, seeds
     assert len(xa) == len(xb), "one evaluation per seed for each arm"
@@ -38,6 +56,7 @@ def main() -> None:
     both = paired_comparison(ma, mb)
     rec = {
         "protocol": args.protocol,
+        "units": units,
         "arms": {f"{lab}, seed {i}": float(x.mean()) for lab, xs in zip(labels, seeds, strict=True)
                  for i, x in enumerate(xs)},
         "per seed": {f"seed {i}: {a} vs {b}": paired_comparison(x, y)

@@ -865,3 +865,27 @@ def test_a_checkpoint_that_does_not_fit_on_the_disk_is_one_line(
     monkeypatch.setattr(torch, "save", real)
     done = train(_cfg(tmp_path, tiny_dir, lv_file, save_steps=3, max_steps=8, resume=True))
     assert done.steps == 8
+
+
+def test_loraplus_gives_the_b_matrices_ratio_times_the_rate(tmp_path, tiny_dir, lv_file):
+    """--loraplus-ratio 16: every LoRA B matrix sits in a group at 16 x lr, every A matrix
+    at lr; ratio 1 keeps one rate for all. A run with it trains and records the ratio."""
+    from lmcast.lm.train import setup, train
+
+    def rates(ratio):
+        s = setup(_cfg(tmp_path, tiny_dir, lv_file, f"r{ratio}", loraplus_ratio=ratio))
+        names = {id(p): n for n, p in s.loss_mod.named_parameters()}
+        out: dict[str, set] = {}
+        for g in s.optimizer.param_groups:
+            for p in g["params"]:
+                out.setdefault("B" if "lora_B" in names[id(p)] else "A", set()).add(g["lr"])
+        return out
+
+    plain, plus = rates(1.0), rates(16.0)
+    assert len(plain["A"] | plain["B"]) == 1
+    (a,), (b,) = plus["A"], plus["B"]
+    assert b == pytest.approx(16 * a) and {a} == plain["A"]
+    train(_cfg(tmp_path, tiny_dir, lv_file, "run16", loraplus_ratio=16.0, max_steps=2))
+    assert (
+        json.loads((tmp_path / "run16" / "run.json").read_text())["config"]["loraplus_ratio"] == 16
+    )

@@ -847,6 +847,12 @@ class TrainConfig(ModelData, CsvInput, Overwrite):
         "(one that contradicts them is refused), and what it saw counts as seen",
     )
     weight_decay: float = opt(0.0, "AdamW weight decay")
+    loraplus_ratio: float = opt(
+        1.0,
+        "LoRA+: each LoRA B matrix learns at this many times --lr, its A matrix at --lr "
+        "(peft's create_loraplus_optimizer; 1: one rate for both, plain LoRA)",
+        at_least=1,
+    )
     max_grad_norm: float = opt(1.0, "gradient clipping norm (0: off)")
     eval_steps: int = opt(
         50, "validation loss every N steps (and at step 0 and the end)", at_least=1
