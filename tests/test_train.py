@@ -889,3 +889,7 @@ def test_loraplus_gives_the_b_matrices_ratio_times_the_rate(tmp_path, tiny_dir, 
     assert (
         json.loads((tmp_path / "run16" / "run.json").read_text())["config"]["loraplus_ratio"] == 16
     )
+    from lmcast.errors import LmcastError
+
+    with pytest.raises(LmcastError, match="--loraplus-ratio other than the checkpoint's"):
+        train(_cfg(tmp_path, tiny_dir, lv_file, "run16", max_steps=4, resume=True))

@@ -513,6 +513,13 @@ def resume_state(s: Setup, source: Path | None = None) -> TrainState:
             f"checkpoint {theirs}, now {mine}); resume with the run's own settings (see its "
             "run.json)"
         )
+    groups = len(state["optimizer"]["param_groups"])
+    if groups != len(s.optimizer.param_groups):  # LoRA+ keeps the B matrices apart
+        raise LmcastError(
+            f"{s.out}: the checkpoint's optimizer has {groups} parameter group(s), this run's "
+            f"{len(s.optimizer.param_groups)}: --loraplus-ratio other than the checkpoint's "
+            "(1 or not); resume with the run's own settings (see its run.json)"
+        )
     set_peft_model_state_dict(s.peft_model(), state["lora"])
     s.optimizer.load_state_dict(state["optimizer"])
     s.scheduler.load_state_dict(state["scheduler"])
