@@ -21,14 +21,20 @@ R16=(--rank 16 --lora-alpha 32)
 train_recipe pilot_r1 30 "${R16[@]}" --lr 0.003 --seed 0
 train_recipe pilot_r4 30 "${R16[@]}" --lr 0.003 --loraplus-ratio 4 --seed 0
 train_recipe pilot_r16 30 "${R16[@]}" --lr 0.0015 --loraplus-ratio 16 --seed 0
-read -r arm lr ratio < <($PY - <<'PY'
+read -r arm lr ratio < <($PY - "${OUT%.json}_pilot.json" <<'PY'
 import json
+import sys
 
-loss = {a: json.load(open(f"pilot_{a}/summary.json"))["val_loss_final"] for a in ("r1", "r4", "r16")}
-print("pilot validation losses:", loss, flush=True, file=__import__("sys").stderr)
+arms = {"r1": ("lr 3e-3, ratio 1", 0.003, 1), "r4": ("lr 3e-3, ratio 4", 0.003, 4),
+        "r16": ("lr 1.5e-3, ratio 16", 0.0015, 16)}  # fmt: skip
+loss = {a: json.load(open(f"pilot_{a}/summary.json"))["val_loss_final"] for a in arms}
 best = min(("r4", "r16"), key=loss.get)
-print(*({"r4": ("r4", 0.003, 4), "r16": ("r16", 0.0015, 16)}[best] if loss[best] < loss["r1"]
-        else ("none", 0, 0)))
+go = loss[best] < loss["r1"]
+rec = {"pilot": "seed 0, 30 steps of the profile's recipe, final validation loss (nats/token)",
+       "arms": {arms[a][0]: loss[a] for a in arms}, "goes on": arms[best][0] if go else None}
+open(sys.argv[1], "w").write(json.dumps(rec, indent=1) + "\n")
+print("pilot validation losses:", loss, flush=True, file=sys.stderr)
+print(*((best, *arms[best][1:]) if go else ("none", 0, 0)))
 PY
 )
 if [ "$arm" = none ]; then echo "no LoRA+ arm is below today's validation loss: stop"; exit 0; fi
