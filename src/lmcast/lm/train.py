@@ -449,25 +449,19 @@ def setup(cfg: TrainConfig) -> Setup:
     head_ids = llmtime_token_ids(lm.tokenizer, [train_w, val_w]) if cfg.restricted_head else None
     loss_mod = LossModule.build(model, head_ids, cfg.loss_from)
     # CUDA: the fused kernel updates every LoRA tensor in one launch instead of a few per tensor
-    fused = accelerator.device.type == "cuda"
+    adamw = {
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "fused": accelerator.device.type == "cuda",
+    }
     if cfg.loraplus_ratio != 1.0:  # LoRA+: the B matrices in their own group at ratio x lr
         from peft.optimizers import create_loraplus_optimizer
 
         optimizer = create_loraplus_optimizer(
-            model,
-            torch.optim.AdamW,
-            lr=cfg.lr,
-            loraplus_lr_ratio=cfg.loraplus_ratio,
-            weight_decay=cfg.weight_decay,
-            fused=fused,
+            model, torch.optim.AdamW, loraplus_lr_ratio=cfg.loraplus_ratio, **adamw
         )
     else:
-        optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
-            lr=cfg.lr,
-            weight_decay=cfg.weight_decay,
-            fused=fused,
-        )
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], **adamw)
     scheduler = _schedule(cfg, optimizer)
     loss_mod, optimizer = accelerator.prepare(loss_mod, optimizer)
     head_vocab = len(head_ids) if head_ids else None
