@@ -9,7 +9,9 @@ each seed alone). The first arm is adopted only if it beats the second so.
 An arm trained on a copy of the data with its variables in other units (``--units
 LABEL=1,4``: the second variable written four times larger) is scored in the reference's
 units: its forecasts and truths (``forecasts.npz``) are divided by them before each
-trajectory's MAE (mean over steps and variables, as ``per_trajectory_mae``).
+trajectory's MAE (mean over steps and variables, as ``per_trajectory_mae``). A seed written
+``EVAL_A+EVAL_B+…`` is an ensemble: the mean of those evaluations' point forecasts (the same
+trajectories and truths), scored so.
 """
 
 from __future__ import annotations
@@ -40,15 +42,21 @@ def main() -> None:
     labels, seeds, indices = [], [], set()
     for spec in args.arms:
         label, folders = spec.split("=", 1)
-        runs = [json.loads((Path(f) / "metrics.json").read_text()) for f in folders.split(",")]
-        indices |= {tuple(m["protocol"]["indices"]) for m in runs}
+        u = np.array([float(x) for x in units.get(label, "1,1").split(",")])
+        maes = []
+        for seed in folders.split(","):
+            parts = [Path(f) for f in seed.split("+")]
+            runs = [json.loads((f / "metrics.json").read_text()) for f in parts]
+            indices |= {tuple(m["protocol"]["indices"]) for m in runs}
+            if len(parts) == 1 and label not in units:
+                maes.append(np.array(runs[0]["per_trajectory_mae"]["model"]))
+                continue
+            z = [np.load(f / "forecasts.npz") for f in parts]
+            assert all(np.array_equal(f["truths"], z[0]["truths"]) for f in z), "other truths"
+            point = np.mean([f["point"] for f in z], axis=0)
+            maes.append(np.abs(point / u - z[0]["truths"] / u).mean(axis=(1, 2)))
         labels.append(label)
-        if label in units:
-            u = np.array([float(x) for x in units[label].split(",")])
-            z = [np.load(Path(f) / "forecasts.npz") for f in folders.split(",")]
-            seeds.append([np.abs(f["point"] / u - f["truths"] / u).mean(axis=(1, 2)) for f in z])
-        else:
-            seeds.append([np.array(m["per_trajectory_mae"]["model"]) for m in runs])
+        seeds.append(maes)
     assert len(indices) == 1, "the evaluations score other trajectories"
     (a, b), (xa, xb) = labels, seeds
     assert len(xa) == len(xb), "one evaluation per seed for each arm"
