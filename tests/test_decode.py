@@ -253,9 +253,16 @@ def test_evaluate_cli_on_tiny_model_dir(tmp_path, lv_file, run_cli):
         4,
         "--combine",
         "var",
+        "--scale-ensemble",
+        1.15,
     )
     assert code == 0, err
     res = json.loads(stdout)
+    # the forecast is a scale ensemble's, and the report says how it was decoded
+    from lmcast.study.report import decoding
+
+    assert res["model"]["scale_ensemble"] == 1.15
+    assert decoding(res["model"]) == "mean of 3 greedy at alpha ÷ 1.15, × 1 and × 1.15"
     # classical references: scored like the model, compared in pairs, drawn per step
     assert [c["label"] for c in res["classical"].values()] == ["VAR", "AutoTheta", "SeasonalNaive"]
     # --combine var: the model and VAR averaged, a row of its own paired with every other
@@ -727,3 +734,32 @@ def test_interval_scores_by_hand():
     assert out["coverage_95"][0] == 0.5 and np.isnan(out["msis"][0])
     miss = metrics.interval_scores(q, np.array([[[0.0], [4.0]]]), np.array([[1.0]]))
     assert miss["msis"][0] == pytest.approx((6.0 + 6.0 + 40 * 1.0) / 2)
+
+
+def test_a_scale_ensemble_is_the_mean_of_three_greedy_forecasts(tiny_lm):
+    """``Sampling(scale_ensemble=r)``: one plan writes each series at alpha / r, alpha and
+    alpha × r (2 significant figures) and forecasts the mean of the three greedy forecasts,
+    each the one a plan at that scale alone gives; it keeps the texts at the series' own
+    scale, charges the three (in one batch, padded), and refuses sampled paths."""
+    from lmcast.core.codec.scheme import Encoding
+    from lmcast.lm.decode import GenerationPlan, Sampling
+
+    ctx, _, _ = _contexts(n=3)
+    enc, alphas = Encoding(1), [0.061, 0.5, 0.137]
+    ens = GenerationPlan(tiny_lm, ctx, alphas, 4, enc, Sampling(scale_ensemble=1.15))
+    assert ens.copies == 3 and len(ens.prompts) == 9 and ens.alphas == tuple(alphas)
+    assert ens.written[1][:3] == [0.053, 0.43, 0.12] and ens.written[1][6:] == [0.07, 0.57, 0.16]
+    got = ens.run()
+    alone = [
+        GenerationPlan(tiny_lm, ctx, ens.written[1][3 * j : 3 * j + 3], 4, enc).run()
+        for j in range(3)
+    ]
+    assert got.samples.shape == (3, 1, 4, 2)
+    assert not np.allclose(alone[0].samples, alone[1].samples)  # the grids differ
+    np.testing.assert_allclose(got.samples, np.mean([f.samples for f in alone], axis=0))
+    assert got.texts == alone[1].texts
+    assert sum(f.stats.flops for f in alone) <= got.stats.flops <= ens.flops_bound()
+    with pytest.raises(ValueError, match="takes samples 1"):
+        Sampling(samples=5, scale_ensemble=1.15)
+    with pytest.raises(ValueError, match="ratio >= 1"):
+        Sampling(scale_ensemble=0.8)

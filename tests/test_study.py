@@ -44,6 +44,12 @@ def _broken(kind: str) -> tuple[object, str]:
     if kind == "unknown-readout":  # choices were checked at the CLI only, not in a profile
         prof["protocol"]["readout"] = "mean"
         return prof, "protocol: --readout must be one of argmax, expected, got 'mean'"
+    if kind == "ensemble-of-samples":  # the final model's test samples at the main protocol
+        prof["protocol"].update(samples=5, scale_ensemble=1.15)
+        return prof, "protocol.scale_ensemble: --scale-ensemble 1.15 averages greedy forecasts"
+    if kind == "ensemble-below-one":
+        prof["protocol"]["scale_ensemble"] = 0.9
+        return prof, "protocol.scale_ensemble must be >= 1, got float 0.9"
     raise AssertionError(kind)
 
 
@@ -59,6 +65,8 @@ def _broken(kind: str) -> tuple[object, str]:
         "unknown-reference",
         "renamed-key",
         "unknown-readout",
+        "ensemble-of-samples",
+        "ensemble-below-one",
     ],
 )
 def test_bad_profile_is_one_line_exit_2(tmp_path, run_cli, kind):

@@ -513,6 +513,11 @@ class EvalConfig(ModelData, Protocol, Overwrite):
 
     def check(self) -> None:
         check_reference_names(self.references)
+        if self.scale_ensemble > 1 and self.samples > 1:
+            raise LmcastError(
+                f"--scale-ensemble {self.scale_ensemble:g} averages greedy forecasts: it "
+                f"takes --samples 1, got {self.samples}"
+            )
         left_out = [n for n in self.combine if n not in self.references]
         if left_out:
             raise LmcastError(
@@ -546,6 +551,13 @@ class EvalConfig(ModelData, Protocol, Overwrite):
         "how a generated number is read: as written (argmax), or its last digit as the "
         "expected value of the model's distribution over that digit (expected; free)",
         choices=["argmax", "expected"],
+    )
+    scale_ensemble: float = opt(
+        1.0,
+        "a ratio r > 1 also writes each window at alpha / r and alpha * r (2 significant "
+        "figures) and forecasts the mean of the three greedy forecasts: three times the "
+        "generation (with --samples 1; 1: off)",
+        at_least=1,
     )
     batch_size: int = opt(
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1

@@ -213,6 +213,7 @@ def _score(
             "adapter": cfg.adapter,
             "samples": cfg.samples,
             "readout": cfg.readout,
+            **({"scale_ensemble": cfg.scale_ensemble} if cfg.scale_ensemble > 1 else {}),
             **({"temperature": cfg.temperature, "top_p": cfg.top_p} if cfg.samples > 1 else {}),
             "parse_success": float(fc.parse_success.mean()),
             "unparsed_filled": "missing steps carry the last parsed value (or the last context value)",

@@ -359,9 +359,10 @@ class Forecaster:
         alphas = self.encoding.alphas(ctx, scale)
         self.encoding.check_scaled(ctx, alphas)
         plan = GenerationPlan(self.lm, ctx, alphas, horizon, self.encoding, sampling)
+        self.encoding.check_scaled(*plan.written)  # a scale ensemble's smaller scales too
         room = plan.room()
         if horizon > room:
-            longest = int(np.argmax(plan.lengths))
+            longest = int(np.argmax(plan.lengths)) % len(ctx)
             raise LmcastError(
                 f"horizon {horizon} does not fit: the model's context window holds at most "
                 f"{room} more steps after a {len(ctx[longest])}-step prompt (shorten the context)"
@@ -397,6 +398,7 @@ class Forecaster:
         readout: str = "argmax",
         calibrate: int = 0,
         calibration_method: str = "series",
+        scale_ensemble: float = 1.0,
     ) -> Prediction:
         """Forecast ``horizon`` steps after the end of each series.
 
@@ -416,6 +418,10 @@ class Forecaster:
                 the end of each context (:mod:`lmcast.compare.conformal`; the windows are
                 forecast too, in the same call: ``1 + calibrate`` times the work); a series
                 too short for them keeps its samples' quantiles. 0: the samples' own.
+            scale_ensemble: a ratio r > 1: each series also written at alpha / r and
+                alpha × r, the point the mean of the three greedy forecasts (``samples``
+                1; :class:`~lmcast.lm.decode.Sampling`). On the reference half's validation
+                split at 80 → 20, r = 1.15 beat one greedy forecast (docs: findings).
             calibration_method: ``series`` (each series' own window errors, as
                 statsforecast's ``ConformalIntervals``) or ``pooled`` (the samples' spread
                 rescaled per level by one factor from every series' windows;
@@ -433,7 +439,15 @@ class Forecaster:
             plan = context
         else:
             try:
-                sampling = Sampling(samples, temperature, top_p, seed, batch_size, readout)
+                sampling = Sampling(
+                    samples,
+                    temperature,
+                    top_p,
+                    seed,
+                    batch_size,
+                    readout,
+                    scale_ensemble=scale_ensemble,
+                )
             except ValueError as exc:
                 raise LmcastError(str(exc)) from None
             if calibrate < 0:
@@ -536,7 +550,8 @@ def _future(times: Any, h: int) -> Any:
 
 def sampling_of(cfg: Any) -> Sampling:
     """The :class:`~lmcast.lm.decode.Sampling` a command's config asks for (``samples``,
-    ``temperature``, ``top_p``, ``seed``, ``batch_size`` and, where it has one, ``readout``)."""
+    ``temperature``, ``top_p``, ``seed``, ``batch_size`` and, where it has them, ``readout``
+    and ``scale_ensemble``)."""
     return Sampling(
         cfg.samples,
         cfg.temperature,
@@ -544,6 +559,7 @@ def sampling_of(cfg: Any) -> Sampling:
         cfg.seed,
         cfg.batch_size,
         getattr(cfg, "readout", "argmax"),
+        scale_ensemble=getattr(cfg, "scale_ensemble", 1.0),
     )
 
 

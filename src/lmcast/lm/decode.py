@@ -16,6 +16,8 @@ stop at the horizon, and exact token counts for the FLOP ledger.
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -55,6 +57,11 @@ class Sampling:
             (:func:`generate_texts`; ``None``: :func:`default_jump_forward`).
         shared_attention: keep each prompt's keys once for all its samples
             (:mod:`lmcast.lm.prefix_attention`) where the model allows it.
+        scale_ensemble: a ratio r > 1 writes each series three times, at its alpha / r,
+            alpha and alpha × r (:func:`lmcast.core.codec.encoding.ensemble_scales`), and
+            the forecast is the mean of the three greedy ones (the same dynamics on other
+            grids, so the rounding falls elsewhere; three times the generation). 1: off.
+            Greedy only (``samples`` 1): averaging sampled paths would narrow their spread.
     """
 
     samples: int = 1
@@ -65,10 +72,18 @@ class Sampling:
     readout: str = "argmax"
     jump_forward: bool | None = None
     shared_attention: bool = True
+    scale_ensemble: float = 1.0
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
+        if not (math.isfinite(self.scale_ensemble) and self.scale_ensemble >= 1):
+            raise ValueError(f"scale_ensemble must be a ratio >= 1, got {self.scale_ensemble}")
+        if self.scale_ensemble > 1 and self.samples > 1:
+            raise ValueError(
+                "a scale ensemble averages greedy forecasts: it takes samples 1, got "
+                f"{self.samples} (sampled paths give their own median)"
+            )
         if self.samples < 1 or self.batch_size < 1:
             raise ValueError(
                 f"samples and batch_size must be >= 1, got {self.samples} and {self.batch_size}"
@@ -751,7 +766,10 @@ class GenerationPlan:
         sampling: how paths are drawn.
         negative: whether the grammar allows a sign (any context holds a negative value,
             unless given).
-        prompts, lengths: N prompt texts and their token counts.
+        written: ``(contexts, alphas)`` as generated: the N series and their scales, or with a
+            scale ensemble (:attr:`Sampling.scale_ensemble`) three blocks of them, the
+            series at alpha / r, alpha and alpha × r (:attr:`copies` blocks in all).
+        prompts, lengths: a prompt text and its token count per written series.
         grammar, tables: the format generated and its token tables for this model.
         max_new: the token cap of one sequence.
         batches: the sequences grouped at ``sampling.batch_size`` rows
@@ -784,9 +802,17 @@ class GenerationPlan:
             if negative is None
             else negative
         )
-        self.prompts = encoding.prompts(self.contexts, self.alphas)
+        r = sampling.scale_ensemble
+        scales = [codec.ensemble_scales(a, r) if r > 1 else (a,) for a in self.alphas]
+        self.copies = len(scales[0]) if scales else 1
+        # block j: every series at its j-th scale
+        self.written = (
+            self.contexts * self.copies,
+            [sc[j] for j in range(self.copies) for sc in scales],
+        )
+        self.prompts = encoding.prompts(*self.written)
         self.lengths = token_lengths(lm, self.prompts)
-        self.grammar = encoding.grammar(self.contexts, self.alphas, self.negative)
+        self.grammar = encoding.grammar(*self.written, self.negative)
         self.tables = grammar_tables(lm, self.grammar)
         self.max_new = max_new_tokens(self.tables, self.horizon)
         self.batches = plan_batches(self.lengths, self.sampling.samples, self.sampling.batch_size)
@@ -828,7 +854,8 @@ class GenerationPlan:
             flop_limit: FLOPs reserved for this call (e.g. :meth:`flops_bound`); no batch
                 starts that could exceed it (:func:`generate_texts`).
         """
-        n, v = len(self.contexts), int(np.shape(self.contexts[0])[-1])
+        contexts, alphas = self.written
+        n, v = len(contexts), int(np.shape(contexts[0])[-1])
         k, horizon = self.samples, self.horizon
         number_means: list[list[float]] | None = [] if self.sampling.readout == "expected" else None
         texts, stats = generate_texts(
@@ -854,7 +881,15 @@ class GenerationPlan:
                     text = codec.refine_last_digits(text, number_means[i * k + s])
                 res = self.encoding.decode(text, n_vars=v, max_steps=horizon)
                 parsed[i, s] = res.n_steps
-                values[i, s, : res.n_steps] = res.values * self.alphas[i]
+                values[i, s, : res.n_steps] = res.values * alphas[i]
+        if self.copies > 1:  # a scale ensemble: the mean of each series' copies
+            m = len(self.contexts)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a step no copy parsed: NaN
+                values = np.nanmean(values.reshape(self.copies, m, k, horizon, v), axis=0)
+            parsed = parsed.reshape(self.copies, m, k).max(axis=0)
+            middle = grouped[m * (self.copies // 2) : m * (self.copies // 2 + 1)]
+            grouped = middle  # the texts of the series at their own scale
         log.debug(
             "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
             n,

@@ -216,6 +216,7 @@ def _final_test(ctx: RunContext) -> None:
             experiment="final",
             references=ctx.profile.protocol.reference_names(),  # fitted once, beside the final model
             combine=ctx.profile.protocol.combine_names(),
+            scale_ensemble=ctx.profile.protocol.scale_ensemble,
         ),
         progress=ctx.cfg.progress,
     )
@@ -307,6 +308,10 @@ def check_study(ctx: RunContext) -> None:
         lambda: ctx.eval_config(
             references=prof.protocol.reference_names(), combine=prof.protocol.combine_names()
         ),
+    )
+    where(  # the final model's test at the main protocol (its samples, not the zero-shot's)
+        "protocol.scale_ensemble",
+        lambda: ctx.eval_config(adapter="final", scale_ensemble=prof.protocol.scale_ensemble),
     )
     for c, h in prof.protocol.extra():
         where("protocol.also", lambda c=c, h=h: ctx.eval_config(context_steps=c, horizon=h))

@@ -72,6 +72,10 @@ class ProtocolSpec:
     # how test forecasts read a number: as written (argmax) or its last digit's expected
     # value (expected; lmcast.lm.decode.sample_paths)
     readout: str = "argmax"
+    # the final model's test at the main protocol (greedy only): a ratio r > 1 forecasts the
+    # mean of three greedy forecasts, at alpha / r, alpha and alpha * r (evaluate
+    # --scale-ensemble); 1: one greedy forecast
+    scale_ensemble: float = _count(1.0)
 
     def extra(self) -> list[tuple[int, int]]:
         """``also``: more ``(context_steps, horizon)`` pairs the zero-shot and final

@@ -79,7 +79,9 @@ def decoding(model: dict) -> str:
     k = int(model.get("samples", 1))
     read = ", last digit read as its expected value" if model.get("readout") == "expected" else ""
     if k == 1:
-        return f"greedy{read}"
+        r = model.get("scale_ensemble")
+        mean = f"mean of 3 greedy at alpha ÷ {r:g}, × 1 and × {r:g}" if r else "greedy"
+        return f"{mean}{read}"
     how = f"median of {k} sampled paths"
     if "temperature" in model:
         how += f" (temperature {model['temperature']:g}, top-p {model['top_p']:g})"

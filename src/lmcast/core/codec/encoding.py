@@ -36,6 +36,19 @@ ALPHA_RULE = (
 )
 
 
+def ensemble_scales(alpha: float, ratio: float) -> tuple[float, float, float]:
+    """The three scales a scale ensemble writes a series at: ``alpha / ratio``, ``alpha``
+    and ``alpha * ratio``, the outer two rounded to 2 significant figures as the alpha rule
+    rounds (0.061 at ratio 1.15: 0.053, 0.061, 0.070).
+
+    Raises:
+        ValueError: ``ratio`` not above 1, or ``alpha`` not positive and finite.
+    """
+    if not (math.isfinite(alpha) and alpha > 0) or not (math.isfinite(ratio) and ratio > 1):
+        raise ValueError(f"alpha > 0 and ratio > 1 expected, got {alpha} and {ratio}")
+    return float(f"{alpha / ratio:.2g}"), float(alpha), float(f"{alpha * ratio:.2g}")
+
+
 @dataclass(frozen=True)
 class DecodeResult:
     """What :func:`decode` could read.
