@@ -739,8 +739,8 @@ def test_interval_scores_by_hand():
 def test_a_scale_ensemble_is_the_mean_of_three_greedy_forecasts(tiny_lm):
     """``Sampling(scale_ensemble=r)``: one plan writes each series at alpha / r, alpha and
     alpha × r (2 significant figures) and forecasts the mean of the three greedy forecasts,
-    each the one a plan at that scale alone gives; it keeps the texts at the series' own
-    scale, charges the three (in one batch, padded), and refuses sampled paths."""
+    each the one a plan at that scale alone gives (its own grammar and batches); it keeps the texts at the series' own
+    scale, charges the three, and refuses sampled paths."""
     from lmcast.core.codec.scheme import Encoding
     from lmcast.lm.decode import GenerationPlan, Sampling
 
@@ -758,7 +758,7 @@ def test_a_scale_ensemble_is_the_mean_of_three_greedy_forecasts(tiny_lm):
     assert not np.allclose(alone[0].samples, alone[1].samples)  # the grids differ
     np.testing.assert_allclose(got.samples, np.mean([f.samples for f in alone], axis=0))
     assert got.texts == alone[1].texts
-    assert sum(f.stats.flops for f in alone) <= got.stats.flops <= ens.flops_bound()
+    assert got.stats.flops == sum(f.stats.flops for f in alone) <= ens.flops_bound()
     with pytest.raises(ValueError, match="takes samples 1"):
         Sampling(samples=5, scale_ensemble=1.15)
     with pytest.raises(ValueError, match="ratio >= 1"):

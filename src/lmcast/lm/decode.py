@@ -803,13 +803,29 @@ class GenerationPlan:
             else negative
         )
         r = sampling.scale_ensemble
-        scales = [codec.ensemble_scales(a, r) if r > 1 else (a,) for a in self.alphas]
-        self.copies = len(scales[0]) if scales else 1
-        # block j: every series at its j-th scale
+        #: a scale ensemble's three plans, one per scale (each its own grammar and batches,
+        #: so each block forecasts as a plan at that scale alone would); empty without one
+        self.parts: list[GenerationPlan] = []
+        if r > 1:
+            scales = [codec.ensemble_scales(a, r) for a in self.alphas]
+            one = dataclasses.replace(sampling, scale_ensemble=1.0)
+            self.parts = [
+                GenerationPlan(lm, contexts, [sc[j] for sc in scales], horizon, encoding, one,
+                               self.negative)
+                for j in range(3)
+            ]  # fmt: skip
+        self.copies = len(self.parts) or 1
         self.written = (
-            self.contexts * self.copies,
-            [sc[j] for j in range(self.copies) for sc in scales],
+            [c for p in self.parts for c in p.contexts] if self.parts else self.contexts,
+            [a for p in self.parts for a in p.alphas] if self.parts else list(self.alphas),
         )
+        if self.parts:  # the series at their own scale give the grammar and batches named here
+            mid = self.parts[1]
+            self.prompts = [t for p in self.parts for t in p.prompts]
+            self.lengths = [n for p in self.parts for n in p.lengths]
+            self.grammar, self.tables, self.max_new = mid.grammar, mid.tables, mid.max_new
+            self.batches = mid.batches
+            return
         self.prompts = encoding.prompts(*self.written)
         self.lengths = token_lengths(lm, self.prompts)
         self.grammar = encoding.grammar(*self.written, self.negative)
@@ -826,6 +842,8 @@ class GenerationPlan:
         """The most steps the model's context window holds after the longest prompt (each
         step bounded by the longest a grammar allowing a sign can write: one token per
         character at most)."""
+        if self.parts:
+            return min(p.room() for p in self.parts)
         limit = getattr(self.lm.model.config, "max_position_embeddings", None) or 10**9
         per_step = dataclasses.replace(self.grammar, allow_negative=True).max_chars_per_step()
         return max(0, (limit - max(self.lengths) - 1) // per_step)
@@ -835,6 +853,8 @@ class GenerationPlan:
         bounded by :func:`batch_flops_bound`. A run whose batches are split further to fit
         memory is checked batch by batch against its reservation and stops before
         exceeding it."""
+        if self.parts:
+            return sum(p.flops_bound() for p in self.parts)
         return sum(
             batch_flops_bound(self.lm, self.tables, self.lengths, jobs, self.max_new)
             for jobs in self.batches
@@ -854,8 +874,9 @@ class GenerationPlan:
             flop_limit: FLOPs reserved for this call (e.g. :meth:`flops_bound`); no batch
                 starts that could exceed it (:func:`generate_texts`).
         """
-        contexts, alphas = self.written
-        n, v = len(contexts), int(np.shape(contexts[0])[-1])
+        if self.parts:
+            return self._run_parts(progress, stats, flop_limit)
+        n, v = len(self.contexts), int(np.shape(self.contexts[0])[-1])
         k, horizon = self.samples, self.horizon
         number_means: list[list[float]] | None = [] if self.sampling.readout == "expected" else None
         texts, stats = generate_texts(
@@ -881,15 +902,7 @@ class GenerationPlan:
                     text = codec.refine_last_digits(text, number_means[i * k + s])
                 res = self.encoding.decode(text, n_vars=v, max_steps=horizon)
                 parsed[i, s] = res.n_steps
-                values[i, s, : res.n_steps] = res.values * alphas[i]
-        if self.copies > 1:  # a scale ensemble: the mean of each series' copies
-            m = len(self.contexts)
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a step no copy parsed: NaN
-                values = np.nanmean(values.reshape(self.copies, m, k, horizon, v), axis=0)
-            parsed = parsed.reshape(self.copies, m, k).max(axis=0)
-            middle = grouped[m * (self.copies // 2) : m * (self.copies // 2 + 1)]
-            grouped = middle  # the texts of the series at their own scale
+                values[i, s, : res.n_steps] = res.values * self.alphas[i]
         log.debug(
             "forecast %d windows × %d samples: %d prompt + %d generated tokens, %.3e FLOPs",
             n,
@@ -899,6 +912,23 @@ class GenerationPlan:
             stats.flops,
         )
         return Forecast(values, parsed, grouped, stats)
+
+    def _run_parts(
+        self, progress: bool, stats: GenerationStats | None, flop_limit: int | None
+    ) -> Forecast:
+        """A scale ensemble: each part's forecast (one ``stats``, the reservation shared),
+        then the mean of each series' three (a step no part parsed stays NaN), the steps
+        parsed by the part that parsed most, and the texts of the series at their own scale."""
+        stats = stats if stats is not None else GenerationStats()
+        start, runs = stats.flops, []
+        for p in self.parts:
+            left = None if flop_limit is None else flop_limit - (stats.flops - start)
+            runs.append(p.run(progress, stats, left))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: NaN
+            values = np.nanmean([f.samples for f in runs], axis=0)
+        parsed = np.max([f.parsed_steps for f in runs], axis=0)
+        return Forecast(values, parsed, runs[1].texts, stats)
 
 
 def sample_paths(
