@@ -94,8 +94,12 @@ class ProtocolSpec:
         return self.samples
 
     def rows(self, context_steps: int, horizon: int, zero_shot: bool = False) -> int:
-        """Sequences one test generates: K sampled paths (:meth:`samples_for`) per trajectory."""
-        return self.trajectories * self.samples_for(context_steps, horizon, zero_shot)
+        """Sequences one test generates: K sampled paths (:meth:`samples_for`) per trajectory,
+        three times over for the final model's test at the main protocol with a
+        ``scale_ensemble``."""
+        k = self.trajectories * self.samples_for(context_steps, horizon, zero_shot)
+        main = (context_steps, horizon) == (self.context_steps, self.horizon)
+        return k * 3 if main and not zero_shot and self.scale_ensemble > 1 else k
 
     def extra_models(self) -> tuple[bool, ...]:
         """``zero_shot`` of the models tested on each ``also`` protocol: the zero-shot model
