@@ -21,7 +21,7 @@ for seed in 0 1; do
   train_recipe "r16lr3_175_s$seed" 175 --rank 16 --lora-alpha 32 --lr 0.003 --seed "$seed"
   score_val "r16lr3_175_s$seed"
 done
-$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" \
+$PY "$ROOT/scripts/reference_seeds.py" --out "$OUT" --adopt not-worse \
   --protocol "reference half, val, 50 trajectories, 80 -> 20, readout expected; the scale ensemble of the profile's 150-step models against greedy from 175-step models (the ensemble's extra generation time as training steps)" \
   "scale ensemble=$E/lo_s0+$B0+$E/hi_s0,$E/lo_s1+$B1+$E/hi_s1" \
   "175 steps greedy=$PWD/eval_r16lr3_175_s0,$PWD/eval_r16lr3_175_s1"

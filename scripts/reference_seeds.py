@@ -24,6 +24,13 @@ import numpy as np
 
 from lmcast.compare.metrics import paired_comparison
 
+#: the verdicts (:func:`lmcast.compare.metrics.paired_comparison`) under which the first arm
+#: is adopted, per ``--adopt`` rule
+ADOPTED = {
+    "beats": ("beats",),
+    "not-worse": ("beats", "level", "level on the mean, better on most"),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,6 +42,13 @@ def main() -> None:
         default=[],
         metavar="LABEL=U1,U2",
         help="an arm's units relative to the reference (default 1 each)",
+    )
+    ap.add_argument(
+        "--adopt",
+        choices=["beats", "not-worse"],
+        default="beats",
+        help="the rule for the first arm: it beats the second (default), or neither measure "
+        "favours the second (level, or only the win rate favours the first)",
     )
     ap.add_argument("arms", nargs=2, help="LABEL=EVAL_FOLDER,EVAL_FOLDER,… (one per seed)")
     args = ap.parse_args()
@@ -71,7 +85,8 @@ def main() -> None:
                      for i, (x, y) in enumerate(zip(xa, xb, strict=True))},
         f"{len(xa)} seeds: {a} vs {b}": both,
         f"{len(xa)}-seed means": {a: float(ma.mean()), b: float(mb.mean())},
-        "adopted": a if both["verdict"] == "beats" else b,
+        "rule": args.adopt,
+        "adopted": a if both["verdict"] in ADOPTED[args.adopt] else b,
     }  # fmt: skip
     Path(args.out).write_text(json.dumps(rec, indent=1) + "\n")
     print(json.dumps(rec, indent=1))
