@@ -28,6 +28,8 @@ def test_docstring_examples_run_on_the_tiny_model(tiny_dir):
         (np.ones((5, 2)), {"horizon": 10**6}, "does not fit"),
         ([np.ones((5, 2)), np.ones((5, 3))], {}, "same number of variables"),
         (np.ones(5), {}, "must be an array"),
+        (np.ones((5, 2)), {"samples": 5, "scale_ensemble": 1.15}, "averages greedy forecasts"),
+        (np.ones((5, 2)), {"scale_ensemble": 0.5}, "scale_ensemble must be a ratio >= 1"),
     ],
 )
 def test_bad_input_is_one_clear_error(tiny_dir, context, kw, needle):
