@@ -478,6 +478,13 @@ def test_values_the_adapter_scale_cannot_write_are_refused(tiny_dir):
     fc.encoding = Encoding(alpha=1e-12)
     with pytest.raises(LmcastError, match="need 16 integer digits"):
         fc.predict(np.full((5, 1), 1000.0), horizon=2, samples=1, scale="adapter")
+    # a scale ensemble writes the series at alpha / 1.15 too: checked there, before encoding
+    # (one greedy forecast at alpha alone is still allowed)
+    fc.encoding = Encoding(alpha=1.1e-9)  # 1000 / alpha: 12 integer digits, as many as allowed
+    ens = {"horizon": 2, "samples": 1, "scale": "adapter", "scale_ensemble": 1.15}
+    with pytest.raises(LmcastError, match=r"alpha 9\.6e-10 need 13 integer digits"):
+        fc.predict(np.full((5, 1), 1000.0), **ens)
+    assert fc.plan(np.full((5, 1), 1000.0), 2, scale="adapter").alphas == (1.1e-9,)
 
 
 def test_export_from_a_malformed_run_folder_is_one_line_or_leaves_parts_out(

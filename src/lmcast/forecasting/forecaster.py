@@ -43,6 +43,7 @@ import numpy as np
 from lmcast.compare import conformal
 from lmcast.configs import check_quantiles
 from lmcast.core.codec import scheme
+from lmcast.core.codec.encoding import ensemble_scales
 from lmcast.core.codec.scheme import Encoding, Scale
 from lmcast.core.logs import get_logger
 from lmcast.core.series.timeaxis import Axis, continue_numeric
@@ -357,9 +358,11 @@ class Forecaster:
         if horizon < 1:
             raise LmcastError(f"horizon must be >= 1, got {horizon}")
         alphas = self.encoding.alphas(ctx, scale)
-        self.encoding.check_scaled(ctx, alphas)
+        r = sampling.scale_ensemble if sampling is not None else 1.0
+        # before any encoding, at the smallest scale written (a scale ensemble's alpha / r)
+        smallest = [ensemble_scales(a, r)[0] for a in alphas] if r > 1 else alphas
+        self.encoding.check_scaled(ctx, smallest)
         plan = GenerationPlan(self.lm, ctx, alphas, horizon, self.encoding, sampling)
-        self.encoding.check_scaled(*plan.written)  # a scale ensemble's smaller scales too
         room = plan.room()
         if horizon > room:
             longest = int(np.argmax(plan.lengths)) % len(ctx)

@@ -766,9 +766,9 @@ class GenerationPlan:
         sampling: how paths are drawn.
         negative: whether the grammar allows a sign (any context holds a negative value,
             unless given).
-        written: ``(contexts, alphas)`` as generated: the N series and their scales, or with a
-            scale ensemble (:attr:`Sampling.scale_ensemble`) three blocks of them, the
-            series at alpha / r, alpha and alpha × r (:attr:`copies` blocks in all).
+        parts: a scale ensemble's (:attr:`Sampling.scale_ensemble`) three plans, the series
+            at alpha / r, alpha and alpha × r; empty without one (:attr:`written`,
+            :attr:`copies`).
         prompts, lengths: a prompt text and its token count per written series.
         grammar, tables: the format generated and its token tables for this model.
         max_new: the token cap of one sequence.
@@ -803,8 +803,7 @@ class GenerationPlan:
             else negative
         )
         r = sampling.scale_ensemble
-        #: a scale ensemble's three plans, one per scale (each its own grammar and batches,
-        #: so each block forecasts as a plan at that scale alone would); empty without one
+        # each part its own grammar and batches: it forecasts as a plan at that scale alone
         self.parts: list[GenerationPlan] = []
         if r > 1:
             scales = [codec.ensemble_scales(a, r) for a in self.alphas]
@@ -814,21 +813,16 @@ class GenerationPlan:
                                self.negative)
                 for j in range(3)
             ]  # fmt: skip
-        self.copies = len(self.parts) or 1
-        self.written = (
-            [c for p in self.parts for c in p.contexts] if self.parts else self.contexts,
-            [a for p in self.parts for a in p.alphas] if self.parts else list(self.alphas),
-        )
-        if self.parts:  # the series at their own scale give the grammar and batches named here
+            # the series at their own scale give the grammar and batches named here
             mid = self.parts[1]
             self.prompts = [t for p in self.parts for t in p.prompts]
             self.lengths = [n for p in self.parts for n in p.lengths]
             self.grammar, self.tables, self.max_new = mid.grammar, mid.tables, mid.max_new
             self.batches = mid.batches
             return
-        self.prompts = encoding.prompts(*self.written)
+        self.prompts = encoding.prompts(self.contexts, self.alphas)
         self.lengths = token_lengths(lm, self.prompts)
-        self.grammar = encoding.grammar(*self.written, self.negative)
+        self.grammar = encoding.grammar(self.contexts, self.alphas, self.negative)
         self.tables = grammar_tables(lm, self.grammar)
         self.max_new = max_new_tokens(self.tables, self.horizon)
         self.batches = plan_batches(self.lengths, self.sampling.samples, self.sampling.batch_size)
@@ -837,6 +831,17 @@ class GenerationPlan:
     def samples(self) -> int:
         """K paths per series."""
         return self.sampling.samples
+
+    @property
+    def copies(self) -> int:
+        """How many times each series is written (3 in a scale ensemble, else 1)."""
+        return len(self.parts) or 1
+
+    @property
+    def written(self) -> tuple[list[np.ndarray], list[float]]:
+        """``(contexts, alphas)`` as generated, one per prompt (:attr:`prompts`)."""
+        parts = self.parts or [self]
+        return [c for p in parts for c in p.contexts], [a for p in parts for a in p.alphas]
 
     def room(self) -> int:
         """The most steps the model's context window holds after the longest prompt (each
