@@ -422,6 +422,9 @@ def test_report_to_missing_tracker_is_a_clear_error(tmp_path, tiny_dir, lv_file,
         (["train", "--seed", "-1"], "--seed must be >= 0"),
         (["train", "--split-seed", "-3"], "--split-seed must be >= 0"),
         (["evaluate", "--seed", "-1"], "--seed must be >= 0"),
+        (["evaluate", "--scale-ensemble", "0.5"], "--scale-ensemble must be >= 1, got 0.5"),
+        (["evaluate", "--scale-ensemble", "inf"], "--scale-ensemble must be a positive finite"),
+        (["evaluate", "--scale-ensemble", "1.15", "--samples", "3"], "takes --samples 1, got 3"),
     ],
 )
 def test_bad_flag_values_one_line_exit_2(tmp_path, tiny_dir, lv_file, run_cli, argv, needle):

@@ -558,6 +558,7 @@ class EvalConfig(ModelData, Protocol, Overwrite):
         "figures) and forecasts the mean of the three greedy forecasts: three times the "
         "generation (with --samples 1; 1: off)",
         at_least=1,
+        positive=True,  # finite: inf passed the range and failed later as a traceback
     )
     batch_size: int = opt(
         64, "sequences generated together (an upper bound: lowered to fit in memory)", at_least=1
